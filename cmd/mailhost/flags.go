@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"mailhost/config"
+)
+
+// errHelp is returned after -h printed a command's flags.
+var errHelp = errors.New("help shown")
+
+// globals are the flags every command takes; each maps to a config key.
+type globals struct {
+	config string
+	keys   map[string]*string // config key -> flag value
+	set    map[string]string  // config key -> flag name, for the flags given
+}
+
+var globalFlags = []struct{ flag, key, help string }{
+	{"data-dir", "data_dir", "data directory (also $MAILHOST_DATA_DIR; default ./data)"},
+	{"hostname", "hostname", "the server's host name (myhostname)"},
+	{"database-url", "database.url", "PostgreSQL URL (also $DATABASE_URL); empty runs the embedded cluster"},
+	{"log-level", "log.level", "debug, info, warn or error"},
+	{"log-format", "log.format", "text or json"},
+}
+
+func newFlagSet(name string, sio stdio) (*flag.FlagSet, *globals) {
+	fs := flag.NewFlagSet("mailhost "+name, flag.ContinueOnError)
+	fs.SetOutput(sio.err)
+	g := &globals{keys: map[string]*string{}, set: map[string]string{}}
+	fs.StringVar(&g.config, "config", os.Getenv("MAILHOST_CONFIG"), "TOML configuration file (also $MAILHOST_CONFIG)")
+	for _, f := range globalFlags {
+		g.keys[f.key] = fs.String(f.flag, "", f.help)
+	}
+	return fs, g
+}
+
+// parse reads flags before, between and after the positional arguments
+// ("mailhost domain add example.com --json" and "... --json add ..."
+// both work); "--" ends the flags.
+func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	for _, f := range globalFlags {
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == f.flag {
+				g.set[f.key] = "--" + f.flag
+			}
+		})
+	}
+	return pos, nil
+}
+
+// load builds the configuration: defaults, file, environment, flags; then
+// the mode defaults and validation.
+func (g *globals) load() (*config.Config, error) {
+	cfg, err := g.loadUnchecked()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (g *globals) loadUnchecked() (*config.Config, error) {
+	cfg, err := config.Load(g.config, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for key, flagName := range g.set {
+		errs = append(errs, cfg.SetFrom(key, *g.keys[key], flagName))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg.Finish()
+	return cfg, nil
+}
+
+// newLogger makes the process logger from the log.* keys.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

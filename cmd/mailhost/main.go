@@ -1,0 +1,86 @@
+// Command mailhost is the whole mail server: SMTP, submission, IMAP, POP3,
+// the web panel and the REST API, plus the operator's command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand: mailhost NAME [flags] [args].
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, io stdio) error
+}
+
+// stdio is where a command reads and writes, so tests can run commands.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   {"run every server until SIGTERM or SIGINT", cmdServe},
+		"migrate": {"apply database migrations (--status lists them)", cmdMigrate},
+		"config":  {"print the effective configuration, secrets redacted (config check validates it)", cmdConfig},
+		"passwd":  {"passwd hash: print a password hash for a password read from stdin", cmdPasswd},
+	}
+}
+
+// errUsage marks an error whose message is a usage line.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, stdio{os.Stdin, os.Stdout, os.Stderr}))
+}
+
+func run(ctx context.Context, argv []string, sio stdio) int {
+	args := argv[1:]
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(sio.out)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(sio.err, "mailhost: unknown command %q (mailhost help lists them)\n", args[0])
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:], sio); err != nil {
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		fmt.Fprintf(sio.err, "mailhost %s: %s\n", args[0], oneLine(err))
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags] [args]\n\ncommands:\n", filepath.Base(os.Args[0]))
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --config FILE, --data-dir DIR and -h for its flags.")
+}
+
+// oneLine keeps the first line of each joined error, so the message
+// stays one line per problem.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"mailhost/api"
+	"mailhost/config"
+	"mailhost/tlscert"
+)
+
+// server is one long-running part of serve: bound before privileges are
+// dropped, run until the context ends, then stopped cleanly.
+type server interface {
+	Serve(ctx context.Context) error
+}
+
+func cmdServe(ctx context.Context, args []string, sio stdio) error {
+	fs, g := newFlagSet("serve", sio)
+	if _, err := parse(fs, g, args); err != nil {
+		return err
+	}
+	cfg, err := g.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, sio.err)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	start := time.Now()
+	db, err := openDatabase(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer db.close(ctx)
+	if err := ownDir(cfg, cfg.MaildirRoot); err != nil {
+		return fmt.Errorf("maildir root: %w", err)
+	}
+	cert, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.TLS.CertFile == defaultCert(cfg),
+		tlscert.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID})
+	if err != nil {
+		return err
+	}
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	_ = tlsConf // the mail servers of later issues take it
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var servers []server
+	if config.Enabled(cfg.Listen.HTTP) {
+		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg), log)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, h)
+	}
+	if err := dropPrivileges(cfg, log); err != nil {
+		return err
+	}
+	log.Info("mailhost started", "hostname", cfg.Hostname, "embedded_db", cfg.Embedded(),
+		"http", cfg.Listen.HTTP, "took", time.Since(start).Round(time.Millisecond))
+
+	grp, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		grp.Go(func() error { return s.Serve(gctx) })
+	}
+	err = grp.Wait()
+	log.Info("mailhost stopping")
+	return err
+}
+
+func defaultCert(cfg *config.Config) string {
+	def := config.Default()
+	def.DataDir = cfg.DataDir
+	def.Finish()
+	return def.TLS.CertFile
+}
+
+// httpRoutes lists every route of the HTTP listener.
+func httpRoutes(db *database, reg *prometheus.Registry) http.Handler {
+	r := chi.NewRouter()
+	r.Get("/healthz", api.Healthz(db))
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return r
+}
+
+// httpServer is the HTTP listener: panel, API, health and metrics.
+type httpServer struct {
+	ln  net.Listener
+	srv *http.Server
+	log *slog.Logger
+}
+
+func newHTTPServer(addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen.http %s: %w", addr, err)
+	}
+	return &httpServer{ln: ln, log: log, srv: &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// Serve answers requests until ctx ends, then lets in-flight requests finish.
+func (h *httpServer) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- h.srv.Serve(h.ln) }()
+	h.log.Info("http listening", "addr", h.ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := h.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}

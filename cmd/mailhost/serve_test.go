@@ -1,0 +1,135 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"mailhost/testdb"
+)
+
+// The README's run command: the embedded default comes up healthy on a
+// private cluster, stops cleanly on SIGTERM with nothing left running, and
+// a second start reuses the data.
+func TestServeEmbeddedDefault(t *testing.T) {
+	data := dataDir(t)
+	env := baseEnv("MAILHOST_DATA_DIR=" + data)
+	r := startServe(t, env)
+	if code, body := r.health(); code != 200 || body != `{"status":"ok","database":"ok"}` {
+		t.Fatalf("healthz = %d %s", code, body)
+	}
+	if ps := postgresFor(data); len(ps) == 0 {
+		t.Fatal("no postgres process for the data dir")
+	}
+	if _, err := os.Stat(filepath.Join(data, "tls", "cert.pem")); err != nil {
+		t.Errorf("no generated certificate: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		assertRunsAsVmail(t, r, data)
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0\n%s", code, r.log)
+	}
+	if ps := postgresFor(data); len(ps) != 0 {
+		t.Fatalf("postgres left running after stop: %q", ps)
+	}
+	if !strings.Contains(r.log.String(), "initialising embedded postgres") {
+		t.Errorf("first start did not initialise a cluster:\n%s", r.log)
+	}
+
+	r = startServe(t, env)
+	if strings.Contains(r.log.String(), "initialising") || strings.Contains(r.log.String(), "migration applied") {
+		t.Errorf("second start did not reuse the data:\n%s", r.log)
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("second run exit status %d", code)
+	}
+}
+
+// As root, mailhost switches to the vmail uid/gid after binding, and the
+// files it made are vmail's.
+func assertRunsAsVmail(t *testing.T, r *running, data string) {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "Uid:") || strings.HasPrefix(line, "Gid:") {
+			if f := strings.Fields(line); len(f) != 5 || f[1] != "5000" || f[2] != "5000" || f[3] != "5000" {
+				t.Errorf("%s: want 5000 for real, effective and saved", line)
+			}
+		}
+	}
+	for _, p := range []string{data, filepath.Join(data, "vmail"), filepath.Join(data, "postgres"), filepath.Join(data, "tls", "key.pem")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 5000 || st.Gid != 5000 {
+			t.Errorf("%s owned by %d:%d, want vmail 5000:5000", p, st.Uid, st.Gid)
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(data, "vmail"))
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("maildir root mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+// CLI commands work with or without serve running on the same data dir.
+func TestCLIBesideServe(t *testing.T) {
+	data := dataDir(t)
+	env := baseEnv()
+	// Without serve: the command starts the cluster for its duration.
+	code, out, errOut := mailhost(t, env, "", "migrate", "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "applied 0001_schema") {
+		t.Fatalf("migrate = %d %q %q", code, out, errOut)
+	}
+	if ps := postgresFor(data); len(ps) != 0 {
+		t.Fatalf("CLI left postgres running: %q", ps)
+	}
+	r := startServe(t, append(env, "MAILHOST_DATA_DIR="+data))
+	// Flags after the arguments work as well as before.
+	code, out, errOut = mailhost(t, env, "", "migrate", "--status", "--data-dir", data)
+	if code != 0 || !strings.Contains(out, "0001") || strings.Contains(out, "pending") {
+		t.Fatalf("migrate --status = %d %q %q", code, out, errOut)
+	}
+	if c, _ := r.health(); c != 200 {
+		t.Fatal("the CLI command stopped the cluster serve uses")
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if ps := postgresFor(data); len(ps) != 0 {
+		t.Fatalf("postgres left running: %q", ps)
+	}
+}
+
+// With DATABASE_URL, migrations wait for `migrate` or run at serve start.
+func TestExternalDatabase(t *testing.T) {
+	url := testdb.NewEmpty(t)
+	env := baseEnv("DATABASE_URL="+url, "MAILHOST_DATA_DIR="+dataDir(t))
+	code, out, _ := mailhost(t, env, "", "migrate", "--status")
+	if code != 0 || !strings.Contains(out, "pending") {
+		t.Fatalf("status on an empty database = %d %q", code, out)
+	}
+	r := startServe(t, env)
+	if !strings.Contains(r.log.String(), "migration applied") {
+		t.Errorf("serve did not apply migrations:\n%s", r.log)
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d\n%s", code, r.log)
+	}
+	code, out, _ = mailhost(t, env, "", "migrate", "--status")
+	if code != 0 || strings.Contains(out, "pending") {
+		t.Fatalf("status after serve = %d %q", code, out)
+	}
+	code, out, _ = mailhost(t, env, "", "migrate")
+	if code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate = %d %q", code, out)
+	}
+}

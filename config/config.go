@@ -1,0 +1,176 @@
+// Package config is mailhost's one typed configuration: defaults, then a
+// TOML file, then MAILHOST_* environment variables, then command-line flags,
+// then Validate. Domains and mailboxes live in the database, not here.
+package config
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Config is the whole configuration. Field tags name the TOML keys; the
+// environment variable of a key is MAILHOST_ + the dotted key upper-cased
+// with dots as underscores (listen.smtp -> MAILHOST_LISTEN_SMTP).
+type Config struct {
+	// Hostname is the name the server gives itself (Postfix myhostname).
+	Hostname string `toml:"hostname" help:"the server's own name, in SMTP greetings and Received headers (myhostname)"`
+	// DataDir holds the embedded database, the generated certificate, the Maildir root by default.
+	DataDir string `toml:"data_dir" help:"data directory: embedded PostgreSQL cluster, generated TLS certificate, default Maildir root"`
+	// MaildirRoot is where mailboxes live: <root>/<domain>/<local part>/.
+	MaildirRoot string `toml:"maildir_root" help:"root of the Maildir tree (default <data_dir>/vmail)"`
+
+	Log      Log      `toml:"log"`
+	Database Database `toml:"database"`
+	Vmail    Vmail    `toml:"vmail"`
+	Listen   Listen   `toml:"listen"`
+	TLS      TLS      `toml:"tls"`
+	SMTP     SMTP     `toml:"smtp"`
+	Password Password `toml:"password"`
+
+	sources map[string]string // key -> where its value came from
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `toml:"level" help:"debug, info, warn or error"`
+	Format string `toml:"format" help:"text or json"`
+}
+
+// Database says where PostgreSQL is.
+type Database struct {
+	// URL of the database; empty runs the embedded private cluster.
+	URL      string `toml:"url" secret:"true" env:"DATABASE_URL" help:"PostgreSQL URL (also $DATABASE_URL); empty runs a private cluster under data_dir"`
+	MaxConns int32  `toml:"max_conns" help:"maximum connections in the pool"`
+}
+
+// Vmail is the account that owns every Maildir file.
+type Vmail struct {
+	User string `toml:"user" help:"name of the vmail account, created when missing in the embedded mode as root"`
+	UID  int    `toml:"uid" help:"uid mailhost switches to after binding ports when started as root"`
+	GID  int    `toml:"gid" help:"gid mailhost switches to after binding ports when started as root"`
+}
+
+// Listen holds every listener address; "" means the mode's default and
+// "off" disables the listener.
+type Listen struct {
+	SMTP        string `toml:"smtp" help:"SMTP (MX) listener"`
+	Submission  string `toml:"submission" help:"submission (STARTTLS) listener"`
+	Submissions string `toml:"submissions" help:"submissions (implicit TLS) listener"`
+	IMAP        string `toml:"imap" help:"IMAP (STARTTLS) listener"`
+	IMAPS       string `toml:"imaps" help:"IMAP over implicit TLS listener"`
+	POP3        string `toml:"pop3" help:"POP3 (STLS) listener"`
+	POP3S       string `toml:"pop3s" help:"POP3 over implicit TLS listener"`
+	HTTP        string `toml:"http" help:"HTTP listener: admin panel, REST API, /healthz, /metrics"`
+}
+
+// TLS names the certificate for every TLS listener and STARTTLS.
+type TLS struct {
+	CertFile string `toml:"cert_file" help:"PEM certificate chain; empty generates a self-signed one into data_dir/tls"`
+	KeyFile  string `toml:"key_file" help:"PEM private key for cert_file"`
+}
+
+// SMTP configures the MTA.
+type SMTP struct {
+	Mynetworks         []string `toml:"mynetworks" help:"client networks trusted to relay (CIDR list)"`
+	Relayhost          string   `toml:"relayhost" help:"send all outbound mail through this host ([host]:port); empty uses MX lookup"`
+	RelayhostUsername  string   `toml:"relayhost_username" help:"SMTP AUTH user for relayhost"`
+	RelayhostPassword  string   `toml:"relayhost_password" secret:"true" help:"SMTP AUTH password for relayhost"`
+	MessageSizeLimit   int64    `toml:"message_size_limit" help:"largest message accepted, in bytes"`
+	RecipientDelimiter string   `toml:"recipient_delimiter" help:"characters that separate user and extension (user+tag); empty disables"`
+}
+
+// Password configures hashes of new and changed passwords.
+type Password struct {
+	Scheme          string `toml:"scheme" help:"scheme of new hashes: ARGON2ID, BLF-CRYPT or SHA512-CRYPT"`
+	Argon2Time      uint32 `toml:"argon2_time" help:"ARGON2ID iterations"`
+	Argon2MemoryKiB uint32 `toml:"argon2_memory_kib" help:"ARGON2ID memory in KiB"`
+	Argon2Threads   uint8  `toml:"argon2_threads" help:"ARGON2ID parallelism"`
+	BcryptCost      int    `toml:"bcrypt_cost" help:"BLF-CRYPT cost"`
+	SHA512Rounds    int    `toml:"sha512_rounds" help:"SHA512-CRYPT rounds"`
+}
+
+// Default returns the built-in defaults, before the mode-dependent ones
+// that Finish fills in.
+func Default() Config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Hostname: host,
+		DataDir:  "./data",
+		Log:      Log{Level: "info", Format: "text"},
+		Database: Database{MaxConns: 20},
+		Vmail:    Vmail{User: "vmail", UID: 5000, GID: 5000},
+		SMTP: SMTP{
+			Mynetworks:         []string{"127.0.0.1/32", "::1/128"},
+			MessageSizeLimit:   10240000, // Postfix's default
+			RecipientDelimiter: "+",
+		},
+		Password: Password{
+			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
+			BcryptCost: 12, SHA512Rounds: 5000,
+		},
+	}
+}
+
+// Embedded reports whether mailhost runs its own private PostgreSQL cluster.
+func (c *Config) Embedded() bool { return c.Database.URL == "" }
+
+// PostgresDir is the embedded cluster's data directory.
+func (c *Config) PostgresDir() string { return filepath.Join(c.DataDir, "postgres") }
+
+// Enabled reports whether a listen address is set to listen.
+func Enabled(addr string) bool { return addr != "" && addr != "off" }
+
+// Finish fills in the defaults that depend on other keys or on the mode:
+// the Maildir root under the data dir, the TLS files, and the listen
+// addresses (unprivileged loopback ports in the embedded mode, the standard
+// ports otherwise).
+func (c *Config) Finish() {
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	if c.MaildirRoot == "" {
+		c.MaildirRoot = filepath.Join(c.DataDir, "vmail")
+	}
+	if c.TLS.CertFile == "" && c.TLS.KeyFile == "" {
+		c.TLS.CertFile = filepath.Join(c.DataDir, "tls", "cert.pem")
+		c.TLS.KeyFile = filepath.Join(c.DataDir, "tls", "key.pem")
+	}
+	def := productionListen()
+	if c.Embedded() {
+		def = embeddedListen()
+	}
+	l := &c.Listen
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&l.SMTP, def.SMTP}, {&l.Submission, def.Submission}, {&l.Submissions, def.Submissions},
+		{&l.IMAP, def.IMAP}, {&l.IMAPS, def.IMAPS}, {&l.POP3, def.POP3}, {&l.POP3S, def.POP3S},
+		{&l.HTTP, def.HTTP},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+}
+
+// productionListen is the standard ports, used with an external database.
+func productionListen() Listen {
+	return Listen{
+		SMTP: ":25", Submission: ":587", Submissions: ":465",
+		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080",
+	}
+}
+
+// embeddedListen is unprivileged loopback ports, so the embedded default
+// runs without root.
+func embeddedListen() Listen {
+	return Listen{
+		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
+		IMAP: "127.0.0.1:1143", IMAPS: "127.0.0.1:1993", POP3: "127.0.0.1:1110", POP3S: "127.0.0.1:1995",
+		HTTP: "127.0.0.1:8080",
+	}
+}

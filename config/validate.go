@@ -1,0 +1,181 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// Validate checks every key and returns all problems at once, each an
+// *Error naming the key and what is allowed. Call it after Finish.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &Error{Key: key, Source: c.source(key), Msg: fmt.Sprintf(format, a...)})
+	}
+	if len(c.Hostname) > 253 || !hostnameRE.MatchString(c.Hostname) {
+		bad("hostname", "must be a DNS host name such as mail.example.com, got %q", c.Hostname)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.MaildirRoot == "" {
+		bad("maildir_root", "must not be empty")
+	}
+	oneOf(bad, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(bad, "log.format", c.Log.Format, "text", "json")
+	if c.Database.MaxConns < 2 {
+		bad("database.max_conns", "must be at least 2, got %d", c.Database.MaxConns)
+	}
+	if c.Vmail.User == "" {
+		bad("vmail.user", "must not be empty")
+	}
+	if c.Vmail.UID <= 0 || c.Vmail.UID > 1<<31-1 {
+		bad("vmail.uid", "must be a uid from 1 to 2147483647 (mail is never stored as root), got %d", c.Vmail.UID)
+	}
+	if c.Vmail.GID <= 0 || c.Vmail.GID > 1<<31-1 {
+		bad("vmail.gid", "must be a gid from 1 to 2147483647, got %d", c.Vmail.GID)
+	}
+	c.validateListen(bad)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.key_file", "tls.cert_file and tls.key_file must be given together")
+	}
+	c.validateSMTP(bad)
+	c.validatePassword(bad)
+	return errors.Join(errs...)
+}
+
+type reporter func(key, format string, a ...any)
+
+func oneOf(bad reporter, key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	bad(key, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+}
+
+func (c *Config) validateListen(bad reporter) {
+	l := c.Listen
+	for _, f := range []struct{ key, v string }{
+		{"listen.smtp", l.SMTP}, {"listen.submission", l.Submission}, {"listen.submissions", l.Submissions},
+		{"listen.imap", l.IMAP}, {"listen.imaps", l.IMAPS}, {"listen.pop3", l.POP3}, {"listen.pop3s", l.POP3S},
+		{"listen.http", l.HTTP},
+	} {
+		if f.v == "off" || f.v == "" {
+			continue
+		}
+		if err := checkHostPort(f.v); err != nil {
+			bad(f.key, "must be host:port (such as 127.0.0.1:25, [::1]:25, :25) or off: %v", err)
+		}
+	}
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func (c *Config) validateSMTP(bad reporter) {
+	s := c.SMTP
+	for _, n := range s.Mynetworks {
+		if _, err := ParseNetwork(n); err != nil {
+			bad("smtp.mynetworks", "%q is not an IP address or CIDR network such as 192.0.2.0/24", n)
+		}
+	}
+	if s.Relayhost != "" {
+		if _, _, err := ParseNextHop(s.Relayhost); err != nil {
+			bad("smtp.relayhost", "must be host, host:port, [host] or [host]:port: %v", err)
+		}
+	}
+	if s.RelayhostPassword != "" && s.RelayhostUsername == "" {
+		bad("smtp.relayhost_username", "must be set when smtp.relayhost_password is")
+	}
+	if s.MessageSizeLimit <= 0 {
+		bad("smtp.message_size_limit", "must be a positive number of bytes, got %d", s.MessageSizeLimit)
+	}
+	if strings.ContainsAny(s.RecipientDelimiter, "@\"\\ \t\r\n") {
+		bad("smtp.recipient_delimiter", "must not contain @, quotes, backslashes or spaces, got %q", s.RecipientDelimiter)
+	}
+}
+
+func (c *Config) validatePassword(bad reporter) {
+	p := c.Password
+	oneOf(bad, "password.scheme", p.Scheme, "ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT")
+	if p.Argon2Time < 1 {
+		bad("password.argon2_time", "must be at least 1, got %d", p.Argon2Time)
+	}
+	if p.Argon2MemoryKiB < 8 {
+		bad("password.argon2_memory_kib", "must be at least 8 KiB, got %d", p.Argon2MemoryKiB)
+	}
+	if p.Argon2Threads < 1 {
+		bad("password.argon2_threads", "must be at least 1, got %d", p.Argon2Threads)
+	}
+	if p.BcryptCost < 4 || p.BcryptCost > 31 {
+		bad("password.bcrypt_cost", "must be from 4 to 31, got %d", p.BcryptCost)
+	}
+	if p.SHA512Rounds < 1000 || p.SHA512Rounds > 999999999 {
+		bad("password.sha512_rounds", "must be from 1000 to 999999999, got %d", p.SHA512Rounds)
+	}
+}
+
+// ParseNetwork reads a mynetworks entry: a CIDR prefix or a single address.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ParseNextHop reads a next hop in Postfix's notation ("[host]:port" and
+// "[host]" skip the MX lookup; "host" and "host:port" do not) and returns
+// the host and the port, 25 when absent.
+func ParseNextHop(s string) (host string, port int, err error) {
+	port = 25
+	rest := s
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]")
+		if end < 0 {
+			return "", 0, fmt.Errorf("%q has no closing ]", s)
+		}
+		host, rest = rest[1:end], rest[end+1:]
+	} else {
+		host = rest
+		if i := strings.LastIndex(rest, ":"); i >= 0 {
+			host, rest = rest[:i], rest[i:]
+		} else {
+			rest = ""
+		}
+	}
+	if rest != "" {
+		if !strings.HasPrefix(rest, ":") {
+			return "", 0, fmt.Errorf("%q: unexpected %q after the host", s, rest)
+		}
+		port, err = strconv.Atoi(rest[1:])
+		if err != nil || port < 1 || port > 65535 {
+			return "", 0, fmt.Errorf("%q: port must be a number from 1 to 65535", s)
+		}
+	}
+	if host == "" || strings.ContainsAny(host, " \t/@[]") {
+		return "", 0, fmt.Errorf("%q: bad host name", s)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what mailhost and its tests need on a fresh Debian machine with Go:
+# the PostgreSQL server binaries (embedded default and tests) and the Go
+# modules. Idempotent: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# Debian packages: program that proves it is installed -> package.
+declare -A want=(
+	[/usr/lib/postgresql]=postgresql
+)
+missing=()
+for probe in "${!want[@]}"; do
+	[ -e "$probe" ] || missing+=("${want[$probe]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+go mod download
+echo "setup: ok"
