@@ -109,7 +109,7 @@ func Default() Config {
 		},
 		Password: Password{
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
-			BcryptCost: 12, SHA512Rounds: 5000,
+			BcryptCost: 10, SHA512Rounds: 100000,
 		},
 	}
 }

@@ -79,8 +79,9 @@ func (db *database) close(ctx context.Context) {
 }
 
 // prepareDataDir creates the data directory. As root it belongs to the
-// vmail account, which runs the private cluster inside it (PostgreSQL
-// refuses root) and which mailhost becomes after binding its ports.
+// vmail account, which mailhost becomes after binding its ports and which
+// runs the private cluster inside it (PostgreSQL refuses root); in the
+// embedded mode that account is created when missing.
 func prepareDataDir(cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -88,8 +89,10 @@ func prepareDataDir(cfg *config.Config, log *slog.Logger) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	if err := ensureVmailUser(cfg, log); err != nil {
-		return err
+	if cfg.Embedded() {
+		if err := ensureVmailUser(cfg, log); err != nil {
+			return err
+		}
 	}
 	if err := os.Chown(cfg.DataDir, cfg.Vmail.UID, cfg.Vmail.GID); err != nil {
 		return fmt.Errorf("data dir: %w", err)

@@ -43,6 +43,9 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	defer stop()
 
 	start := time.Now()
+	if err := prepareDataDir(cfg, log); err != nil {
+		return err
+	}
 	db, err := openDatabase(ctx, cfg, log, true)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +30,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		t.Errorf("no generated certificate: %v", err)
 	}
 	if os.Geteuid() == 0 {
-		assertRunsAsVmail(t, r, data)
+		assertRunsAsVmail(t, r, data, "postgres")
 	}
 	if code := r.stop(t); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0\n%s", code, r.log)
@@ -51,7 +53,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 
 // As root, mailhost switches to the vmail uid/gid after binding, and the
 // files it made are vmail's.
-func assertRunsAsVmail(t *testing.T, r *running, data string) {
+func assertRunsAsVmail(t *testing.T, r *running, data string, more ...string) {
 	t.Helper()
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/status")
 	if err != nil {
@@ -64,7 +66,11 @@ func assertRunsAsVmail(t *testing.T, r *running, data string) {
 			}
 		}
 	}
-	for _, p := range []string{data, filepath.Join(data, "vmail"), filepath.Join(data, "postgres"), filepath.Join(data, "tls", "key.pem")} {
+	paths := []string{data, filepath.Join(data, "vmail"), filepath.Join(data, "tls", "key.pem")}
+	for _, m := range more {
+		paths = append(paths, filepath.Join(data, m))
+	}
+	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +118,8 @@ func TestCLIBesideServe(t *testing.T) {
 // With DATABASE_URL, migrations wait for `migrate` or run at serve start.
 func TestExternalDatabase(t *testing.T) {
 	url := testdb.NewEmpty(t)
-	env := baseEnv("DATABASE_URL="+url, "MAILHOST_DATA_DIR="+dataDir(t))
+	data := dataDir(t)
+	env := baseEnv("DATABASE_URL="+url, "MAILHOST_DATA_DIR="+data)
 	code, out, _ := mailhost(t, env, "", "migrate", "--status")
 	if code != 0 || !strings.Contains(out, "pending") {
 		t.Fatalf("status on an empty database = %d %q", code, out)
@@ -120,6 +127,9 @@ func TestExternalDatabase(t *testing.T) {
 	r := startServe(t, env)
 	if !strings.Contains(r.log.String(), "migration applied") {
 		t.Errorf("serve did not apply migrations:\n%s", r.log)
+	}
+	if os.Geteuid() == 0 {
+		assertRunsAsVmail(t, r, data)
 	}
 	if code := r.stop(t); code != 0 {
 		t.Fatalf("exit %d\n%s", code, r.log)
@@ -132,4 +142,47 @@ func TestExternalDatabase(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate = %d %q", code, out)
 	}
+}
+
+// /healthz says 503 while the database is unreachable, and ok again after.
+func TestHealthzReportsDatabaseDown(t *testing.T) {
+	data := dataDir(t)
+	r := startServe(t, baseEnv("MAILHOST_DATA_DIR="+data))
+	stop := []string{pgCtl(t), "stop", "-m", "immediate", "-D", filepath.Join(data, "postgres")}
+	if os.Geteuid() == 0 { // the cluster belongs to vmail
+		stop = append([]string{"runuser", "-u", owner(t, data), "--"}, stop...)
+	}
+	if out, err := exec.Command(stop[0], stop[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl stop: %v %s", err, out)
+	}
+	if code, body := r.health(); code != 503 || body != `{"status":"unavailable","database":"unreachable"}` {
+		t.Fatalf("healthz with the database down = %d %s", code, body)
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM with the database down\n%s", code, r.log)
+	}
+}
+
+func pgCtl(t *testing.T) string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		return p
+	}
+	if len(dirs) == 0 {
+		t.Skip("no pg_ctl")
+	}
+	return dirs[len(dirs)-1]
+}
+
+// owner is the name of the account that owns path.
+func owner(t *testing.T, path string) string {
+	fi, err := os.Stat(filepath.Join(path, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.LookupId(strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
 }
