@@ -119,8 +119,8 @@ func (c *Config) validatePassword(bad reporter) {
 	if p.Argon2Time < 1 {
 		bad("password.argon2_time", "must be at least 1, got %d", p.Argon2Time)
 	}
-	if p.Argon2MemoryKiB < 8 {
-		bad("password.argon2_memory_kib", "must be at least 8 KiB, got %d", p.Argon2MemoryKiB)
+	if p.Argon2MemoryKiB < 8*uint32(max(p.Argon2Threads, 1)) || p.Argon2MemoryKiB > 4<<20 {
+		bad("password.argon2_memory_kib", "must be from 8 KiB per thread (password.argon2_threads) to 4194304 KiB, got %d", p.Argon2MemoryKiB)
 	}
 	if p.Argon2Threads < 1 {
 		bad("password.argon2_threads", "must be at least 1, got %d", p.Argon2Threads)
