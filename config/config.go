@@ -77,6 +77,14 @@ type SMTP struct {
 	RelayhostPassword  string   `toml:"relayhost_password" secret:"true" help:"SMTP AUTH password for relayhost"`
 	MessageSizeLimit   int64    `toml:"message_size_limit" help:"largest message accepted, in bytes"`
 	RecipientDelimiter string   `toml:"recipient_delimiter" help:"characters that separate user and extension (user+tag); empty disables"`
+	MaxRecipients      int      `toml:"max_recipients" help:"most recipients accepted per message"`
+	Timeout            int      `toml:"timeout" help:"seconds an SMTP client may stay silent (or a reply may take to send) before the session ends"`
+	MaxErrors          int      `toml:"max_errors" help:"rejected commands after which a session is closed"`
+	MaxConnsPerClient  int      `toml:"max_connections_per_client" help:"concurrent SMTP connections from one client address (mynetworks exempt); 0 = unlimited"`
+	MaxLineLength      int      `toml:"max_line_length" help:"longest command or message line accepted, in bytes"`
+	MaxReceived        int      `toml:"max_received_headers" help:"Received headers after which a message is refused as a mail loop (hopcount_limit)"`
+	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
+	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
 }
 
 // Password configures hashes of new and changed passwords.
@@ -106,6 +114,14 @@ func Default() Config {
 			Mynetworks:         []string{"127.0.0.1/32", "::1/128"},
 			MessageSizeLimit:   10240000, // Postfix's default
 			RecipientDelimiter: "+",
+			MaxRecipients:      1000, // Postfix smtpd_recipient_limit
+			Timeout:            300,  // Postfix smtpd_timeout
+			MaxErrors:          20,   // Postfix smtpd_hard_error_limit
+			MaxConnsPerClient:  50,   // Postfix smtpd_client_connection_count_limit
+			MaxLineLength:      16384,
+			MaxReceived:        50, // Postfix hopcount_limit
+			DNSBL:              []string{},
+			DNSBLAction:        "reject",
 		},
 		Password: Password{
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,

@@ -111,6 +111,30 @@ func (c *Config) validateSMTP(bad reporter) {
 	if strings.ContainsAny(s.RecipientDelimiter, "@\"\\ \t\r\n") {
 		bad("smtp.recipient_delimiter", "must not contain @, quotes, backslashes or spaces, got %q", s.RecipientDelimiter)
 	}
+	if s.MaxRecipients < 1 {
+		bad("smtp.max_recipients", "must be at least 1, got %d", s.MaxRecipients)
+	}
+	if s.Timeout < 1 {
+		bad("smtp.timeout", "must be at least 1 second, got %d", s.Timeout)
+	}
+	if s.MaxErrors < 1 {
+		bad("smtp.max_errors", "must be at least 1, got %d", s.MaxErrors)
+	}
+	if s.MaxConnsPerClient < 0 {
+		bad("smtp.max_connections_per_client", "must be 0 (unlimited) or more, got %d", s.MaxConnsPerClient)
+	}
+	if s.MaxLineLength < 1000 { // RFC 5321 4.5.3.1.6: 1000 octets with CRLF
+		bad("smtp.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6), got %d", s.MaxLineLength)
+	}
+	if s.MaxReceived < 1 {
+		bad("smtp.max_received_headers", "must be at least 1, got %d", s.MaxReceived)
+	}
+	for _, z := range s.DNSBL {
+		if len(z) > 253 || !hostnameRE.MatchString(z) {
+			bad("smtp.dnsbl", "%q is not a DNS zone name such as zen.spamhaus.org", z)
+		}
+	}
+	oneOf(bad, "smtp.dnsbl_action", s.DNSBLAction, "reject", "defer", "log")
 }
 
 func (c *Config) validatePassword(bad reporter) {
