@@ -26,6 +26,8 @@ type Config struct {
 	TLS      TLS      `toml:"tls"`
 	SMTP     SMTP     `toml:"smtp"`
 	Password Password `toml:"password"`
+	Auth     Auth     `toml:"auth"`
+	POP3     POP3     `toml:"pop3"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -97,6 +99,20 @@ type Password struct {
 	SHA512Rounds    int    `toml:"sha512_rounds" help:"SHA512-CRYPT rounds"`
 }
 
+// Auth configures logins over SMTP, IMAP and POP3 and their brute-force
+// throttling.
+type Auth struct {
+	MaxFailures            int  `toml:"max_failures" help:"failed logins in a row from one client address or for one account before it is blocked"`
+	BlockSeconds           int  `toml:"block_seconds" help:"how long a block lasts, and how long a failure is remembered, in seconds"`
+	DelayMS                int  `toml:"delay_ms" help:"pause before answering a failed login, in milliseconds; doubles with each further failure, up to 16 times"`
+	AllowPlaintextLoopback bool `toml:"allow_plaintext_loopback" help:"allow logins without TLS from loopback clients (127.0.0.0/8, ::1); others must use TLS"`
+}
+
+// POP3 configures the POP3 server.
+type POP3 struct {
+	IdleTimeout int `toml:"idle_timeout" help:"seconds a POP3 client may stay silent before it is disconnected (RFC 1939: at least 600)"`
+}
+
 // Default returns the built-in defaults, before the mode-dependent ones
 // that Finish fills in.
 func Default() Config {
@@ -127,6 +143,8 @@ func Default() Config {
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
+		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
+		POP3: POP3{IdleTimeout: 600},
 	}
 }
 

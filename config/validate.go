@@ -48,6 +48,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSMTP(bad)
 	c.validatePassword(bad)
+	c.validateAuth(bad)
 	return errors.Join(errs...)
 }
 
@@ -154,6 +155,22 @@ func (c *Config) validatePassword(bad reporter) {
 	}
 	if p.SHA512Rounds < 1000 || p.SHA512Rounds > 999999999 {
 		bad("password.sha512_rounds", "must be from 1000 to 999999999, got %d", p.SHA512Rounds)
+	}
+}
+
+func (c *Config) validateAuth(bad reporter) {
+	a := c.Auth
+	if a.MaxFailures < 1 || a.MaxFailures > 1000000 {
+		bad("auth.max_failures", "must be from 1 to 1000000, got %d", a.MaxFailures)
+	}
+	if a.BlockSeconds < 1 || a.BlockSeconds > 7*86400 {
+		bad("auth.block_seconds", "must be from 1 to 604800 (a week), got %d", a.BlockSeconds)
+	}
+	if a.DelayMS < 0 || a.DelayMS > 60000 {
+		bad("auth.delay_ms", "must be from 0 to 60000, got %d", a.DelayMS)
+	}
+	if t := c.POP3.IdleTimeout; t < 10 || t > 86400 {
+		bad("pop3.idle_timeout", "must be from 10 to 86400 seconds (RFC 1939 asks for at least 600), got %d", t)
 	}
 }
 

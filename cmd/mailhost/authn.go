@@ -1,0 +1,27 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailhost/auth"
+	"mailhost/config"
+)
+
+// newAuthenticator builds the one Authenticator shared by SMTP, IMAP and
+// POP3 (so failures over one protocol count for all), from the auth.* and
+// password.* keys. Its metrics go to reg.
+func newAuthenticator(cfg *config.Config, creds auth.Credentials, reg *prometheus.Registry, log *slog.Logger) (*auth.Authenticator, error) {
+	return auth.NewAuthenticator(creds, auth.Options{
+		Hasher: hasher(cfg),
+		Throttle: auth.ThrottleConfig{
+			MaxFailures: cfg.Auth.MaxFailures,
+			Block:       time.Duration(cfg.Auth.BlockSeconds) * time.Second,
+			Delay:       time.Duration(cfg.Auth.DelayMS) * time.Millisecond,
+		},
+		Log:      log.With("component", "auth"),
+		Registry: reg,
+	})
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailhost/address"
+	"mailhost/auth"
+)
+
+var _ auth.Credentials = (*Store)(nil)
+
+// credentialsSQL finds the mailbox answering to local part $1 at domain
+// $2, the domain itself or an alias domain of it (a name is one or the
+// other, never both, so at most one row comes back). Active means the
+// mailbox, its domain and the alias domain used are all active.
+const credentialsSQL = `
+WITH target AS (
+	SELECT id AS domain_id, true AS via_active FROM domains WHERE name = $2
+	UNION ALL
+	SELECT target_domain_id, active FROM alias_domains WHERE alias_domain = $2
+)
+SELECT m.id, m.address, m.maildir, m.password, m.active AND d.active AND t.via_active
+FROM target t
+JOIN domains d ON d.id = t.domain_id
+JOIN mailboxes m ON m.domain_id = d.id AND m.local_part = $1
+LIMIT 1`
+
+// MailboxCredentials returns what a login needs about the mailbox answering
+// to addr (normalised), directly or through an alias domain. Not found is
+// an error matching both ErrNotFound and auth.ErrNoSuchAccount.
+func (s *Store) MailboxCredentials(ctx context.Context, addr string) (auth.Credential, error) {
+	local, domain := address.Split(addr)
+	var c auth.Credential
+	err := s.pool.QueryRow(ctx, credentialsSQL, local, domain).
+		Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Credential{}, fmt.Errorf("store: credentials of %q: %w (%w)", addr, ErrNotFound, auth.ErrNoSuchAccount)
+	}
+	if err != nil {
+		return auth.Credential{}, translate(err, "credentials of "+addr)
+	}
+	return c, nil
+}
+
+// RehashPassword replaces a mailbox's stored hash old by new, only while
+// it is still old: a password changed since the login is kept. A hash that
+// changed meanwhile is not an error.
+func (s *Store) RehashPassword(ctx context.Context, mailboxID int64, old, new string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE mailboxes SET password = $3 WHERE id = $1 AND password = $2`,
+		mailboxID, old, new)
+	return translate(err, "rehash password")
+}
