@@ -28,6 +28,7 @@ type Config struct {
 	Password Password `toml:"password"`
 	Auth     Auth     `toml:"auth"`
 	POP3     POP3     `toml:"pop3"`
+	Mailbox  Mailbox  `toml:"mailbox"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -89,6 +90,11 @@ type SMTP struct {
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
 }
 
+// Mailbox configures what happens to mailboxes' files.
+type Mailbox struct {
+	RetentionDays int `toml:"retention_days" help:"days a deleted mailbox's Maildir waits in <data_dir>/retention before it is purged (0: at the next purge)"`
+}
+
 // Password configures hashes of new and changed passwords.
 type Password struct {
 	Scheme          string `toml:"scheme" help:"scheme of new hashes: ARGON2ID, BLF-CRYPT or SHA512-CRYPT"`
@@ -143,8 +149,9 @@ func Default() Config {
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
-		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
-		POP3: POP3{IdleTimeout: 600},
+		Auth:    Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
+		POP3:    POP3{IdleTimeout: 600},
+		Mailbox: Mailbox{RetentionDays: 30},
 	}
 }
 

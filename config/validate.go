@@ -48,6 +48,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateSMTP(bad)
 	c.validatePassword(bad)
+	if c.Mailbox.RetentionDays < 0 || c.Mailbox.RetentionDays > 3650 {
+		bad("mailbox.retention_days", "must be from 0 to 3650 days, got %d", c.Mailbox.RetentionDays)
+	}
 	c.validateAuth(bad)
 	return errors.Join(errs...)
 }
