@@ -60,12 +60,18 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	_ = tlsConf // the mail servers of later issues take it
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var servers []server
+	if config.Enabled(cfg.Listen.SMTP) {
+		mx, err := newSMTPServer(cfg, db.Store, tlsConf, log, reg)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, mx)
+	}
 	if config.Enabled(cfg.Listen.HTTP) {
 		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg), log)
 		if err != nil {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailhost/config"
+	"mailhost/maildir"
+	"mailhost/mda"
+	"mailhost/mta"
+	"mailhost/store"
+)
+
+// newSMTPServer binds the MX listener (before privileges are dropped) and
+// wires the SMTP server to the delivery agent and the store.
+func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log *slog.Logger, reg prometheus.Registerer) (*mta.Server, error) {
+	names, err := maildir.NewGenerator(cfg.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	agent := &mda.Agent{
+		Root:  cfg.MaildirRoot,
+		Owner: maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
+		Names: names,
+		Index: st,
+	}
+	var nets []netip.Prefix
+	for _, n := range cfg.SMTP.Mynetworks {
+		p, err := config.ParseNetwork(n)
+		if err != nil {
+			return nil, err
+		}
+		nets = append(nets, p)
+	}
+	mcfg := mta.Config{
+		Hostname:           cfg.Hostname,
+		Mynetworks:         nets,
+		MaxMessageBytes:    cfg.SMTP.MessageSizeLimit,
+		RecipientDelimiter: cfg.SMTP.RecipientDelimiter,
+		MaxRecipients:      cfg.SMTP.MaxRecipients,
+		Timeout:            time.Duration(cfg.SMTP.Timeout) * time.Second,
+		MaxErrors:          cfg.SMTP.MaxErrors,
+		MaxConnsPerClient:  cfg.SMTP.MaxConnsPerClient,
+		MaxLineLength:      cfg.SMTP.MaxLineLength,
+		MaxReceived:        cfg.SMTP.MaxReceived,
+		DNSBL:              cfg.SMTP.DNSBL,
+		DNSBLAction:        cfg.SMTP.DNSBLAction,
+		TLS:                tlsConf,
+	}
+	m := mta.NewMetrics()
+	if err := m.Register(reg); err != nil {
+		return nil, err
+	}
+	return mta.New(cfg.Listen.SMTP, mcfg, st, agent, log.With("server", "smtp"), m)
+}

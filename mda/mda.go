@@ -1,0 +1,247 @@
+// Package mda is the mail delivery agent: it stores a message in the
+// Maildirs of local recipients and indexes it, in the order of the delivery
+// contract (DESIGN.md): file in tmp/, fsync, publish into new/, fsync the
+// directory, then one transaction for every index row, quota charge and
+// queued remote copy, then the folder notices (sent by PostgreSQL on
+// commit). Only when Deliver returns nil may the caller acknowledge the
+// message.
+package mda
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// Index is what the agent needs from the database: one transaction that
+// indexes the files, charges the quotas and queues the remote copies.
+// *store.Store satisfies it; tests may fake it.
+type Index interface {
+	CommitDelivery(ctx context.Context, d store.Delivery) (store.DeliveryResult, error)
+}
+
+var _ Index = (*store.Store)(nil)
+
+// Agent delivers into the Maildir tree under Root.
+type Agent struct {
+	Root  string             // the Maildir root
+	Owner maildir.Owner      // vmail, applied when running as root
+	Names *maildir.Generator // unique file names, one per process
+	Index Index
+	// Parallel bounds the files written at once for one message (fsyncs
+	// overlap); 0 means 8.
+	Parallel int
+}
+
+// Recipient is one local mailbox to deliver to.
+type Recipient struct {
+	Target store.LocalTarget
+	// Header is prepended for this recipient only (Return-Path,
+	// Delivered-To), before Message.Header.
+	Header []byte
+}
+
+// Message is what every recipient gets: Header (added by the server:
+// Received, a missing Message-ID or Date) then Body (the message as
+// received).
+type Message struct {
+	Header []byte
+	Body   []byte
+}
+
+// Outcome is what happened for one recipient.
+type Outcome struct {
+	Recipient Recipient
+	Key       string // the Maildir key of the stored file
+	Path      string
+	Size      int64
+	UID       int64
+	// OverQuota: the message did not fit the mailbox's quota; nothing was
+	// stored for this recipient.
+	OverQuota bool
+}
+
+// Result is the outcome of a delivery.
+type Result struct {
+	Outcomes []Outcome
+	QueueIDs []int64
+}
+
+// ErrOverQuota is returned when every recipient was refused for quota and
+// nothing was stored or queued.
+var ErrOverQuota = errors.New("mda: mailbox over quota")
+
+// Deliver writes the message durably for every recipient, then commits the
+// index rows, quota charges and the queue messages in one transaction.
+// onOverQuota (optional) builds bounces for recipients refused for quota
+// when others got the message; they are queued in the same transaction.
+// On error nothing stays visible: the files written are removed. When all
+// recipients are over quota and nothing is queued it returns ErrOverQuota.
+func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, queue []store.QueuedMessage,
+	onOverQuota func(refused []Outcome) []store.QueuedMessage) (Result, error) {
+	now := time.Now()
+	res := Result{Outcomes: make([]Outcome, len(rcpts))}
+	errs := make([]error, len(rcpts))
+	par := a.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, r := range rcpts {
+		res.Outcomes[i].Recipient = r
+		if len(rcpts) == 1 {
+			errs[i] = a.write(&res.Outcomes[i], msg, now)
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = a.write(&res.Outcomes[i], msg, now)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		a.removeAll(res.Outcomes)
+		return Result{}, err
+	}
+
+	d := store.Delivery{Queue: queue, Entries: make([]store.IndexEntry, len(rcpts))}
+	for i, o := range res.Outcomes {
+		t := o.Recipient.Target
+		d.Entries[i] = store.IndexEntry{MailboxID: t.MailboxID, Folder: t.Folder, FolderID: t.FolderID,
+			Key: o.Key, Size: o.Size, InternalDate: now}
+	}
+	if onOverQuota != nil {
+		d.OnOverQuota = func(refused []int) []store.QueuedMessage {
+			out := make([]Outcome, len(refused))
+			for i, j := range refused {
+				out[i] = res.Outcomes[j]
+				out[i].OverQuota = true
+			}
+			return onOverQuota(out)
+		}
+	}
+	cr, err := a.Index.CommitDelivery(ctx, d)
+	if err != nil {
+		// Remove the files when the transaction certainly rolled back. If
+		// the connection was lost while committing, it may have committed:
+		// removing the files would then leave rows without files, which
+		// the contract forbids; leaving them costs at worst a copy that
+		// the next poll adopts.
+		if store.RolledBack(err) {
+			a.removeAll(res.Outcomes)
+		}
+		return Result{}, fmt.Errorf("mda: index: %w", err)
+	}
+	res.QueueIDs = cr.QueueIDs
+	refused := 0
+	for i, r := range cr.Entries {
+		o := &res.Outcomes[i]
+		o.UID = r.UID
+		if r.OverQuota {
+			o.OverQuota = true
+			refused++
+			os.Remove(o.Path)
+			continue
+		}
+		if r.UID == 0 && r.FolderID == 0 {
+			// The folder row vanished under us; the file stays for a
+			// reindex but the delivery is not acknowledged.
+			return Result{}, fmt.Errorf("mda: folder %q of mailbox %d is gone", o.Recipient.Target.Folder, o.Recipient.Target.MailboxID)
+		}
+	}
+	if refused > 0 && refused == len(rcpts) && len(queue) == 0 {
+		return res, ErrOverQuota
+	}
+	return res, nil
+}
+
+// write stores one recipient's copy durably in its folder.
+func (a *Agent) write(o *Outcome, msg Message, now time.Time) error {
+	t := o.Recipient.Target
+	f, folder, err := a.folder(t)
+	if err != nil {
+		return err
+	}
+	o.Recipient.Target.Folder = folder
+	r := io.MultiReader(bytes.NewReader(o.Recipient.Header), bytes.NewReader(msg.Header), bytes.NewReader(msg.Body))
+	d, err := f.Deliver(r, maildir.DeliverOptions{ModTime: now})
+	if err != nil {
+		return err
+	}
+	o.Key, o.Path, o.Size = d.Key, d.Path, d.Size
+	return nil
+}
+
+// folder returns the Maildir folder of t, creating the mailbox directories
+// when they are missing (a mailbox created before its first message). A
+// folder named by an extension whose directory is missing falls back to
+// INBOX.
+func (a *Agent) folder(t store.LocalTarget) (maildir.Folder, string, error) {
+	rel := filepath.Clean(t.Maildir)
+	if filepath.IsAbs(rel) || rel == "." || rel == ".." || len(rel) > 2 && rel[:3] == "../" {
+		return maildir.Folder{}, "", fmt.Errorf("mda: mailbox %s: bad maildir path %q", t.Address, t.Maildir)
+	}
+	mb := maildir.Mailbox{Path: filepath.Join(a.Root, rel), Owner: a.Owner, Names: a.Names}
+	name := t.Folder
+	if name != "INBOX" {
+		if f, err := mb.Folder(name); err == nil {
+			return f, name, nil
+		}
+		name = "INBOX"
+	}
+	f := maildir.Folder{Path: mb.Path, Owner: a.Owner, Names: a.Names}
+	if _, err := os.Stat(filepath.Join(mb.Path, "tmp")); errors.Is(err, fs.ErrNotExist) {
+		if err := a.create(t); err != nil {
+			return maildir.Folder{}, "", err
+		}
+	}
+	return f, name, nil
+}
+
+// create makes a missing Maildir: the standard layout when the path is the
+// conventional <domain>/<local>/, else just cur/ new/ tmp/.
+func (a *Agent) create(t store.LocalTarget) error {
+	local := t.Address
+	if i := len(t.Address) - len(t.Domain) - 1; i > 0 && t.Address[i] == '@' {
+		local = t.Address[:i]
+	}
+	if filepath.Clean(t.Maildir) == filepath.Join(t.Domain, local) {
+		if _, err := maildir.Create(a.Root, t.Domain, local, a.Owner); err == nil {
+			return nil
+		}
+	}
+	path := filepath.Join(a.Root, filepath.Clean(t.Maildir))
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(path, sub), maildir.DirMode); err != nil {
+			return fmt.Errorf("mda: create maildir for %s: %w", t.Address, err)
+		}
+		if os.Geteuid() == 0 {
+			_ = os.Chown(filepath.Join(path, sub), a.Owner.UID, a.Owner.GID)
+		}
+	}
+	if os.Geteuid() == 0 {
+		_ = os.Chown(path, a.Owner.UID, a.Owner.GID)
+	}
+	return nil
+}
+
+func (a *Agent) removeAll(outs []Outcome) {
+	for _, o := range outs {
+		if o.Path != "" {
+			os.Remove(o.Path)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package mta
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// header is the parsed header section of a message: field names in lower
+// case with their unfolded values, in order.
+type header struct {
+	fields []headerField
+}
+
+type headerField struct {
+	name  string // lower case
+	value string // unfolded, trimmed
+}
+
+// maxHeaderScan bounds the header bytes parsed for cleanup decisions.
+const maxHeaderScan = 1 << 20
+
+// parseHeader reads the header section of msg (RFC 5322 2.2): up to the
+// first empty line, or the first line that is neither a field nor a
+// continuation. It never fails: what it cannot read is body.
+func parseHeader(msg []byte) header {
+	var h header
+	if len(msg) > maxHeaderScan {
+		msg = msg[:maxHeaderScan]
+	}
+	for len(msg) > 0 {
+		i := bytes.IndexByte(msg, '\n')
+		line := msg
+		if i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if n := len(h.fields); n > 0 {
+				h.fields[n-1].value += " " + strings.TrimSpace(string(line))
+				continue
+			}
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+			break
+		}
+		h.fields = append(h.fields, headerField{
+			name:  strings.ToLower(string(line[:colon])),
+			value: strings.TrimSpace(string(line[colon+1:])),
+		})
+	}
+	return h
+}
+
+func (h header) get(name string) (string, bool) {
+	for _, f := range h.fields {
+		if f.name == name {
+			return f.value, true
+		}
+	}
+	return "", false
+}
+
+func (h header) count(name string) int {
+	n := 0
+	for _, f := range h.fields {
+		if f.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// has reports a field name whose value contains addr (case-insensitive).
+func (h header) has(name, addr string) bool {
+	addr = strings.ToLower(addr)
+	for _, f := range h.fields {
+		if f.name == name && strings.Contains(strings.ToLower(f.value), addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBody refuses what RFC 5321 forbids in message data: NUL bytes and
+// bare LF (2.3.8: lines end with CRLF; a bare LF is also how SMTP
+// smuggling starts). 8-bit data without BODY=8BITMIME is accepted, as
+// Postfix does by default (strict_8bitmime = no).
+func checkBody(b []byte) *smtp.SMTPError {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "Message contains NUL characters")
+	}
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return smtpErr(554, smtp.EnhancedCode{5, 6, 0},
+				"Message contains bare <LF>; lines must end with <CR><LF> (RFC 5321 2.3.8)")
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return nil
+}
+
+func tlsDescription(st tls.ConnectionState) string {
+	return fmt.Sprintf("using %s with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+}
+
+type cleanupInput struct {
+	hostname, helo, ip, tls string
+	utf8                    bool
+	qid                     string
+	rcpts                   []rcpt
+	now                     time.Time
+	h                       header
+}
+
+// cleanupHeader returns the header lines the server adds to an accepted
+// message, as Postfix's smtpd and cleanup do: a Received line first (RFC
+// 5321 4.4), then a Message-ID and a Date when the message has none.
+func cleanupHeader(in cleanupInput) []byte {
+	var b strings.Builder
+	proto := "ESMTP"
+	if in.utf8 {
+		proto = "UTF8SMTP" // RFC 6531 3.7.3
+	}
+	if in.tls != "" {
+		proto += "S" // RFC 3848
+	}
+	helo := sanitize(in.helo)
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n", helo, in.ip)
+	if in.tls != "" {
+		fmt.Fprintf(&b, "\t(%s)\r\n", in.tls)
+	}
+	fmt.Fprintf(&b, "\tby %s (mailhost) with %s id %s", in.hostname, proto, in.qid)
+	if len(in.rcpts) == 1 {
+		// One recipient only, so as not to disclose Bcc recipients.
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(in.rcpts[0].given))
+	}
+	fmt.Fprintf(&b, "; %s\r\n", in.now.Format(time.RFC1123Z))
+	if _, ok := in.h.get("message-id"); !ok {
+		fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\r\n", in.now.UTC().Format("20060102150405"), in.qid, in.hostname)
+	}
+	if _, ok := in.h.get("date"); !ok {
+		fmt.Fprintf(&b, "Date: %s\r\n", in.now.Format(time.RFC1123Z))
+	}
+	return []byte(b.String())
+}
+
+// sanitize keeps client-given text from breaking the header: controls and
+// the characters that would end a comment become '?'.
+func sanitize(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '(' || r == ')' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
+}

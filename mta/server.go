@@ -1,0 +1,327 @@
+// Package mta is the SMTP server (the MX on port 25) on emersion/go-smtp:
+// session checks with Postfix's restrictions (mynetworks, never an open
+// relay, unknown recipients refused at RCPT, size, access rules, DNS block
+// lists), the cleanup of accepted messages (Received, Message-ID, Date,
+// loop detection), local delivery through mda, remote copies into the
+// queue, vacation replies, the mail log and the metrics.
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailhost/mda"
+	"mailhost/store"
+)
+
+// Recipients resolves recipient addresses; the one resolver shared by the
+// RCPT checks and delivery. *store.Store satisfies it.
+type Recipients interface {
+	// Resolve expands addr through alias domains, the recipient delimiter
+	// (any character of delims) and aliases into local mailboxes and
+	// remote addresses.
+	Resolve(ctx context.Context, addr, delims string) (store.Resolution, error)
+}
+
+// Store is everything the SMTP server needs from the database.
+type Store interface {
+	Recipients
+	SessionRules(ctx context.Context, client netip.Addr, helo, sender string) (store.SessionRules, error)
+	RecipientRule(ctx context.Context, addr string) (store.AccessRule, error)
+	ActiveVacation(ctx context.Context, mailboxID int64) (store.Vacation, error)
+	QueueVacationReply(ctx context.Context, mailboxID int64, sender string, interval time.Duration, reply store.QueuedMessage) (bool, error)
+	Enqueue(ctx context.Context, msgs ...store.QueuedMessage) ([]int64, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Config is the server's configuration, from config.SMTP and friends.
+type Config struct {
+	Hostname           string
+	Mynetworks         []netip.Prefix
+	MaxMessageBytes    int64
+	RecipientDelimiter string
+	MaxRecipients      int
+	Timeout            time.Duration
+	MaxErrors          int
+	MaxConnsPerClient  int // 0 = unlimited
+	MaxLineLength      int
+	MaxReceived        int
+	DNSBL              []string
+	DNSBLAction        string // reject, defer, log
+	TLS                *tls.Config
+	// LookupHost resolves DNSBL queries; nil uses net.DefaultResolver.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+}
+
+// Server is the SMTP (MX) server of one listener.
+type Server struct {
+	cfg     Config
+	store   Store
+	agent   *mda.Agent
+	log     *slog.Logger
+	metrics *Metrics
+	ln      *listener
+	smtp    *smtp.Server
+	ids     idGen
+	closing atomic.Bool
+}
+
+// New binds addr (before privileges are dropped) and returns the server;
+// Serve runs it.
+func New(addr string, cfg Config, st Store, agent *mda.Agent, log *slog.Logger, m *Metrics) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen.smtp %s: %w", addr, err)
+	}
+	return NewWithListener(ln, cfg, st, agent, log, m), nil
+}
+
+// NewWithListener is New on an existing listener (tests).
+func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log *slog.Logger, m *Metrics) *Server {
+	if m == nil {
+		m = NewMetrics()
+	}
+	if cfg.LookupHost == nil {
+		cfg.LookupHost = net.DefaultResolver.LookupHost
+	}
+	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m}
+	s.ln = &listener{Listener: l, srv: s, perIP: map[netip.Addr]int{}, conns: map[*clientConn]struct{}{}}
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.MaxLineLength = cfg.MaxLineLength
+	srv.ReadTimeout = cfg.Timeout
+	srv.WriteTimeout = cfg.Timeout
+	srv.EnableSMTPUTF8 = true
+	srv.TLSConfig = cfg.TLS
+	srv.ErrorLog = slogPrinter{log}
+	s.smtp = srv
+	return s
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until ctx ends. Then it stops accepting, ends
+// idle sessions with 421, lets transactions in progress finish (their
+// reply is the session's last), and returns when every connection is gone
+// or after a grace period.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.smtp.Serve(s.ln) }()
+	s.log.Info("smtp listening", "addr", s.ln.Addr().String())
+	select {
+	case err := <-errc:
+		if errors.Is(err, smtp.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("smtp: %w", err)
+	case <-ctx.Done():
+	}
+	s.closing.Store(true)
+	s.ln.Listener.Close()
+	s.ln.shutdown()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.ln.active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.smtp.Close()
+	return nil
+}
+
+// listener counts connections per client address and refuses those over
+// the limit before the SMTP dialogue starts.
+type listener struct {
+	net.Listener
+	srv   *Server
+	mu    sync.Mutex
+	perIP map[netip.Addr]int
+	conns map[*clientConn]struct{}
+	n     atomic.Uint64
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		cc := &clientConn{Conn: c, l: l, ip: ip, id: l.n.Add(1), start: time.Now()}
+		cc.trusted = l.srv.inMynetworks(ip)
+		l.mu.Lock()
+		max := l.srv.cfg.MaxConnsPerClient
+		if max > 0 && !cc.trusted && l.perIP[ip] >= max {
+			l.mu.Unlock()
+			l.srv.metrics.Rejected.WithLabelValues("connection_limit").Inc()
+			l.srv.log.Warn("reject: too many connections", "client", ip.String(), "limit", max)
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "421 4.7.0 %s Error: too many connections from %s\r\n", l.srv.cfg.Hostname, ip)
+			c.Close()
+			continue
+		}
+		l.perIP[ip]++
+		l.conns[cc] = struct{}{}
+		l.mu.Unlock()
+		l.srv.metrics.Connections.Inc()
+		return cc, nil
+	}
+}
+
+func (l *listener) release(cc *clientConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.conns[cc]; !ok {
+		return
+	}
+	delete(l.conns, cc)
+	if l.perIP[cc.ip]--; l.perIP[cc.ip] <= 0 {
+		delete(l.perIP, cc.ip)
+	}
+}
+
+func (l *listener) active() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// shutdown ends idle sessions with 421 and marks busy ones to close after
+// their current reply.
+func (l *listener) shutdown() {
+	l.mu.Lock()
+	conns := make([]*clientConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.closeAfterReply.Store(true)
+		if !c.busy.Load() {
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c.Conn, "421 4.3.2 %s Service shutting down, closing connection\r\n", l.srv.cfg.Hostname)
+			c.Close()
+		}
+	}
+}
+
+// clientConn is one client connection, under any TLS layer. It carries
+// what lives as long as the connection (the session is recreated after
+// STARTTLS): the DNSBL verdict, the error count, the close-after-reply
+// flag.
+type clientConn struct {
+	net.Conn
+	l       *listener
+	ip      netip.Addr
+	id      uint64
+	start   time.Time
+	trusted bool // in mynetworks
+
+	dnsblOnce sync.Once
+	dnsbl     string // the zone that lists the client, or ""
+
+	errors          atomic.Int32
+	busy            atomic.Bool // a DATA is being processed
+	closeAfterReply atomic.Bool
+	closeOnce       sync.Once
+}
+
+// Write sends a reply; when the session must end, the connection is closed
+// once a complete reply line has gone out.
+func (c *clientConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.closeAfterReply.Load() && !c.busy.Load() {
+		c.Close()
+	}
+	return n, err
+}
+
+func (c *clientConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		err = c.Conn.Close()
+		c.l.release(c)
+	})
+	return err
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// client finds the clientConn under a go-smtp connection, through TLS.
+func client(c *smtp.Conn) *clientConn {
+	nc := c.Conn()
+	for {
+		switch t := nc.(type) {
+		case *clientConn:
+			return t
+		case *tls.Conn:
+			nc = t.NetConn()
+		default:
+			return nil
+		}
+	}
+}
+
+func (s *Server) inMynetworks(ip netip.Addr) bool {
+	for _, p := range s.cfg.Mynetworks {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// idGen makes queue ids: hex of the time and a counter, unique per process
+// and sortable like Postfix's long queue ids.
+type idGen struct {
+	n atomic.Uint64
+}
+
+func (g *idGen) next() string {
+	return fmt.Sprintf("%011X%05X", time.Now().UnixMicro()&0xFFFFFFFFFFF, g.n.Add(1)&0xFFFFF)
+}
+
+// slogPrinter adapts go-smtp's logger to slog.
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Printf(format string, v ...any) {
+	p.log.Debug("smtp: " + fmt.Sprintf(format, v...))
+}
+
+func (p slogPrinter) Println(v ...any) { p.log.Debug("smtp: " + fmt.Sprint(v...)) }
+
+type backend struct{ s *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	cc := client(c)
+	if cc == nil {
+		return nil, errors.New("mta: unknown connection type")
+	}
+	s := b.s
+	sess := &session{srv: s, conn: c, cc: cc,
+		log: s.log.With("conn", cc.id, "client", cc.ip.String())}
+	return sess, nil
+}

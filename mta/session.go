@@ -1,0 +1,465 @@
+package mta
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-smtp"
+
+	"mailhost/address"
+	"mailhost/mda"
+	"mailhost/store"
+)
+
+// dbTimeout bounds one transaction's database work. It does not derive
+// from the server's context: a transaction in progress at shutdown ends
+// normally.
+const dbTimeout = 60 * time.Second
+
+// session is one SMTP session (one per EHLO after STARTTLS).
+type session struct {
+	srv  *Server
+	conn *smtp.Conn
+	cc   *clientConn
+	log  *slog.Logger
+
+	// The current transaction.
+	hasFrom bool
+	from    string // as given, "" for <>
+	fromN   string // normalised, for rules
+	opts    smtp.MailOptions
+	rules   store.SessionRules
+	discard string // why the message is discarded, if it is
+	rcpts   []rcpt
+}
+
+type rcpt struct {
+	given  string // as given in RCPT TO
+	addr   string // normalised
+	res    store.Resolution
+	notify string
+	orcpt  string
+}
+
+func smtpErr(code int, ec smtp.EnhancedCode, format string, a ...any) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: fmt.Sprintf(format, a...)}
+}
+
+var (
+	errTemp     = smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure, please try again later")
+	errShutdown = smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Service shutting down, try again later")
+)
+
+func (s *session) dbctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), dbTimeout)
+}
+
+// reject logs and counts a refusal and returns the reply; past the error
+// limit the reply becomes a 421 and the connection closes after it
+// (Postfix smtpd_hard_error_limit).
+func (s *session) reject(stage, reason string, e *smtp.SMTPError, attrs ...any) error {
+	s.srv.metrics.Rejected.WithLabelValues(reason).Inc()
+	args := []any{"stage", stage, "reason", reason, "code", e.Code, "reply", e.Message,
+		"helo", s.conn.Hostname(), "from", s.from}
+	s.log.Info("reject", append(args, attrs...)...)
+	if n := s.cc.errors.Add(1); int(n) >= s.srv.cfg.MaxErrors {
+		s.cc.closeAfterReply.Store(true)
+		return smtpErr(421, smtp.EnhancedCode{4, 7, 0}, "%s Error: too many errors (last: %d %s)",
+			s.srv.cfg.Hostname, e.Code, e.Message)
+	}
+	return e
+}
+
+// temp logs an internal error, never shown to the client, and answers 451.
+func (s *session) temp(stage string, err error, attrs ...any) error {
+	s.srv.metrics.Rejected.WithLabelValues("temporary_failure").Inc()
+	s.log.Error("temporary failure", append([]any{"stage", stage, "err", err}, attrs...)...)
+	return errTemp
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.Reset()
+	if s.srv.closing.Load() {
+		s.cc.closeAfterReply.Store(true)
+		return errShutdown
+	}
+	if opts == nil {
+		opts = &smtp.MailOptions{}
+	}
+	if !opts.UTF8 && !isASCII(from) {
+		// RFC 6531 3.4: non-ASCII addresses need SMTPUTF8.
+		return s.reject("MAIL", "smtputf8_required", smtpErr(553, smtp.EnhancedCode{5, 6, 7},
+			"<%s>: Sender address rejected: non-ASCII address without SMTPUTF8", from))
+	}
+	fromN := ""
+	if from != "" {
+		n, err := address.Normalize(from)
+		if err != nil || !utf8.ValidString(from) {
+			return s.reject("MAIL", "bad_sender_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 7},
+				"Bad sender address syntax"))
+		}
+		fromN = n
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	rules, err := s.srv.store.SessionRules(ctx, s.cc.ip, s.conn.Hostname(), fromN)
+	if err != nil {
+		return s.temp("MAIL", err)
+	}
+	discard := ""
+	clientOK := false
+	for _, c := range []struct {
+		r       *store.AccessRule
+		what    string
+		subject string
+	}{
+		{rules.Client, "Client host", s.cc.ip.String()},
+		{rules.Helo, "Helo command", s.conn.Hostname()},
+		{rules.Sender, "Sender address", from},
+	} {
+		if c.r == nil {
+			continue
+		}
+		ok, disc, e := ruleVerdict(*c.r, c.what, c.subject)
+		if e != nil {
+			return s.reject("MAIL", "access_"+c.r.Kind, e, "rule", c.r.Pattern)
+		}
+		if disc {
+			discard = c.r.Kind + " " + c.r.Pattern
+		}
+		if ok && c.r.Kind == "client" {
+			clientOK = true
+		}
+	}
+	if !s.cc.trusted && !clientOK && len(s.srv.cfg.DNSBL) > 0 {
+		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(s.cc) })
+		if zone := s.cc.dnsbl; zone != "" {
+			switch s.srv.cfg.DNSBLAction {
+			case "reject":
+				return s.reject("MAIL", "dnsbl", smtpErr(554, smtp.EnhancedCode{5, 7, 1},
+					"Service unavailable; Client host [%s] blocked using %s", s.cc.ip, zone))
+			case "defer":
+				return s.reject("MAIL", "dnsbl", smtpErr(450, smtp.EnhancedCode{4, 7, 1},
+					"Service unavailable; Client host [%s] blocked using %s", s.cc.ip, zone))
+			default:
+				s.log.Warn("dnsbl listed (log only)", "zone", zone)
+			}
+		}
+	}
+	s.hasFrom, s.from, s.fromN, s.opts, s.rules, s.discard = true, from, fromN, *opts, rules, discard
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.srv.closing.Load() {
+		s.cc.closeAfterReply.Store(true)
+		return errShutdown
+	}
+	if opts == nil {
+		opts = &smtp.RcptOptions{}
+	}
+	if !s.opts.UTF8 && !isASCII(to) {
+		return s.reject("RCPT", "smtputf8_required", smtpErr(553, smtp.EnhancedCode{5, 6, 7},
+			"<%s>: Recipient address rejected: non-ASCII address without SMTPUTF8", to), "to", to)
+	}
+	addr, err := address.Normalize(to)
+	if err != nil || !utf8.ValidString(to) {
+		// Relay tricks end here too: "user@remote@local", source routes
+		// with a second "@", domain literals.
+		return s.reject("RCPT", "bad_recipient_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 3},
+			"<%s>: Bad recipient address syntax", to), "to", to)
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	if s.rules.HasRecipientRules {
+		r, err := s.srv.store.RecipientRule(ctx, addr)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return s.temp("RCPT", err, "to", addr)
+		default:
+			_, disc, e := ruleVerdict(r, "Recipient address", to)
+			if e != nil {
+				return s.reject("RCPT", "access_recipient", e, "to", addr, "rule", r.Pattern)
+			}
+			if disc {
+				s.discard = "recipient " + r.Pattern
+			}
+		}
+	}
+	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
+	var moved *store.RelocatedError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return s.reject("RCPT", "unknown_user", smtpErr(550, smtp.EnhancedCode{5, 1, 1},
+			"<%s>: Recipient address rejected: User unknown", to), "to", addr)
+	case errors.Is(err, store.ErrDisabled):
+		return s.reject("RCPT", "disabled", smtpErr(550, smtp.EnhancedCode{5, 2, 1},
+			"<%s>: Recipient address rejected: Mailbox disabled", to), "to", addr)
+	case errors.As(err, &moved):
+		return s.reject("RCPT", "relocated", smtpErr(551, smtp.EnhancedCode{5, 1, 6},
+			"<%s>: Recipient address rejected: User has moved; please try <%s>", to, moved.NewAddress), "to", addr)
+	case err != nil:
+		return s.temp("RCPT", err, "to", addr)
+	}
+	if res.Foreign && !s.cc.trusted {
+		// Never an open relay: only mynetworks may send to domains that are
+		// neither hosted nor relayed here (authenticated submission is the
+		// submission listener's business).
+		return s.reject("RCPT", "relay_denied", smtpErr(554, smtp.EnhancedCode{5, 7, 1},
+			"<%s>: Relay access denied", to), "to", addr)
+	}
+	if e := s.quotaCheck(res); e != nil {
+		return s.reject("RCPT", "quota", e, "to", addr)
+	}
+	for _, sk := range res.Skipped {
+		s.log.Warn("alias destination skipped", "to", addr, "destination", sk)
+	}
+	var notify []string
+	for _, n := range opts.Notify {
+		notify = append(notify, string(n))
+	}
+	s.rcpts = append(s.rcpts, rcpt{given: to, addr: addr, res: res,
+		notify: strings.Join(notify, ","), orcpt: opts.OriginalRecipient})
+	return nil
+}
+
+// quotaCheck refuses a recipient whose only mailbox is full (452 4.2.2),
+// or whose quota can never hold the declared SIZE (552 5.2.2).
+func (s *session) quotaCheck(res store.Resolution) *smtp.SMTPError {
+	if len(res.Remote) > 0 || len(res.Local) == 0 {
+		return nil
+	}
+	full := 0
+	for _, t := range res.Local {
+		if t.QuotaBytes == 0 {
+			return nil
+		}
+		if s.opts.Size > t.QuotaBytes && len(res.Local) == 1 {
+			return smtpErr(552, smtp.EnhancedCode{5, 2, 2},
+				"<%s>: Recipient address rejected: Mailbox full (message larger than the mailbox quota)", res.Address)
+		}
+		if t.UsedBytes >= t.QuotaBytes || s.opts.Size > 0 && t.UsedBytes+s.opts.Size > t.QuotaBytes {
+			full++
+		}
+	}
+	if full == len(res.Local) {
+		return smtpErr(452, smtp.EnhancedCode{4, 2, 2}, "<%s>: Recipient address rejected: Mailbox full", res.Address)
+	}
+	return nil
+}
+
+func (s *session) Reset() {
+	s.hasFrom, s.from, s.fromN, s.discard = false, "", "", ""
+	s.opts = smtp.MailOptions{}
+	s.rules = store.SessionRules{}
+	s.rcpts = nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Data(r io.Reader) error {
+	s.cc.busy.Store(true)
+	defer s.cc.busy.Store(false)
+	start := time.Now()
+	var buf bytes.Buffer
+	if s.opts.Size > 0 && s.opts.Size <= s.srv.cfg.MaxMessageBytes {
+		buf.Grow(int(s.opts.Size) + 512)
+	}
+	_, err := buf.ReadFrom(r)
+	switch {
+	case errors.Is(err, smtp.ErrDataTooLarge):
+		return s.reject("DATA", "size", smtpErr(552, smtp.EnhancedCode{5, 3, 4},
+			"Message size exceeds fixed limit of %d bytes", s.srv.cfg.MaxMessageBytes), "rcpts", len(s.rcpts))
+	case errors.Is(err, smtp.ErrTooLongLine):
+		s.cc.closeAfterReply.Store(true)
+		return s.reject("DATA", "line_too_long", smtpErr(500, smtp.EnhancedCode{5, 5, 2},
+			"Line too long (limit %d bytes), closing connection", s.srv.cfg.MaxLineLength))
+	case err != nil:
+		s.srv.metrics.Rejected.WithLabelValues("lost_connection").Inc()
+		s.log.Info("lost connection during DATA, nothing delivered", "from", s.from, "rcpts", len(s.rcpts),
+			"received", buf.Len(), "err", err)
+		return errTemp
+	}
+	body := buf.Bytes()
+	if e := checkBody(body); e != nil {
+		return s.reject("DATA", "bad_data", e, "size", len(body))
+	}
+	h := parseHeader(body)
+	if n := h.count("received"); n > s.srv.cfg.MaxReceived {
+		return s.reject("DATA", "loop", smtpErr(554, smtp.EnhancedCode{5, 4, 6},
+			"Too many hops (%d Received headers): mail forwarding loop", n))
+	}
+	for _, rc := range s.rcpts {
+		for _, t := range rc.res.Local {
+			if h.has("delivered-to", t.Address) {
+				return s.reject("DATA", "loop", smtpErr(554, smtp.EnhancedCode{5, 4, 6},
+					"Mail forwarding loop for <%s>", t.Address))
+			}
+		}
+	}
+	qid := s.srv.ids.next()
+	if s.discard != "" {
+		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(body),
+			"rule", s.discard)
+		s.srv.metrics.Accepted.Inc()
+		return nil
+	}
+	tlsInfo := ""
+	if st, ok := s.conn.TLSConnectionState(); ok {
+		tlsInfo = tlsDescription(st)
+	}
+	header := cleanupHeader(cleanupInput{
+		hostname: s.srv.cfg.Hostname, helo: s.conn.Hostname(), ip: s.cc.ip.String(), tls: tlsInfo,
+		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: h,
+	})
+	locals, queue := s.plan(body, header, qid)
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	res, err := s.srv.agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
+		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })
+	if errors.Is(err, mda.ErrOverQuota) {
+		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
+			"Mailbox full: message exceeds the recipient's quota"), "queue_id", qid, "size", len(body))
+	}
+	if err != nil {
+		return s.temp("DATA", err, "queue_id", qid, "size", len(body))
+	}
+	size := int64(len(header) + len(body))
+	s.srv.metrics.Accepted.Inc()
+	s.srv.metrics.Bytes.Add(float64(size))
+	s.srv.metrics.DeliveryLatency.Observe(time.Since(start).Seconds())
+	s.log.Info("accepted", "queue_id", qid, "from", s.from, "helo", s.conn.Hostname(), "rcpts", s.rcptList(),
+		"size", size, "tls", tlsInfo != "", "took", time.Since(start).Round(time.Microsecond))
+	for _, o := range res.Outcomes {
+		t := o.Recipient.Target
+		if o.OverQuota {
+			s.log.Info("bounced", "queue_id", qid, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
+			continue
+		}
+		s.log.Info("delivered", "queue_id", qid, "to", t.Address, "folder", o.Recipient.Target.Folder, "uid", o.UID,
+			"size", o.Size)
+	}
+	for i, q := range queue {
+		if i < len(res.QueueIDs) {
+			s.log.Info("queued", "queue_id", qid, "queue_row", res.QueueIDs[i], "origin", q.Origin,
+				"to", recipientList(q.Recipients))
+		}
+	}
+	s.vacations(res.Outcomes, h)
+	return nil
+}
+
+func (s *session) rcptList() []string {
+	out := make([]string, len(s.rcpts))
+	for i, r := range s.rcpts {
+		out[i] = r.addr
+	}
+	return out
+}
+
+func recipientList(rs []store.QueuedRecipient) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Address
+	}
+	return out
+}
+
+// plan turns the accepted recipients into local deliveries (one per
+// mailbox, whatever the number of addresses leading to it) and queue
+// messages (one per origin, each remote address once).
+func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []store.QueuedMessage) {
+	var locals []mda.Recipient
+	seenBox := map[int64]bool{}
+	seenRemote := map[string]bool{}
+	byOrigin := map[string]*store.QueuedMessage{}
+	var order []string
+	retPath := []byte("Return-Path: <" + s.from + ">\r\n")
+	for _, rc := range s.rcpts {
+		for _, t := range rc.res.Local {
+			if seenBox[t.MailboxID] {
+				continue
+			}
+			seenBox[t.MailboxID] = true
+			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
+			hdr = append(hdr, retPath...)
+			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)
+			locals = append(locals, mda.Recipient{Target: t, Header: hdr})
+		}
+		for _, t := range rc.res.Remote {
+			if seenRemote[t.Address] {
+				continue
+			}
+			seenRemote[t.Address] = true
+			origin := "forward"
+			if t.Relay {
+				origin = "smtp" // a relay domain: we are its backup MX
+				if rc.res.Foreign {
+					origin = "relay" // a mynetworks client relaying out
+				}
+			}
+			m := byOrigin[origin]
+			if m == nil {
+				full := make([]byte, 0, len(header)+len(body))
+				full = append(append(full, header...), body...)
+				m = &store.QueuedMessage{Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(),
+					Helo: s.conn.Hostname(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full}
+				byOrigin[origin] = m
+				order = append(order, origin)
+			}
+			qr := store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop}
+			if t.Relay {
+				qr.OrigRecipient, qr.Notify = rc.orcpt, rc.notify
+			}
+			m.Recipients = append(m.Recipients, qr)
+		}
+	}
+	var queue []store.QueuedMessage
+	for _, o := range order {
+		queue = append(queue, *byOrigin[o])
+	}
+	return locals, queue
+}
+
+// bounces builds the DSN for recipients refused for quota when others got
+// the message (SMTP has one DATA reply for all).
+func (s *session) bounces(refused []mda.Outcome, header, body []byte, qid string) []store.QueuedMessage {
+	if s.from == "" {
+		return nil // never bounce a bounce (RFC 3464 2, RFC 5321 6.1)
+	}
+	var failed []DSNRecipient
+	for _, o := range refused {
+		failed = append(failed, DSNRecipient{
+			Address:    o.Recipient.Target.Address,
+			Status:     "5.2.2",
+			Diagnostic: "smtp; 552 5.2.2 Mailbox full",
+		})
+	}
+	orig := make([]byte, 0, len(header)+len(body))
+	orig = append(append(orig, header...), body...)
+	msg := BuildDSN(DSN{
+		ReportingMTA: s.srv.cfg.Hostname, Sender: s.from, QueueID: qid, Arrival: time.Now(),
+		Recipients: failed, Original: orig, HeadersOnly: s.opts.Return == smtp.DSNReturnHeaders,
+		Now: time.Now(),
+	})
+	_, domain := address.Split(s.from)
+	return []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
+		Recipients: []store.QueuedRecipient{{Address: s.from, Domain: strings.ToLower(domain)}}}}
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// FolderChannel is the one NOTIFY channel for changes to folders. The
+// payload is "<folder id>:<what>"; delivery sends "<id>:new". A notice is
+// sent only when the transaction commits, and it is a hint: listeners must
+// still poll for the truth.
+const FolderChannel = "mailhost_folder"
+
+// IndexEntry is one message file, already durable in a Maildir, to index
+// and charge to its mailbox's quota.
+type IndexEntry struct {
+	MailboxID    int64
+	Folder       string // IMAP name: "INBOX", "news", ...
+	FolderID     int64  // 0 when the folder row may not exist yet: it is created
+	Key          string // Maildir key; in new/ the file name too
+	Size         int64
+	InternalDate time.Time
+}
+
+// IndexResult says what happened to one IndexEntry.
+type IndexResult struct {
+	// OverQuota is set when the message would take the mailbox over its
+	// quota: nothing was indexed or charged.
+	OverQuota bool
+	// UID is the message's UID; 0 with !OverQuota means the key was
+	// already indexed (adopted by a concurrent poll), which is fine.
+	UID      int64
+	FolderID int64
+}
+
+// Delivery is the one transaction that ends a delivery: every index row
+// and quota charge, every queued message.
+type Delivery struct {
+	Entries []IndexEntry
+	Queue   []QueuedMessage
+	// OnOverQuota, when set, is called inside the transaction with the
+	// indexes of the entries refused for quota, when others succeeded or
+	// something was queued; the messages it returns (bounces) are queued
+	// in the same transaction.
+	OnOverQuota func(refused []int) []QueuedMessage
+}
+
+// DeliveryResult is the outcome of CommitDelivery.
+type DeliveryResult struct {
+	Entries  []IndexResult
+	QueueIDs []int64 // of Delivery.Queue then of what OnOverQuota returned
+}
+
+// indexSQL indexes one message and charges its size, in one statement:
+// the mailbox row is locked and checked against its quota, the folder's
+// uidnext and highestmodseq are taken, the message row inserted (ON CONFLICT
+// DO NOTHING: a poll may have adopted the file already), the quota charged
+// only when the row went in, and the folder notice queued for commit.
+// $1 mailbox, $2 size, $3 folder name, $4 key, $5 internal date.
+const indexSQL = `
+WITH mb AS (
+	SELECT id FROM mailboxes
+	WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes)
+	FOR UPDATE
+), f AS (
+	UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+	WHERE mailbox_id = $1 AND name = $3 AND EXISTS (SELECT 1 FROM mb)
+	RETURNING id, uidnext - 1 AS uid, highestmodseq
+), ins AS (
+	INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, size, internal_date)
+	SELECT id, uid, highestmodseq, $4, 'new', $4, $2, $5 FROM f
+	ON CONFLICT (folder_id, key) DO NOTHING
+	RETURNING folder_id, uid
+), charge AS (
+	UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + 1
+	WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
+	RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM mb),
+       coalesce((SELECT uid FROM ins), 0),
+       coalesce((SELECT id FROM f), 0),
+       (SELECT count(*) FROM charge),
+       (SELECT count(pg_notify('` + FolderChannel + `', folder_id::text || ':new')) FROM ins)`
+
+const ensureFolderSQL = `
+INSERT INTO folders (mailbox_id, name) VALUES ($1, $2)
+ON CONFLICT (mailbox_id, name) DO NOTHING`
+
+func queueIndex(b *pgx.Batch, e IndexEntry, r *IndexResult) {
+	if e.FolderID == 0 {
+		b.Queue(ensureFolderSQL, e.MailboxID, e.Folder)
+	}
+	b.Queue(indexSQL, e.MailboxID, e.Size, e.Folder, e.Key, e.InternalDate).QueryRow(func(row pgx.Row) error {
+		var ok bool
+		var charged, notified int64
+		if err := row.Scan(&ok, &r.UID, &r.FolderID, &charged, &notified); err != nil {
+			return err
+		}
+		r.OverQuota = !ok
+		return nil
+	})
+}
+
+// CommitDelivery indexes the delivered files, charges their quotas and
+// queues the remote copies in one transaction, then (on commit) notifies
+// the folders' listeners. When it returns nil the outcome is durable; an
+// entry refused for quota is reported, not an error. A single entry with
+// nothing to queue takes one round trip.
+func (s *Store) CommitDelivery(ctx context.Context, d Delivery) (DeliveryResult, error) {
+	res := DeliveryResult{Entries: make([]IndexResult, len(d.Entries)), QueueIDs: make([]int64, len(d.Queue))}
+	b := &pgx.Batch{}
+	for i, e := range d.Entries {
+		queueIndex(b, e, &res.Entries[i])
+	}
+	for i, m := range d.Queue {
+		queueEnqueue(b, m, &res.QueueIDs[i])
+	}
+	if len(d.Entries)+len(d.Queue) <= 1 || d.OnOverQuota == nil {
+		// A batch outside a transaction block runs as one implicit
+		// transaction, committed at its end: one round trip.
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return DeliveryResult{}, fmt.Errorf("store: commit delivery: %w", err)
+		}
+		return res, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		var refused []int
+		for i, r := range res.Entries {
+			if r.OverQuota {
+				refused = append(refused, i)
+			}
+		}
+		if len(refused) == 0 || len(refused) == len(d.Entries) && len(d.Queue) == 0 {
+			return nil
+		}
+		bounces := d.OnOverQuota(refused)
+		if len(bounces) == 0 {
+			return nil
+		}
+		bb := &pgx.Batch{}
+		ids := make([]int64, len(bounces))
+		for i, m := range bounces {
+			queueEnqueue(bb, m, &ids[i])
+		}
+		if err := tx.SendBatch(ctx, bb).Close(); err != nil {
+			return err
+		}
+		res.QueueIDs = append(res.QueueIDs, ids...)
+		return nil
+	})
+	if err != nil {
+		return DeliveryResult{}, fmt.Errorf("store: commit delivery: %w", err)
+	}
+	return res, nil
+}
+
+// RolledBack reports whether a failed CommitDelivery (or Enqueue) is
+// certain to have changed nothing: the server refused a statement, or the
+// request never left. Other failures (a connection lost while committing)
+// leave the outcome unknown.
+func RolledBack(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) || pgconn.SafeToRetry(err)
+}
