@@ -116,7 +116,9 @@ func checkBody(b []byte) *smtp.SMTPError {
 }
 
 func tlsDescription(st tls.ConnectionState) string {
-	return fmt.Sprintf("using %s with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	// Postfix's wording, which log parsers know: "using TLSv1.3 with cipher ...".
+	v := strings.Replace(tls.VersionName(st.Version), "TLS ", "TLSv", 1)
+	return fmt.Sprintf("using %s with cipher %s", v, tls.CipherSuiteName(st.CipherSuite))
 }
 
 type cleanupInput struct {

@@ -363,7 +363,8 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	s.vacations(res.Outcomes, h)
-	return nil
+	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
+	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 }
 
 func (s *session) rcptList() []string {

@@ -11,6 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # Debian packages: program that proves it is installed -> package.
 declare -A want=(
 	[/usr/lib/postgresql]=postgresql
+	[/usr/bin/swaks]=swaks # SMTP client of the mta tests
 )
 missing=()
 for probe in "${!want[@]}"; do
