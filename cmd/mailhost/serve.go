@@ -72,6 +72,15 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		}
 		servers = append(servers, mx)
 	}
+	authn, err := newAuthenticator(cfg, db.Store, reg, log)
+	if err != nil {
+		return err
+	}
+	if pop3Srv, err := newPOP3Server(cfg, db.Store, authn, tlsConf, reg, log); err != nil {
+		return err
+	} else if pop3Srv != nil {
+		servers = append(servers, pop3Srv)
+	}
 	if config.Enabled(cfg.Listen.HTTP) {
 		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg), log)
 		if err != nil {
