@@ -110,7 +110,14 @@ func New(svc *admin.Service, log *slog.Logger) *API {
 }
 
 // ServeHTTP routes a request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// Mounted below another chi router, it routes on the full path with a
+// routing context of its own.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if chi.RouteContext(r.Context()) != nil {
+		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
+	}
+	a.mux.ServeHTTP(w, r)
+}
 
 // Router exposes the router for route walks in tests.
 func (a *API) Router() chi.Router { return a.mux }

@@ -31,6 +31,11 @@ func commands() map[string]command {
 		"migrate": {"apply database migrations (--status lists them)", cmdMigrate},
 		"config":  {"print the effective configuration, secrets redacted (config check validates it)", cmdConfig},
 		"passwd":  {"passwd hash: print a password hash for a password read from stdin", cmdPasswd},
+		"domain":  {"domain add|list|show|update|del: manage domains", cmdDomain},
+		"mailbox": {"mailbox add|list|show|update|passwd|del|purge-retained: manage mailboxes", cmdMailbox},
+		"alias":   {"alias add|list|del: manage aliases and catch-alls", cmdAlias},
+		"admin":   {"admin add|list|del: manage administrators (--super, --domain)", cmdAdmin},
+		"token":   {"token create ADMIN --name NAME: print a new API token", cmdToken},
 	}
 }
 

@@ -81,8 +81,10 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if pop3Srv != nil {
 		servers = append(servers, pop3Srv)
 	}
+	adminSvc := newAdminService(cfg, db.Store, log)
+	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
-		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg), log)
+		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, api.New(adminSvc, log)), log)
 		if err != nil {
 			return err
 		}
@@ -111,10 +113,11 @@ func defaultCert(cfg *config.Config) string {
 }
 
 // httpRoutes lists every route of the HTTP listener.
-func httpRoutes(db *database, reg *prometheus.Registry) http.Handler {
+func httpRoutes(db *database, reg *prometheus.Registry, v1 http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.Get("/healthz", api.Healthz(db))
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Handle(api.Prefix+"/*", v1) // the REST API; its routes are listed in api/routes.go
 	return r
 }
 
