@@ -36,6 +36,7 @@ type Recipients interface {
 // Store is everything the SMTP server needs from the database.
 type Store interface {
 	Recipients
+	AccessRuleKinds(ctx context.Context) (map[string]bool, error)
 	SessionRules(ctx context.Context, client netip.Addr, helo, sender string) (store.SessionRules, error)
 	RecipientRule(ctx context.Context, addr string) (store.AccessRule, error)
 	ActiveVacation(ctx context.Context, mailboxID int64) (store.Vacation, error)
@@ -75,6 +76,33 @@ type Server struct {
 	smtp    *smtp.Server
 	ids     idGen
 	closing atomic.Bool
+
+	kindsMu   sync.Mutex
+	kinds     map[string]bool
+	kindsTime time.Time
+}
+
+// ruleKindsTTL is how long the server trusts its knowledge of which access
+// rule kinds exist; a new kind of rule takes effect within it. (Postfix
+// picks up a changed access map when its smtpd processes restart, which
+// takes longer.) Rules of a kind already in use take effect at once.
+const ruleKindsTTL = 2 * time.Second
+
+// ruleKinds returns the kinds of access rules that exist, from a cache
+// refreshed every ruleKindsTTL, so that a server without rules of a kind
+// spends no query on it.
+func (s *Server) ruleKinds(ctx context.Context) (map[string]bool, error) {
+	s.kindsMu.Lock()
+	defer s.kindsMu.Unlock()
+	if s.kinds != nil && time.Since(s.kindsTime) < ruleKindsTTL {
+		return s.kinds, nil
+	}
+	k, err := s.store.AccessRuleKinds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.kinds, s.kindsTime = k, time.Now()
+	return k, nil
 }
 
 // New binds addr (before privileges are dropped) and returns the server;

@@ -118,10 +118,17 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ctx, cancel := s.dbctx()
 	defer cancel()
-	rules, err := s.srv.store.SessionRules(ctx, s.cc.ip, s.conn.Hostname(), fromN)
+	kinds, err := s.srv.ruleKinds(ctx)
 	if err != nil {
 		return s.temp("MAIL", err)
 	}
+	var rules store.SessionRules
+	if kinds["client"] || kinds["helo"] || kinds["sender"] {
+		if rules, err = s.srv.store.SessionRules(ctx, s.cc.ip, s.conn.Hostname(), fromN); err != nil {
+			return s.temp("MAIL", err)
+		}
+	}
+	rules.HasRecipientRules = kinds["recipient"]
 	discard := ""
 	clientOK := false
 	for _, c := range []struct {

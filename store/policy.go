@@ -155,3 +155,19 @@ func best(cur *AccessRule, r AccessRule, order []string) *AccessRule {
 	}
 	return cur
 }
+
+// AccessRuleKinds returns the kinds that have at least one access rule, so
+// that a server skips the lookups of kinds without any (the usual case).
+func (s *Store) AccessRuleKinds(ctx context.Context) (map[string]bool, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT k FROM unnest(ARRAY['client', 'helo', 'sender', 'recipient']) k
+		WHERE EXISTS (SELECT 1 FROM access_rules WHERE kind = k)`)
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: access rule kinds: %w", err)
+	}
+	out := make(map[string]bool, len(kinds))
+	for _, k := range kinds {
+		out[k] = true
+	}
+	return out, nil
+}

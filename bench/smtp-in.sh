@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Inbound SMTP throughput of mailhost against the Postfix -> Dovecot LMTP
+# baseline, in one run, side by side, with the same load generator
+# (Postfix's smtp-source via ../shared/bench/smtp-throughput.sh): N messages
+# of SIZE bytes to 100 mailboxes u1..u100@bench.test, over 20 concurrent
+# sessions (c20) and over one (c1), 20 messages per connection. Reports
+# accepted and delivered (file in the Maildir) messages/s, and mailhost's
+# peak RSS. fsync stays on everywhere (mailhost's embedded PostgreSQL runs
+# with its defaults: fsync, synchronous_commit).
+#
+# Usage: bench/smtp-in.sh            (as root; ~3 min)
+# Env: N=2000 SIZE=4096 REPS=1 BASELINE=1 (0 skips the Postfix stack)
+#      SHARED=../shared/bench  BIN=bin/mailhost  PORT=12525
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000} SIZE=${SIZE:-4096} REPS=${REPS:-1} BASELINE=${BASELINE:-1}
+SHARED=${SHARED:-../shared/bench}
+BIN=${BIN:-bin/mailhost}
+PORT=${PORT:-12525}
+[ "$(id -u)" = 0 ] || { echo "smtp-in.sh: run as root (the baseline stack and vmail need it)" >&2; exit 1; }
+
+# smtp-source comes with Postfix. Install it without letting a system
+# Postfix start: "No configuration" leaves no main.cf and no daemon.
+if [ ! -x /usr/sbin/smtp-source ] || { [ "$BASELINE" = 1 ] && ! command -v dovecot >/dev/null; }; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		postfix dovecot-imapd dovecot-pop3d dovecot-lmtpd >/dev/null
+fi
+# Whatever happened at install time, no system Postfix may hold port 25.
+if [ -e /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then postfix stop >/dev/null 2>&1 || true; fi
+
+go build -o "$BIN" ./cmd/mailhost
+work=$(mktemp -d /tmp/mailhost-smtp-in.XXXXXX); chmod 755 "$work"
+OUT=$work/results.txt; : >"$OUT"
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ "$BASELINE" = 1 ] && "$SHARED/stack-down.sh" >/dev/null 2>&1 || true
+	[ -n "${KEEP:-}" ] || rm -rf "$work/data/vmail"
+}
+trap cleanup EXIT
+
+# --- mailhost ----------------------------------------------------------
+start_mailhost() {
+	rm -rf "$work/data"
+	env -u DATABASE_URL MAILHOST_LISTEN_SMTP=127.0.0.1:$PORT MAILHOST_LISTEN_HTTP=off \
+		MAILHOST_LISTEN_SUBMISSION=off MAILHOST_LISTEN_SUBMISSIONS=off MAILHOST_LISTEN_IMAP=off \
+		MAILHOST_LISTEN_IMAPS=off MAILHOST_LISTEN_POP3=off MAILHOST_LISTEN_POP3S=off \
+		MAILHOST_LOG_LEVEL=warn MAILHOST_HOSTNAME=mx.bench.test \
+		"$BIN" serve --data-dir "$work/data" >"$work/serve.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 600); do
+		(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	# Provision bench.test and u1..u100 directly in the embedded database.
+	psql -q -v ON_ERROR_STOP=1 "host=$work/data/postgres dbname=mailhost user=mailhost" <<'SQL'
+INSERT INTO domains (name) VALUES ('bench.test');
+INSERT INTO mailboxes (domain_id, local_part, address, password, maildir)
+SELECT d.id, 'u' || i, 'u' || i || '@bench.test', '{PLAIN}secret', 'bench.test/u' || i || '/'
+FROM domains d, generate_series(1, 100) i WHERE d.name = 'bench.test';
+SQL
+}
+stop_mailhost() {
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+}
+peak_rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+run() { # label target-host target-port maildir-root extra-env...
+	local label=$1 host=$2 port=$3 root=$4; shift 4
+	echo "=== $label" >&2
+	env "$@" MAILDIR_ROOT="$root" N="$N" SIZE="$SIZE" "$SHARED/smtp-throughput.sh" "$host" "$port" \
+		| tee -a "$work/throughput.log" | sed -n "s/^RESULT /RESULT label=$label /p" >>"$OUT"
+}
+
+for rep in $(seq "$REPS"); do
+	if [ "$BASELINE" = 1 ]; then
+		"$SHARED/stack-up.sh" >"$work/stack.log" 2>&1
+		# shellcheck disable=SC1091
+		. /tmp/baseline/stack/stack.env
+		run baseline-c20 127.0.0.1 10025 "$MAILDIR_ROOT" C=20 M=20
+		run baseline-c1 127.0.0.1 10025 "$MAILDIR_ROOT" C=1 M=20
+		"$SHARED/stack-down.sh" >/dev/null 2>&1
+	fi
+	start_mailhost
+	run mailhost-c20 127.0.0.1 "$PORT" "$work/data/vmail" C=20 M=20
+	run mailhost-c1 127.0.0.1 "$PORT" "$work/data/vmail" C=1 M=20
+	echo "RESULT label=mailhost-rss peak_rss_kb=$(peak_rss_kb "$pid")" >>"$OUT"
+	stop_mailhost
+done
+
+python3 - "$OUT" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kv = dict(f.split("=", 1) for f in line.split()[1:])
+    rows.setdefault(kv["label"], []).append(kv)
+def med(label, key):
+    v = [float(r[key]) for r in rows.get(label, []) if key in r]
+    return statistics.median(v) if v else float("nan")
+print("%-6s %22s %22s %8s" % ("", "mailhost acc/dlv msg/s", "baseline acc/dlv msg/s", "ratio"))
+for c in ("c20", "c1"):
+    ma, md = med("mailhost-" + c, "accepted_per_s"), med("mailhost-" + c, "delivered_per_s")
+    ba, bd = med("baseline-" + c, "accepted_per_s"), med("baseline-" + c, "delivered_per_s")
+    print("%-6s %10.0f / %-9.0f %10.0f / %-9.0f %7.2fx" % (c, ma, md, ba, bd, md / bd if bd == bd and bd else float("nan")))
+print("mailhost peak RSS: %.1f MB (VmHWM of the mailhost process; PostgreSQL not included)" % (med("mailhost-rss", "peak_rss_kb") / 1024))
+EOF
+echo "raw results: $OUT, logs: $work" >&2
