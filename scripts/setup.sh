@@ -12,6 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 declare -A want=(
 	[/usr/lib/postgresql]=postgresql
 	[/usr/bin/swaks]=swaks # SMTP client of the mta tests
+	[/usr/bin/fetchmail]=fetchmail # POP3 client of the pop3d tests (full download)
+	[/usr/bin/curl]=curl # pop3://, pop3s:// (and imap) client of the tests
 )
 missing=()
 for probe in "${!want[@]}"; do
