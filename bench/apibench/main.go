@@ -112,7 +112,7 @@ func (c *client) measure(n int, domain string, samples int) {
 	// A cursor from the middle of the domain: keyset pages cost the same anywhere.
 	mid := fmt.Sprintf("user%05d@%s", n/2, domain)
 	deep := cursorAfter(c, domain, n/2)
-	q4 := fmt.Sprintf("r%04d", n/20)     // substring of the address: ~10 matches
+	q4 := fmt.Sprintf("r%05d", n/20)[:5] // "r0005" at 1,000: a substring of user00050..59
 	qName := "user " + strconv.Itoa(n/3) // substring of the display name
 	for _, m := range []struct {
 		name, path string
