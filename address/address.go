@@ -85,6 +85,11 @@ func Domain(name string) (string, error) {
 			return "", invalid(in, "label %q %s", l, err)
 		}
 	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		// RFC 3696 2: a top-level domain is never all-numeric, so an IP
+		// address cannot pass as a domain name.
+		return "", invalid(in, "the last label is all digits: an IP address is not a domain name")
+	}
 	// A label that looks like punycode must decode to a valid U-label.
 	if _, err := idna.Registration.ToUnicode(a); err != nil {
 		return "", invalid(in, "not a valid IDNA name (%v)", idnaReason(err))

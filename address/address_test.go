@@ -24,7 +24,7 @@ func TestDomain(t *testing.T) {
 	for _, in := range []string{
 		"", ".", "com", "exa mple.com", "-a.example", "a-.example", "a..example", "a_b.example",
 		"[192.0.2.1]", "xn--zz.example", strings.Repeat("a", 64) + ".example",
-		strings.Repeat("abcdefghi.", 26) + "example", "a/b.example", "ex@mple.com", "\xff.example",
+		strings.Repeat("abcdefghi.", 26) + "example", "a/b.example", "ex@mple.com", "\xff.example", "192.0.2.1", "example.123",
 	} {
 		if got, err := Domain(in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Domain(%q) = %q, %v; want ErrInvalid", in, got, err)
