@@ -52,7 +52,7 @@ func parseHeader(msg []byte) header {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+		if colon <= 0 || !isFieldName(line[:colon]) {
 			break
 		}
 		h.fields = append(h.fields, headerField{
@@ -61,6 +61,16 @@ func parseHeader(msg []byte) header {
 		})
 	}
 	return h
+}
+
+// isFieldName: printable US-ASCII but ':' (RFC 5322 2.2).
+func isFieldName(b []byte) bool {
+	for _, c := range b {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
 }
 
 func (h header) get(name string) (string, bool) {
