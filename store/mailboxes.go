@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,12 +116,47 @@ func (t *Tx) ListMailboxes(ctx context.Context, f MailboxFilter) ([]Mailbox, err
 		args = append(args, likePattern(f.Q))
 	}
 	sql += ` ORDER BY address LIMIT $3`
+	if len([]rune(f.Q)) >= 3 {
+		// A search of three or more characters has trigrams to look up.
+		// The planner's estimate of the trigram index is pessimistic (it
+		// picks a scan of the whole table up to ~15,000 mailboxes, 3 ms at
+		// 10,000 against 0.8 ms by the index), so it is told to use it:
+		// the search then costs the same at every domain size.
+		return collectInTx(ctx, t, func(q querier) ([]Mailbox, error) {
+			if _, err := q.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return nil, err
+			}
+			rows, err := q.Query(ctx, sql, args...)
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, pgx.RowToStructByName[Mailbox])
+		}, "list mailboxes")
+	}
 	rows, err := t.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err, "list mailboxes")
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[Mailbox])
 	return out, translate(err, "list mailboxes")
+}
+
+// collectInTx runs fn in a transaction of its own (a savepoint inside an
+// outer one), so SET LOCAL stays confined to it.
+func collectInTx[T any](ctx context.Context, t *Tx, fn func(querier) ([]T, error), what string) ([]T, error) {
+	b, ok := t.q.(interface {
+		Begin(context.Context) (pgx.Tx, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("store: %s: cannot begin a transaction", what)
+	}
+	var out []T
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, translate(err, what)
 }
 
 // DomainMailboxes returns every mailbox of a domain, locked FOR UPDATE.
