@@ -144,12 +144,18 @@ func (l *MailboxLocks) TryLock(ctx context.Context, id int64) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
 	defer cancel()
-	if err := l.ensureConn(ctx); err != nil {
-		return false, err
-	}
-	ok, err := l.try(ctx, id)
-	if err != nil {
+	var ok bool
+	var err error
+	for attempt := 0; attempt < 2; attempt++ { // a dead connection is noticed on use: reconnect once
+		if err = l.ensureConn(ctx); err != nil {
+			return false, err
+		}
+		if ok, err = l.try(ctx, id); err == nil {
+			break
+		}
 		l.dropConn()
+	}
+	if err != nil {
 		return false, err
 	}
 	if ok {
@@ -172,8 +178,12 @@ func (l *MailboxLocks) Unlock(ctx context.Context, id int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
 	defer cancel()
 	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, int32(pop3LockClass), lockKey(id)); err != nil {
-		l.dropConn() // closing the connection releases the lock anyway
-		return translate(err, "pop3 unlock")
+		// The connection is gone, and this lock with it: reconnect now
+		// to take back the locks of the other sessions.
+		l.dropConn()
+		if err := l.ensureConn(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
