@@ -67,6 +67,16 @@ stop_mailhost() {
 	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 }
 peak_rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_s() { # user+system CPU seconds of a process (children not included)
+	awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
+pg_cpu_s() { # CPU seconds of the embedded cluster's processes
+	local t=0 p
+	for p in $(pgrep -f "postgres.*$work/data" || true) $(pgrep -P "$(pgrep -f "postgres -D $work/data" | head -1)" 2>/dev/null || true); do
+		t=$(awk -v t="$t" -v hz="$(getconf CLK_TCK)" '{print t + ($14 + $15) / hz}' "/proc/$p/stat" 2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
 
 run() { # label target-host target-port maildir-root extra-env...
 	local label=$1 host=$2 port=$3 root=$4; shift 4
@@ -85,9 +95,13 @@ for rep in $(seq "$REPS"); do
 		"$SHARED/stack-down.sh" >/dev/null 2>&1
 	fi
 	start_mailhost
+	c0=$(cpu_s "$pid") p0=$(pg_cpu_s)
 	run mailhost-c20 127.0.0.1 "$PORT" "$work/data/vmail" C=20 M=20
+	c1=$(cpu_s "$pid") p1=$(pg_cpu_s)
 	run mailhost-c1 127.0.0.1 "$PORT" "$work/data/vmail" C=1 M=20
 	echo "RESULT label=mailhost-rss peak_rss_kb=$(peak_rss_kb "$pid")" >>"$OUT"
+	echo "RESULT label=mailhost-cpu c20_mailhost_ms_per_msg=$(echo "($c1 - $c0) * 1000 / $N" | bc -l)" \
+		"c20_postgres_ms_per_msg=$(echo "($p1 - $p0) * 1000 / $N" | bc -l)" >>"$OUT"
 	stop_mailhost
 done
 
@@ -105,6 +119,7 @@ for c in ("c20", "c1"):
     ma, md = med("mailhost-" + c, "accepted_per_s"), med("mailhost-" + c, "delivered_per_s")
     ba, bd = med("baseline-" + c, "accepted_per_s"), med("baseline-" + c, "delivered_per_s")
     print("%-6s %10.0f / %-9.0f %10.0f / %-9.0f %7.2fx" % (c, ma, md, ba, bd, md / bd if bd == bd and bd else float("nan")))
+print("mailhost CPU per message at c20: %.2f ms mailhost, %.2f ms PostgreSQL" % (med("mailhost-cpu", "c20_mailhost_ms_per_msg"), med("mailhost-cpu", "c20_postgres_ms_per_msg")))
 print("mailhost peak RSS: %.1f MB (VmHWM of the mailhost process; PostgreSQL not included)" % (med("mailhost-rss", "peak_rss_kb") / 1024))
 EOF
 echo "raw results: $OUT, logs: $work" >&2

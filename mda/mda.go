@@ -101,14 +101,14 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 	for i, r := range rcpts {
 		res.Outcomes[i].Recipient = r
 		if len(rcpts) == 1 {
-			errs[i] = a.write(&res.Outcomes[i], msg, now)
+			errs[i] = a.write(&res.Outcomes[i], msg)
 			break
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = a.write(&res.Outcomes[i], msg, now)
+			errs[i] = a.write(&res.Outcomes[i], msg)
 		}()
 	}
 	wg.Wait()
@@ -169,15 +169,21 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 }
 
 // write stores one recipient's copy durably in its folder.
-func (a *Agent) write(o *Outcome, msg Message, now time.Time) error {
+func (a *Agent) write(o *Outcome, msg Message) error {
 	t := o.Recipient.Target
 	f, folder, err := a.folder(t)
 	if err != nil {
 		return err
 	}
 	o.Recipient.Target.Folder = folder
-	r := io.MultiReader(bytes.NewReader(o.Recipient.Header), bytes.NewReader(msg.Header), bytes.NewReader(msg.Body))
-	d, err := f.Deliver(r, maildir.DeliverOptions{ModTime: now})
+	d, err := f.Deliver(content(o.Recipient.Header, msg), maildir.DeliverOptions{})
+	if errors.Is(err, fs.ErrNotExist) && folder == "INBOX" {
+		// A mailbox created before its first message has no Maildir yet.
+		if err := a.create(t); err != nil {
+			return err
+		}
+		d, err = f.Deliver(content(o.Recipient.Header, msg), maildir.DeliverOptions{})
+	}
 	if err != nil {
 		return err
 	}
@@ -185,10 +191,8 @@ func (a *Agent) write(o *Outcome, msg Message, now time.Time) error {
 	return nil
 }
 
-// folder returns the Maildir folder of t, creating the mailbox directories
-// when they are missing (a mailbox created before its first message). A
-// folder named by an extension whose directory is missing falls back to
-// INBOX.
+// folder returns the Maildir folder of t. A folder named by an extension
+// whose directory is missing falls back to INBOX.
 func (a *Agent) folder(t store.LocalTarget) (maildir.Folder, string, error) {
 	rel := filepath.Clean(t.Maildir)
 	if filepath.IsAbs(rel) || rel == "." || rel == ".." || len(rel) > 2 && rel[:3] == "../" {
@@ -202,13 +206,19 @@ func (a *Agent) folder(t store.LocalTarget) (maildir.Folder, string, error) {
 		}
 		name = "INBOX"
 	}
-	f := maildir.Folder{Path: mb.Path, Owner: a.Owner, Names: a.Names}
-	if _, err := os.Stat(filepath.Join(mb.Path, "tmp")); errors.Is(err, fs.ErrNotExist) {
-		if err := a.create(t); err != nil {
-			return maildir.Folder{}, "", err
-		}
+	return maildir.Folder{Path: mb.Path, Owner: a.Owner, Names: a.Names}, name, nil
+}
+
+// content is what one recipient's file holds. A small message is written
+// with one write(2); a large one is streamed from its parts.
+func content(rcptHeader []byte, msg Message) io.Reader {
+	n := len(rcptHeader) + len(msg.Header) + len(msg.Body)
+	if n > 256<<10 {
+		return io.MultiReader(bytes.NewReader(rcptHeader), bytes.NewReader(msg.Header), bytes.NewReader(msg.Body))
 	}
-	return f, name, nil
+	b := make([]byte, 0, n)
+	b = append(append(append(b, rcptHeader...), msg.Header...), msg.Body...)
+	return bytes.NewReader(b)
 }
 
 // create makes a missing Maildir: the standard layout when the path is the

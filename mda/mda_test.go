@@ -1,0 +1,153 @@
+package mda_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"mailhost/maildir"
+	"mailhost/mda"
+	"mailhost/store"
+)
+
+type fakeIndex struct {
+	err       error
+	overQuota map[int64]bool
+	got       store.Delivery
+	bounced   []store.QueuedMessage
+}
+
+func (f *fakeIndex) CommitDelivery(_ context.Context, d store.Delivery) (store.DeliveryResult, error) {
+	f.got = d
+	if f.err != nil {
+		return store.DeliveryResult{}, f.err
+	}
+	res := store.DeliveryResult{Entries: make([]store.IndexResult, len(d.Entries))}
+	var refused []int
+	for i, e := range d.Entries {
+		if f.overQuota[e.MailboxID] {
+			res.Entries[i].OverQuota = true
+			refused = append(refused, i)
+			continue
+		}
+		res.Entries[i] = store.IndexResult{UID: int64(i + 1), FolderID: 1}
+	}
+	if len(refused) > 0 && len(refused) < len(d.Entries) && d.OnOverQuota != nil {
+		f.bounced = d.OnOverQuota(refused)
+	}
+	return res, nil
+}
+
+func agent(t *testing.T, idx mda.Index) (*mda.Agent, string) {
+	root := t.TempDir()
+	names, err := maildir.NewGenerator("mda.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &mda.Agent{Root: root, Names: names, Index: idx}, root
+}
+
+func rcpt(id int64, local string) mda.Recipient {
+	return mda.Recipient{
+		Target: store.LocalTarget{MailboxID: id, Address: local + "@example.test", Domain: "example.test",
+			Maildir: "example.test/" + local + "/", Folder: "INBOX"},
+		Header: []byte("Delivered-To: " + local + "@example.test\r\n"),
+	}
+}
+
+func newFiles(t *testing.T, root, local string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(root, "example.test", local, "new", "*"))
+	tmp, _ := filepath.Glob(filepath.Join(root, "example.test", local, "tmp", "?*.*"))
+	return append(m, tmp...)
+}
+
+var msg = mda.Message{Header: []byte("Received: x\r\n"), Body: []byte("Subject: t\r\n\r\nbody\r\n")}
+
+func TestDeliverCreatesMaildirAndIndexes(t *testing.T) {
+	idx := &fakeIndex{}
+	a, root := agent(t, idx)
+	res, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(1, "alice"), rcpt(2, "bob")}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, local := range []string{"alice", "bob"} {
+		files := newFiles(t, root, local)
+		if len(files) != 1 {
+			t.Fatalf("%s: %v", local, files)
+		}
+		b, _ := os.ReadFile(files[0])
+		if want := "Delivered-To: " + local + "@example.test\r\nReceived: x\r\nSubject: t\r\n\r\nbody\r\n"; string(b) != want {
+			t.Errorf("%s: %q", local, b)
+		}
+		for _, sub := range []string{"", "cur", "new", "tmp", ".Sent"} {
+			fi, err := os.Stat(filepath.Join(root, "example.test", local, sub))
+			if err != nil || fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s/%s: %v %v", local, sub, fi.Mode(), err)
+			}
+		}
+	}
+	if len(idx.got.Entries) != 2 || idx.got.Entries[0].Folder != "INBOX" || res.Outcomes[1].UID != 2 ||
+		!strings.HasSuffix(res.Outcomes[0].Path, idx.got.Entries[0].Key) {
+		t.Errorf("index %+v outcomes %+v", idx.got, res.Outcomes)
+	}
+}
+
+func TestDeliverRollsBackFiles(t *testing.T) {
+	idx := &fakeIndex{err: &pgconn.PgError{Code: "40001", Message: "serialization failure"}}
+	a, root := agent(t, idx)
+	if _, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(1, "alice"), rcpt(2, "bob")}, nil, nil); err == nil {
+		t.Fatal("no error")
+	}
+	if f := append(newFiles(t, root, "alice"), newFiles(t, root, "bob")...); len(f) != 0 {
+		t.Errorf("files left after a rolled back commit: %v", f)
+	}
+}
+
+func TestDeliverWriteFailureLeavesNothing(t *testing.T) {
+	idx := &fakeIndex{}
+	a, root := agent(t, idx)
+	if _, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(1, "alice")}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// bob's tmp/ is a file: his copy cannot be written (even as root).
+	os.MkdirAll(filepath.Join(root, "example.test", "bob", "new"), 0o700)
+	os.WriteFile(filepath.Join(root, "example.test", "bob", "tmp"), nil, 0o600)
+	if _, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(1, "alice"), rcpt(2, "bob")}, nil, nil); err == nil {
+		t.Fatal("no error")
+	}
+	if f := newFiles(t, root, "alice"); len(f) != 1 {
+		t.Errorf("alice: %v (the failed delivery's copy must be removed)", f)
+	}
+}
+
+func TestDeliverOverQuota(t *testing.T) {
+	idx := &fakeIndex{overQuota: map[int64]bool{2: true}}
+	a, root := agent(t, idx)
+	// Alone: ErrOverQuota, nothing stored.
+	if _, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(2, "bob")}, nil, nil); !errors.Is(err, mda.ErrOverQuota) {
+		t.Fatalf("err %v", err)
+	}
+	if f := newFiles(t, root, "bob"); len(f) != 0 {
+		t.Errorf("bob: %v", f)
+	}
+	// With another recipient: delivered to alice, bounce built for bob.
+	res, err := a.Deliver(context.Background(), msg, []mda.Recipient{rcpt(1, "alice"), rcpt(2, "bob")}, nil,
+		func(refused []mda.Outcome) []store.QueuedMessage {
+			return []store.QueuedMessage{{Origin: "bounce", Recipients: []store.QueuedRecipient{{Address: refused[0].Recipient.Target.Address}}}}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Outcomes[1].OverQuota || len(newFiles(t, root, "bob")) != 0 || len(newFiles(t, root, "alice")) != 1 {
+		t.Errorf("outcomes %+v", res.Outcomes)
+	}
+	if len(idx.bounced) != 1 || idx.bounced[0].Recipients[0].Address != "bob@example.test" {
+		t.Errorf("bounces %+v", idx.bounced)
+	}
+}
