@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ type env struct {
 	srv  *mta.Server
 	addr string
 	cfg  mta.Config
+	stop func() // ends Serve as SIGTERM does and waits for it
 }
 
 func defaultConfig() mta.Config {
@@ -75,13 +77,17 @@ func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	e := &env{t: t, st: st, root: root, srv: srv, addr: ln.Addr().String(), cfg: cfg}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	e := &env{t: t, st: st, root: root, srv: srv, addr: ln.Addr().String(), cfg: cfg, stop: stop}
 	return e
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,6 +110,13 @@ func TestSMTPCrash(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	metrics := httpGet(t, "http://"+r.http+"/metrics")
+	for _, m := range []string{"mailhost_smtp_connections_total 8", "mailhost_smtp_messages_accepted_total ",
+		"mailhost_delivery_seconds_bucket", "mailhost_smtp_received_bytes_total "} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +148,12 @@ func TestSMTPCrash(t *testing.T) {
 			continue
 		}
 		files[string(m[1])] = append(files[string(m[1])], p)
+		if fi, err := os.Stat(p); err == nil && os.Geteuid() == 0 {
+			// Started as root: every Maildir file belongs to vmail, 0600.
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 5000 || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: uid %d mode %v, want vmail (5000) 0600", p, st.Uid, fi.Mode().Perm())
+			}
+		}
 		onDisk[filepath.Base(filepath.Dir(filepath.Dir(p)))+"/"+filepath.Base(p)] = true
 	}
 	indexed := map[string]int{}
@@ -187,4 +202,15 @@ func TestSMTPCrash(t *testing.T) {
 		t.Errorf("%d mailboxes whose used_messages disagree with the index", bad)
 	}
 	t.Logf("%d copies acknowledged, %d files, %d index rows", len(acked), len(paths), len(indexed))
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
