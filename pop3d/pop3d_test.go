@@ -13,6 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"mailhost/auth"
+	"mailhost/maildir"
+	"mailhost/mda"
+	"mailhost/store"
 )
 
 const alice = "alice@example.com"
@@ -493,5 +496,39 @@ func TestMetrics(t *testing.T) {
 		if got[name] != want {
 			t.Errorf("%s = %v; want %v", name, got[name], want)
 		}
+	}
+}
+
+// A message the delivery agent stores is served, and deleting it gives
+// back exactly the quota it charged.
+func TestDeliveredByTheMDA(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	id := e.addMailbox(t, alice, "secret")
+	folderID := e.int64(t, `SELECT id FROM folders WHERE mailbox_id = $1`, id)
+	agent := &mda.Agent{Root: e.root, Owner: maildir.Owner{UID: -1, GID: -1}, Names: e.names, Index: e.st}
+	body := "Subject: via mda\r\n\r\nhello\r\n.\r\n"
+	_, err := agent.Deliver(context.Background(), mda.Message{Body: []byte(body)}, []mda.Recipient{{
+		Target: store.LocalTarget{MailboxID: id, Address: alice, Domain: "example.com", Maildir: "example.com/alice/",
+			Folder: "INBOX", FolderID: folderID},
+		Header: []byte("Delivered-To: " + alice + "\r\n"),
+	}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Delivered-To: " + alice + "\r\n" + body
+	c := dial(t, e.plain)
+	c.login(alice, "secret")
+	c.expect("LIST 1", fmt.Sprintf("+OK 1 %d", len(want)))
+	c.expect("RETR 1", "+OK")
+	if got := strings.Join(c.multi(), "\r\n") + "\r\n"; got != strings.Replace(want, "\r\n.\r\n", "\r\n..\r\n", 1) {
+		t.Fatalf("RETR = %q", got)
+	}
+	if u := e.usage(t, alice); u.bytes != int64(len(want)) || u.messages != 1 {
+		t.Fatalf("charged: %+v", u)
+	}
+	c.expect("DELE 1", "+OK")
+	c.expect("QUIT", "+OK Logging out, 1 messages deleted.")
+	if u := e.usage(t, alice); u != (usage{}) {
+		t.Fatalf("after QUIT: %+v; want nothing left and no usage", u)
 	}
 }
