@@ -81,6 +81,11 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if pop3Srv != nil {
 		servers = append(servers, pop3Srv)
 	}
+	if imapSrv, err := newIMAPServer(cfg, db.Store, authn, tlsConf, log); err != nil {
+		return err
+	} else if imapSrv != nil {
+		servers = append(servers, imapSrv)
+	}
 	adminSvc := newAdminService(cfg, db.Store, log)
 	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {

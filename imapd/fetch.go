@@ -1,0 +1,269 @@
+package imapd
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// fetchChunk is how many index rows a FETCH reads at a time.
+const fetchChunk = 500
+
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	return s.fetchUIDs(w, s.sel.resolve(numSet), options)
+}
+
+func (s *session) fetchUIDs(w *imapserver.FetchWriter, uids []uint32, options *imap.FetchOptions) error {
+	sel := s.sel
+	setSeen := false
+	if !sel.readOnly {
+		for _, b := range options.BodySection {
+			setSeen = setSeen || !b.Peek
+		}
+		for _, b := range options.BinarySection {
+			setSeen = setSeen || !b.Peek
+		}
+	}
+	for len(uids) > 0 {
+		chunk := uids[:min(fetchChunk, len(uids))]
+		uids = uids[len(chunk):]
+		msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, chunk)
+		if err != nil {
+			return s.internal("fetch", err)
+		}
+		var seen map[uint32]store.FlagChange
+		if setSeen {
+			var unseen []uint32
+			for _, m := range msgs {
+				if !slices.Contains(m.Flags, `\Seen`) {
+					unseen = append(unseen, m.UID)
+				}
+			}
+			if len(unseen) > 0 {
+				changes, err := s.storeFlags(sel, unseen, store.FlagsAdd, []imap.Flag{imap.FlagSeen})
+				if err != nil {
+					return err
+				}
+				seen = make(map[uint32]store.FlagChange, len(changes))
+				for _, c := range changes {
+					seen[c.UID] = c
+				}
+			}
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			c, changed := seen[m.UID]
+			if changed {
+				m.Flags, m.Keywords, m.Filename = c.Flags, c.Keywords, c.NewName
+			}
+			if err := s.fetchOne(w, m, options, changed); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// msgFile opens a message file lazily and re-reads it from the start for
+// each item that needs its bytes.
+type msgFile struct {
+	dir  maildir.Folder
+	name string
+	f    *os.File
+}
+
+func (mf *msgFile) reader() (io.Reader, error) {
+	if mf.f == nil {
+		f, err := mf.dir.Open(mf.name)
+		if err != nil {
+			return nil, err
+		}
+		mf.f = f
+	} else if _, err := mf.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return newCRLFReader(mf.f), nil
+}
+
+func (mf *msgFile) close() {
+	if mf.f != nil {
+		mf.f.Close()
+	}
+}
+
+// vsize is the size of the message as served (CRLF line ends): the ",W="
+// of its name, or counted.
+func (mf *msgFile) vsize(m *store.IMAPMessage) (int64, error) {
+	if info, err := maildir.ParseName(m.Filename); err == nil && info.VSize >= 0 {
+		return info.VSize, nil
+	}
+	r, err := mf.reader()
+	if err != nil {
+		return 0, err
+	}
+	return io.Copy(io.Discard, r)
+}
+
+func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, options *imap.FetchOptions, flagsChanged bool) error {
+	sel := s.sel
+	seq := sel.seqOf(m.UID)
+	if seq == 0 {
+		return nil
+	}
+	mf := &msgFile{dir: sel.dir, name: m.Filename}
+	defer mf.close()
+	// Open the file before writing anything, so a message whose file has
+	// vanished is skipped rather than half written.
+	needsFile := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 || options.RFC822Size
+	var vsize int64
+	if needsFile {
+		var err error
+		if vsize, err = mf.vsize(m); err == nil && mf.f == nil && (options.Envelope || options.BodyStructure != nil ||
+			len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0) {
+			_, err = mf.reader()
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			s.logger().Warn("imap: message file missing", "folder", sel.folder.Name, "uid", m.UID, "file", m.Filename)
+			return nil
+		}
+		if err != nil {
+			return s.internal("fetch: open message", err)
+		}
+	}
+	rw := w.CreateMessage(seq)
+	if options.UID {
+		rw.WriteUID(imap.UID(m.UID))
+	}
+	if options.Flags || flagsChanged {
+		rw.WriteFlags(sel.imapFlags(m.UID, m.Flags, m.Keywords))
+	}
+	if options.InternalDate {
+		rw.WriteInternalDate(m.InternalDate)
+	}
+	if options.RFC822Size {
+		rw.WriteRFC822Size(vsize)
+	}
+	var ferr error
+	if options.Envelope {
+		r, err := mf.reader()
+		if err == nil {
+			h, _ := readHeader(r)
+			rw.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		}
+		ferr = errors.Join(ferr, err)
+	}
+	if options.BodyStructure != nil {
+		r, err := mf.reader()
+		if err == nil {
+			rw.WriteBodyStructure(bodyStructure(r))
+		}
+		ferr = errors.Join(ferr, err)
+	}
+	for _, sec := range options.BodySection {
+		if err := writeSection(rw, mf, sec, vsize); err != nil {
+			rw.Close()
+			return err
+		}
+	}
+	for _, sec := range options.BinarySection {
+		r, err := mf.reader()
+		if err != nil {
+			ferr = errors.Join(ferr, err)
+			continue
+		}
+		b := imapserver.ExtractBinarySection(r, sec)
+		wc := rw.WriteBinarySection(sec, int64(len(b)))
+		wc.Write(b)
+		if err := wc.Close(); err != nil {
+			rw.Close()
+			return err
+		}
+	}
+	for _, sec := range options.BinarySectionSize {
+		r, err := mf.reader()
+		if err != nil {
+			ferr = errors.Join(ferr, err)
+			continue
+		}
+		rw.WriteBinarySectionSize(sec, imapserver.ExtractBinarySectionSize(r, sec))
+	}
+	if ferr != nil {
+		s.logger().Warn("imap: fetch: read message", "uid", m.UID, "err", ferr)
+	}
+	return rw.Close()
+}
+
+// writeSection writes one BODY[...] item. The whole message, its top-level
+// header and its top-level text are streamed from the file; other sections
+// (parts, header field lists) go through go-imap's section extraction.
+func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.FetchItemBodySection, vsize int64) error {
+	r, err := mf.reader()
+	if err != nil {
+		return err
+	}
+	streamed := len(sec.Part) == 0 && len(sec.HeaderFields) == 0 && len(sec.HeaderFieldsNot) == 0 &&
+		(sec.Specifier == imap.PartSpecifierNone || sec.Specifier == imap.PartSpecifierText ||
+			sec.Specifier == imap.PartSpecifierHeader)
+	if !streamed {
+		b := imapserver.ExtractBodySection(r, sec)
+		wc := rw.WriteBodySection(sec, int64(len(b)))
+		wc.Write(b)
+		return wc.Close()
+	}
+	start, length := int64(0), vsize
+	if sec.Specifier != imap.PartSpecifierNone {
+		hl, err := headerLength(r)
+		if err != nil {
+			return err
+		}
+		if sec.Specifier == imap.PartSpecifierHeader {
+			length = hl
+		} else {
+			start, length = hl, vsize-hl
+		}
+		if r, err = mf.reader(); err != nil {
+			return err
+		}
+	}
+	if p := sec.Partial; p != nil {
+		if p.Offset >= length {
+			start, length = 0, 0
+		} else {
+			start += p.Offset
+			length = min(length-p.Offset, p.Size)
+		}
+	}
+	if length < 0 {
+		length = 0
+	}
+	if _, err := io.CopyN(io.Discard, r, start); err != nil && length > 0 {
+		return err
+	}
+	wc := rw.WriteBodySection(sec, length)
+	n, err := io.CopyN(wc, r, length)
+	if err != nil && n < length {
+		// The file is shorter than its name says: pad, so the literal
+		// keeps its announced length and the session stays in sync.
+		pad := make([]byte, 512)
+		for i := range pad {
+			pad[i] = ' '
+		}
+		for n < length {
+			k, werr := wc.Write(pad[:min(int64(len(pad)), length-n)])
+			n += int64(k)
+			if werr != nil {
+				return werr
+			}
+		}
+	}
+	return wc.Close()
+}

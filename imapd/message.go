@@ -1,0 +1,214 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+// maxHeaderBytes bounds what is read to parse a header (ENVELOPE, header
+// search): a longer header is cut there.
+const maxHeaderBytes = 1 << 20
+
+// crlfReader turns every bare LF into CRLF, so a Maildir file written with
+// Unix line ends is served as RFC 5322 requires. Sizes (RFC822.SIZE, the
+// ",W=" of the file name) count the converted bytes.
+type crlfReader struct {
+	r         io.Reader
+	lastCR    bool
+	pendingLF bool
+	one       [1]byte
+}
+
+func newCRLFReader(r io.Reader) *crlfReader { return &crlfReader{r: r} }
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := 0
+	if c.pendingLF {
+		p[0] = '\n'
+		c.pendingLF, c.lastCR = false, false
+		n = 1
+		if len(p) == 1 {
+			return 1, nil
+		}
+	}
+	room := len(p) - n
+	m := room / 2
+	if m == 0 { // one byte of room
+		k, err := c.r.Read(c.one[:])
+		if k == 0 {
+			return n, err
+		}
+		b := c.one[0]
+		if b == '\n' && !c.lastCR {
+			p[n] = '\r'
+			c.pendingLF = true
+			return n + 1, nil
+		}
+		p[n] = b
+		c.lastCR = b == '\r'
+		return n + 1, err
+	}
+	k, err := c.r.Read(p[n : n+m])
+	if k == 0 {
+		return n, err
+	}
+	src := p[n : n+k]
+	bare := 0
+	prevCR := c.lastCR
+	for i, b := range src {
+		if b == '\n' && !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
+			bare++
+		}
+	}
+	c.lastCR = src[k-1] == '\r'
+	if bare == 0 {
+		return n + k, err
+	}
+	// Expand from the back; k+bare <= 2m <= room.
+	j := n + k + bare
+	for i := k - 1; i >= 0; i-- {
+		b := src[i]
+		j--
+		p[j] = b
+		if b == '\n' && !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
+			j--
+			p[j] = '\r'
+		}
+	}
+	return n + k + bare, err
+}
+
+// headerLength returns the length of the header in r (CRLF form),
+// including the blank line that ends it, or the whole length when there is
+// no body.
+func headerLength(r io.Reader) (int64, error) {
+	br := bufio.NewReaderSize(r, 4096)
+	var n int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			n += int64(len(line))
+			continue
+		}
+		n += int64(len(line))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			return n, nil
+		}
+	}
+}
+
+// readHeader parses the header of a message, reading at most
+// maxHeaderBytes.
+func readHeader(r io.Reader) (textproto.Header, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxHeaderBytes))
+	h, err := textproto.ReadHeader(br)
+	if err != nil && len(h.Map()) == 0 {
+		return h, err
+	}
+	return h, nil
+}
+
+// countWriter counts bytes and lines written to it.
+type countWriter struct{ n, lines int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	c.lines += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
+// bodyStructure computes BODYSTRUCTURE while streaming the message: part
+// sizes and line counts are counted, never held in memory.
+func bodyStructure(r io.Reader) imap.BodyStructure {
+	br := bufio.NewReader(r)
+	h, _ := textproto.ReadHeader(br)
+	return partStructure(h, br, "")
+}
+
+func partStructure(raw textproto.Header, body io.Reader, parentType string) imap.BodyStructure {
+	h := gomessage.Header{Header: raw}
+	mediaType, params, err := h.ContentType()
+	if err != nil || mediaType == "" || !raw.Has("Content-Type") {
+		if parentType == "multipart/digest" {
+			mediaType, params = "message/rfc822", nil
+		} else {
+			mediaType, params = "text/plain", map[string]string{"charset": "us-ascii"}
+		}
+	}
+	typ, sub, _ := strings.Cut(mediaType, "/")
+	disp := disposition(h)
+	var lang []string
+	if v := h.Get("Content-Language"); v != "" {
+		for _, l := range strings.Split(v, ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				lang = append(lang, l)
+			}
+		}
+	}
+	if typ == "multipart" {
+		mp := &imap.BodyStructureMultiPart{Subtype: sub}
+		mr := textproto.NewMultipartReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil || p == nil {
+				break
+			}
+			mp.Children = append(mp.Children, partStructure(p.Header, p, mediaType))
+		}
+		io.Copy(io.Discard, body) // the epilogue
+		mp.Extended = &imap.BodyStructureMultiPartExt{Params: params, Disposition: disp, Language: lang,
+			Location: h.Get("Content-Location")}
+		return mp
+	}
+	enc := h.Get("Content-Transfer-Encoding")
+	if enc == "" {
+		enc = "7BIT"
+	}
+	sp := &imap.BodyStructureSinglePart{Type: typ, Subtype: sub, Params: params,
+		ID: h.Get("Content-Id"), Description: h.Get("Content-Description"), Encoding: strings.ToUpper(enc)}
+	cw := &countWriter{}
+	if mediaType == "message/rfc822" || mediaType == "message/global" {
+		tr := io.TeeReader(body, cw)
+		inner := bufio.NewReader(tr)
+		ih, _ := textproto.ReadHeader(inner)
+		sp.MessageRFC822 = &imap.BodyStructureMessageRFC822{
+			Envelope:      imapserver.ExtractEnvelope(ih),
+			BodyStructure: partStructure(ih, inner, ""),
+		}
+		io.Copy(io.Discard, inner)
+		sp.MessageRFC822.NumLines = cw.lines
+	} else {
+		io.Copy(cw, body)
+	}
+	sp.Size = uint32(cw.n)
+	if typ == "text" {
+		sp.Text = &imap.BodyStructureText{NumLines: cw.lines}
+	}
+	sp.Extended = &imap.BodyStructureSinglePartExt{Disposition: disp, Language: lang, Location: h.Get("Content-Location")}
+	return sp
+}
+
+func disposition(h gomessage.Header) *imap.BodyStructureDisposition {
+	d, params, err := h.ContentDisposition()
+	if err != nil || d == "" {
+		return nil
+	}
+	return &imap.BodyStructureDisposition{Value: d, Params: params}
+}

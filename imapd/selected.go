@@ -1,0 +1,399 @@
+package imapd
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// selected is the state of the selected folder: the UIDs the client knows,
+// in sequence number order, and the modseq up to which it has seen changes.
+type selected struct {
+	folder   store.IMAPFolder
+	dir      maildir.Folder
+	readOnly bool
+	uids     []uint32 // ascending; sequence number i+1 is uids[i]
+	modseq   int64    // the client has seen every change up to here
+	recent   []uint32 // UIDs \Recent in this session, ascending
+	dirty    bool     // an expunge could not be reported yet
+	sub      *store.FolderSub
+
+	searchRes     []uint32 // SEARCHRES: the last SEARCH RETURN (SAVE)
+	newMT, curMT  time.Time
+	lastScanCheck time.Time
+}
+
+func (sel *selected) close() {
+	if sel.sub != nil {
+		sel.sub.Close()
+		sel.sub = nil
+	}
+}
+
+// seqOf returns the sequence number of uid, 0 if the client does not know it.
+func (sel *selected) seqOf(uid uint32) uint32 {
+	i, ok := slices.BinarySearch(sel.uids, uid)
+	if !ok {
+		return 0
+	}
+	return uint32(i + 1)
+}
+
+func (sel *selected) isRecent(uid uint32) bool {
+	_, ok := slices.BinarySearch(sel.recent, uid)
+	return ok
+}
+
+// resolve turns a sequence or UID set (with '*' and '$') into the UIDs it
+// names among those the client knows, ascending.
+func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
+	if imap.IsSearchRes(numSet) {
+		return slices.Clone(sel.searchRes)
+	}
+	var out []uint32
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		n := uint32(len(sel.uids))
+		for _, r := range set {
+			lo, hi := r.Start, r.Stop
+			if lo == 0 {
+				lo = n
+			}
+			if hi == 0 {
+				hi = n
+			}
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			for seq := max(lo, 1); seq <= min(hi, n); seq++ {
+				out = append(out, sel.uids[seq-1])
+			}
+		}
+	case imap.UIDSet:
+		var last uint32
+		if len(sel.uids) > 0 {
+			last = sel.uids[len(sel.uids)-1]
+		}
+		for _, r := range set {
+			lo, hi := uint32(r.Start), uint32(r.Stop)
+			if lo == 0 {
+				lo = last
+			}
+			if hi == 0 {
+				hi = last
+			}
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			i, _ := slices.BinarySearch(sel.uids, lo)
+			for ; i < len(sel.uids) && sel.uids[i] <= hi; i++ {
+				out = append(out, sel.uids[i])
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	if s.sel != nil {
+		s.sel.close()
+		s.sel = nil
+	}
+	f, err := s.folder(name)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.mbox.Folder(f.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if f.Name == "INBOX" {
+			return nil, s.internal("select", err)
+		}
+		if err := s.mbox.CreateFolder(f.Name); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, s.internal("select: recreate folder directory", err)
+		}
+		dir, err = s.mbox.Folder(f.Name)
+	}
+	if err != nil {
+		return nil, s.internal("select", err)
+	}
+	sel := &selected{folder: f, dir: dir, readOnly: options.ReadOnly}
+	if err := s.adopt(sel, true); err != nil {
+		return nil, s.internal("select: adopt new files", err)
+	}
+	b := s.srv.opts.Backend
+	sel.sub = s.srv.opts.Notices.Subscribe(f.ID)
+	fail := func(err error) (*imap.SelectData, error) {
+		sel.close()
+		return nil, s.internal("select", err)
+	}
+	// The folder row first, then the messages: a change between the two
+	// is reported again by the next poll, never lost.
+	if f, err = b.IMAPFolderByID(s.ctx, f.ID); err != nil {
+		return fail(err)
+	}
+	sel.folder, sel.modseq = f, f.HighestModSeq
+	msgs, err := b.IMAPMessages(s.ctx, f.ID, nil)
+	if err != nil {
+		return fail(err)
+	}
+	sel.uids = make([]uint32, len(msgs))
+	var firstUnseen uint32
+	var newUIDs []uint32
+	keywords := map[string]struct{}{}
+	for i, m := range msgs {
+		sel.uids[i] = m.UID
+		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
+			firstUnseen = uint32(i + 1)
+		}
+		if m.Subdir == "new" {
+			newUIDs = append(newUIDs, m.UID)
+		}
+		for _, k := range m.Keywords {
+			keywords[k] = struct{}{}
+		}
+	}
+	msgs = nil
+	sel.recent = newUIDs
+	if !sel.readOnly && len(newUIDs) > 0 {
+		// This session claims them: \Recent here, moved to cur/ for all others.
+		if _, err := s.storeFlags(sel, newUIDs, store.FlagsAdd, nil); err != nil {
+			s.logger().Warn("imap: move new messages to cur/", "err", err)
+		}
+	}
+	flags := slices.Clone(systemFlags)
+	kws := make([]string, 0, len(keywords))
+	for k := range keywords {
+		kws = append(kws, k)
+	}
+	slices.Sort(kws)
+	for _, k := range kws {
+		flags = append(flags, imap.Flag(k))
+	}
+	perm := append(slices.Clone(flags), imap.FlagWildcard)
+	if sel.readOnly {
+		perm = nil
+	}
+	s.sel = sel
+	return &imap.SelectData{
+		Flags: flags, PermanentFlags: perm,
+		NumMessages: uint32(len(sel.uids)), NumRecent: uint32(len(sel.recent)),
+		FirstUnseenSeqNum: firstUnseen,
+		UIDNext:           imap.UID(f.UIDNext), UIDValidity: f.UIDValidity,
+	}, nil
+}
+
+func (s *session) Unselect() error {
+	if s.sel != nil {
+		s.sel.close()
+		s.sel = nil
+	}
+	return nil
+}
+
+// adopt indexes files that appeared in new/ or cur/ without passing through
+// the index (another program, a crashed delivery). The check is cheap: the
+// directories' mtimes against those of the last scan; force scans anyway.
+func (s *session) adopt(sel *selected, force bool) error {
+	newFI, err1 := os.Stat(filepath.Join(sel.dir.Path, "new"))
+	curFI, err2 := os.Stat(filepath.Join(sel.dir.Path, "cur"))
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if !force && newFI.ModTime().Equal(sel.newMT) && curFI.ModTime().Equal(sel.curMT) {
+		return nil
+	}
+	res, err := sel.dir.Scan()
+	if err != nil {
+		return err
+	}
+	sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
+	b := s.srv.opts.Backend
+	known, err := b.IMAPKeys(s.ctx, sel.folder.ID)
+	if err != nil {
+		return err
+	}
+	var add []store.NewIMAPMessage
+	for _, m := range res.Messages {
+		if _, ok := known[m.Key]; ok {
+			continue
+		}
+		add = append(add, store.NewIMAPMessage{
+			Key: m.Key, Subdir: m.Sub, Filename: m.Name,
+			Flags: flagsOfLetters(m.Flags), Keywords: []string{},
+			Size: m.FileSize, InternalDate: m.ModTime,
+		})
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	n, err := b.IMAPAdopt(s.ctx, s.acct.MailboxID, sel.folder.ID, add)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.logger().Info("imap: adopted files into the index", "folder", sel.folder.Name, "count", n)
+	}
+	return nil
+}
+
+// flagsOfLetters maps Maildir info letters to IMAP system flags.
+func flagsOfLetters(f maildir.Flags) []string {
+	out := []string{}
+	for i := 0; i < len(f); i++ {
+		if fl := maildir.IMAPFlag(f[i]); fl != "" {
+			out = append(out, fl)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return out
+}
+
+// lettersOf maps IMAP system flags to Maildir info letters.
+func lettersOf(flags []string) maildir.Flags {
+	var b []byte
+	for _, f := range flags {
+		if c := maildir.FlagLetter(f); c != 0 {
+			b = append(b, c)
+		}
+	}
+	slices.Sort(b)
+	return maildir.Flags(b)
+}
+
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.poll(w, allowExpunge)
+}
+
+// poll brings the client up to date with the index: EXPUNGE for messages
+// gone (when allowed), EXISTS for new ones, FETCH FLAGS for changed flags.
+func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	sel := s.sel
+	b := s.srv.opts.Backend
+	if time.Since(sel.lastScanCheck) > time.Second {
+		sel.lastScanCheck = time.Now()
+		if err := s.adopt(sel, false); err != nil {
+			s.logger().Warn("imap: adopt new files", "folder", sel.folder.Name, "err", err)
+		}
+	}
+	f, err := b.IMAPFolderByID(s.ctx, sel.folder.ID)
+	if errors.Is(err, store.ErrNotFound) { // deleted by another session
+		if allowExpunge {
+			for i := len(sel.uids); i > 0; i-- {
+				if err := w.WriteExpunge(uint32(i)); err != nil {
+					return err
+				}
+			}
+			sel.uids = nil
+		}
+		return nil
+	}
+	if err != nil {
+		return s.internal("poll", err)
+	}
+	if f.HighestModSeq == sel.modseq && !(sel.dirty && allowExpunge) {
+		return nil
+	}
+	changed, err := b.IMAPChangedSince(s.ctx, sel.folder.ID, sel.modseq)
+	if err != nil {
+		return s.internal("poll", err)
+	}
+	if allowExpunge {
+		now, err := b.IMAPUIDs(s.ctx, sel.folder.ID)
+		if err != nil {
+			return s.internal("poll", err)
+		}
+		for i := len(sel.uids) - 1; i >= 0; i-- {
+			if _, ok := slices.BinarySearch(now, sel.uids[i]); ok {
+				continue
+			}
+			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
+				return err
+			}
+			sel.uids = slices.Delete(sel.uids, i, i+1)
+		}
+		sel.dirty = false
+	} else {
+		sel.dirty = true
+	}
+	var last uint32
+	if len(sel.uids) > 0 {
+		last = sel.uids[len(sel.uids)-1]
+	}
+	added := 0
+	var flagged []store.IMAPMessage
+	for _, m := range changed {
+		switch {
+		case m.UID > last:
+			sel.uids = append(sel.uids, m.UID)
+			last = m.UID
+			added++
+		case sel.seqOf(m.UID) != 0:
+			flagged = append(flagged, m)
+		}
+	}
+	if added > 0 {
+		if err := w.WriteNumMessages(uint32(len(sel.uids))); err != nil {
+			return err
+		}
+	}
+	for _, m := range flagged {
+		if err := w.WriteMessageFlags(sel.seqOf(m.UID), imap.UID(m.UID), sel.imapFlags(m.UID, m.Flags, m.Keywords)); err != nil {
+			return err
+		}
+	}
+	sel.modseq = f.HighestModSeq
+	sel.folder.UIDNext = f.UIDNext
+	return nil
+}
+
+// imapFlags is the FLAGS of a message as this session shows it.
+func (sel *selected) imapFlags(uid uint32, flags, keywords []string) []imap.Flag {
+	out := make([]imap.Flag, 0, len(flags)+len(keywords)+1)
+	for _, f := range flags {
+		out = append(out, imap.Flag(f))
+	}
+	for _, k := range keywords {
+		out = append(out, imap.Flag(k))
+	}
+	if sel.isRecent(uid) {
+		out = append(out, flagRecent)
+	}
+	return out
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		<-stop
+		return nil
+	}
+	t := time.NewTimer(s.srv.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-s.sel.sub.C:
+		case <-t.C:
+			t.Reset(s.srv.opts.PollInterval)
+		}
+		if err := s.poll(w, true); err != nil {
+			return err
+		}
+	}
+}

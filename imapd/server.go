@@ -1,0 +1,298 @@
+// Package imapd is the IMAP server (IMAP4rev1 and IMAP4rev2) on
+// emersion/go-imap v2's imapserver: folders and messages come from the
+// index in PostgreSQL (store), bytes from the Maildir (maildir), logins from
+// the shared Authenticator (auth). Sessions learn about changes made by
+// others (delivery, other sessions, other nodes) from folder change notices
+// and by comparing their snapshot with the index.
+package imapd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailhost/auth"
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// Backend is what the IMAP server needs of the index. store.Store
+// satisfies it.
+type Backend interface {
+	IMAPFolders(ctx context.Context, mailboxID int64) ([]store.IMAPFolder, error)
+	IMAPFolder(ctx context.Context, mailboxID int64, name string) (store.IMAPFolder, error)
+	IMAPFolderByID(ctx context.Context, id int64) (store.IMAPFolder, error)
+	CreateIMAPFolder(ctx context.Context, mailboxID int64, name, specialUse string) (store.IMAPFolder, error)
+	DeleteIMAPFolder(ctx context.Context, mailboxID int64, name string) (int64, error)
+	RenameIMAPFolder(ctx context.Context, mailboxID int64, oldName, newName string) error
+	RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error
+	SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error
+	IMAPStatus(ctx context.Context, folderID int64) (store.IMAPFolderStatus, error)
+
+	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
+	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
+	IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]store.IMAPMessage, error)
+	IMAPKeys(ctx context.Context, folderID int64) (map[string]struct{}, error)
+	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
+	IMAPAdopt(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) (int, error)
+	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,
+		rename func(key string, flags []string) string) ([]store.FlagChange, error)
+	IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]store.Expunged, error)
+	IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
+		msgs []store.NewIMAPMessage) ([]uint32, uint32, []store.Expunged, error)
+}
+
+var _ Backend = (*store.Store)(nil)
+
+// Authenticator checks a login. *auth.Authenticator satisfies it.
+type Authenticator interface {
+	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
+}
+
+var _ Authenticator = (*auth.Authenticator)(nil)
+
+// Notices wakes sessions when a folder changes. *store.FolderListener
+// satisfies it.
+type Notices interface {
+	Subscribe(folderID int64) *store.FolderSub
+	Notify(folderID int64)
+}
+
+var _ Notices = (*store.FolderListener)(nil)
+
+// Options configure a Server.
+type Options struct {
+	Backend     Backend
+	Auth        Authenticator
+	Notices     Notices
+	MaildirRoot string
+	Owner       maildir.Owner
+	Names       *maildir.Generator
+	TLS         *tls.Config // for STARTTLS and the implicit-TLS listener
+	// AllowPlaintextLoopback lets loopback clients log in without TLS.
+	AllowPlaintextLoopback bool
+	// AppendLimit is the largest message APPEND accepts (APPENDLIMIT).
+	AppendLimit int64
+	// PollInterval is how often an IDLE session checks the index and the
+	// Maildir even without a notice; 0 means 30 seconds.
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+// Server is the IMAP server of a node.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	strict *imapserver.Server // LOGIN only after TLS
+	loose  *imapserver.Server // LOGIN allowed in clear text (loopback clients)
+
+	imapLn, imapsLn net.Listener
+	connID          atomic.Uint64
+}
+
+// caps are the capabilities advertised besides those imapserver adds on
+// its own (IDLE, UNSELECT, ENABLE, SASL-IR, LITERAL-, STARTTLS, AUTH=).
+var caps = imap.CapSet{
+	imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
+	imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {}, imap.CapSearchRes: {},
+	imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapMove: {}, imap.CapStatusSize: {},
+	imap.CapBinary: {}, imap.CapChildren: {}, imap.CapSpecialUse: {}, imap.CapCreateSpecialUse: {},
+	imap.CapLiteralPlus: {},
+}
+
+// New returns a server; bind it with Listen, run it with Serve.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 30 * time.Second
+	}
+	if opts.AppendLimit <= 0 || opts.AppendLimit > 1<<32-1 {
+		opts.AppendLimit = 1<<32 - 1
+	}
+	s := &Server{opts: opts, log: opts.Log}
+	mk := func(insecure bool) *imapserver.Server {
+		return imapserver.New(&imapserver.Options{
+			NewSession:   s.newSession,
+			Caps:         caps,
+			Logger:       printfLogger{opts.Log},
+			TLSConfig:    opts.TLS,
+			InsecureAuth: insecure,
+		})
+	}
+	s.strict, s.loose = mk(false), mk(true)
+	return s
+}
+
+type printfLogger struct{ log *slog.Logger }
+
+func (l printfLogger) Printf(format string, args ...any) {
+	l.log.Warn("imap: " + fmt.Sprintf(format, args...))
+}
+
+// Listen binds the listeners: imap (STARTTLS) and imaps (implicit TLS);
+// an empty address skips that listener.
+func (s *Server) Listen(imapAddr, imapsAddr string) error {
+	if imapAddr != "" {
+		ln, err := net.Listen("tcp", imapAddr)
+		if err != nil {
+			return fmt.Errorf("listen.imap %s: %w", imapAddr, err)
+		}
+		s.imapLn = ln
+	}
+	if imapsAddr != "" {
+		if s.opts.TLS == nil {
+			return errors.New("listen.imaps: no TLS configuration")
+		}
+		ln, err := net.Listen("tcp", imapsAddr)
+		if err != nil {
+			if s.imapLn != nil {
+				s.imapLn.Close()
+			}
+			return fmt.Errorf("listen.imaps %s: %w", imapsAddr, err)
+		}
+		s.imapsLn = tls.NewListener(ln, s.opts.TLS)
+	}
+	return nil
+}
+
+// Addr returns the bound address of the imap (tls false) or imaps
+// listener, nil if it is not bound.
+func (s *Server) Addr(tlsListener bool) net.Addr {
+	ln := s.imapLn
+	if tlsListener {
+		ln = s.imapsLn
+	}
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
+
+// Serve accepts connections until ctx ends, then closes every connection.
+func (s *Server) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	strictLn := newChanListener(s.imapLn)
+	looseLn := newChanListener(s.imapLn)
+	if s.imapLn != nil {
+		s.log.Info("imap listening", "addr", s.imapLn.Addr().String(), "starttls", s.opts.TLS != nil)
+		wg.Add(3)
+		go func() { defer wg.Done(); errc <- s.strict.Serve(strictLn) }()
+		go func() { defer wg.Done(); errc <- s.loose.Serve(looseLn) }()
+		go func() {
+			defer wg.Done()
+			errc <- s.split(s.imapLn, strictLn, looseLn)
+		}()
+	}
+	var tlsLn *chanListener
+	if s.imapsLn != nil {
+		s.log.Info("imaps listening", "addr", s.imapsLn.Addr().String())
+		tlsLn = newChanListener(s.imapsLn)
+		wg.Add(2)
+		go func() { defer wg.Done(); errc <- s.strict.Serve(tlsLn) }()
+		go func() { defer wg.Done(); errc <- s.split(s.imapsLn, tlsLn, tlsLn) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	if s.imapLn != nil {
+		s.imapLn.Close()
+	}
+	if s.imapsLn != nil {
+		s.imapsLn.Close()
+	}
+	s.strict.Close()
+	s.loose.Close()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("imap: %w", err)
+	}
+	return nil
+}
+
+// split accepts from ln and hands each connection to strict or, for a
+// loopback client when plaintext logins are allowed there, to loose.
+func (s *Server) split(ln net.Listener, strict, loose *chanListener) error {
+	defer strict.Close()
+	defer loose.Close()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = max(5*time.Millisecond, min(2*delay, time.Second))
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		dst := strict
+		if auth.LoginAllowed(false, auth.RemoteIP(c.RemoteAddr()), s.opts.AllowPlaintextLoopback) {
+			dst = loose
+		}
+		if !dst.put(c) {
+			c.Close()
+			return nil
+		}
+	}
+}
+
+// chanListener is a net.Listener fed by split.
+type chanListener struct {
+	addr   net.Addr
+	c      chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener(ln net.Listener) *chanListener {
+	l := &chanListener{c: make(chan net.Conn), done: make(chan struct{})}
+	if ln != nil {
+		l.addr = ln.Addr()
+	}
+	return l
+}
+
+func (l *chanListener) put(c net.Conn) bool {
+	select {
+	case l.c <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }

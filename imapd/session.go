@@ -1,0 +1,187 @@
+package imapd
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-sasl"
+
+	"mailhost/auth"
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// session is one IMAP connection. It is kept small: an idle connection
+// costs go-imap's buffers and goroutine, this struct and, when a folder is
+// selected, 4 bytes per message of the UID list.
+type session struct {
+	srv  *Server
+	conn *imapserver.Conn
+	id   uint64
+	ctx  context.Context
+
+	acct auth.Account
+	mbox maildir.Mailbox
+	sel  *selected
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2      = (*session)(nil)
+	_ imapserver.SessionSASL           = (*session)(nil)
+	_ imapserver.SessionAppendLimit    = (*session)(nil)
+	_ imapserver.SessionUnauthenticate = (*session)(nil)
+)
+
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	return &session{srv: s, conn: c, id: s.connID.Add(1), ctx: context.Background()}, nil, nil
+}
+
+// logger returns the connection's logger; built on demand so an idle
+// session holds none.
+func (s *session) logger() *slog.Logger {
+	l := s.srv.log.With("conn", s.id, "remote", s.conn.NetConn().RemoteAddr().String())
+	if s.acct.Address != "" {
+		l = l.With("user", s.acct.Address)
+	}
+	return l
+}
+
+// internal logs err and returns the generic answer to the client: the
+// details stay in the log.
+func (s *session) internal(what string, err error) error {
+	s.logger().Error("imap: "+what, "err", err)
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug,
+		Text: "Internal error, try again later"}
+}
+
+func (s *session) Close() error {
+	if s.sel != nil {
+		s.sel.close()
+		s.sel = nil
+	}
+	return nil
+}
+
+func (s *session) Login(username, password string) error {
+	acct, err := s.srv.opts.Auth.Login(s.ctx, auth.LoginRequest{
+		Username: username, Password: password,
+		RemoteIP: auth.RemoteIP(s.conn.NetConn().RemoteAddr()),
+		Protocol: auth.ProtoIMAP,
+	})
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return imapserver.ErrAuthFailed
+	case errors.Is(err, auth.ErrThrottled):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
+			Text: "Too many failed logins, try again later"}
+	case err != nil:
+		s.logger().Error("imap: login", "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
+			Text: "Temporary failure, try again later"}
+	}
+	rel := filepath.Clean(acct.Maildir)
+	if filepath.IsAbs(rel) || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return s.internal("login", errors.New("bad maildir path "+acct.Maildir))
+	}
+	s.acct = acct
+	s.mbox = maildir.Mailbox{Path: filepath.Join(s.srv.opts.MaildirRoot, rel), Owner: s.srv.opts.Owner,
+		Sep: '/', Names: s.srv.opts.Names}
+	if err := s.ensureInbox(); err != nil {
+		s.acct = auth.Account{}
+		return s.internal("prepare mailbox", err)
+	}
+	s.logger().Info("imap login")
+	return nil
+}
+
+// ensureInbox makes sure the mailbox has its Maildir and an INBOX row (a
+// mailbox provisioned before its first message may have neither).
+func (s *session) ensureInbox() error {
+	if _, err := os.Stat(filepath.Join(s.mbox.Path, "cur")); errors.Is(err, fs.ErrNotExist) {
+		local, domain, ok := strings.Cut(s.acct.Address, "@")
+		if !ok {
+			return errors.New("address without @")
+		}
+		path, err := maildir.MailboxPath(s.srv.opts.MaildirRoot, domain, local)
+		if err != nil || path != s.mbox.Path {
+			return errors.New("maildir " + s.mbox.Path + " is missing")
+		}
+		if _, err := maildir.Create(s.srv.opts.MaildirRoot, domain, local, s.srv.opts.Owner); err != nil {
+			return err
+		}
+	}
+	_, err := s.srv.opts.Backend.IMAPFolder(s.ctx, s.acct.MailboxID, "INBOX")
+	if errors.Is(err, store.ErrNotFound) {
+		_, err = s.srv.opts.Backend.CreateIMAPFolder(s.ctx, s.acct.MailboxID, "INBOX", "")
+		if errors.Is(err, store.ErrConflict) {
+			err = nil
+		}
+	}
+	return err
+}
+
+func (s *session) Unauthenticate() error {
+	s.Close()
+	s.acct = auth.Account{}
+	s.mbox = maildir.Mailbox{}
+	return nil
+}
+
+func (s *session) AuthenticateMechanisms() []string { return []string{"PLAIN", "LOGIN"} }
+
+func (s *session) Authenticate(mech string) (sasl.Server, error) {
+	switch mech {
+	case "PLAIN":
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
+					Text: "Logging in as another user is not supported"}
+			}
+			return s.Login(username, password)
+		}), nil
+	case "LOGIN":
+		return &loginServer{login: s.Login}, nil
+	}
+	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+		Text: "Unsupported authentication mechanism"}
+}
+
+// loginServer is the server side of the obsolete but widely used SASL
+// LOGIN mechanism (draft-murchison-sasl-login): "Username:", "Password:".
+type loginServer struct {
+	login    func(username, password string) error
+	step     int
+	username string
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if resp == nil { // no initial response
+			return []byte("Username:"), false, nil
+		}
+		fallthrough
+	case 1:
+		l.username = string(resp)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step = 3
+		return nil, true, l.login(l.username, string(resp))
+	}
+	return nil, true, errors.New("sasl login: unexpected response")
+}
+
+func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.AppendLimit) }
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}

@@ -1,0 +1,310 @@
+package imapd
+
+import (
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailhost/maildir"
+	"mailhost/store"
+)
+
+// splitFlags separates IMAP system flags (canonical spelling) from
+// keywords; \Recent is not storable and dropped (RFC 3501 2.3.2).
+func splitFlags(flags []imap.Flag) (system, keywords []string, err error) {
+	system, keywords = []string{}, []string{}
+	for _, f := range flags {
+		s := string(f)
+		if strings.HasPrefix(s, `\`) {
+			if strings.EqualFold(s, string(flagRecent)) {
+				continue
+			}
+			c := maildir.FlagLetter(s)
+			if c == 0 {
+				return nil, nil, imapErr(imap.StatusResponseTypeBad, imap.ResponseCodeClientBug, "Unknown system flag "+s)
+			}
+			system = append(system, maildir.IMAPFlag(c))
+			continue
+		}
+		keywords = append(keywords, s)
+	}
+	return system, keywords, nil
+}
+
+// storeFlags changes flags in the index, then renames the files to match
+// (the index is the authority; the file name is a faithful copy).
+func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flags []imap.Flag) ([]store.FlagChange, error) {
+	system, keywords, err := splitFlags(flags)
+	if err != nil {
+		return nil, err
+	}
+	if op == store.FlagsAdd && len(system) == 0 && len(keywords) == 0 && flags != nil {
+		return nil, nil
+	}
+	changes, err := s.srv.opts.Backend.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords,
+		func(key string, flags []string) string { return maildir.FormatName(key, lettersOf(flags)) })
+	if err != nil {
+		return nil, s.internal("store flags", err)
+	}
+	for _, c := range changes {
+		if !c.SystemsChanged {
+			continue
+		}
+		if _, err := sel.dir.SetFlags(c.OldName, lettersOf(c.Flags)); err != nil {
+			s.logger().Warn("imap: rename message file for its flags", "file", c.OldName, "err", err)
+		}
+	}
+	if len(changes) > 0 {
+		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
+			sel.modseq = changes[0].ModSeq
+		}
+		s.srv.opts.Notices.Notify(sel.folder.ID)
+	}
+	return changes, nil
+}
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	sel := s.sel
+	if sel.readOnly {
+		return errReadOnly
+	}
+	uids := sel.resolve(numSet)
+	if len(uids) == 0 {
+		return nil
+	}
+	op := map[imap.StoreFlagsOp]store.FlagOp{imap.StoreFlagsSet: store.FlagsSet,
+		imap.StoreFlagsAdd: store.FlagsAdd, imap.StoreFlagsDel: store.FlagsDel}[flags.Op]
+	fl := flags.Flags
+	if fl == nil {
+		fl = []imap.Flag{}
+	}
+	if _, err := s.storeFlags(sel, uids, op, fl); err != nil {
+		return err
+	}
+	if flags.Silent {
+		return nil
+	}
+	_, isUID := numSet.(imap.UIDSet)
+	return s.fetchUIDs(w, uids, &imap.FetchOptions{Flags: true, UID: isUID})
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	sel := s.sel
+	if sel.readOnly {
+		if *w == (imapserver.ExpungeWriter{}) { // CLOSE after EXAMINE expunges nothing
+			return nil
+		}
+		return errReadOnly
+	}
+	var only []uint32
+	if uids != nil {
+		only = sel.resolve(*uids)
+		if len(only) == 0 {
+			return nil
+		}
+	}
+	gone, err := s.srv.opts.Backend.IMAPExpunge(s.ctx, s.acct.MailboxID, sel.folder.ID, only)
+	if err != nil {
+		return s.internal("expunge", err)
+	}
+	s.removeFiles(sel.dir, gone)
+	if len(gone) == 0 {
+		return nil
+	}
+	s.srv.opts.Notices.Notify(sel.folder.ID)
+	quiet := *w == (imapserver.ExpungeWriter{}) // CLOSE: no untagged responses
+	for i := len(gone) - 1; i >= 0; i-- {
+		seq := sel.seqOf(gone[i].UID)
+		if seq == 0 {
+			continue
+		}
+		if !quiet {
+			if err := w.WriteExpunge(seq); err != nil {
+				return err
+			}
+		}
+		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+	}
+	return nil
+}
+
+// removeFiles deletes the files of expunged messages, after their rows.
+func (s *session) removeFiles(dir maildir.Folder, gone []store.Expunged) {
+	for _, e := range gone {
+		if err := dir.Remove(e.Filename); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.logger().Warn("imap: remove expunged file", "file", e.Filename, "err", err)
+		}
+	}
+}
+
+func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	f, err := s.folder(name)
+	if errors.Is(err, errNoSuchFolder) {
+		return nil, errTryCreate
+	}
+	if err != nil {
+		return nil, err
+	}
+	system, keywords, err := splitFlags(options.Flags)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := s.mbox.Folder(f.Name)
+	if err != nil {
+		return nil, s.internal("append", err)
+	}
+	date := options.Time
+	if date.IsZero() {
+		date = time.Now()
+	}
+	d, err := dir.Deliver(r, maildir.DeliverOptions{Cur: true, Flags: lettersOf(system), ModTime: date})
+	if err != nil {
+		return nil, s.internal("append: write message", err)
+	}
+	uids, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, f.ID, []store.NewIMAPMessage{{
+		Key: d.Key, Subdir: "cur", Filename: d.Name, Flags: system, Keywords: keywords,
+		Size: d.Size, InternalDate: date,
+	}})
+	if err != nil {
+		dir.Remove(d.Name)
+		if errors.Is(err, store.ErrOverQuota) {
+			return nil, errOverQuota
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errTryCreate
+		}
+		return nil, s.internal("append: index", err)
+	}
+	s.srv.opts.Notices.Notify(f.ID)
+	return &imap.AppendData{UID: imap.UID(uids[0]), UIDValidity: uv}, nil
+}
+
+// linkInto links the messages uids of the selected folder into dst and
+// returns the index rows to insert, or removes what it made on failure.
+func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMessage, []store.NewIMAPMessage, maildir.Folder, error) {
+	sel := s.sel
+	dir, err := s.mbox.Folder(dst.Name)
+	if err != nil {
+		return nil, nil, dir, s.internal("copy: destination", err)
+	}
+	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, uids)
+	if err != nil {
+		return nil, nil, dir, s.internal("copy", err)
+	}
+	out := make([]store.NewIMAPMessage, 0, len(msgs))
+	for _, m := range msgs {
+		d, err := maildir.Link(sel.dir, m.Filename, dir, lettersOf(m.Flags))
+		if err != nil {
+			for _, n := range out {
+				dir.Remove(n.Filename)
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, dir, imapErr(imap.StatusResponseTypeNo, "EXPUNGEISSUED",
+					"Some messages were expunged meanwhile")
+			}
+			return nil, nil, dir, s.internal("copy: link", err)
+		}
+		out = append(out, store.NewIMAPMessage{Key: d.Key, Subdir: "cur", Filename: d.Name,
+			Flags: m.Flags, Keywords: m.Keywords, Size: m.Size, InternalDate: m.InternalDate})
+	}
+	return msgs, out, dir, nil
+}
+
+func (s *session) destination(name string) (store.IMAPFolder, error) {
+	f, err := s.folder(name)
+	if errors.Is(err, errNoSuchFolder) {
+		return f, errTryCreate
+	}
+	return f, err
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	dst, err := s.destination(dest)
+	if err != nil {
+		return nil, err
+	}
+	uids := s.sel.resolve(numSet)
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	msgs, rows, dir, err := s.linkInto(uids, dst)
+	if err != nil {
+		return nil, err
+	}
+	newUIDs, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, dst.ID, rows)
+	if err != nil {
+		for _, n := range rows {
+			dir.Remove(n.Filename)
+		}
+		if errors.Is(err, store.ErrOverQuota) {
+			return nil, errOverQuota
+		}
+		return nil, s.internal("copy: index", err)
+	}
+	s.srv.opts.Notices.Notify(dst.ID)
+	return copyData(msgs, newUIDs, uv), nil
+}
+
+func copyData(msgs []store.IMAPMessage, newUIDs []uint32, uv uint32) *imap.CopyData {
+	data := &imap.CopyData{UIDValidity: uv}
+	for i, m := range msgs {
+		data.SourceUIDs.AddNum(imap.UID(m.UID))
+		data.DestUIDs.AddNum(imap.UID(newUIDs[i]))
+	}
+	return data
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	sel := s.sel
+	if sel.readOnly {
+		return errReadOnly
+	}
+	dst, err := s.destination(dest)
+	if err != nil {
+		return err
+	}
+	uids := sel.resolve(numSet)
+	if len(uids) == 0 {
+		return nil
+	}
+	msgs, rows, dir, err := s.linkInto(uids, dst)
+	if err != nil {
+		return err
+	}
+	src := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		src[i] = m.UID
+	}
+	newUIDs, uv, gone, err := s.srv.opts.Backend.IMAPMove(s.ctx, s.acct.MailboxID, sel.folder.ID, dst.ID, src, rows)
+	if err != nil {
+		for _, n := range rows {
+			dir.Remove(n.Filename)
+		}
+		if errors.Is(err, store.ErrOverQuota) {
+			return errOverQuota
+		}
+		return s.internal("move: index", err)
+	}
+	s.removeFiles(sel.dir, gone)
+	s.srv.opts.Notices.Notify(dst.ID)
+	s.srv.opts.Notices.Notify(sel.folder.ID)
+	if err := w.WriteCopyData(copyData(msgs, newUIDs, uv)); err != nil {
+		return err
+	}
+	for i := len(gone) - 1; i >= 0; i-- {
+		seq := sel.seqOf(gone[i].UID)
+		if seq == 0 {
+			continue
+		}
+		if err := w.WriteExpunge(seq); err != nil {
+			return err
+		}
+		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+	}
+	return nil
+}

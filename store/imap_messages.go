@@ -1,0 +1,447 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// IMAPMessage is a row of messages.
+type IMAPMessage struct {
+	UID          uint32
+	ModSeq       int64
+	Key          string
+	Subdir       string // "new" or "cur"
+	Filename     string
+	Flags        []string // system flags: \Seen \Answered \Flagged \Deleted \Draft
+	Keywords     []string
+	Size         int64
+	InternalDate time.Time
+}
+
+// NewIMAPMessage is a message file, already durable in its folder, to index.
+type NewIMAPMessage struct {
+	Key, Subdir, Filename string
+	Flags, Keywords       []string
+	Size                  int64
+	InternalDate          time.Time
+}
+
+const imapMessageCols = `uid, modseq, key, subdir, filename, flags, keywords, size, internal_date`
+
+func scanIMAPMessage(row pgx.Row) (IMAPMessage, error) {
+	var m IMAPMessage
+	var uid int64
+	err := row.Scan(&uid, &m.ModSeq, &m.Key, &m.Subdir, &m.Filename, &m.Flags, &m.Keywords, &m.Size, &m.InternalDate)
+	m.UID = uint32(uid)
+	return m, err
+}
+
+func collectIMAPMessages(rows pgx.Rows, err error, what string) ([]IMAPMessage, error) {
+	if err != nil {
+		return nil, translate(err, what)
+	}
+	defer rows.Close()
+	var out []IMAPMessage
+	for rows.Next() {
+		m, err := scanIMAPMessage(rows)
+		if err != nil {
+			return nil, translate(err, what)
+		}
+		out = append(out, m)
+	}
+	return out, translate(rows.Err(), what)
+}
+
+func uidArgs(uids []uint32) []int64 {
+	out := make([]int64, len(uids))
+	for i, u := range uids {
+		out[i] = int64(u)
+	}
+	return out
+}
+
+// IMAPUIDs returns the UIDs of a folder in ascending order.
+func (s *Store) IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
+	if err != nil {
+		return nil, translate(err, "folder uids")
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u int64
+		if err := rows.Scan(&u); err != nil {
+			return nil, translate(err, "folder uids")
+		}
+		out = append(out, uint32(u))
+	}
+	return out, translate(rows.Err(), "folder uids")
+}
+
+// IMAPMessages returns the messages of a folder with those UIDs (all when
+// uids is nil), by ascending UID.
+func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]IMAPMessage, error) {
+	if uids == nil {
+		rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
+		return collectIMAPMessages(rows, err, "messages")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
+	return collectIMAPMessages(rows, err, "messages")
+}
+
+// IMAPChangedSince returns the messages of a folder whose modseq is above
+// modseq (new or with changed flags), by ascending UID.
+func (s *Store) IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]IMAPMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+		WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, modseq)
+	return collectIMAPMessages(rows, err, "changed messages")
+}
+
+// IMAPKeys returns the Maildir keys indexed in a folder.
+func (s *Store) IMAPKeys(ctx context.Context, folderID int64) (map[string]struct{}, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key FROM messages WHERE folder_id = $1`, folderID)
+	if err != nil {
+		return nil, translate(err, "folder keys")
+	}
+	defer rows.Close()
+	out := map[string]struct{}{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, translate(err, "folder keys")
+		}
+		out[k] = struct{}{}
+	}
+	return out, translate(rows.Err(), "folder keys")
+}
+
+// insertMessages takes len(msgs) UIDs of the folder, bumps its
+// highestmodseq and inserts the rows (ON CONFLICT (folder_id, key) DO
+// NOTHING); it returns the UID of each message, 0 for a key that was
+// already indexed, the folder's uidvalidity and the bytes inserted.
+func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, int64, int64, error) {
+	keys := make([]string, len(msgs))
+	subdirs := make([]string, len(msgs))
+	names := make([]string, len(msgs))
+	flags := make([]string, len(msgs))
+	kws := make([]string, len(msgs))
+	sizes := make([]int64, len(msgs))
+	dates := make([]time.Time, len(msgs))
+	for i, m := range msgs {
+		keys[i], subdirs[i], names[i] = m.Key, m.Subdir, m.Filename
+		flags[i], kws[i] = strings.Join(m.Flags, " "), strings.Join(m.Keywords, " ")
+		sizes[i], dates[i] = m.Size, m.InternalDate
+	}
+	rows, err := q.Query(ctx, `
+		WITH f AS (
+			UPDATE folders SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
+			WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq, uidvalidity
+		), ins AS (
+			INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, flags, keywords, size, internal_date)
+			SELECT $1, f.first + t.ord - 1, f.highestmodseq, t.key, t.subdir, t.filename,
+				string_to_array(t.flags, ' '), string_to_array(t.kws, ' '), t.size, t.idate
+			FROM f, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[])
+				WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, ord)
+			ON CONFLICT (folder_id, key) DO NOTHING
+			RETURNING key, uid, size
+		)
+		SELECT f.uidvalidity, ins.key, ins.uid, ins.size FROM f LEFT JOIN ins ON true`,
+		folderID, len(msgs), keys, subdirs, names, flags, kws, sizes, dates)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	defer rows.Close()
+	uids := make([]uint32, len(msgs))
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	var uv uint32
+	var n, b int64
+	found := false
+	for rows.Next() {
+		var uidvalidity int64
+		var key *string
+		var uid, size *int64
+		if err := rows.Scan(&uidvalidity, &key, &uid, &size); err != nil {
+			return nil, 0, 0, 0, err
+		}
+		found = true
+		uv = uint32(uidvalidity)
+		if key == nil {
+			continue
+		}
+		if i, ok := index[*key]; ok {
+			uids[i] = uint32(*uid)
+		}
+		n++
+		b += *size
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if !found {
+		return nil, 0, 0, 0, ErrNotFound
+	}
+	return uids, uv, n, b, nil
+}
+
+// IMAPAppend indexes message files written into a folder (APPEND, COPY) and
+// charges them to the mailbox's quota in the same transaction:
+// ErrOverQuota when they do not fit, and nothing is indexed. It returns the
+// UIDs given (in msgs' order) and the folder's uidvalidity.
+func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, error) {
+	var uids []uint32
+	var uv uint32
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var total int64
+		for _, m := range msgs {
+			total += m.Size
+		}
+		if err := charge(ctx, tx, mailboxID, int64(len(msgs)), total, true); err != nil {
+			return err
+		}
+		var err error
+		var n, b int64
+		uids, uv, n, b, err = insertMessages(ctx, tx, folderID, msgs)
+		if err != nil {
+			return err
+		}
+		if n != int64(len(msgs)) { // keys already indexed: do not charge them twice
+			if err := credit(ctx, tx, mailboxID, int64(len(msgs))-n, total-b); err != nil {
+				return err
+			}
+		}
+		return notifyFolder(ctx, tx, folderID, "new")
+	})
+	if err == ErrOverQuota || err == ErrNotFound {
+		return nil, 0, err
+	}
+	return uids, uv, translate(err, "append")
+}
+
+// IMAPAdopt indexes files found in a folder that the index does not know
+// (placed by another program, or a delivery that crashed before its commit).
+// Their size is charged without a quota check: the bytes are there already.
+// It returns how many rows went in.
+func (s *Store) IMAPAdopt(ctx context.Context, mailboxID, folderID int64, msgs []NewIMAPMessage) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var b int64
+		var err error
+		_, _, n, b, err = insertMessages(ctx, tx, folderID, msgs)
+		if err != nil {
+			return err
+		}
+		if err := charge(ctx, tx, mailboxID, n, b, false); err != nil {
+			return err
+		}
+		if n > 0 {
+			return notifyFolder(ctx, tx, folderID, "new")
+		}
+		return nil
+	})
+	return int(n), translate(err, "adopt")
+}
+
+// FlagOp is how STORE changes flags.
+type FlagOp int
+
+const (
+	FlagsSet FlagOp = iota
+	FlagsAdd
+	FlagsDel
+)
+
+// FlagChange is one message whose flags a STORE changed.
+type FlagChange struct {
+	UID            uint32
+	ModSeq         int64
+	Flags          []string
+	Keywords       []string
+	OldName        string // file name before
+	NewName        string // file name the index now holds (cur/)
+	SystemsChanged bool   // the file must be renamed
+}
+
+// IMAPStoreFlags changes the flags and keywords of the messages with those
+// UIDs, bumps the folder's highestmodseq and gives the changed messages that
+// modseq. rename computes the new cur/ file name from a key and the new
+// system flags. Only messages whose flags really change are returned.
+func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op FlagOp,
+	flags, keywords []string, rename func(key string, flags []string) string) ([]FlagChange, error) {
+	var out []FlagChange
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+			WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
+		msgs, err := collectIMAPMessages(rows, err, "store flags")
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		var fl, kw, names []string
+		for _, m := range msgs {
+			nf, nk := applyFlags(m.Flags, op, flags), applyFlags(m.Keywords, op, keywords)
+			if slices.Equal(nf, m.Flags) && slices.Equal(nk, m.Keywords) {
+				continue
+			}
+			c := FlagChange{UID: m.UID, Flags: nf, Keywords: nk, OldName: m.Filename, NewName: m.Filename}
+			if !slices.Equal(nf, m.Flags) || m.Subdir == "new" {
+				c.NewName = rename(m.Key, nf)
+				c.SystemsChanged = true
+			}
+			out = append(out, c)
+			ids = append(ids, int64(m.UID))
+			fl = append(fl, strings.Join(nf, " "))
+			kw = append(kw, strings.Join(nk, " "))
+			names = append(names, c.NewName)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		var modseq int64
+		if err := tx.QueryRow(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1
+			RETURNING highestmodseq`, folderID).Scan(&modseq); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE messages m SET flags = string_to_array(t.fl, ' '),
+				keywords = string_to_array(t.kw, ' '), filename = t.name, subdir = 'cur', modseq = $2
+			FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(uid, fl, kw, name)
+			WHERE m.folder_id = $1 AND m.uid = t.uid`, folderID, modseq, ids, fl, kw, names); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].ModSeq = modseq
+		}
+		return notifyFolder(ctx, tx, folderID, "flags")
+	})
+	return out, translate(err, "store flags")
+}
+
+// applyFlags returns the sorted, de-duplicated result of op on have.
+// Flags compare case-insensitively (RFC 3501 2.3.2); the stored spelling of
+// an existing flag wins.
+func applyFlags(have []string, op FlagOp, change []string) []string {
+	var out []string
+	switch op {
+	case FlagsSet:
+		out = append(out, change...)
+	case FlagsAdd:
+		out = append(append(out, have...), change...)
+	case FlagsDel:
+		for _, h := range have {
+			if !slices.ContainsFunc(change, func(c string) bool { return strings.EqualFold(c, h) }) {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	out = slices.CompactFunc(out, strings.EqualFold)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// Expunged is a message removed from the index, whose file is to go.
+type Expunged struct {
+	UID      uint32
+	Filename string
+}
+
+// IMAPExpunge removes the messages flagged \Deleted (only those among uids
+// when uids is not nil) from the index and credits their size to the
+// mailbox. The caller removes the files after it returns.
+func (s *Store) IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]Expunged, error) {
+	var out []Expunged
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = deleteMessages(ctx, tx, mailboxID, folderID, uids, true)
+		return err
+	})
+	return out, translate(err, "expunge")
+}
+
+func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, uids []uint32, deletedOnly bool) ([]Expunged, error) {
+	sql := `DELETE FROM messages WHERE folder_id = $1`
+	args := []any{folderID}
+	if deletedOnly {
+		sql += ` AND '\Deleted' = ANY(flags)`
+	}
+	if uids != nil {
+		sql += ` AND uid = ANY($2)`
+		args = append(args, uidArgs(uids))
+	}
+	rows, err := tx.Query(ctx, sql+` RETURNING uid, filename, size`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Expunged
+	var b int64
+	for rows.Next() {
+		var e Expunged
+		var uid, size int64
+		if err := rows.Scan(&uid, &e.Filename, &size); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.UID = uint32(uid)
+		b += size
+		out = append(out, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(out, func(a, b Expunged) int { return int(int64(a.UID) - int64(b.UID)) })
+	if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
+		return nil, err
+	}
+	if err := credit(ctx, tx, mailboxID, int64(len(out)), b); err != nil {
+		return nil, err
+	}
+	return out, notifyFolder(ctx, tx, folderID, "expunge")
+}
+
+// IMAPMove indexes msgs (links of the source messages, already in the
+// destination folder) in dst and removes the source rows srcUIDs, in one
+// transaction. The copies are charged to the quota before the sources are
+// credited, as a COPY then EXPUNGE would be: ErrOverQuota when the mailbox
+// cannot hold both for a moment, and nothing changes.
+func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
+	msgs []NewIMAPMessage) ([]uint32, uint32, []Expunged, error) {
+	var uids []uint32
+	var uv uint32
+	var gone []Expunged
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var total int64
+		for _, m := range msgs {
+			total += m.Size
+		}
+		if err := charge(ctx, tx, mailboxID, int64(len(msgs)), total, true); err != nil {
+			return err
+		}
+		var err error
+		uids, uv, _, _, err = insertMessages(ctx, tx, dstFolder, msgs)
+		if err != nil {
+			return err
+		}
+		if err := notifyFolder(ctx, tx, dstFolder, "new"); err != nil {
+			return err
+		}
+		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, srcUIDs, false)
+		return err
+	})
+	if err == ErrOverQuota || err == ErrNotFound {
+		return nil, 0, nil, err
+	}
+	return uids, uv, gone, translate(err, "move")
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FolderListener is a node's one LISTEN on FolderChannel: a dedicated
+// connection whose notices are fanned out to the subscribers of each folder
+// id (IMAP sessions that have the folder selected). Subscribers get a wake-up
+// on a channel of capacity one, never the notice itself: a notice is only a
+// hint, the subscriber reads the truth from the index. When the connection
+// fails it is re-established, and every subscriber is woken, since notices
+// may have been missed meanwhile.
+type FolderListener struct {
+	s   *Store
+	log *slog.Logger
+
+	mu   sync.Mutex
+	subs map[int64]map[*FolderSub]struct{}
+}
+
+// FolderSub is one subscription; C receives a value when the folder may
+// have changed.
+type FolderSub struct {
+	C        chan struct{}
+	folderID int64
+	l        *FolderListener
+}
+
+// NewFolderListener returns a listener; run it with Run.
+func (s *Store) NewFolderListener(log *slog.Logger) *FolderListener {
+	return &FolderListener{s: s, log: log, subs: map[int64]map[*FolderSub]struct{}{}}
+}
+
+// Subscribe wakes the returned subscription on every notice for folderID
+// until Close.
+func (l *FolderListener) Subscribe(folderID int64) *FolderSub {
+	sub := &FolderSub{C: make(chan struct{}, 1), folderID: folderID, l: l}
+	l.mu.Lock()
+	m := l.subs[folderID]
+	if m == nil {
+		m = map[*FolderSub]struct{}{}
+		l.subs[folderID] = m
+	}
+	m[sub] = struct{}{}
+	l.mu.Unlock()
+	return sub
+}
+
+// Close ends the subscription.
+func (sub *FolderSub) Close() {
+	l := sub.l
+	l.mu.Lock()
+	if m := l.subs[sub.folderID]; m != nil {
+		delete(m, sub)
+		if len(m) == 0 {
+			delete(l.subs, sub.folderID)
+		}
+	}
+	l.mu.Unlock()
+}
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Notify wakes the subscribers of a folder, as a notice would. Sessions of
+// this node call it after their own changes so other sessions on the node
+// need not wait for the round trip through PostgreSQL.
+func (l *FolderListener) Notify(folderID int64) {
+	l.mu.Lock()
+	for sub := range l.subs[folderID] {
+		wake(sub.C)
+	}
+	l.mu.Unlock()
+}
+
+func (l *FolderListener) wakeAll() {
+	l.mu.Lock()
+	for _, m := range l.subs {
+		for sub := range m {
+			wake(sub.C)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// Run listens until ctx ends, reconnecting with a growing delay (up to
+// 10 seconds) when the connection fails.
+func (l *FolderListener) Run(ctx context.Context) error {
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := l.listen(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		l.log.Warn("folder notices: connection lost, reconnecting", "err", err, "in", delay)
+		l.wakeAll()
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+	return nil
+}
+
+// listen runs one connection until it fails.
+func (l *FolderListener) listen(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, l.s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+FolderChannel); err != nil {
+		return err
+	}
+	l.wakeAll() // anything missed before this LISTEN is seen now
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		notice, err := ParseFolderNotice(n.Payload)
+		if err != nil {
+			l.log.Debug("folder notices: ignoring", "payload", n.Payload)
+			continue
+		}
+		l.Notify(notice.FolderID)
+	}
+}
