@@ -26,12 +26,13 @@ func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // env is a database, a Maildir root and IMAP servers ("nodes") on loopback.
 type env struct {
-	t     *testing.T
-	db    *store.Store
-	root  string
-	tls   *tls.Config
-	authn *auth.Authenticator
-	nodes []*node
+	t        *testing.T
+	db       *store.Store
+	root     string
+	tls      *tls.Config
+	certFile string
+	authn    *auth.Authenticator
+	nodes    []*node
 }
 
 type node struct {
@@ -51,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: testdb.Open(t), root: filepath.Join(dir, "vmail"),
+	e := &env{t: t, db: testdb.Open(t), root: filepath.Join(dir, "vmail"), certFile: filepath.Join(dir, "cert.pem"),
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if err := os.MkdirAll(e.root, 0o700); err != nil {
 		t.Fatal(err)
@@ -69,17 +70,27 @@ func newEnv(t *testing.T) *env {
 // startNode starts one more IMAP server on the same database and root.
 func (e *env) startNode(t *testing.T) *node {
 	t.Helper()
+	return e.startNodeWith(t, nil)
+}
+
+// startNodeWith starts a node whose options edit may change.
+func (e *env) startNodeWith(t *testing.T, edit func(*imapd.Options)) *node {
+	t.Helper()
 	names, err := maildir.NewGenerator("node" + string(rune('a'+len(e.nodes))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n := &node{notices: e.db.NewFolderListener(log)}
-	n.srv = imapd.New(imapd.Options{
+	opts := imapd.Options{
 		Backend: e.db, Auth: e.authn, Notices: n.notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, TLS: e.tls,
 		AllowPlaintextLoopback: true, AppendLimit: 1 << 20, PollInterval: 5 * time.Second, Log: log,
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	n.srv = imapd.New(opts)
 	if err := n.srv.Listen("127.0.0.1:0", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func New(opts Options) *Server {
 type printfLogger struct{ log *slog.Logger }
 
 func (l printfLogger) Printf(format string, args ...any) {
-	l.log.Warn("imap: " + fmt.Sprintf(format, args...))
+	l.log.Info("imap: " + fmt.Sprintf(format, args...))
 }
 
 // Listen binds the listeners: imap (STARTTLS) and imaps (implicit TLS);
