@@ -34,10 +34,31 @@ go build -o "$BIN" ./cmd/mailhost
 work=$(mktemp -d /tmp/mailhost-smtp-in.XXXXXX); chmod 755 "$work"
 OUT=$work/results.txt; : >"$OUT"
 pid=""
+# The baseline stack is this run's own: its own directory and its own
+# ports (BASE_PORT..+3, not the shared scripts' 10024/10025/10110/10143, so
+# a stack another engineer runs is never touched), stopped only if this
+# script started it.
+export STACK_DIR=$work/stack
+BASE_PORT=${BASE_PORT:-20024}
+stack_started=0
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ "$BASELINE" = 1 ] && "$SHARED/stack-down.sh" >/dev/null 2>&1 || true
-	[ -n "${KEEP:-}" ] || rm -rf "$work/data/vmail"
+	if [ "$stack_started" = 1 ]; then "$SHARED/stack-down.sh" >/dev/null 2>&1 || true; fi
+	[ -n "${KEEP:-}" ] || rm -rf "$work/data/vmail" "$work/stack/mail"
+}
+stack_up() {
+	local p
+	for p in $BASE_PORT $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "smtp-in.sh: port $p is busy; set BASE_PORT to 4 free ports; skipping the baseline" >&2
+			return 1
+		fi
+	done
+	sed "s/^SMTP_PORT=10025 IMAP_PORT=10143 POP3_PORT=10110 LMTP_PORT=10024\$/SMTP_PORT=$((BASE_PORT + 1)) IMAP_PORT=$((BASE_PORT + 3)) POP3_PORT=$((BASE_PORT + 2)) LMTP_PORT=$BASE_PORT/" \
+		"$SHARED/stack-up.sh" >"$work/stack-up.sh"
+	grep -q "^SMTP_PORT=$((BASE_PORT + 1)) " "$work/stack-up.sh" || { echo "smtp-in.sh: cannot move the stack's ports" >&2; return 1; }
+	stack_started=1
+	bash "$work/stack-up.sh" >"$work/stack.log" 2>&1
 }
 trap cleanup EXIT
 
@@ -86,13 +107,13 @@ run() { # label target-host target-port maildir-root extra-env...
 }
 
 for rep in $(seq "$REPS"); do
-	if [ "$BASELINE" = 1 ]; then
-		"$SHARED/stack-up.sh" >"$work/stack.log" 2>&1
+	if [ "$BASELINE" = 1 ] && stack_up; then
 		# shellcheck disable=SC1091
-		. /tmp/baseline/stack/stack.env
-		run baseline-c20 127.0.0.1 10025 "$MAILDIR_ROOT" C=20 M=20
-		run baseline-c1 127.0.0.1 10025 "$MAILDIR_ROOT" C=1 M=20
+		. "$STACK_DIR/stack.env"
+		run baseline-c20 127.0.0.1 $((BASE_PORT + 1)) "$MAILDIR_ROOT" C=20 M=20
+		run baseline-c1 127.0.0.1 $((BASE_PORT + 1)) "$MAILDIR_ROOT" C=1 M=20
 		"$SHARED/stack-down.sh" >/dev/null 2>&1
+		stack_started=0
 	fi
 	start_mailhost
 	c0=$(cpu_s "$pid") p0=$(pg_cpu_s)

@@ -92,11 +92,16 @@ func (h header) count(name string) int {
 	return n
 }
 
-// has reports a field name whose value contains addr (case-insensitive).
+// has reports a field name whose value is addr, bare or in angle
+// brackets (case-insensitive), as Postfix compares Delivered-To.
 func (h header) has(name, addr string) bool {
-	addr = strings.ToLower(addr)
 	for _, f := range h.fields {
-		if f.name == name && strings.Contains(strings.ToLower(f.value), addr) {
+		if f.name != name {
+			continue
+		}
+		v := strings.TrimSpace(f.value)
+		v = strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
+		if strings.EqualFold(v, addr) {
 			return true
 		}
 	}

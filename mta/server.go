@@ -195,9 +195,11 @@ func (l *listener) Accept() (net.Conn, error) {
 			l.mu.Unlock()
 			l.srv.metrics.Rejected.WithLabelValues("connection_limit").Inc()
 			l.srv.log.Warn("reject: too many connections", "client", ip.String(), "limit", max)
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "421 4.7.0 %s Error: too many connections from %s\r\n", l.srv.cfg.Hostname, ip)
-			c.Close()
+			go func() { // never let a slow client hold up Accept
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "421 4.7.0 %s Error: too many connections from %s\r\n", l.srv.cfg.Hostname, ip)
+				c.Close()
+			}()
 			continue
 		}
 		l.perIP[ip]++
