@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -162,8 +163,11 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	if date.IsZero() {
 		date = time.Now()
 	}
-	d, err := dir.Deliver(r, maildir.DeliverOptions{Cur: true, Flags: lettersOf(system), ModTime: date})
+	d, err := dir.Deliver(&exactReader{r: r, left: r.Size()}, maildir.DeliverOptions{Cur: true, Flags: lettersOf(system), ModTime: date})
 	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) { // the client went away mid-literal
+			return nil, imapErr(imap.StatusResponseTypeBad, imap.ResponseCodeClientBug, "Message data cut short")
+		}
 		return nil, s.internal("append: write message", err)
 	}
 	uids, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, f.ID, []store.NewIMAPMessage{{
@@ -307,4 +311,20 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
 	}
 	return nil
+}
+
+// exactReader fails with io.ErrUnexpectedEOF when r ends before its
+// announced size: a literal cut short by a disconnect is not a message.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
