@@ -51,3 +51,23 @@ func TestCursorRoundTrip(t *testing.T) {
 		t.Fatal("limit over the maximum accepted")
 	}
 }
+
+func FuzzParseNextHop(f *testing.F) {
+	for _, s := range []string{"mx.example.net", "[mx.example.net]:25", "[192.0.2.1]", "[2001:db8::1]:587", "host:0", "[x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hop, err := ParseNextHop(s)
+		if err != nil {
+			return
+		}
+		// A parsed next hop parses to itself and is what the schema accepts.
+		again, err := ParseNextHop(hop)
+		if err != nil || again != hop {
+			t.Fatalf("%q -> %q -> %q, %v", s, hop, again, err)
+		}
+		if strings.ContainsAny(hop, " \t\r\n") || hop != strings.ToLower(hop) {
+			t.Fatalf("%q -> %q", s, hop)
+		}
+	})
+}

@@ -114,6 +114,9 @@ func checkMailboxLocal(f *fields, in string) string {
 // or, when nil, the domain's per-mailbox maximum.
 func checkQuota(f *fields, q *int64, d store.Domain) int64 {
 	if q == nil {
+		if d.MaxQuotaBytes == 0 && d.QuotaBytes > 0 {
+			f.add("quota_bytes", "is required: the domain has a total quota and no per-mailbox maximum to default to")
+		}
 		return d.MaxQuotaBytes
 	}
 	switch {

@@ -286,6 +286,12 @@ func TestQuotaLimits(t *testing.T) {
 		t.Errorf("fields %v", f)
 	}
 	e.problem(422, "validation", mk("unlimited", 0))
+	e.must(201, e.do(super, "POST", "/api/v1/domains", map[string]any{"name": "total.example", "quota_bytes": 1500}))
+	r = e.do(super, "POST", "/api/v1/domains/total.example/mailboxes", map[string]any{"local_part": "x", "password": "password1"})
+	e.problem(422, "validation", r)
+	if f := fieldErrors(r); !equal(f, []string{"quota_bytes"}) {
+		t.Errorf("fields %v", f)
+	}
 	e.must(201, mk("a", 1000))
 	e.problem(409, "limit-reached", mk("b", 600))
 	e.must(201, mk("b", 500))

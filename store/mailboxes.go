@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -107,7 +106,8 @@ type MailboxFilter struct {
 }
 
 // ListMailboxes returns a page of a domain's mailboxes sorted by address:
-// a keyset scan of (domain_id, address), or the trigram index for Q.
+// a keyset scan of (domain_id, address), or for Q the GIN index over
+// (domain_id, trigrams of address and name) of migration 0004.
 func (t *Tx) ListMailboxes(ctx context.Context, f MailboxFilter) ([]Mailbox, error) {
 	sql := `SELECT ` + mailboxCols + ` FROM mailboxes WHERE domain_id = $1 AND address > $2`
 	args := []any{f.DomainID, f.After, f.Limit}
@@ -116,47 +116,12 @@ func (t *Tx) ListMailboxes(ctx context.Context, f MailboxFilter) ([]Mailbox, err
 		args = append(args, likePattern(f.Q))
 	}
 	sql += ` ORDER BY address LIMIT $3`
-	if len([]rune(f.Q)) >= 3 {
-		// A search of three or more characters has trigrams to look up.
-		// The planner's estimate of the trigram index is pessimistic (it
-		// picks a scan of the whole table up to ~15,000 mailboxes, 3 ms at
-		// 10,000 against 0.8 ms by the index), so it is told to use it:
-		// the search then costs the same at every domain size.
-		return collectInTx(ctx, t, func(q querier) ([]Mailbox, error) {
-			if _, err := q.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-				return nil, err
-			}
-			rows, err := q.Query(ctx, sql, args...)
-			if err != nil {
-				return nil, err
-			}
-			return pgx.CollectRows(rows, pgx.RowToStructByName[Mailbox])
-		}, "list mailboxes")
-	}
 	rows, err := t.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err, "list mailboxes")
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[Mailbox])
 	return out, translate(err, "list mailboxes")
-}
-
-// collectInTx runs fn in a transaction of its own (a savepoint inside an
-// outer one), so SET LOCAL stays confined to it.
-func collectInTx[T any](ctx context.Context, t *Tx, fn func(querier) ([]T, error), what string) ([]T, error) {
-	b, ok := t.q.(interface {
-		Begin(context.Context) (pgx.Tx, error)
-	})
-	if !ok {
-		return nil, fmt.Errorf("store: %s: cannot begin a transaction", what)
-	}
-	var out []T
-	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
-		var err error
-		out, err = fn(tx)
-		return err
-	})
-	return out, translate(err, what)
 }
 
 // DomainMailboxes returns every mailbox of a domain, locked FOR UPDATE.
