@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"alias":   {"alias add|list|del: manage aliases and catch-alls", cmdAlias},
 		"admin":   {"admin add|list|del: manage administrators (--super, --domain)", cmdAdmin},
 		"token":   {"token create ADMIN --name NAME: print a new API token", cmdToken},
+		"reindex": {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
 	}
 }
 

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"mailhost/imapd"
+	"mailhost/store"
+)
+
+// cmdReindex rebuilds the message index of one mailbox (or all) from the
+// Maildir files, like doveadm force-resync.
+func cmdReindex(ctx context.Context, args []string, sio stdio) error {
+	fs, g := newFlagSet("reindex", sio)
+	pos, err := parse(fs, g, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return fmt.Errorf("%w: mailhost reindex [ADDRESS]", errUsage)
+	}
+	cfg, err := g.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, io.Discard)
+	db, err := openDatabase(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer db.close(ctx)
+	addr := ""
+	if len(pos) == 1 {
+		addr = pos[0]
+	}
+	boxes, err := db.ReindexMailboxes(ctx, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no mailbox %q", addr)
+	}
+	if err != nil {
+		return err
+	}
+	for _, mb := range boxes {
+		res, err := imapd.Reindex(ctx, db.Store, cfg.MaildirRoot, mb)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mb.Address, err)
+		}
+		fmt.Fprintf(sio.out, "%s: %d folders (+%d -%d), messages kept %d, added %d, removed %d; usage %d bytes, %d messages\n",
+			mb.Address, res.Folders, len(res.FoldersAdded), len(res.FoldersRemoved), res.Kept, res.Added, res.Removed,
+			res.UsedBytes, res.UsedMsgs)
+		for _, s := range res.Skipped {
+			fmt.Fprintf(sio.out, "  skipped %s: %v\n", s.Path, s.Err)
+		}
+	}
+	return nil
+}
