@@ -119,14 +119,26 @@ type MailboxLocks struct {
 	held map[int64]struct{}
 }
 
-// NewMailboxLocks returns the lock holder of this node; it connects on
-// first use with the pool's connection settings.
+// NewMailboxLocks returns the lock holder of this node. It connects with
+// the pool's settings on Connect or at first use.
 func (s *Store) NewMailboxLocks() *MailboxLocks {
 	cfg := s.pool.Config().ConnConfig
 	return &MailboxLocks{
 		connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
 		held:    map[int64]struct{}{},
 	}
+}
+
+// Connect opens the lock connection now rather than at the first login:
+// serve calls it at start, before dropping privileges (a Unix socket
+// only root may reach still works) and so that a database that cannot be
+// reached is reported at once.
+func (l *MailboxLocks) Connect(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
+	defer cancel()
+	return l.ensureConn(ctx)
 }
 
 // lockTimeout bounds a lock round trip. The context of a call is not used

@@ -29,6 +29,9 @@ func newPOP3Server(cfg *config.Config, st *store.Store, authn pop3d.Authenticato
 		return nil, nil
 	}
 	locks := st.NewMailboxLocks()
+	if err := locks.Connect(context.Background()); err != nil {
+		return nil, fmt.Errorf("pop3: %w", err)
+	}
 	srv, err := pop3d.New(pop3d.Config{
 		Hostname:               cfg.Hostname,
 		MaildirRoot:            cfg.MaildirRoot,
