@@ -51,11 +51,25 @@ type Expunged struct {
 	Messages []Message // the rows deleted (those still there), whose files to remove
 }
 
+// NewFile is a message file found in the INBOX that the index does not
+// know (placed by another program, or a delivery that crashed before its
+// commit).
+type NewFile struct {
+	Key, Subdir, Filename string
+	Flags                 []string // IMAP system flags from the file name
+	Size                  int64
+	InternalDate          time.Time
+}
+
 // Mailstore is the index a POP3 session reads and changes. store.Store
 // satisfies it.
 type Mailstore interface {
 	// POP3Inbox returns the INBOX of the mailbox, messages in UID order.
 	POP3Inbox(ctx context.Context, mailboxID int64) (Inbox, error)
+	// POP3Adopt indexes files of the folder the index does not know, with
+	// new UIDs, charging their size; keys indexed meanwhile are skipped.
+	// It returns how many rows went in.
+	POP3Adopt(ctx context.Context, mailboxID, folderID int64, files []NewFile) (int, error)
 	// POP3Expunge deletes the message rows ids of the folder in one
 	// transaction: rows, the mailbox's usage, the folder's HIGHESTMODSEQ and
 	// a change notice. Rows already gone are skipped. It returns the rows it
@@ -90,13 +104,14 @@ const maxAuthFailures = 3
 
 // Server is the POP3 server. Bind its listeners with Listen, then Serve.
 type Server struct {
-	cfg   Config
-	auth  Authenticator
-	store Mailstore
-	locks Locker
-	log   *slog.Logger
-	m     *metrics
-	sizes *sizeCache
+	cfg     Config
+	auth    Authenticator
+	store   Mailstore
+	locks   Locker
+	log     *slog.Logger
+	m       *metrics
+	sizes   *sizeCache
+	scanned *scanCache
 
 	mu        sync.Mutex
 	listeners []listener
@@ -127,7 +142,7 @@ func New(cfg Config, a Authenticator, ms Mailstore, l Locker) (*Server, error) {
 		return nil, err
 	}
 	return &Server{cfg: cfg, auth: a, store: ms, locks: l, log: cfg.Log, m: m,
-		sizes: newSizeCache(100_000), conns: map[net.Conn]struct{}{}}, nil
+		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{}}, nil
 }
 
 // Listen binds addr: POP3 with STLS, or POP3 over implicit TLS (port 995)

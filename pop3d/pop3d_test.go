@@ -532,3 +532,43 @@ func TestDeliveredByTheMDA(t *testing.T) {
 		t.Fatalf("after QUIT: %+v; want nothing left and no usage", u)
 	}
 }
+
+// Files another program put into the Maildir (or a delivery that crashed
+// before its commit left) are indexed at login, as an IMAP SELECT does.
+func TestAdoptsUnindexedFiles(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.addMailbox(t, alice, "secret")
+	e.deliver(t, alice, message("indexed", "x\n"))
+	dir := e.inbox(t, alice).Path
+	dropped := "Subject: dropped by procmail\n\nhi\n"
+	if err := os.WriteFile(filepath.Join(dir, "new", "1700000000.M1P1.otherhost"), []byte(dropped), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cur", "1700000001.M1P1.otherhost:2,SR"), []byte(dropped), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, e.plain)
+	c.login(alice, "secret")
+	c.expect("STAT", "+OK 3 ")
+	c.expect("UIDL", "+OK")
+	first := c.multi()
+	c.expect("RETR 2", "+OK")
+	c.multi()
+	c.expect("QUIT", "+OK")
+	if u := e.usage(t, alice); u.rows != 3 || u.messages != 3 {
+		t.Fatalf("after adoption: %+v", u)
+	}
+	if f := e.int64(t, `SELECT count(*) FROM messages WHERE flags = ARRAY['\Answered', '\Seen']`); f != 1 {
+		t.Fatalf("flags of the cur/ file not indexed (%d rows)", f)
+	}
+	// Nothing new: the next login does not adopt again, and UIDs hold.
+	c = dial(t, e.plain)
+	c.login(alice, "secret")
+	c.expect("UIDL", "+OK")
+	if again := c.multi(); strings.Join(again, "|") != strings.Join(first, "|") {
+		t.Fatalf("UIDL changed: %q then %q", first, again)
+	}
+	if n := strings.Count(e.log.String(), "pop3 adopted files"); n != 1 {
+		t.Fatalf("adopted %d times; want once", n)
+	}
+}

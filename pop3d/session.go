@@ -443,7 +443,8 @@ func (ss *session) login(user, password string) bool {
 		return false
 	}
 	ss.locked, ss.acct = true, acct
-	inbox, err := ss.srv.store.POP3Inbox(ss.ctx, acct.MailboxID)
+	ss.folder = maildir.Folder{Path: filepath.Join(ss.srv.cfg.MaildirRoot, filepath.FromSlash(acct.Maildir))}
+	inbox, err := ss.maildrop(log)
 	if err != nil {
 		log.Error("pop3 read maildrop", "err", err)
 		ss.unlock()
@@ -457,7 +458,6 @@ func (ss *session) login(user, password string) bool {
 	for i := range ss.vsizes {
 		ss.vsizes[i] = -1
 	}
-	ss.folder = maildir.Folder{Path: filepath.Join(ss.srv.cfg.MaildirRoot, filepath.FromSlash(acct.Maildir))}
 	ss.state = stateTransaction
 	log.Info("pop3 login", "messages", len(inbox.Messages), "tls", ss.tls)
 	ss.reply(true, "Logged in.")

@@ -35,6 +35,8 @@ type fakeStore struct {
 
 func (s *fakeStore) POP3Inbox(context.Context, int64) (Inbox, error) { return s.inbox, nil }
 
+func (s *fakeStore) POP3Adopt(context.Context, int64, int64, []NewFile) (int, error) { return 0, nil }
+
 func (s *fakeStore) POP3Expunge(_ context.Context, _, _ int64, ids []int64) (Expunged, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

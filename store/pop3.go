@@ -46,6 +46,17 @@ func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (pop3d.Inbox, er
 	return in, nil
 }
 
+// POP3Adopt indexes files found in a mailbox's INBOX that the index does
+// not know, the way IMAPAdopt does for IMAP (same rows, same charge).
+func (s *Store) POP3Adopt(ctx context.Context, mailboxID, folderID int64, files []pop3d.NewFile) (int, error) {
+	msgs := make([]NewIMAPMessage, len(files))
+	for i, f := range files {
+		msgs[i] = NewIMAPMessage{Key: f.Key, Subdir: f.Subdir, Filename: f.Filename, Flags: f.Flags,
+			Keywords: []string{}, Size: f.Size, InternalDate: f.InternalDate}
+	}
+	return s.IMAPAdopt(ctx, mailboxID, folderID, msgs)
+}
+
 // POP3Expunge deletes the message rows ids of folder folderID (of mailbox
 // mailboxID) in one transaction: the rows, their size and count from the
 // mailbox's usage, one HIGHESTMODSEQ step of the folder, and a
