@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -149,5 +151,58 @@ func TestDeliverOverQuota(t *testing.T) {
 	}
 	if len(idx.bounced) != 1 || idx.bounced[0].Recipients[0].Address != "bob@example.test" {
 		t.Errorf("bounces %+v", idx.bounced)
+	}
+}
+
+type fakeGroup struct {
+	mu     sync.Mutex
+	groups []int
+	fail   map[int64]bool // mailbox ids whose delivery fails the group
+}
+
+func (f *fakeGroup) CommitDeliveries(_ context.Context, ds []store.Delivery) ([]store.DeliveryResult, error) {
+	time.Sleep(2 * time.Millisecond) // a commit takes time: others queue up
+	f.mu.Lock()
+	f.groups = append(f.groups, len(ds))
+	f.mu.Unlock()
+	out := make([]store.DeliveryResult, len(ds))
+	for i, d := range ds {
+		if f.fail[d.Entries[0].MailboxID] {
+			return nil, &pgconn.PgError{Code: "23503", Message: "fk"}
+		}
+		out[i] = store.DeliveryResult{Entries: []store.IndexResult{{UID: d.Entries[0].MailboxID, FolderID: 1}}}
+	}
+	return out, nil
+}
+
+func TestGroupIndex(t *testing.T) {
+	f := &fakeGroup{fail: map[int64]bool{7: true}}
+	g := &mda.GroupIndex{Store: f}
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	uids := make([]int64, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := g.CommitDelivery(context.Background(), store.Delivery{Entries: []store.IndexEntry{{MailboxID: int64(i)}}})
+			errs[i] = err
+			if err == nil {
+				uids[i] = res.Entries[0].UID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range errs {
+		if (errs[i] != nil) != (i == 7) || errs[i] == nil && uids[i] != int64(i) {
+			t.Errorf("delivery %d: uid %d err %v", i, uids[i], errs[i])
+		}
+	}
+	grouped := false
+	for _, n := range f.groups {
+		grouped = grouped || n > 1
+	}
+	if !grouped {
+		t.Errorf("no group formed: %v", f.groups)
 	}
 }

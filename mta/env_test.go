@@ -64,7 +64,7 @@ func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := &mda.Agent{Root: root, Names: names, Index: st}
+	agent := &mda.Agent{Root: root, Names: names, Index: &mda.GroupIndex{Store: st}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,19 +113,50 @@ func queueIndex(b *pgx.Batch, e IndexEntry, r *IndexResult) {
 // entry refused for quota is reported, not an error. A single entry with
 // nothing to queue takes one round trip.
 func (s *Store) CommitDelivery(ctx context.Context, d Delivery) (DeliveryResult, error) {
-	res := DeliveryResult{Entries: make([]IndexResult, len(d.Entries)), QueueIDs: make([]int64, len(d.Queue))}
+	res, err := s.CommitDeliveries(ctx, []Delivery{d})
+	if err != nil {
+		return DeliveryResult{}, err
+	}
+	return res[0], nil
+}
+
+// CommitDeliveries commits several deliveries in one transaction (group
+// commit: one WAL flush for all), with CommitDelivery's guarantees for each.
+// A failure fails them all; the caller may retry them one by one. Index
+// statements run in mailbox id order, so that concurrent groups lock
+// mailbox rows in the same order.
+func (s *Store) CommitDeliveries(ctx context.Context, ds []Delivery) ([]DeliveryResult, error) {
+	res := make([]DeliveryResult, len(ds))
+	type stmt struct {
+		e IndexEntry
+		r *IndexResult
+	}
+	var stmts []stmt
+	needTx := false
+	for i, d := range ds {
+		res[i] = DeliveryResult{Entries: make([]IndexResult, len(d.Entries)), QueueIDs: make([]int64, len(d.Queue))}
+		for j, e := range d.Entries {
+			stmts = append(stmts, stmt{e, &res[i].Entries[j]})
+		}
+		if d.OnOverQuota != nil && len(d.Entries)+len(d.Queue) > 1 {
+			needTx = true
+		}
+	}
+	sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].e.MailboxID < stmts[j].e.MailboxID })
 	b := &pgx.Batch{}
-	for i, e := range d.Entries {
-		queueIndex(b, e, &res.Entries[i])
+	for _, st := range stmts {
+		queueIndex(b, st.e, st.r)
 	}
-	for i, m := range d.Queue {
-		queueEnqueue(b, m, &res.QueueIDs[i])
+	for i, d := range ds {
+		for j, m := range d.Queue {
+			queueEnqueue(b, m, &res[i].QueueIDs[j])
+		}
 	}
-	if len(d.Entries)+len(d.Queue) <= 1 || d.OnOverQuota == nil {
+	if !needTx {
 		// A batch outside a transaction block runs as one implicit
 		// transaction, committed at its end: one round trip.
 		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-			return DeliveryResult{}, fmt.Errorf("store: commit delivery: %w", err)
+			return nil, fmt.Errorf("store: commit delivery: %w", err)
 		}
 		return res, nil
 	}
@@ -132,32 +164,40 @@ func (s *Store) CommitDelivery(ctx context.Context, d Delivery) (DeliveryResult,
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		var refused []int
-		for i, r := range res.Entries {
-			if r.OverQuota {
-				refused = append(refused, i)
+		bb := &pgx.Batch{}
+		bounceIDs := make([][]int64, len(ds))
+		for i, d := range ds {
+			if d.OnOverQuota == nil {
+				continue
+			}
+			var refused []int
+			for j, r := range res[i].Entries {
+				if r.OverQuota {
+					refused = append(refused, j)
+				}
+			}
+			if len(refused) == 0 || len(refused) == len(d.Entries) && len(d.Queue) == 0 {
+				continue
+			}
+			bounces := d.OnOverQuota(refused)
+			bounceIDs[i] = make([]int64, len(bounces))
+			for k, m := range bounces {
+				queueEnqueue(bb, m, &bounceIDs[i][k])
 			}
 		}
-		if len(refused) == 0 || len(refused) == len(d.Entries) && len(d.Queue) == 0 {
+		if bb.Len() == 0 {
 			return nil
-		}
-		bounces := d.OnOverQuota(refused)
-		if len(bounces) == 0 {
-			return nil
-		}
-		bb := &pgx.Batch{}
-		ids := make([]int64, len(bounces))
-		for i, m := range bounces {
-			queueEnqueue(bb, m, &ids[i])
 		}
 		if err := tx.SendBatch(ctx, bb).Close(); err != nil {
 			return err
 		}
-		res.QueueIDs = append(res.QueueIDs, ids...)
+		for i := range ds {
+			res[i].QueueIDs = append(res[i].QueueIDs, bounceIDs[i]...)
+		}
 		return nil
 	})
 	if err != nil {
-		return DeliveryResult{}, fmt.Errorf("store: commit delivery: %w", err)
+		return nil, fmt.Errorf("store: commit delivery: %w", err)
 	}
 	return res, nil
 }

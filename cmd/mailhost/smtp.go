@@ -26,7 +26,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		Root:  cfg.MaildirRoot,
 		Owner: maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
 		Names: names,
-		Index: st,
+		Index: &mda.GroupIndex{Store: st}, // group commit across sessions
 	}
 	var nets []netip.Prefix
 	for _, n := range cfg.SMTP.Mynetworks {
