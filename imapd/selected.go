@@ -108,6 +108,16 @@ func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
 var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
 
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	var data *imap.SelectData
+	err := offStack(func() error {
+		var err error
+		data, err = s.selectFolder(name, options)
+		return err
+	})
+	return data, err
+}
+
+func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	if s.sel != nil {
 		s.sel.close()
 		s.sel = nil
@@ -277,7 +287,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.poll(w, allowExpunge)
+	return offStack(func() error { return s.poll(w, allowExpunge) })
 }
 
 // poll brings the client up to date with the index: EXPUNGE for messages
@@ -392,7 +402,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-t.C:
 			t.Reset(s.srv.opts.PollInterval)
 		}
-		if err := s.poll(w, true); err != nil {
+		if err := offStack(func() error { return s.poll(w, true) }); err != nil {
 			return err
 		}
 	}

@@ -70,6 +70,10 @@ func (s *session) Close() error {
 }
 
 func (s *session) Login(username, password string) error {
+	return offStack(func() error { return s.login(username, password) })
+}
+
+func (s *session) login(username, password string) error {
 	acct, err := s.srv.opts.Auth.Login(s.ctx, auth.LoginRequest{
 		Username: username, Password: password,
 		RemoteIP: auth.RemoteIP(s.conn.NetConn().RemoteAddr()),
@@ -184,4 +188,15 @@ func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.AppendLimit) }
 
 func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}
+
+// offStack runs fn on a short-lived goroutine and waits for it. Work with
+// deep call chains (password hashing, pgx) grows the stack of the goroutine
+// it runs on, and the stacks of a connection's long-lived goroutines stay
+// grown while the connection idles; a helper's stack is freed when it ends.
+// This keeps an idle connection near its minimal stacks.
+func offStack(fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	return <-done
 }
