@@ -211,10 +211,17 @@ func (l *MailboxLocks) Unlock(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Close releases every lock by closing the connection.
+// Close releases every lock and closes the connection. The locks are
+// released first: the server ends a closed session a little later, and
+// another node should not wait for that.
 func (l *MailboxLocks) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.conn != nil && !l.conn.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		l.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`) //nolint:errcheck // closing releases them anyway
+		cancel()
+	}
 	l.dropConn()
 	clear(l.held)
 }

@@ -38,7 +38,8 @@ func TestMailboxLocks(t *testing.T) {
 	// the next call reconnects and takes it back for the running session.
 	try(node1, 3, true)
 	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = $1 AND objid = 3`, int64(0x504f5033)); err != nil {
+		WHERE locktype = 'advisory' AND classid = $1 AND objid = 3
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, int64(0x504f5033)); err != nil {
 		t.Fatal(err)
 	}
 	try(node1, 4, true) // notices, reconnects, takes 3 again
