@@ -2,6 +2,7 @@ package mta_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +35,33 @@ type env struct {
 	addr string
 	cfg  mta.Config
 	stop func() // ends Serve as SIGTERM does and waits for it
+	logs *syncBuffer
+}
+
+// syncBuffer collects the server's JSON log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines returns the log records whose msg is msg.
+func (s *syncBuffer) lines(msg string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(s.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func defaultConfig() mta.Config {
@@ -69,10 +97,12 @@ func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	var w io.Writer = logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		w = io.MultiWriter(logs, os.Stderr)
 	}
+	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := mta.NewWithListener(ln, cfg, st, agent, log, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -87,7 +117,7 @@ func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 		})
 	}
 	t.Cleanup(stop)
-	e := &env{t: t, st: st, root: root, srv: srv, addr: ln.Addr().String(), cfg: cfg, stop: stop}
+	e := &env{t: t, st: st, root: root, srv: srv, addr: ln.Addr().String(), cfg: cfg, stop: stop, logs: logs}
 	return e
 }
 
