@@ -32,7 +32,7 @@ func (a Actor) auditName() string {
 	switch a.Kind {
 	case "token":
 		return "token:" + strconv.FormatInt(a.TokenID, 10) + " (" + a.Username + ")"
-	case "admin":
+	case "admin", "user": // a mailbox owner (web panel) is audited by its address
 		return a.Username
 	}
 	return a.Kind

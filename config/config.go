@@ -29,6 +29,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	POP3     POP3     `toml:"pop3"`
 	Mailbox  Mailbox  `toml:"mailbox"`
+	Web      Web      `toml:"web"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -95,6 +96,12 @@ type Mailbox struct {
 	RetentionDays int `toml:"retention_days" help:"days a deleted mailbox's Maildir waits in <data_dir>/retention before it is purged (0: at the next purge)"`
 }
 
+// Web configures the web panel's sessions.
+type Web struct {
+	SessionIdleMinutes int `toml:"session_idle_minutes" help:"minutes without a request after which a web panel session ends"`
+	SessionMaxHours    int `toml:"session_max_hours" help:"hours after login at which a web panel session ends, however active"`
+}
+
 // Password configures hashes of new and changed passwords.
 type Password struct {
 	Scheme          string `toml:"scheme" help:"scheme of new hashes: ARGON2ID, BLF-CRYPT or SHA512-CRYPT"`
@@ -152,6 +159,7 @@ func Default() Config {
 		Auth:    Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
 		POP3:    POP3{IdleTimeout: 600},
 		Mailbox: Mailbox{RetentionDays: 30},
+		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 	}
 }
 

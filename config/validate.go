@@ -52,6 +52,12 @@ func (c *Config) Validate() error {
 		bad("mailbox.retention_days", "must be from 0 to 3650 days, got %d", c.Mailbox.RetentionDays)
 	}
 	c.validateAuth(bad)
+	if m := c.Web.SessionIdleMinutes; m < 1 || m > 7*24*60 {
+		bad("web.session_idle_minutes", "must be from 1 to 10080 (a week), got %d", m)
+	}
+	if h := c.Web.SessionMaxHours; h < 1 || h > 90*24 {
+		bad("web.session_max_hours", "must be from 1 to 2160 (90 days), got %d", h)
+	}
 	return errors.Join(errs...)
 }
 

@@ -89,7 +89,11 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	adminSvc := newAdminService(cfg, db.Store, log)
 	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
-		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, api.New(adminSvc, log)), log)
+		panel, err := newWebPanel(ctx, cfg, db.Store, adminSvc, authn, log)
+		if err != nil {
+			return err
+		}
+		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, api.New(adminSvc, log), panel), log)
 		if err != nil {
 			return err
 		}
@@ -118,11 +122,12 @@ func defaultCert(cfg *config.Config) string {
 }
 
 // httpRoutes lists every route of the HTTP listener.
-func httpRoutes(db *database, reg *prometheus.Registry, v1 http.Handler) http.Handler {
+func httpRoutes(db *database, reg *prometheus.Registry, v1, panel http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.Get("/healthz", api.Healthz(db))
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	r.Handle(api.Prefix+"/*", v1) // the REST API; its routes are listed in api/routes.go
+	r.Handle("/*", panel)         // the web panel; its routes are listed in web/routes.go
 	return r
 }
 

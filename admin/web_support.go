@@ -1,0 +1,172 @@
+package admin
+
+import (
+	"context"
+	"errors"
+
+	"mailhost/auth"
+	"mailhost/store"
+)
+
+// This file holds what the web panel needs beyond the API's operations:
+// admin logins by password, the first-run setup, and mailbox owners
+// managing their own mailbox. Permissions stay decided here.
+
+// dummyAdminHash is compared when an admin login names nobody, so that an
+// unknown user name costs the time of a real check (ARGON2ID, default
+// parameters, of a password nobody knows).
+const dummyAdminHash = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$FWCVAxcxB7wE0FTF74Fq4Q$p3tMMnYb77b3zAGwZzGlnElho0SH/+9tjCpquVz8HHc"
+
+// AdminLogin checks an admin's user name and password and returns its
+// actor. Unknown user, wrong password and inactive admin are all the same
+// Unauthorized error. Throttling is the caller's (web) job, with
+// auth.Throttle.
+func (s *Service) AdminLogin(ctx context.Context, username, password, remote string) (Actor, error) {
+	fail := newErr(Unauthorized, "wrong user name or password")
+	n, why := normUsername(username)
+	if why != "" {
+		auth.Verify(dummyAdminHash, password) //nolint:errcheck // spends the time of a real check
+		return Actor{}, fail
+	}
+	ad, err := s.st.Read().AdminByUsername(ctx, n)
+	if errors.Is(err, store.ErrNotFound) {
+		auth.Verify(dummyAdminHash, password) //nolint:errcheck // spends the time of a real check
+		return Actor{}, fail
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	ok, verr := auth.Verify(ad.Password, password)
+	if verr != nil {
+		s.log.Warn("admin login: stored password unusable", "admin", ad.Username, "err", verr)
+	}
+	if !ok || !ad.Active {
+		return Actor{}, fail
+	}
+	return adminActor(ad, remote), nil
+}
+
+func adminActor(ad store.Admin, remote string) Actor {
+	return Actor{Kind: "admin", AdminID: ad.ID, Username: ad.Username, Superadmin: ad.Superadmin,
+		DomainIDs: append([]int64{}, ad.DomainIDs...), Remote: remote}
+}
+
+// AdminActor returns the actor of a logged-in admin by id, with its rights
+// as they are now; an admin deleted or deactivated since is Unauthorized.
+func (s *Service) AdminActor(ctx context.Context, adminID int64, remote string) (Actor, error) {
+	ad, err := s.st.Read().AdminByID(ctx, adminID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !ad.Active {
+		return Actor{}, newErr(Unauthorized, "admin no longer active")
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	return adminActor(ad, remote), nil
+}
+
+// HasAdmins reports whether any admin exists; while none does, the web
+// panel offers its one-time setup page.
+func (s *Service) HasAdmins(ctx context.Context) (bool, error) {
+	return s.st.Read().AnyAdmin(ctx)
+}
+
+// CreateFirstAdmin creates the first super-admin, from the web panel's
+// one-time setup page. It is refused (Conflict) once any admin exists.
+func (s *Service) CreateFirstAdmin(ctx context.Context, username, password, remote string) (AdminView, error) {
+	has, err := s.HasAdmins(ctx)
+	if err != nil {
+		return AdminView{}, err
+	}
+	if has {
+		return AdminView{}, newErr(Conflict, "an admin already exists; setup is done")
+	}
+	super := true
+	a := Actor{Kind: "system", Superadmin: true, Username: "setup", Remote: remote}
+	return s.CreateAdmin(ctx, a, AdminInput{Username: &username, Password: &password, Superadmin: &super})
+}
+
+// Owner is a mailbox owner logged in to the web panel. It may read its
+// mailbox and change its own password, forwarding and vacation reply,
+// nothing else.
+type Owner struct {
+	MailboxID int64
+	Address   string
+	actor     Actor
+}
+
+// OwnerOf returns the owner of the mailbox with that id, for a session; a
+// mailbox deleted or deactivated since (or in an inactive domain) is
+// Unauthorized.
+func (s *Service) OwnerOf(ctx context.Context, mailboxID int64, remote string) (Owner, error) {
+	tx := s.st.Read()
+	m, err := tx.MailboxByID(ctx, mailboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Owner{}, newErr(Unauthorized, "mailbox no longer exists")
+	}
+	if err != nil {
+		return Owner{}, err
+	}
+	d, err := tx.DomainByID(ctx, m.DomainID, false)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !m.Active || !d.Active {
+		return Owner{}, newErr(Unauthorized, "mailbox or domain inactive")
+	}
+	return Owner{MailboxID: m.ID, Address: m.Address, actor: Actor{Kind: "user", Username: m.Address,
+		DomainIDs: []int64{m.DomainID}, Remote: remote}}, nil
+}
+
+// OwnMailbox returns the owner's mailbox.
+func (s *Service) OwnMailbox(ctx context.Context, o Owner) (MailboxView, error) {
+	return s.Mailbox(ctx, o.actor, o.Address)
+}
+
+// ChangeOwnPassword sets the owner's password after checking the current
+// one (field "current_password").
+func (s *Service) ChangeOwnPassword(ctx context.Context, o Owner, current, password string) error {
+	m, err := s.st.Read().MailboxByID(ctx, o.MailboxID)
+	if err != nil {
+		return notFound(err, "no mailbox %s", o.Address)
+	}
+	var f fields
+	if ok, _ := auth.Verify(m.Password, current); !ok {
+		f.add("current_password", "is not your current password")
+	}
+	checkPassword(&f, "password", password)
+	if err := f.err(); err != nil {
+		return err
+	}
+	_, err = s.UpdateMailbox(ctx, o.actor, o.Address, MailboxInput{Password: &password})
+	return err
+}
+
+// OwnForwarding returns the owner's forwarding (NotFound when none).
+func (s *Service) OwnForwarding(ctx context.Context, o Owner) (ForwardingView, error) {
+	return s.Forwarding(ctx, o.actor, o.Address)
+}
+
+// SetOwnForwarding sets the owner's forwarding.
+func (s *Service) SetOwnForwarding(ctx context.Context, o Owner, in ForwardingInput) (ForwardingView, error) {
+	return s.SetForwarding(ctx, o.actor, o.Address, in)
+}
+
+// DeleteOwnForwarding stops the owner's forwarding.
+func (s *Service) DeleteOwnForwarding(ctx context.Context, o Owner) error {
+	return s.DeleteForwarding(ctx, o.actor, o.Address)
+}
+
+// OwnVacation returns the owner's vacation reply (NotFound when none).
+func (s *Service) OwnVacation(ctx context.Context, o Owner) (VacationView, error) {
+	return s.Vacation(ctx, o.actor, o.Address)
+}
+
+// SetOwnVacation sets the owner's vacation reply.
+func (s *Service) SetOwnVacation(ctx context.Context, o Owner, in VacationInput) (VacationView, error) {
+	return s.SetVacation(ctx, o.actor, o.Address, in)
+}
+
+// DeleteOwnVacation removes the owner's vacation reply.
+func (s *Service) DeleteOwnVacation(ctx context.Context, o Owner) error {
+	return s.DeleteVacation(ctx, o.actor, o.Address)
+}

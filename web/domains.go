@@ -1,0 +1,319 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"mailhost/admin"
+)
+
+func unescape(s string) (string, error) { return url.PathUnescape(s) }
+
+// home is the dashboard for admins and the account page for owners.
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	s := current(r)
+	switch {
+	case s == nil:
+		h.toLogin(w, r)
+		return
+	case s.Kind == "user":
+		redirect(w, r, "/me")
+		return
+	}
+	ctx := r.Context()
+	type dash struct {
+		Domains, Mailboxes, Aliases int64
+		Alloc, Used                 int64
+		Recent                      []admin.AuditView
+	}
+	var d dash
+	p := admin.ListParams{Limit: admin.MaxLimit}
+	for {
+		l, err := h.svc.Domains(ctx, s.Actor, p)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, x := range l.Items {
+			d.Domains++
+			if x.Usage != nil {
+				d.Mailboxes += x.Usage.Mailboxes
+				d.Aliases += x.Usage.Aliases
+				d.Alloc += x.Usage.QuotaAllocatedBytes
+				d.Used += x.Usage.QuotaUsedBytes
+			}
+		}
+		if l.NextCursor == "" {
+			break
+		}
+		p.Cursor = l.NextCursor
+	}
+	a, err := h.svc.AuditLog(ctx, s.Actor, admin.AuditParams{Limit: 10})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d.Recent = a.Items
+	h.render(w, r, http.StatusOK, "dashboard.html", &view{Title: "Dashboard", Nav: "home", D: d})
+}
+
+type listData[T any] struct {
+	Q      string
+	Items  []T
+	Next   string // URL of the next page
+	Domain *admin.DomainView
+	Base   string
+}
+
+// nextURL is the URL of the page after cursor with the filter q.
+func nextURL(base, q, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	v.Set("cursor", cursor)
+	return base + "?" + v.Encode()
+}
+
+func (h *Handler) domainList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	l, err := h.svc.Domains(r.Context(), current(r).Actor, admin.ListParams{Q: q.Get("q"), Cursor: q.Get("cursor")})
+	if err != nil {
+		if f := newForm(nil); f.fail(err) {
+			h.errorPage(w, r, http.StatusBadRequest, "Bad request", "The search or page link is not valid.")
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "domains.html", &view{Title: "Domains", Nav: "domains",
+		D: listData[admin.DomainView]{Q: q.Get("q"), Items: l.Items, Next: nextURL("/domains", q.Get("q"), l.NextCursor)}})
+}
+
+type domainPage struct {
+	Dom       admin.DomainView
+	Client    Client
+	Aliases   []admin.AliasDomainView
+	HasMore   bool
+	Mailboxes []admin.MailboxView
+}
+
+func (h *Handler) domainShow(w http.ResponseWriter, r *http.Request) {
+	ctx, a := r.Context(), current(r).Actor
+	d, err := h.svc.Domain(ctx, a, param(r, "domain"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := domainPage{Dom: d, Client: h.opts.Client}
+	ads, err := h.svc.AliasDomains(ctx, a, admin.ListParams{Limit: admin.MaxLimit})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, ad := range ads.Items {
+		if ad.TargetDomain == d.Name {
+			p.Aliases = append(p.Aliases, ad)
+		}
+	}
+	h.render(w, r, http.StatusOK, "domain.html", &view{Title: "Domain " + d.UnicodeName, Nav: "domains", D: p})
+}
+
+// domainInput reads the domain form; errors of its own (sizes, numbers)
+// go into f.
+func domainInput(f *form, create bool) admin.DomainInput {
+	var in admin.DomainInput
+	if create {
+		in.Name = f.str("name")
+		in.Active = f.checkbox("active")
+	}
+	in.Description = f.str("description")
+	if f.Get("kind") != "" {
+		in.Kind = f.str("kind")
+	}
+	if !create || f.Get("relay_to") != "" {
+		in.RelayTo = f.str("relay_to")
+	}
+	f.count("max_mailboxes", &in.MaxMailboxes)
+	f.count("max_aliases", &in.MaxAliases)
+	f.size("max_quota_bytes", &in.MaxQuotaBytes)
+	f.size("quota_bytes", &in.QuotaBytes)
+	return in
+}
+
+type domainForm struct {
+	Create bool
+	Name   string
+	Super  bool
+}
+
+func (h *Handler) domainNew(w http.ResponseWriter, r *http.Request) {
+	f := newForm(nil)
+	f.Values.Set("kind", or(r.URL.Query().Get("kind"), "local"))
+	f.Values.Set("active", "on")
+	h.render(w, r, http.StatusOK, "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
+		D: domainForm{Create: true, Super: current(r).Super()}})
+}
+
+func (h *Handler) domainCreate(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r)
+	in := domainInput(f, true)
+	if !f.Has() {
+		d, err := h.svc.CreateDomain(r.Context(), current(r).Actor, in)
+		if !f.fail(err) {
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			redirect(w, r, "/domains/"+url.PathEscape(d.Name)+"?done=created")
+			return
+		}
+	}
+	h.render(w, r, http.StatusUnprocessableEntity, "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
+		D: domainForm{Create: true, Super: current(r).Super()}})
+}
+
+func (h *Handler) domainEdit(w http.ResponseWriter, r *http.Request) {
+	d, err := h.svc.Domain(r.Context(), current(r).Actor, param(r, "domain"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := newForm(nil)
+	f.Values.Set("description", d.Description)
+	f.Values.Set("kind", d.Kind)
+	f.Values.Set("relay_to", d.RelayTo)
+	f.Values.Set("max_mailboxes", strconv.Itoa(int(d.MaxMailboxes)))
+	f.Values.Set("max_aliases", strconv.Itoa(int(d.MaxAliases)))
+	f.Values.Set("max_quota_bytes", sizeValue(d.MaxQuotaBytes))
+	f.Values.Set("quota_bytes", sizeValue(d.QuotaBytes))
+	h.render(w, r, http.StatusOK, "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains", Form: f,
+		D: domainForm{Name: d.Name, Super: current(r).Super()}})
+}
+
+func (h *Handler) domainUpdate(w http.ResponseWriter, r *http.Request) {
+	a := current(r).Actor
+	name := param(r, "domain")
+	d, err := h.svc.Domain(r.Context(), a, name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := newForm(r)
+	in := domainInput(f, false)
+	if !a.Superadmin {
+		// Kind and next hop are shown, not editable, to a domain admin.
+		in.Kind, in.RelayTo = nil, nil
+	}
+	if !f.Has() {
+		_, err := h.svc.UpdateDomain(r.Context(), a, d.Name, in)
+		if !f.fail(err) {
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			redirect(w, r, "/domains/"+url.PathEscape(d.Name)+"?done=saved")
+			return
+		}
+	}
+	if !a.Superadmin {
+		f.Values.Set("kind", d.Kind)
+		f.Values.Set("relay_to", d.RelayTo)
+	}
+	h.render(w, r, http.StatusUnprocessableEntity, "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains",
+		Form: f, D: domainForm{Name: d.Name, Super: a.Superadmin}})
+}
+
+// back returns the local path in the form's "back" field, or def.
+func back(f *form, def string) string {
+	if b := f.Get("back"); localPath(b) {
+		return b
+	}
+	return def
+}
+
+func onOff(active bool) string {
+	if active {
+		return "on"
+	}
+	return "off"
+}
+
+func withDone(path, done string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return path
+	}
+	q := u.Query()
+	q.Set("done", done)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (h *Handler) domainActive(w http.ResponseWriter, r *http.Request) {
+	f := newForm(r)
+	active := f.Get("active") == "true"
+	d, err := h.svc.UpdateDomain(r.Context(), current(r).Actor, param(r, "domain"), admin.DomainInput{Active: &active})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, withDone(back(f, "/domains/"+url.PathEscape(d.Name)), onOff(active)))
+}
+
+type confirmData struct {
+	Action  string // form action
+	What    string // the object
+	Says    []string
+	Button  string
+	Cancel  string
+	Force   string // name of an optional checkbox ("" for none)
+	ForceIs string // its label
+}
+
+func (h *Handler) domainDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	d, err := h.svc.Domain(r.Context(), current(r).Actor, param(r, "domain"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm.html", &view{Title: "Delete domain " + d.UnicodeName, Nav: "domains", Form: newForm(nil),
+		D: h.domainConfirm(d)})
+}
+
+func (h *Handler) domainConfirm(d admin.DomainView) confirmData {
+	c := confirmData{Action: "/domains/" + url.PathEscape(d.Name) + "/delete", What: d.UnicodeName,
+		Button: "Delete domain", Cancel: "/domains/" + url.PathEscape(d.Name)}
+	c.Says = append(c.Says, "The domain "+d.UnicodeName+" will no longer receive mail here, and its alias domains go with it.")
+	if d.Usage != nil && (d.Usage.Mailboxes > 0 || d.Usage.Aliases > 0) {
+		c.Says = append(c.Says, "It still has "+strconv.FormatInt(d.Usage.Mailboxes, 10)+" mailboxes and "+
+			strconv.FormatInt(d.Usage.Aliases, 10)+" aliases. Deleting it anyway deletes them too: the mailboxes' mail moves to the retention area for "+
+			strconv.Itoa(h.opts.RetentionDays)+" days, then is removed.")
+		c.Force, c.ForceIs = "force", "Delete its mailboxes and aliases too"
+	}
+	return c
+}
+
+func (h *Handler) domainDelete(w http.ResponseWriter, r *http.Request) {
+	a := current(r).Actor
+	f := newForm(r)
+	d, err := h.svc.Domain(r.Context(), a, param(r, "domain"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	err = h.svc.DeleteDomain(r.Context(), a, d.Name, f.Get("force") != "")
+	if f.fail(err) {
+		h.render(w, r, http.StatusConflict, "confirm.html", &view{Title: "Delete domain " + d.UnicodeName, Nav: "domains", Form: f, D: h.domainConfirm(d)})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/domains?done=deleted")
+}

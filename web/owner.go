@@ -1,0 +1,61 @@
+package web
+
+import (
+	"net/http"
+
+	"mailhost/admin"
+)
+
+type ownerPage struct {
+	Mailbox admin.MailboxView
+	Client  Client
+}
+
+func (h *Handler) ownerHome(w http.ResponseWriter, r *http.Request) {
+	m, err := h.svc.OwnMailbox(r.Context(), current(r).Owner)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "me.html", &view{Title: "Your mailbox " + m.Address, Nav: "me", D: ownerPage{Mailbox: m, Client: h.opts.Client}})
+}
+
+func (h *Handler) ownerPasswordPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "password.html", &view{Title: "Change your password", Nav: "password", Form: newForm(nil), D: "/me/password"})
+}
+
+// ownerPassword changes a mailbox owner's password; a wrong current
+// password counts as a failed login of the account.
+func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
+	o := current(r).Owner
+	f := newForm(r)
+	cur, pw := f.Values.Get("current_password"), f.Values.Get("password")
+	f.Values.Del("current_password")
+	f.Values.Del("password")
+	if cur != "" {
+		ip := remoteIP(r)
+		key := "owner:" + o.Address
+		if err := h.throttle.Check(ip, key); err != nil {
+			f.Error = "Too many wrong passwords. Try again later."
+			h.render(w, r, http.StatusTooManyRequests, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
+			return
+		}
+		err := h.svc.ChangeOwnPassword(r.Context(), o, cur, pw)
+		if f.fail(err) {
+			if f.Errors["current_password"] != "" {
+				h.throttle.Fail(ip, key)
+			}
+			h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.log.Info("mailbox password changed through the web panel", "user", o.Address, "remote", remoteAddr(r))
+		redirect(w, r, "/me?done=passwd")
+		return
+	}
+	f.Errors["current_password"] = "is required"
+	h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
+}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"mailhost/static"
+)
+
+// routes lists every route of the panel. Every state-changing request
+// (POST) passes http.CrossOriginProtection, which refuses requests that a
+// browser marks as coming from another origin (Sec-Fetch-Site, Origin);
+// the session cookie is SameSite=Strict besides.
+func (h *Handler) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders)
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page does not take that request.")
+	})
+	r.Handle(static.Prefix+"*", h.static)
+
+	r.Group(func(r chi.Router) {
+		r.Use(h.csrf, h.loadSession)
+		r.Get("/", h.home)
+		r.Get("/login", h.loginPage)
+		r.Post("/login", h.login)
+		r.Post("/logout", h.logout)
+		r.Get("/setup", h.setupPage)
+		r.Post("/setup", h.setup)
+
+		// Admins (super-admins and domain admins); what each may see and
+		// change is decided by the admin service.
+		r.Group(func(r chi.Router) {
+			r.Use(h.requireAdmin)
+			r.Get("/domains", h.domainList)
+			r.Get("/domains/new", h.domainNew)
+			r.Post("/domains/new", h.domainCreate)
+			r.Get("/domains/{domain}", h.domainShow)
+			r.Get("/domains/{domain}/edit", h.domainEdit)
+			r.Post("/domains/{domain}/edit", h.domainUpdate)
+			r.Post("/domains/{domain}/active", h.domainActive)
+			r.Get("/domains/{domain}/delete", h.domainDeleteConfirm)
+			r.Post("/domains/{domain}/delete", h.domainDelete)
+
+			r.Get("/domains/{domain}/mailboxes", h.mailboxList)
+			r.Get("/domains/{domain}/mailboxes/new", h.mailboxNew)
+			r.Post("/domains/{domain}/mailboxes/new", h.mailboxCreate)
+			r.Get("/mailboxes/{address}", h.mailboxEdit)
+			r.Post("/mailboxes/{address}", h.mailboxUpdate)
+			r.Post("/mailboxes/{address}/active", h.mailboxActive)
+			r.Get("/mailboxes/{address}/delete", h.mailboxDeleteConfirm)
+			r.Post("/mailboxes/{address}/delete", h.mailboxDelete)
+			r.Get("/mailboxes/{address}/forwarding", h.withOps(h.forwardingPage))
+			r.Post("/mailboxes/{address}/forwarding", h.withOps(h.forwardingSet))
+			r.Post("/mailboxes/{address}/forwarding/delete", h.withOps(h.forwardingDelete))
+			r.Get("/mailboxes/{address}/vacation", h.withOps(h.vacationPage))
+			r.Post("/mailboxes/{address}/vacation", h.withOps(h.vacationSet))
+			r.Post("/mailboxes/{address}/vacation/delete", h.withOps(h.vacationDelete))
+
+			r.Get("/domains/{domain}/aliases", h.aliasList)
+			r.Get("/domains/{domain}/aliases/new", h.aliasNew)
+			r.Post("/domains/{domain}/aliases/new", h.aliasCreate)
+			r.Get("/aliases/{address}", h.aliasEdit)
+			r.Post("/aliases/{address}", h.aliasUpdate)
+			r.Post("/aliases/{address}/active", h.aliasActive)
+			r.Get("/aliases/{address}/delete", h.aliasDeleteConfirm)
+			r.Post("/aliases/{address}/delete", h.aliasDelete)
+
+			r.Get("/alias-domains", h.aliasDomainList)
+			r.Get("/alias-domains/new", h.aliasDomainNew)
+			r.Post("/alias-domains/new", h.aliasDomainCreate)
+			r.Get("/alias-domains/{name}/delete", h.aliasDomainDeleteConfirm)
+			r.Post("/alias-domains/{name}/delete", h.aliasDomainDelete)
+
+			r.Get("/audit", h.auditLog)
+			r.Get("/account/password", h.adminPasswordPage)
+			r.Post("/account/password", h.adminPassword)
+
+			// Super-admins only (the service refuses the others: 403).
+			r.Get("/admins", h.adminList)
+			r.Get("/admins/new", h.adminNew)
+			r.Post("/admins/new", h.adminCreate)
+			r.Get("/admins/{username}", h.adminEdit)
+			r.Post("/admins/{username}", h.adminUpdate)
+			r.Get("/admins/{username}/delete", h.adminDeleteConfirm)
+			r.Post("/admins/{username}/delete", h.adminDelete)
+			r.Get("/tokens", h.tokenList)
+			r.Get("/tokens/new", h.tokenNew)
+			r.Post("/tokens/new", h.tokenCreate)
+			r.Get("/tokens/{id}/revoke", h.tokenRevokeConfirm)
+			r.Post("/tokens/{id}/revoke", h.tokenRevoke)
+		})
+
+		// Mailbox owners: their own mailbox only.
+		r.Group(func(r chi.Router) {
+			r.Use(h.requireOwner)
+			r.Get("/me", h.ownerHome)
+			r.Get("/me/password", h.ownerPasswordPage)
+			r.Post("/me/password", h.ownerPassword)
+			r.Get("/me/forwarding", h.withOps(h.forwardingPage))
+			r.Post("/me/forwarding", h.withOps(h.forwardingSet))
+			r.Post("/me/forwarding/delete", h.withOps(h.forwardingDelete))
+			r.Get("/me/vacation", h.withOps(h.vacationPage))
+			r.Post("/me/vacation", h.withOps(h.vacationSet))
+			r.Post("/me/vacation/delete", h.withOps(h.vacationDelete))
+		})
+	})
+	return r
+}
+
+// csrf refuses cross-origin state-changing requests with a 403 page.
+func (h *Handler) csrf(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "remote", remoteAddr(r))
+		h.errorPage(w, r, http.StatusForbidden, "Request refused",
+			"This form was sent from another site. Open the page on this site and try again.")
+	}))
+	return cop.Handler(next)
+}
+
+// param returns a path parameter (chi leaves it escaped).
+func param(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if u, err := unescape(v); err == nil {
+		return u
+	}
+	return v
+}
