@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // env is a database, a Maildir root and IMAP servers ("nodes") on loopback.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.Store
 	root     string
 	tls      *tls.Config
@@ -44,7 +44,7 @@ type node struct {
 
 var testHasher = auth.Hasher{Scheme: auth.SchemeSHA512Crypt, SHA512CryptRounds: 1000}
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cert, err := tlscert.Load(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "localhost", true,
@@ -68,13 +68,13 @@ func newEnv(t *testing.T) *env {
 }
 
 // startNode starts one more IMAP server on the same database and root.
-func (e *env) startNode(t *testing.T) *node {
+func (e *env) startNode(t testing.TB) *node {
 	t.Helper()
 	return e.startNodeWith(t, nil)
 }
 
 // startNodeWith starts a node whose options edit may change.
-func (e *env) startNodeWith(t *testing.T, edit func(*imapd.Options)) *node {
+func (e *env) startNodeWith(t testing.TB, edit func(*imapd.Options)) *node {
 	t.Helper()
 	names, err := maildir.NewGenerator("node" + string(rune('a'+len(e.nodes))))
 	if err != nil {
@@ -105,7 +105,7 @@ func (e *env) startNodeWith(t *testing.T, edit func(*imapd.Options)) *node {
 	return n
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -114,7 +114,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // addMailbox creates a mailbox row with the standard folders and its
 // Maildir, as provisioning does, and returns its id.
-func (e *env) addMailbox(t *testing.T, addr, password string, quota int64) int64 {
+func (e *env) addMailbox(t testing.TB, addr, password string, quota int64) int64 {
 	t.Helper()
 	ctx := context.Background()
 	local, domain, _ := strings.Cut(addr, "@")
@@ -154,7 +154,7 @@ func (e *env) maildirPath(addr string) string {
 }
 
 // files lists the message files of a folder directory ("" is INBOX).
-func (e *env) files(t *testing.T, addr, dir string) []string {
+func (e *env) files(t testing.TB, addr, dir string) []string {
 	t.Helper()
 	var out []string
 	for _, sub := range []string{"new", "cur"} {
@@ -170,7 +170,7 @@ func (e *env) files(t *testing.T, addr, dir string) []string {
 }
 
 // dial logs in with the go-imap client over plain IMAP on loopback.
-func (e *env) dial(t *testing.T, n *node, user, password string, h *imapclient.UnilateralDataHandler) *imapclient.Client {
+func (e *env) dial(t testing.TB, n *node, user, password string, h *imapclient.UnilateralDataHandler) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(n.addr, &imapclient.Options{UnilateralDataHandler: h})
 	if err != nil {
@@ -183,7 +183,7 @@ func (e *env) dial(t *testing.T, n *node, user, password string, h *imapclient.U
 	return c
 }
 
-func appendMsg(t *testing.T, c *imapclient.Client, folder, msg string, flags ...imap.Flag) *imap.AppendData {
+func appendMsg(t testing.TB, c *imapclient.Client, folder, msg string, flags ...imap.Flag) *imap.AppendData {
 	t.Helper()
 	cmd := c.Append(folder, int64(len(msg)), &imap.AppendOptions{Flags: flags})
 	if _, err := cmd.Write([]byte(msg)); err != nil {
@@ -199,7 +199,7 @@ func appendMsg(t *testing.T, c *imapclient.Client, folder, msg string, flags ...
 	return data
 }
 
-func usage(t *testing.T, e *env, id int64) (bytes, msgs int64) {
+func usage(t testing.TB, e *env, id int64) (bytes, msgs int64) {
 	t.Helper()
 	if err := e.db.Pool().QueryRow(context.Background(), `SELECT used_bytes, used_messages FROM mailboxes WHERE id = $1`,
 		id).Scan(&bytes, &msgs); err != nil {

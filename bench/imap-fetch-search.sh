@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# FETCH of the headers (ENVELOPE, FLAGS, sizes, BODY.PEEK[HEADER.FIELDS (...)])
+# of a 10,000-message mailbox, and SEARCH over it (a flag, a header, body
+# text), through the real server and the go-imap client on loopback.
+# The first SELECT adopts the 10,000 files dropped into new/ (timed in the log).
+#
+# Usage: bench/imap-fetch-search.sh [BENCHTIME]   (default 3x)
+# Uses $DATABASE_URL when set, else a throwaway embedded cluster (cmd/pgtest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go run ./cmd/pgtest go test -run '^$' -bench 'IMAP10k' -benchtime "${1:-3x}" -timeout 30m ./imapd/
