@@ -215,3 +215,14 @@ const testMsg = "From: Alice <alice@example.test>\r\n" +
 	"Message-ID: <1@example.test>\r\n" +
 	"\r\n" +
 	"Hi Bob,\r\nthe quick brown fox.\r\n"
+
+// dialNoLogin connects with the go-imap client without logging in.
+func (e *env) dialNoLogin(t testing.TB, n *node) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(n.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
