@@ -1,7 +1,9 @@
 package pop3d_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -570,5 +572,29 @@ func TestAdoptsUnindexedFiles(t *testing.T) {
 	}
 	if n := strings.Count(e.log.String(), "pop3 adopted files"); n != 1 {
 		t.Fatalf("adopted %d times; want once", n)
+	}
+}
+
+// Commands pipelined after STLS could have been injected by a man in the
+// middle before TLS: they are dropped, not run (CVE-2011-0411 class).
+func TestSTLSDropsPipelinedInput(t *testing.T) {
+	e := newEnv(t, envOptions{noLoopbackPlaintext: true})
+	e.addMailbox(t, alice, "secret")
+	c := dial(t, e.plain)
+	c.send("STLS\r\nUSER " + alice)
+	if got := c.line(); got != "+OK Begin TLS negotiation now." {
+		t.Fatalf("STLS: %q", got)
+	}
+	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true}) // self-signed test certificate
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake after pipelined input: %v", err)
+	}
+	c.conn, c.r = tc, bufio.NewReader(tc)
+	// Had "USER alice" been run, PASS would be accepted now.
+	c.expect("PASS secret", "-ERR USER first.")
+	c.expect("STLS", "-ERR Command not permitted when TLS active.")
+	c.login(alice, "secret")
+	if !strings.Contains(e.log.String(), "discarded input pipelined after STLS") {
+		t.Fatal("the discarded input is not logged")
 	}
 }

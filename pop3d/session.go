@@ -197,6 +197,11 @@ func (ss *session) readFailed(err error) {
 // and returns it without the ending. A longer line is consumed and
 // errLineTooLong returned; memory stays bounded by the reader's buffer.
 func (ss *session) readLine(max int) (string, error) {
+	if ss.srv.shuttingDown() {
+		// Serve has woken the idle sessions; one that was busy stops
+		// before its next command rather than push the deadline out.
+		return "", net.ErrClosed
+	}
 	ss.conn.SetReadDeadline(time.Now().Add(ss.srv.cfg.IdleTimeout))
 	var line []byte
 	tooLong := false
