@@ -326,7 +326,7 @@ func (s *session) Data(r io.Reader) error {
 		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(body),
 			"rule", s.discard)
 		s.srv.metrics.Accepted.Inc()
-		return nil
+		return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid) // as Postfix: the sender cannot tell
 	}
 	tlsInfo := ""
 	if st, ok := s.conn.TLSConnectionState(); ok {
@@ -467,7 +467,7 @@ func (s *session) bounces(refused []mda.Outcome, header, body []byte, qid string
 		Recipients: failed, Original: orig, HeadersOnly: s.opts.Return == smtp.DSNReturnHeaders,
 		Now: time.Now(),
 	})
-	_, domain := address.Split(s.from)
+	_, domain := address.Split(s.fromN) // the A-label form
 	return []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: s.from, Domain: strings.ToLower(domain)}}}}
+		Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}}
 }
