@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"mailhost/auth"
 	"mailhost/store"
 )
 
@@ -190,4 +191,41 @@ func (s *Service) Authenticate(ctx context.Context, token, remote string) (Actor
 	}
 	return Actor{Kind: "token", AdminID: ad.ID, Username: ad.Username, TokenID: t.ID,
 		Superadmin: ad.Superadmin, DomainIDs: ad.DomainIDs, Remote: remote}, nil
+}
+
+// AuthenticateAdmin checks an admin's user name and password (for the web
+// panel's login) and returns its actor. Unknown users, wrong passwords and
+// inactive admins are one Unauthorized error. A hash in an old scheme is
+// upgraded to the configured one.
+func (s *Service) AuthenticateAdmin(ctx context.Context, username, password, remote string) (Actor, error) {
+	fail := newErr(Unauthorized, "wrong user name or password")
+	n, why := normUsername(username)
+	if why != "" {
+		return Actor{}, fail
+	}
+	tx := s.st.Read()
+	ad, err := tx.AdminByUsername(ctx, n)
+	if err == store.ErrNotFound {
+		return Actor{}, fail
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	ok, err := auth.Verify(ad.Password, password)
+	if err != nil {
+		s.log.Warn("admin password hash unreadable", "admin", ad.Username, "err", err)
+	}
+	if !ok || !ad.Active {
+		return Actor{}, fail
+	}
+	if r, can := s.opts.Hasher.(interface{ NeedsRehash(string) bool }); can && r.NeedsRehash(ad.Password) {
+		if h, err := s.hash(password); err == nil {
+			ad.Password = h
+			if _, err := tx.UpdateAdmin(ctx, ad); err != nil {
+				s.log.Warn("upgrade admin password hash", "admin", ad.Username, "err", err)
+			}
+		}
+	}
+	return Actor{Kind: "admin", AdminID: ad.ID, Username: ad.Username, Superadmin: ad.Superadmin,
+		DomainIDs: ad.DomainIDs, Remote: remote}, nil
 }

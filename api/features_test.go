@@ -172,3 +172,19 @@ func TestRetentionAndPurge(t *testing.T) {
 		t.Fatalf("purge=true left %v", left)
 	}
 }
+
+// The web panel's login goes through the service too.
+func TestAuthenticateAdmin(t *testing.T) {
+	e := newEnv(t)
+	e.admin("root", true)
+	ctx := context.Background()
+	a, err := e.svc.AuthenticateAdmin(ctx, "ROOT", "password-root", "192.0.2.1")
+	if err != nil || !a.Superadmin || a.Kind != "admin" || a.Username != "root" {
+		t.Fatalf("login: %+v %v", a, err)
+	}
+	for _, c := range [][2]string{{"root", "wrong"}, {"nobody", "password-root"}, {"bad user", "x"}} {
+		if _, err := e.svc.AuthenticateAdmin(ctx, c[0], c[1], ""); admin.KindOf(err) != admin.Unauthorized {
+			t.Errorf("login %q/%q: %v", c[0], c[1], err)
+		}
+	}
+}

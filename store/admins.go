@@ -120,7 +120,7 @@ type AdminFilter struct {
 func (t *Tx) ListAdmins(ctx context.Context, f AdminFilter) ([]Admin, error) {
 	rows, err := t.q.Query(ctx, adminSelect+`
 		WHERE ($1 = '' OR a.username LIKE $2) AND a.username > $3
-		GROUP BY a.id ORDER BY a.username LIMIT $4`, f.Q, likePattern(f.Q), f.After, f.Limit)
+		GROUP BY a.id ORDER BY a.username LIMIT $4`, customPlan, f.Q, likePattern(f.Q), f.After, f.Limit)
 	if err != nil {
 		return nil, translate(err, "list admins")
 	}

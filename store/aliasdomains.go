@@ -74,7 +74,7 @@ func (t *Tx) ListAliasDomains(ctx context.Context, f AliasDomainFilter) ([]Alias
 	rows, err := t.q.Query(ctx, aliasDomainSelect+`
 		WHERE ($1::bigint[] IS NULL OR ad.target_domain_id = ANY ($1))
 		  AND ($2 = '' OR ad.alias_domain LIKE $3 OR d.name LIKE $3) AND ad.alias_domain > $4
-		ORDER BY ad.alias_domain LIMIT $5`, ids, f.Q, likePattern(f.Q), f.After, f.Limit)
+		ORDER BY ad.alias_domain LIMIT $5`, customPlan, ids, f.Q, likePattern(f.Q), f.After, f.Limit)
 	if err != nil {
 		return nil, translate(err, "list alias domains")
 	}

@@ -93,7 +93,7 @@ func (t *Tx) ListAliases(ctx context.Context, f AliasFilter) ([]Alias, error) {
 		args = append(args, likePattern(f.Q))
 	}
 	sql += ` ORDER BY address LIMIT $3`
-	rows, err := t.q.Query(ctx, sql, args...)
+	rows, err := t.q.Query(ctx, sql, append([]any{customPlan}, args...)...)
 	if err != nil {
 		return nil, translate(err, "list aliases")
 	}

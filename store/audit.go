@@ -70,7 +70,7 @@ func (t *Tx) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 		  AND ($5 = '' OR object = $5) AND ($6 = '' OR domain = $6)
 		  AND ($7::timestamptz IS NULL OR at >= $7) AND ($8::timestamptz IS NULL OR at < $8)
 		  AND ($9 = 0 OR id < $9)
-		ORDER BY id DESC LIMIT $10`,
+		ORDER BY id DESC LIMIT $10`, customPlan,
 		doms, f.Actor, f.Action, f.ObjectType, f.Object, f.Domain, f.Since, f.Until, f.Before, f.Limit)
 	if err != nil {
 		return nil, translate(err, "list audit")

@@ -134,7 +134,7 @@ func (t *Tx) ListDomains(ctx context.Context, f DomainFilter) ([]DomainWithUsage
 			p.max_quota_bytes, p.quota_bytes, p.active, p.created_at, p.updated_at,
 			coalesce(m.n, 0), coalesce(a.n, 0), coalesce(m.alloc, 0)::bigint, coalesce(m.used, 0)::bigint
 		FROM page p LEFT JOIN m ON m.domain_id = p.id LEFT JOIN a ON a.domain_id = p.id
-		ORDER BY p.name`,
+		ORDER BY p.name`, customPlan,
 		ids, f.Q, likePattern(f.Q), f.After, f.Limit)
 	if err != nil {
 		return nil, translate(err, "list domains")

@@ -116,7 +116,7 @@ func (t *Tx) ListMailboxes(ctx context.Context, f MailboxFilter) ([]Mailbox, err
 		args = append(args, likePattern(f.Q))
 	}
 	sql += ` ORDER BY address LIMIT $3`
-	rows, err := t.q.Query(ctx, sql, args...)
+	rows, err := t.q.Query(ctx, sql, append([]any{customPlan}, args...)...)
 	if err != nil {
 		return nil, translate(err, "list mailboxes")
 	}

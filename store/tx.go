@@ -69,6 +69,14 @@ func DecodeCursor(c string) (string, error) {
 	return k[0], nil
 }
 
+// customPlan, as the first query argument, sends a query as an unnamed
+// statement, so PostgreSQL plans it for the actual values every time. The
+// lists have optional filters ("$2 = ” OR name LIKE $3") and substring
+// searches whose best plan depends on the values; the generic plan that a
+// cached prepared statement switches to after five runs scanned every
+// mailbox of the domain for a search (2.5 ms at 10,000 against 0.05 ms).
+const customPlan = pgx.QueryExecModeExec
+
 // likePattern turns a search string into a LIKE '%...%' pattern, its
 // wildcards escaped.
 func likePattern(q string) string {
