@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -596,5 +597,29 @@ func TestSTLSDropsPipelinedInput(t *testing.T) {
 	c.login(alice, "secret")
 	if !strings.Contains(e.log.String(), "discarded input pipelined after STLS") {
 		t.Fatal("the discarded input is not logged")
+	}
+}
+
+// A client that hangs up in the middle of a RETR: the session ends, its
+// lock goes, nothing is deleted.
+func TestDisconnectMidRETR(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.addMailbox(t, alice, "secret")
+	e.deliver(t, alice, message("small", "x\n"))
+	e.deliver(t, alice, message("large", strings.Repeat("0123456789 abcdefghijklmnopqrstuvwxyz\n", 200_000))) // 7.6 MB
+	before := e.usage(t, alice)
+	c := dial(t, e.plain)
+	c.login(alice, "secret")
+	c.expect("DELE 1", "+OK")
+	c.expect("RETR 2", "+OK")
+	buf := make([]byte, 4096)
+	if _, err := io.ReadFull(c.r, buf); err != nil {
+		t.Fatal(err)
+	}
+	c.conn.Close()
+	c = waitLogin(t, e, alice, "secret")
+	c.expect("STAT", "+OK 2 ")
+	if after := e.usage(t, alice); after != before {
+		t.Fatalf("after a hang-up mid-RETR: %+v; before %+v", after, before)
 	}
 }
