@@ -398,8 +398,8 @@ func TestAdminsTokensAudit(t *testing.T) {
 	}
 	l := c.get("/tokens").must(t, 200).has(t, "billing").lacks(t, tok[1])
 	id := regexp.MustCompile(`href="/tokens/(\d+)/revoke"`).FindStringSubmatch(l.body)[1]
-	c.get("/tokens/" + id + "/revoke").must(t, 200).has(t, "401 Unauthorized")
-	c.post("/tokens/" + id + "/revoke").redirects(t, "/tokens?done=revoked")
+	c.get("/tokens/"+id+"/revoke").must(t, 200).has(t, "401 Unauthorized")
+	c.post("/tokens/"+id+"/revoke").redirects(t, "/tokens?done=revoked")
 	if _, err := e.svc.Authenticate(context.Background(), tok[1], "127.0.0.1"); err == nil {
 		t.Fatal("revoked token still works")
 	}
