@@ -1,6 +1,7 @@
 package mta_test
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-smtp"
@@ -265,5 +267,50 @@ func TestOpenRelay(t *testing.T) {
 	}
 	if q := e.queue(); len(q) != 0 {
 		t.Errorf("queued: %+v", q)
+	}
+}
+
+// TestDNSBLOncePerConnection: the block list is asked once per connection,
+// whatever the transactions and the sessions (STARTTLS starts a new one).
+func TestDNSBLOncePerConnection(t *testing.T) {
+	var mu sync.Mutex
+	lookups := 0
+	e := newEnv(t, func(c *mta.Config) {
+		c.TLS = tlsConfig(t)
+		c.DNSBL = []string{"bl.test"}
+		c.LookupHost = func(ctx context.Context, host string) ([]string, error) {
+			mu.Lock()
+			lookups++
+			mu.Unlock()
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+	})
+	e.domain("example.test")
+	e.mailbox("alice@example.test", 0)
+	for conn := 1; conn <= 2; conn++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+		nc, err := d.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := smtp.NewClientStartTLS(nc, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Hello("client.example"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if err := send(c, "bob@remote.example", []string{"alice@example.test"}, testMsg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+		mu.Lock()
+		n := lookups
+		mu.Unlock()
+		if n != conn {
+			t.Errorf("after %d connections: %d DNSBL lookups", conn, n)
+		}
 	}
 }
