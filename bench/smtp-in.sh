@@ -44,7 +44,7 @@ stack_started=0
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	if [ "$stack_started" = 1 ]; then "$SHARED/stack-down.sh" >/dev/null 2>&1 || true; fi
-	[ -n "${KEEP:-}" ] || rm -rf "$work/data/vmail" "$work/stack/mail"
+	[ -n "${KEEP:-}" ] || rm -rf "$work/data" "$work/stack" # keep results and logs only
 }
 stack_up() {
 	local p
