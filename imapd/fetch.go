@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -175,15 +176,20 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 		}
 	}
 	for _, sec := range options.BinarySection {
-		r, err := mf.reader()
-		if err != nil {
-			ferr = errors.Join(ferr, err)
-			continue
+		var err error
+		if len(sec.Part) == 0 {
+			var r io.Reader
+			if r, err = mf.reader(); err == nil {
+				b := imapserver.ExtractBinarySection(r, sec)
+				wc := rw.WriteBinarySection(sec, int64(len(b)))
+				wc.Write(b)
+				err = wc.Close()
+			}
+		} else {
+			err = streamSection(mf, func(r io.Reader) io.Reader { return binaryBody(r, sec.Part) }, sec.Partial,
+				func(n int64) io.WriteCloser { return rw.WriteBinarySection(sec, n) })
 		}
-		b := imapserver.ExtractBinarySection(r, sec)
-		wc := rw.WriteBinarySection(sec, int64(len(b)))
-		wc.Write(b)
-		if err := wc.Close(); err != nil {
+		if err != nil {
 			rw.Close()
 			return err
 		}
@@ -194,7 +200,13 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 			ferr = errors.Join(ferr, err)
 			continue
 		}
-		rw.WriteBinarySectionSize(sec, imapserver.ExtractBinarySectionSize(r, sec))
+		var n int64
+		if src := binaryBody(r, sec.Part); len(sec.Part) > 0 && src != nil {
+			n, _ = io.Copy(io.Discard, src)
+		} else if len(sec.Part) == 0 {
+			n = int64(imapserver.ExtractBinarySectionSize(r, sec))
+		}
+		rw.WriteBinarySectionSize(sec, uint32(n))
 	}
 	if ferr != nil {
 		s.logger().Warn("imap: fetch: read message", "uid", m.UID, "err", ferr)
@@ -213,7 +225,14 @@ func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.Fet
 	streamed := len(sec.Part) == 0 && len(sec.HeaderFields) == 0 && len(sec.HeaderFieldsNot) == 0 &&
 		(sec.Specifier == imap.PartSpecifierNone || sec.Specifier == imap.PartSpecifierText ||
 			sec.Specifier == imap.PartSpecifierHeader)
-	if !streamed {
+	if !streamed && len(sec.HeaderFields) == 0 && len(sec.HeaderFieldsNot) == 0 &&
+		(sec.Specifier == imap.PartSpecifierNone || sec.Specifier == imap.PartSpecifierText) {
+		// A part's body, or the text of an attached message: streamed too.
+		text := sec.Specifier == imap.PartSpecifierText
+		return streamSection(mf, func(r io.Reader) io.Reader { return partBody(r, sec.Part, text) }, sec.Partial,
+			func(n int64) io.WriteCloser { return rw.WriteBodySection(sec, n) })
+	}
+	if !streamed { // headers: bounded by maxHeaderBytes-ish sizes
 		b := imapserver.ExtractBodySection(r, sec)
 		wc := rw.WriteBodySection(sec, int64(len(b)))
 		wc.Write(b)
@@ -249,21 +268,64 @@ func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.Fet
 		return err
 	}
 	wc := rw.WriteBodySection(sec, length)
-	n, err := io.CopyN(wc, r, length)
-	if err != nil && n < length {
+	if n, err := io.CopyN(wc, r, length); err != nil && n < length {
 		// The file is shorter than its name says: pad, so the literal
 		// keeps its announced length and the session stays in sync.
-		pad := make([]byte, 512)
-		for i := range pad {
-			pad[i] = ' '
+		if _, err := io.CopyN(wc, padding{}, length-n); err != nil {
+			return err
 		}
-		for n < length {
-			k, werr := wc.Write(pad[:min(int64(len(pad)), length-n)])
-			n += int64(k)
-			if werr != nil {
-				return werr
+	}
+	return wc.Close()
+}
+
+// streamSection sends the bytes open finds in the message in two passes
+// over the file, one to count them (the literal's size comes first) and one
+// to send them, so memory does not grow with the section's size. A section
+// that does not exist is sent empty.
+func streamSection(mf *msgFile, open func(io.Reader) io.Reader, partial *imap.SectionPartial,
+	write func(size int64) io.WriteCloser) error {
+	r, err := mf.reader()
+	if err != nil {
+		return err
+	}
+	var total int64
+	if src := open(r); src != nil {
+		total, _ = io.Copy(io.Discard, src)
+	}
+	start, length := int64(0), total
+	if partial != nil {
+		if partial.Offset >= total {
+			length = 0
+		} else {
+			start, length = partial.Offset, min(total-partial.Offset, partial.Size)
+		}
+	}
+	wc := write(length)
+	if length > 0 {
+		if r, err = mf.reader(); err != nil {
+			return err
+		}
+		src := open(r)
+		if src == nil {
+			src = bytes.NewReader(nil)
+		}
+		io.CopyN(io.Discard, src, start)
+		if n, err := io.CopyN(wc, src, length); err != nil && n < length {
+			if _, err := io.CopyN(wc, padding{}, length-n); err != nil {
+				return err
 			}
 		}
 	}
 	return wc.Close()
+}
+
+// padding reads spaces: it fills a literal whose source came up short
+// (the file changed between the passes), so the session stays in sync.
+type padding struct{}
+
+func (padding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }

@@ -3,7 +3,9 @@ package imapd
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"io"
+	"mime/quotedprintable"
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
@@ -211,4 +213,82 @@ func disposition(h gomessage.Header) *imap.BodyStructureDisposition {
 		return nil
 	}
 	return &imap.BodyStructureDisposition{Value: d, Params: params}
+}
+
+// findPart walks to the body part named by path (RFC 3501 6.4.5) in the
+// message r (CRLF form), streaming: it returns the part's header and a
+// reader positioned at its body, or ok false when there is no such part.
+func findPart(r io.Reader, path []int) (textproto.Header, io.Reader, bool) {
+	br := bufio.NewReader(r)
+	h, err := textproto.ReadHeader(br)
+	if err != nil && len(h.Map()) == 0 {
+		return h, nil, false
+	}
+	var body io.Reader = br
+	for i, n := range path {
+		if i > 0 && isMessage(h) { // a number below message/rfc822 names a part of the inner message
+			inner := bufio.NewReader(body)
+			h, _ = textproto.ReadHeader(inner)
+			body = inner
+		}
+		gh := gomessage.Header{Header: h}
+		mt, params, _ := gh.ContentType()
+		if !strings.HasPrefix(mt, "multipart/") {
+			if n != 1 {
+				return h, nil, false
+			}
+			continue // part 1 of a single-part entity is its body
+		}
+		mr := textproto.NewMultipartReader(body, params["boundary"])
+		var p *textproto.Part
+		for j := 1; j <= n; j++ {
+			if p, err = mr.NextPart(); err != nil {
+				return h, nil, false
+			}
+		}
+		h, body = p.Header, p
+	}
+	return h, body, true
+}
+
+func isMessage(h textproto.Header) bool {
+	gh := gomessage.Header{Header: h}
+	mt, _, _ := gh.ContentType()
+	return mt == "message/rfc822" || mt == "message/global"
+}
+
+// partBody returns a reader of what BODY[<path>] (text false) or
+// BODY[<path>.TEXT] (text true) names, or nil.
+func partBody(r io.Reader, path []int, text bool) io.Reader {
+	h, body, ok := findPart(r, path)
+	if !ok {
+		return nil
+	}
+	if !text {
+		return body
+	}
+	if !isMessage(h) {
+		return nil
+	}
+	inner := bufio.NewReader(body)
+	if _, err := textproto.ReadHeader(inner); err != nil {
+		return nil
+	}
+	return inner
+}
+
+// binaryBody returns the content of part path with its transfer encoding
+// undone (RFC 3516), or nil.
+func binaryBody(r io.Reader, path []int) io.Reader {
+	h, body, ok := findPart(r, path)
+	if !ok {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, body)
+	case "quoted-printable":
+		return quotedprintable.NewReader(body)
+	}
+	return body
 }
