@@ -18,6 +18,7 @@ func TestAuthAndPOP3Keys(t *testing.T) {
 		{"auth.delay_ms", "-1"},
 		{"auth.delay_ms", "60001"},
 		{"pop3.idle_timeout", "5"},
+		{"pop3.max_connections_per_client", "-1"},
 	} {
 		c := Default()
 		if err := c.Set(tc.key, tc.value); err != nil {

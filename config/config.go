@@ -123,7 +123,8 @@ type Auth struct {
 
 // POP3 configures the POP3 server.
 type POP3 struct {
-	IdleTimeout int `toml:"idle_timeout" help:"seconds a POP3 client may stay silent before it is disconnected (RFC 1939: at least 600)"`
+	IdleTimeout       int `toml:"idle_timeout" help:"seconds a POP3 client may stay silent before it is disconnected (RFC 1939: at least 600)"`
+	MaxConnsPerClient int `toml:"max_connections_per_client" help:"concurrent POP3 connections from one client address; 0 = unlimited"`
 }
 
 // Default returns the built-in defaults, before the mode-dependent ones
@@ -157,7 +158,7 @@ func Default() Config {
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
 		Auth:    Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
-		POP3:    POP3{IdleTimeout: 600},
+		POP3:    POP3{IdleTimeout: 600, MaxConnsPerClient: 20},
 		Mailbox: Mailbox{RetentionDays: 30},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 	}

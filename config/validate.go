@@ -181,6 +181,9 @@ func (c *Config) validateAuth(bad reporter) {
 	if t := c.POP3.IdleTimeout; t < 10 || t > 86400 {
 		bad("pop3.idle_timeout", "must be from 10 to 86400 seconds (RFC 1939 asks for at least 600), got %d", t)
 	}
+	if n := c.POP3.MaxConnsPerClient; n < 0 {
+		bad("pop3.max_connections_per_client", "must be 0 (unlimited) or more, got %d", n)
+	}
 }
 
 // ParseNetwork reads a mynetworks entry: a CIDR prefix or a single address.

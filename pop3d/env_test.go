@@ -50,6 +50,7 @@ type env struct {
 type envOptions struct {
 	noLoopbackPlaintext bool
 	idle                time.Duration
+	maxConnsPerClient   int
 	throttle            auth.ThrottleConfig
 	st                  *store.Store // share a database with another env (another node)
 	root                string
@@ -102,6 +103,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		TLS:                    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		AllowPlaintextLoopback: !o.noLoopbackPlaintext,
 		IdleTimeout:            o.idle,
+		MaxConnsPerClient:      o.maxConnsPerClient,
 		Log:                    log, Registry: e.reg,
 	}, a, e.st, e.locks)
 	if err != nil {

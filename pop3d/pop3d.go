@@ -11,8 +11,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,8 +96,11 @@ type Config struct {
 	// (auth.allow_plaintext_loopback).
 	AllowPlaintextLoopback bool
 	IdleTimeout            time.Duration // 0: 10 minutes (RFC 1939 section 3)
-	Log                    *slog.Logger
-	Registry               *prometheus.Registry // nil: metrics are not exported
+	// MaxConnsPerClient bounds the connections open at once from one
+	// client address (IPv6: one /64); 0 means no limit.
+	MaxConnsPerClient int
+	Log               *slog.Logger
+	Registry          *prometheus.Registry // nil: metrics are not exported
 }
 
 // maxAuthFailures is how many failed logins a connection may make before it
@@ -116,6 +121,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []listener
 	conns     map[net.Conn]struct{}
+	perClient map[netip.Prefix]int
 	closing   bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
@@ -142,7 +148,8 @@ func New(cfg Config, a Authenticator, ms Mailstore, l Locker) (*Server, error) {
 		return nil, err
 	}
 	return &Server{cfg: cfg, auth: a, store: ms, locks: l, log: cfg.Log, m: m,
-		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{}}, nil
+		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{},
+		perClient: map[netip.Prefix]int{}}, nil
 }
 
 // Listen binds addr: POP3 with STLS, or POP3 over implicit TLS (port 995)
@@ -229,6 +236,20 @@ func (s *Server) accept(ctx context.Context, l listener) error {
 			c.Close()
 			return nil
 		}
+		client := clientKey(c.RemoteAddr())
+		if max := s.cfg.MaxConnsPerClient; max > 0 && s.perClient[client] >= max {
+			s.mu.Unlock()
+			s.m.tooMany.Inc()
+			s.log.Info("pop3 connection refused: too many from the client", "remote", c.RemoteAddr().String(), "max", max)
+			// Implicit TLS clients cannot read a clear-text reply.
+			if !l.implicitTLS {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, "-ERR [SYS/TEMP] Too many connections from your address; try again later.\r\n")
+			}
+			c.Close()
+			continue
+		}
+		s.perClient[client]++
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -237,11 +258,26 @@ func (s *Server) accept(ctx context.Context, l listener) error {
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
+				if s.perClient[client]--; s.perClient[client] <= 0 {
+					delete(s.perClient, client)
+				}
 				s.mu.Unlock()
 			}()
 			s.serveConn(ctx, c, l.implicitTLS)
 		}()
 	}
+}
+
+// clientKey is the client address a connection limit counts: the address,
+// or its /64 for IPv6.
+func clientKey(a net.Addr) netip.Prefix {
+	ip := auth.RemoteIP(a)
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p
+	}
+	p, _ := ip.Prefix(ip.BitLen())
+	return p
 }
 
 // shuttingDown reports whether Serve is ending.
@@ -260,6 +296,7 @@ type metrics struct {
 	retrBytes prometheus.Counter
 	deleted   prometheus.Counter
 	inUse     prometheus.Counter
+	tooMany   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -285,9 +322,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		inUse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mailhost_pop3_in_use_total", Help: "Logins refused because another POP3 session held the mailbox.",
 		}),
+		tooMany: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_pop3_refused_connections_total", Help: "Connections refused over pop3.max_connections_per_client.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.sessions, m.active, m.commands, m.retrieved, m.retrBytes, m.deleted, m.inUse} {
+		for _, c := range []prometheus.Collector{m.sessions, m.active, m.commands, m.retrieved, m.retrBytes, m.deleted, m.inUse, m.tooMany} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("pop3d: register metrics: %w", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -621,5 +622,52 @@ func TestDisconnectMidRETR(t *testing.T) {
 	c.expect("STAT", "+OK 2 ")
 	if after := e.usage(t, alice); after != before {
 		t.Fatalf("after a hang-up mid-RETR: %+v; before %+v", after, before)
+	}
+}
+
+func TestConnectionsPerClientLimit(t *testing.T) {
+	e := newEnv(t, envOptions{maxConnsPerClient: 2})
+	c1, c2 := dial(t, e.plain), dial(t, e.plain)
+	c, err := net.Dial("tcp", e.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	third := &client{t: t, conn: c, r: bufio.NewReader(c)}
+	if got := third.line(); got != "-ERR [SYS/TEMP] Too many connections from your address; try again later." {
+		t.Fatalf("third connection: %q", got)
+	}
+	if !third.closed() {
+		t.Fatal("third connection left open")
+	}
+	// Over implicit TLS the refusal is a plain close.
+	tc, err := tls.Dial("tcp", e.tlsAddr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		_, err = tc.Read(make([]byte, 1))
+		tc.Close()
+	}
+	if err == nil {
+		t.Fatal("a POP3S connection over the limit was served")
+	}
+	c1.expect("QUIT", "+OK")
+	c1.closed()
+	c2.expect("NOOP", "-ERR NOOP is not allowed before login")
+	// The server counts c1 out once its session has ended: a new
+	// connection is served again.
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", e.plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &client{t: t, conn: c, r: bufio.NewReader(c)}
+		g := cl.line()
+		c.Close()
+		if strings.HasPrefix(g, "+OK") {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("still refused after c1 left: %q", g)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
