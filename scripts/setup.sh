@@ -14,6 +14,8 @@ declare -A want=(
 	[/usr/bin/swaks]=swaks # SMTP client of the mta tests
 	[/usr/bin/fetchmail]=fetchmail # POP3 client of the pop3d tests (full download)
 	[/usr/bin/curl]=curl # pop3://, pop3s:// (and imap) client of the tests
+	[/usr/bin/chromium]=chromium # headless browser of the web panel's end-to-end test (chromedp)
+	[/usr/bin/chromedriver]=chromium-driver # WebDriver for Chromium, for browser tests driven over WebDriver
 	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download)
 )
 missing=()
