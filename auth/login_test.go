@@ -389,7 +389,7 @@ func TestThrottleTableIsBounded(t *testing.T) {
 		}
 		th.Fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "")
 	}
-	if n := th.Len(); n > maxEntries {
+	if n := len(th.entries); n > maxEntries {
 		t.Fatalf("throttle remembers %d entries; want at most %d", n, maxEntries)
 	}
 }

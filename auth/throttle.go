@@ -217,10 +217,3 @@ func (t *Throttle) sweep(now time.Time) {
 		}
 	}
 }
-
-// Len returns the number of remembered addresses and accounts (for tests).
-func (t *Throttle) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.entries)
-}
