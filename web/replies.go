@@ -60,6 +60,14 @@ func (h *Handler) ownerOps(r *http.Request) replyOps {
 	}
 }
 
+// navOf is the navigation entry of an owner's page; admins stay in domains.
+func (o replyOps) navOf(page string) string {
+	if o.nav == "me" {
+		return page
+	}
+	return o.nav
+}
+
 type replyPage struct {
 	Address string
 	Base    string
@@ -101,7 +109,7 @@ func (h *Handler) forwardingPage(w http.ResponseWriter, r *http.Request, ops rep
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.nav, Form: f,
+	h.render(w, r, http.StatusOK, "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.navOf("forwarding"), Form: f,
 		D: replyPage{Address: ops.address, Base: ops.base, Exists: exists}})
 }
 
@@ -111,7 +119,7 @@ func (h *Handler) forwardingSet(w http.ResponseWriter, r *http.Request, ops repl
 	_, err := ops.setF(r.Context(), in)
 	if f.fail(err) {
 		_, gerr := ops.getF(r.Context())
-		h.render(w, r, http.StatusUnprocessableEntity, "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.nav, Form: f,
+		h.render(w, r, http.StatusUnprocessableEntity, "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.navOf("forwarding"), Form: f,
 			D: replyPage{Address: ops.address, Base: ops.base, Exists: gerr == nil}})
 		return
 	}
@@ -157,7 +165,7 @@ func (h *Handler) vacationPage(w http.ResponseWriter, r *http.Request, ops reply
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.nav, Form: f,
+	h.render(w, r, http.StatusOK, "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.navOf("vacation"), Form: f,
 		D: replyPage{Address: ops.address, Base: ops.base, Exists: exists}})
 }
 
@@ -206,7 +214,7 @@ func (h *Handler) vacationSet(w http.ResponseWriter, r *http.Request, ops replyO
 		}
 	}
 	_, gerr := ops.getV(r.Context())
-	h.render(w, r, http.StatusUnprocessableEntity, "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.nav, Form: f,
+	h.render(w, r, http.StatusUnprocessableEntity, "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.navOf("vacation"), Form: f,
 		D: replyPage{Address: ops.address, Base: ops.base, Exists: gerr == nil}})
 }
 

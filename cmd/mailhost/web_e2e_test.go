@@ -70,6 +70,7 @@ func TestWebPanelInBrowser(t *testing.T) {
 		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("hide-scrollbars", true), // screenshots as wide as the viewport
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
@@ -175,12 +176,26 @@ func TestWebPanelInBrowser(t *testing.T) {
 	shot("09-dashboard")
 
 	// Phone width.
+	// Phone width: nothing wider than the screen, so no sideways scrolling.
+	fits := func(page string) {
+		t.Helper()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= document.documentElement.clientWidth`))
+		if err != nil || !ok {
+			t.Errorf("%s is wider than a phone screen (%v)", page, err)
+		}
+	}
 	run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(base+"/domains"), heading("Domains"))
+	fits("domain list")
 	shot("10-phone-domains")
 	run("phone domain", chromedp.Navigate(base+"/domains/shop.example"), heading("Domain shop.example"))
+	fits("domain page")
 	shot("11-phone-domain")
 	run("phone mailbox", chromedp.Navigate(base+"/mailboxes/alice@shop.example"), heading("Mailbox alice@shop.example"))
+	fits("mailbox page")
 	shot("12-phone-mailbox")
+	run("phone mailboxes", chromedp.Navigate(base+"/domains/shop.example/mailboxes"), heading("Mailboxes of shop.example"))
+	fits("mailbox list")
+	shot("12b-phone-mailboxes")
 	run("desktop", chromedp.EmulateViewport(1280, 900))
 
 	// The owner changes the password.
