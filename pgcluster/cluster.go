@@ -32,7 +32,12 @@ type Options struct {
 	RunAs Owner
 	// Settings are extra server settings (for tests: fsync=off).
 	Settings map[string]string
-	Log      *slog.Logger
+	// SocketDir, when set, holds the Unix socket instead of Dir, and is
+	// made traversable by every account (mode 0755): a test cluster run as
+	// one account serves a mailhost that has switched to another. Access
+	// is still limited by the directories above it.
+	SocketDir string
+	Log       *slog.Logger
 }
 
 // Cluster is one process's use of a private cluster.
@@ -61,6 +66,9 @@ func Acquire(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{opts: opts, bin: binDir, socketDir: socketDir(dir)}
+	if opts.SocketDir != "" {
+		c.socketDir = socketDir(opts.SocketDir)
+	}
 	if err := c.prepareDirs(); err != nil {
 		return nil, err
 	}
@@ -125,6 +133,11 @@ func (c *Cluster) prepareDirs() error {
 		}
 		if err := c.chown(d); err != nil {
 			return err
+		}
+	}
+	if c.opts.SocketDir != "" {
+		if err := os.Chmod(c.socketDir, 0o755); err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
 		}
 	}
 	return nil

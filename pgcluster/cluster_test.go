@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -109,5 +110,33 @@ func TestSharedUseAndReuse(t *testing.T) {
 	}
 	if !strings.Contains(c.URL("mailhost"), "host=") {
 		t.Errorf("URL %q does not name the socket dir", c.URL("mailhost"))
+	}
+}
+
+// With SocketDir, an account other than the cluster's owner can connect:
+// a root test run whose mailhost has switched to vmail still reaches it.
+func TestSocketDirReachableByOtherAccounts(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and psql")
+	}
+	base, err := os.MkdirTemp("", "pgcluster-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := Acquire(ctx, Options{Dir: filepath.Join(base, "pg"), SocketDir: filepath.Join(base, "sock"),
+		RunAs: testOwner(t), Settings: map[string]string{"fsync": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release(ctx)
+	out, err := exec.Command("runuser", "-u", "nobody", "--", psql, c.URL("postgres"), "-Atc", "SELECT 42").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "42" {
+		t.Fatalf("psql as nobody: %v %s", err, out)
 	}
 }

@@ -136,7 +136,9 @@ func WithDatabase(conn, db string) string {
 }
 
 // StartCluster initialises and starts a throwaway cluster in a temporary
-// directory with FastSettings; cleanup stops it and removes the files.
+// directory with FastSettings; cleanup stops it and removes the files. Its
+// socket is reachable by every account, so a mailhost under test that
+// switched from root to vmail can still open connections.
 func StartCluster(ctx context.Context) (*pgcluster.Cluster, func(), error) {
 	dir, err := os.MkdirTemp("", "mailhost-pgtest-")
 	if err != nil {
@@ -150,7 +152,9 @@ func StartCluster(ctx context.Context) (*pgcluster.Cluster, func(), error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	c, err := pgcluster.Acquire(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), RunAs: owner, Settings: FastSettings})
+	c, err := pgcluster.Acquire(ctx, pgcluster.Options{
+		Dir: filepath.Join(dir, "pg"), SocketDir: filepath.Join(dir, "sock"), RunAs: owner, Settings: FastSettings,
+	})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
