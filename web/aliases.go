@@ -80,7 +80,7 @@ func (h *Handler) aliasCreate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/domains/"+url.PathEscape(d.Name)+"/aliases?done=created#"+url.QueryEscape(al.Address))
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "alias_form.html", &view{Title: "New alias in " + d.UnicodeName, Nav: "domains", Form: f, D: aliasForm{Domain: d}})
+	h.render(w, r, f.Status(), "alias_form.html", &view{Title: "New alias in " + d.UnicodeName, Nav: "domains", Form: f, D: aliasForm{Domain: d}})
 }
 
 func (h *Handler) aliasEdit(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +125,7 @@ func (h *Handler) aliasUpdate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, aliasPath(al.Address)+"?done=saved")
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "alias_form.html", &view{Title: "Alias " + al.Address, Nav: "domains", Form: f, D: aliasForm{Domain: d, Alias: &al}})
+	h.render(w, r, f.Status(), "alias_form.html", &view{Title: "Alias " + al.Address, Nav: "domains", Form: f, D: aliasForm{Domain: d, Alias: &al}})
 }
 
 func (h *Handler) aliasActive(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +202,7 @@ func (h *Handler) aliasDomainCreate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/alias-domains?done=created")
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "alias_domain_form.html", &view{Title: "New alias domain", Nav: "alias-domains", Form: f})
+	h.render(w, r, f.Status(), "alias_domain_form.html", &view{Title: "New alias domain", Nav: "alias-domains", Form: f})
 }
 
 func aliasDomainConfirm(ad admin.AliasDomainView) confirmData {

@@ -173,7 +173,7 @@ func (h *Handler) domainCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
+	h.render(w, r, f.Status(), "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
 		D: domainForm{Create: true, Super: current(r).Super()}})
 }
 
@@ -224,7 +224,7 @@ func (h *Handler) domainUpdate(w http.ResponseWriter, r *http.Request) {
 		f.Values.Set("kind", d.Kind)
 		f.Values.Set("relay_to", d.RelayTo)
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains",
+	h.render(w, r, f.Status(), "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains",
 		Form: f, D: domainForm{Name: d.Name, Super: a.Superadmin}})
 }
 
@@ -308,7 +308,7 @@ func (h *Handler) domainDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.svc.DeleteDomain(r.Context(), a, d.Name, f.Get("force") != "")
 	if f.fail(err) {
-		h.render(w, r, http.StatusConflict, "confirm.html", &view{Title: "Delete domain " + d.UnicodeName, Nav: "domains", Form: f, D: h.domainConfirm(d)})
+		h.render(w, r, f.Status(), "confirm.html", &view{Title: "Delete domain " + d.UnicodeName, Nav: "domains", Form: f, D: h.domainConfirm(d)})
 		return
 	}
 	if err != nil {

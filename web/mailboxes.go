@@ -84,7 +84,7 @@ func (h *Handler) mailboxCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "mailbox_form.html", &view{Title: "New mailbox in " + d.UnicodeName, Nav: "domains",
+	h.render(w, r, f.Status(), "mailbox_form.html", &view{Title: "New mailbox in " + d.UnicodeName, Nav: "domains",
 		Form: f, D: mailboxForm{Domain: d}})
 }
 
@@ -141,7 +141,7 @@ func (h *Handler) mailboxUpdate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "mailbox_form.html", &view{Title: "Mailbox " + m.Address, Nav: "domains", Form: f,
+	h.render(w, r, f.Status(), "mailbox_form.html", &view{Title: "Mailbox " + m.Address, Nav: "domains", Form: f,
 		D: mailboxForm{Domain: d, Mailbox: &m}})
 }
 
@@ -187,7 +187,7 @@ func (h *Handler) mailboxDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.svc.DeleteMailbox(ctx, a, m.Address, f.Get("purge") != "")
 	if f.fail(err) {
-		h.render(w, r, http.StatusConflict, "confirm.html", &view{Title: "Delete mailbox " + m.Address, Nav: "domains", Form: f,
+		h.render(w, r, f.Status(), "confirm.html", &view{Title: "Delete mailbox " + m.Address, Nav: "domains", Form: f,
 			D: h.mailboxConfirm(m)})
 		return
 	}

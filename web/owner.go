@@ -45,7 +45,7 @@ func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 			if f.Errors["current_password"] != "" {
 				h.throttle.Fail(ip, key)
 			}
-			h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
+			h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
 			return
 		}
 		if err != nil {
@@ -57,5 +57,5 @@ func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Errors["current_password"] = "is required"
-	h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
+	h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
 }

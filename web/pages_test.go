@@ -34,7 +34,7 @@ func TestDomainForms(t *testing.T) {
 
 	c.post("/domains/new", "name", "Example.COM", "description", "Main", "kind", "local", "max_mailboxes", "10",
 		"max_aliases", "0", "max_quota_bytes", "1G", "quota_bytes", "5G", "active", "on").redirects(t, "/domains/example.com?done=created")
-	c.post("/domains/new", "name", "example.com", "active", "on").must(t, 422).has(t, "already exists")
+	c.post("/domains/new", "name", "example.com", "active", "on").must(t, 409).has(t, "already exists")
 	c.post("/domains/new", "name", "backup.example", "kind", "relay", "relay_to", "[192.0.2.1]:25", "active", "on").
 		redirects(t, "/domains/backup.example?done=created")
 	e.mailbox("alice@example.com")
@@ -110,7 +110,7 @@ func TestMailboxForms(t *testing.T) {
 	}
 	c.get("/mailboxes/alice@example.com").must(t, 200).lacks(t, gen[1])
 	c.post("/domains/example.com/mailboxes/new", "local_part", "bob", "password", pw, "active", "on").redirects(t, "/mailboxes/bob@example.com?done=created")
-	c.post("/domains/example.com/mailboxes/new", "local_part", "bob", "password", pw).must(t, 422).has(t, "already taken")
+	c.post("/domains/example.com/mailboxes/new", "local_part", "bob", "password", pw).must(t, 409).has(t, "already taken")
 
 	// The list: quota bars, search, keyset pages.
 	for i := range 52 {
@@ -299,15 +299,15 @@ func TestPermissionMatrix(t *testing.T) {
 	super.get("/audit?domain=b.example").must(t, 200).has(t, "bob@b.example")
 	// Super-admin-only things.
 	domA.get("/domains/new").must(t, 200)
-	domA.post("/domains/new", "name", "c.example", "active", "on").must(t, 422).has(t, "only a super-admin")
+	domA.post("/domains/new", "name", "c.example", "active", "on").must(t, 403).has(t, "only a super-admin")
 	domA.get("/admins").must(t, 403)
 	domA.get("/admins/root").must(t, 404)
-	domA.post("/admins/new", "username", "evil", "password", pw, "superadmin", "on").must(t, 422).has(t, "only a super-admin")
+	domA.post("/admins/new", "username", "evil", "password", pw, "superadmin", "on").must(t, 403).has(t, "only a super-admin")
 	domA.get("/tokens").must(t, 403)
 	domA.post("/tokens/new", "name", "x", "admin", "root").must(t, 403)
 	domA.post("/domains/a.example/active", "active", "false").must(t, 403)
 	domA.get("/domains/a.example/delete").must(t, 200)
-	domA.post("/domains/a.example/delete", "force", "on").must(t, 409).has(t, "only a super-admin")
+	domA.post("/domains/a.example/delete", "force", "on").must(t, 403).has(t, "only a super-admin")
 	if n := e.count(`SELECT count(*) FROM admins`); n != 2 {
 		t.Fatal("admin created by a domain admin")
 	}

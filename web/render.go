@@ -68,6 +68,17 @@ type form struct {
 	Values url.Values
 	Errors map[string]string // field name -> message
 	Error  string            // a message for the whole form
+	status int               // of the answer showing the form again
+}
+
+// Status is the status of an answer showing the form with its errors:
+// 403 when the service refused the actor, 409 for a conflict or a limit,
+// 422 for invalid input.
+func (f *form) Status() int {
+	if f.status != 0 {
+		return f.status
+	}
+	return http.StatusUnprocessableEntity
 }
 
 func newForm(r *http.Request) *form {
@@ -118,8 +129,11 @@ func (f *form) fail(err error) bool {
 		return true
 	}
 	switch admin.KindOf(err) {
-	case admin.Conflict, admin.LimitReached, admin.Forbidden:
-		f.Error = err.Error()
+	case admin.Forbidden:
+		f.Error, f.status = err.Error(), http.StatusForbidden
+		return true
+	case admin.Conflict, admin.LimitReached:
+		f.Error, f.status = err.Error(), http.StatusConflict
 		return true
 	}
 	return false

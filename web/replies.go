@@ -119,7 +119,7 @@ func (h *Handler) forwardingSet(w http.ResponseWriter, r *http.Request, ops repl
 	_, err := ops.setF(r.Context(), in)
 	if f.fail(err) {
 		_, gerr := ops.getF(r.Context())
-		h.render(w, r, http.StatusUnprocessableEntity, "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.navOf("forwarding"), Form: f,
+		h.render(w, r, f.Status(), "forwarding.html", &view{Title: "Forwarding of " + ops.address, Nav: ops.navOf("forwarding"), Form: f,
 			D: replyPage{Address: ops.address, Base: ops.base, Exists: gerr == nil}})
 		return
 	}
@@ -214,7 +214,7 @@ func (h *Handler) vacationSet(w http.ResponseWriter, r *http.Request, ops replyO
 		}
 	}
 	_, gerr := ops.getV(r.Context())
-	h.render(w, r, http.StatusUnprocessableEntity, "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.navOf("vacation"), Form: f,
+	h.render(w, r, f.Status(), "vacation.html", &view{Title: "Vacation reply of " + ops.address, Nav: ops.navOf("vacation"), Form: f,
 		D: replyPage{Address: ops.address, Base: ops.base, Exists: gerr == nil}})
 }
 

@@ -118,6 +118,11 @@ func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request) { h.setCoo
 // startSession stores a new session for an admin or a mailbox and sets its
 // cookie.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, kind string, adminID, mailboxID int64) error {
+	if old := current(r); old != nil { // a new login replaces the session it was made in
+		if err := h.opts.Sessions.DeleteWebSession(r.Context(), old.hash); err != nil {
+			return err
+		}
+	}
 	now := h.opts.Now()
 	if _, err := h.opts.Sessions.DeleteExpiredWebSessions(r.Context(), now, h.opts.SessionIdle); err != nil {
 		h.log.Warn("sweep expired web sessions", "err", err)
@@ -366,7 +371,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	if pw != f.Values.Get("password_confirm") {
 		f.Values.Del("password_confirm")
 		f.Errors["password_confirm"] = "does not match the password"
-		h.render(w, r, http.StatusUnprocessableEntity, "setup.html", &view{Title: "Create the first administrator", Form: f})
+		h.render(w, r, f.Status(), "setup.html", &view{Title: "Create the first administrator", Form: f})
 		return
 	}
 	f.Values.Del("password_confirm")
@@ -378,7 +383,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	av, err := h.svc.CreateFirstAdmin(r.Context(), f.Get("username"), pw, remoteAddr(r))
 	if f.fail(err) {
-		h.render(w, r, http.StatusUnprocessableEntity, "setup.html", &view{Title: "Create the first administrator", Form: f})
+		h.render(w, r, f.Status(), "setup.html", &view{Title: "Create the first administrator", Form: f})
 		return
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -215,5 +216,52 @@ func TestStaticFiles(t *testing.T) {
 	c.get("/static/app.css").must(t, 404)
 	if strings.Contains(body, "<style") || strings.Contains(body, " style=") || strings.Contains(body, "<script>") || strings.Contains(body, "onclick") {
 		t.Fatal("inline style or script in a page")
+	}
+}
+
+// Over TLS the cookie is __Host-mailhost and Secure.
+func TestSessionCookieOverTLS(t *testing.T) {
+	e := newEnv(t)
+	e.admin("root", true)
+	srv := httptest.NewTLSServer(e.web)
+	defer srv.Close()
+	hc := srv.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := hc.PostForm(srv.URL+"/login", url.Values{"username": {"root"}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var ck *http.Cookie
+	for _, c := range res.Cookies() {
+		ck = c
+	}
+	if res.StatusCode != 303 || ck == nil || ck.Name != "__Host-mailhost" || !ck.Secure || !ck.HttpOnly || ck.Path != "/" || ck.Domain != "" {
+		t.Fatalf("login over TLS: %d, cookie %+v", res.StatusCode, ck)
+	}
+}
+
+// Mailbox owners' failed web logins count in the Authenticator shared with
+// SMTP, IMAP and POP3: after the limit, the right password is refused too.
+func TestOwnerLoginThrottled(t *testing.T) {
+	e := newEnv(t)
+	e.domain("example.com")
+	e.mailbox("alice@example.com")
+	c := e.client()
+	for range 5 {
+		c.post("/login", "username", "alice@example.com", "password", "wrong").must(t, 401)
+	}
+	c.post("/login", "username", "alice@example.com", "password", pw).must(t, 429).has(t, "Too many failed logins")
+}
+
+// A login made while logged in replaces the old session.
+func TestLoginReplacesSession(t *testing.T) {
+	e := newEnv(t)
+	e.admin("root", true)
+	c := e.client()
+	c.login("root", pw, "/")
+	c.login("root", pw, "/")
+	if n := e.count(`SELECT count(*) FROM web_sessions`); n != 1 {
+		t.Fatalf("%d sessions, want 1", n)
 	}
 }

@@ -56,7 +56,7 @@ func (h *Handler) adminCreate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/admins?done=created")
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "admin_form.html", &view{Title: "New administrator", Nav: "admins", Form: f, D: adminForm{}})
+	h.render(w, r, f.Status(), "admin_form.html", &view{Title: "New administrator", Nav: "admins", Form: f, D: adminForm{}})
 }
 
 func (h *Handler) adminEdit(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +102,7 @@ func (h *Handler) adminUpdate(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/admins?done=saved")
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "admin_form.html", &view{Title: "Administrator " + ad.Username, Nav: "admins", Form: f, D: adminForm{Admin: &ad}})
+	h.render(w, r, f.Status(), "admin_form.html", &view{Title: "Administrator " + ad.Username, Nav: "admins", Form: f, D: adminForm{Admin: &ad}})
 }
 
 func adminConfirm(ad admin.AdminView) confirmData {
@@ -134,7 +134,7 @@ func (h *Handler) adminDelete(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r)
 	err = h.svc.DeleteAdmin(r.Context(), a, ad.Username)
 	if f.fail(err) {
-		h.render(w, r, http.StatusConflict, "confirm.html", &view{Title: "Delete administrator " + ad.Username, Nav: "admins", Form: f, D: adminConfirm(ad)})
+		h.render(w, r, f.Status(), "confirm.html", &view{Title: "Delete administrator " + ad.Username, Nav: "admins", Form: f, D: adminConfirm(ad)})
 		return
 	}
 	if err != nil {
@@ -192,7 +192,7 @@ func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusCreated, "token_form.html", &view{Title: "API token created", Nav: "tokens", Form: newForm(nil), D: tokenPage{New: &t}})
 		return
 	}
-	h.render(w, r, http.StatusUnprocessableEntity, "token_form.html", &view{Title: "New API token", Nav: "tokens", Form: f, D: tokenPage{}})
+	h.render(w, r, f.Status(), "token_form.html", &view{Title: "New API token", Nav: "tokens", Form: f, D: tokenPage{}})
 }
 
 func (h *Handler) tokenByID(r *http.Request) (admin.TokenView, error) {
@@ -272,12 +272,12 @@ func (h *Handler) adminPassword(w http.ResponseWriter, r *http.Request) {
 		}
 		h.throttle.Fail(ip, key)
 		f.Errors["current_password"] = "is not your current password"
-		h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
+		h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
 		return
 	}
 	_, err := h.svc.UpdateAdmin(r.Context(), a, a.Username, admin.AdminInput{Password: &pw})
 	if f.fail(err) {
-		h.render(w, r, http.StatusUnprocessableEntity, "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
+		h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
 		return
 	}
 	if err != nil {
