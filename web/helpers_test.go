@@ -58,6 +58,8 @@ func (c *clock) add(d time.Duration) {
 
 type envOpt func(*web.Options)
 
+func withSetup(token string) envOpt { return func(o *web.Options) { o.SetupToken = token } }
+
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
 	st := testdb.Open(t)
