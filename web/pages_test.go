@@ -35,6 +35,8 @@ func TestDomainForms(t *testing.T) {
 	c.post("/domains/new", "name", "Example.COM", "description", "Main", "kind", "local", "max_mailboxes", "10",
 		"max_aliases", "0", "max_quota_bytes", "1G", "quota_bytes", "5G", "active", "on").redirects(t, "/domains/example.com?done=created")
 	c.post("/domains/new", "name", "example.com", "active", "on").must(t, 409).has(t, "already exists")
+	c.post("/domains/new", "name", "Bücher.example", "active", "on").redirects(t, "/domains/xn--bcher-kva.example?done=created")
+	c.get("/domains/xn--bcher-kva.example").must(t, 200).has(t, "<h1>Domain bücher.example</h1>", "xn--bcher-kva.example")
 	c.post("/domains/new", "name", "backup.example", "kind", "relay", "relay_to", "[192.0.2.1]:25", "active", "on").
 		redirects(t, "/domains/backup.example?done=created")
 	e.mailbox("alice@example.com")
