@@ -51,8 +51,14 @@ ours=$(sed -n 's/.*pss_kb_per_conn=\([0-9.]*\).*/\1/p' "$base/mailhost.out")
 [ "$BASELINE" = 1 ] || exit 0
 [ "$(id -u)" = 0 ] || { echo "imap-idle.sh: BASELINE=1 needs root (or BASELINE=0)" >&2; exit 1; }
 command -v dovecot >/dev/null || { echo "imap-idle.sh: dovecot is not installed (see $SHARED/README.md)" >&2; exit 1; }
-"$SHARED/stack-up.sh" >/dev/null
-trap 'cleanup; "$SHARED/stack-down.sh" >/dev/null 2>&1 || true' EXIT
+if up=$("$SHARED/stack-up.sh" 2>&1); then
+	trap 'cleanup; "$SHARED/stack-down.sh" >/dev/null 2>&1 || true' EXIT
+elif grep -q "already running" <<<"$up"; then
+	echo "(reusing the Dovecot stack that is already running; it is left running)"
+else
+	echo "$up" >&2
+	exit 1
+fi
 echo "== Dovecot (baseline): K=$K idle IMAP connections"
 K=$K "$SHARED/imap-idle-memory.sh" 127.0.0.1 10143 u | tee "$base/dovecot.out"
 theirs=$(sed -n 's/.*pss_kb_per_conn=\([0-9.]*\).*/\1/p' "$base/dovecot.out")

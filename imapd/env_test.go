@@ -82,10 +82,11 @@ func (e *env) startNodeWith(t testing.TB, edit func(*imapd.Options)) *node {
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n := &node{notices: e.db.NewFolderListener(log)}
+	n.notices.PollEvery = 5 * time.Second
 	opts := imapd.Options{
 		Backend: e.db, Auth: e.authn, Notices: n.notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, TLS: e.tls,
-		AllowPlaintextLoopback: true, AppendLimit: 1 << 20, PollInterval: 5 * time.Second, Log: log,
+		AllowPlaintextLoopback: true, AppendLimit: 1 << 20, Log: log,
 	}
 	if edit != nil {
 		edit(&opts)

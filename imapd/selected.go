@@ -392,15 +392,11 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		<-stop
 		return nil
 	}
-	t := time.NewTimer(s.srv.opts.PollInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return nil
-		case <-s.sel.sub.C:
-		case <-t.C:
-			t.Reset(s.srv.opts.PollInterval)
+		case <-s.sel.sub.C: // a notice, or the node's periodic wake-up
 		}
 		if err := offStack(func() error { return s.poll(w, true) }); err != nil {
 			return err

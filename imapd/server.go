@@ -82,10 +82,7 @@ type Options struct {
 	AllowPlaintextLoopback bool
 	// AppendLimit is the largest message APPEND accepts (APPENDLIMIT).
 	AppendLimit int64
-	// PollInterval is how often an IDLE session checks the index and the
-	// Maildir even without a notice; 0 means 30 seconds.
-	PollInterval time.Duration
-	Log          *slog.Logger
+	Log         *slog.Logger
 }
 
 // Server is the IMAP server of a node.
@@ -114,9 +111,6 @@ var caps = imap.CapSet{
 func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = 30 * time.Second
 	}
 	if opts.AppendLimit <= 0 || opts.AppendLimit > 1<<32-1 {
 		opts.AppendLimit = 1<<32 - 1

@@ -20,6 +20,12 @@ type FolderListener struct {
 	s   *Store
 	log *slog.Logger
 
+	// PollEvery wakes every subscriber this often even without a notice
+	// (0: 30 seconds), so idle sessions re-check the index and adopt files
+	// dropped into their folder: one ticker per node, not a timer per
+	// session.
+	PollEvery time.Duration
+
 	mu   sync.Mutex
 	subs map[int64]map[*FolderSub]struct{}
 }
@@ -96,6 +102,22 @@ func (l *FolderListener) wakeAll() {
 // Run listens until ctx ends, reconnecting with a growing delay (up to
 // 10 seconds) when the connection fails.
 func (l *FolderListener) Run(ctx context.Context) error {
+	every := l.PollEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				l.wakeAll()
+			}
+		}
+	}()
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := l.listen(ctx)
