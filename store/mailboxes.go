@@ -114,9 +114,10 @@ func (t *Tx) ListMailboxes(ctx context.Context, f MailboxFilter) ([]Mailbox, err
 	if f.Q != "" {
 		sql += ` AND (address || ' ' || lower(name)) LIKE $4`
 		args = append(args, likePattern(f.Q))
+		args = append([]any{customPlan}, args...) // planned for this search: the trigram index
 	}
 	sql += ` ORDER BY address LIMIT $3`
-	rows, err := t.q.Query(ctx, sql, append([]any{customPlan}, args...)...)
+	rows, err := t.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err, "list mailboxes")
 	}
