@@ -42,5 +42,5 @@ echo "bench-admin-password" | "$BIN" admin add bench --super --password-stdin >/
 MAILHOST_TOKEN=$("$BIN" token create bench --name apibench)
 export MAILHOST_TOKEN
 db=embedded; [ -n "${DATABASE_URL:-}" ] && db=external
-echo "mailhost $(git rev-parse --short HEAD), $(nproc) CPUs, N=$N, $CLIENTS clients, $db database"
+echo "mailhost $(git rev-parse --short HEAD 2>/dev/null || echo "(no git)"), $(nproc) CPUs, N=$N, $CLIENTS clients, $db database"
 bin/apibench -url "http://127.0.0.1:$PORT" -n "$N" -at "1000,$N" -clients "$CLIENTS"
