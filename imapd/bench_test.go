@@ -30,7 +30,8 @@ func benchMailbox(b *testing.B, n int) *imapclient.Client {
 		if i%1000 == 7 {
 			sb.WriteString("a needle in the haystack\n")
 		}
-		name := fmt.Sprintf("%d.M%dP1.bench,S=%d", 1700000000+i, i, sb.Len())
+		// Named as Dovecot and mailhost name them: ",S=" on disk, ",W=" with CRLF.
+		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d", 1700000000+i, i, sb.Len(), sb.Len()+strings.Count(sb.String(), "\n"))
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(sb.String()), 0o600); err != nil {
 			b.Fatal(err)
 		}

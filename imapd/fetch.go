@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -79,6 +82,21 @@ type msgFile struct {
 	dir  maildir.Folder
 	name string
 	f    *os.File
+	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
+}
+
+// header returns the message's parsed top-level header.
+func (mf *msgFile) header() (textproto.Header, error) {
+	if mf.hdr != nil {
+		return *mf.hdr, nil
+	}
+	r, err := mf.reader()
+	if err != nil {
+		return textproto.Header{}, err
+	}
+	h, _ := readHeader(r)
+	mf.hdr = &h
+	return h, nil
 }
 
 func (mf *msgFile) reader() (io.Reader, error) {
@@ -155,9 +173,8 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 	}
 	var ferr error
 	if options.Envelope {
-		r, err := mf.reader()
+		h, err := mf.header()
 		if err == nil {
-			h, _ := readHeader(r)
 			rw.WriteEnvelope(imapserver.ExtractEnvelope(h))
 		}
 		ferr = errors.Join(ferr, err)
@@ -218,6 +235,20 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 // header and its top-level text are streamed from the file; other sections
 // (parts, header field lists) go through go-imap's section extraction.
 func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.FetchItemBodySection, vsize int64) error {
+	if len(sec.Part) == 0 && sec.Specifier == imap.PartSpecifierHeader && (len(sec.HeaderFields) > 0 || len(sec.HeaderFieldsNot) > 0) {
+		// HEADER.FIELDS (NOT) of the message: from the header parsed once.
+		h, err := mf.header()
+		if err != nil {
+			return err
+		}
+		b := headerFields(h, sec.HeaderFields, sec.HeaderFieldsNot)
+		if p := sec.Partial; p != nil {
+			b = b[min(int64(len(b)), p.Offset):min(int64(len(b)), p.Offset+p.Size)]
+		}
+		wc := rw.WriteBodySection(sec, int64(len(b)))
+		wc.Write(b)
+		return wc.Close()
+	}
 	r, err := mf.reader()
 	if err != nil {
 		return err
@@ -328,4 +359,20 @@ func (padding) Read(p []byte) (int, error) {
 		p[i] = ' '
 	}
 	return len(p), nil
+}
+
+// headerFields serializes the fields of h named in keep (all when keep is
+// empty) and not in drop, then the blank line (RFC 3501 6.4.5).
+func headerFields(h textproto.Header, keep, drop []string) []byte {
+	h = h.Copy()
+	for f := h.Fields(); f.Next(); {
+		k := f.Key()
+		eq := func(s string) bool { return strings.EqualFold(s, k) }
+		if len(keep) > 0 && !slices.ContainsFunc(keep, eq) || slices.ContainsFunc(drop, eq) {
+			f.Del()
+		}
+	}
+	var buf bytes.Buffer
+	textproto.WriteHeader(&buf, h)
+	return buf.Bytes()
 }
