@@ -126,9 +126,13 @@ func (h *Handler) adminDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) adminDelete(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
-	if err != nil || !a.Superadmin {
+	if !a.Superadmin {
 		h.notFound(w, r)
+		return
+	}
+	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	f := newForm(r)
