@@ -101,7 +101,8 @@ type resolveStep struct {
 }
 
 // resolveSQL looks an address up in one round trip: its domain (directly
-// or through an alias domain), a relocated entry, the mailbox for the full
+// or through an alias domain), a relocated entry (address, address without
+// extension, then "@domain", as Postfix relocated(5)), the mailbox for the full
 // address or for the address without its extension, its forwarding, its
 // INBOX and extension folder rows, and otherwise the best alias: full
 // address, then without extension, then the catch-all "@domain".
@@ -128,8 +129,10 @@ FROM (SELECT 1) one
 LEFT JOIN d ON true
 LEFT JOIN LATERAL (
 	SELECT new_address FROM relocated
-	WHERE address IN ($1 || '@' || $2, $1 || '@' || d.name, $3 || '@' || $2, $3 || '@' || d.name)
-	ORDER BY address = $1 || '@' || $2 DESC, address = $1 || '@' || d.name DESC, address = $3 || '@' || $2 DESC
+	WHERE address IN ($1 || '@' || $2, $1 || '@' || d.name, $3 || '@' || $2, $3 || '@' || d.name,
+	                  '@' || $2, '@' || d.name)
+	ORDER BY address = $1 || '@' || $2 DESC, address = $1 || '@' || d.name DESC, address = $3 || '@' || $2 DESC,
+	         address LIKE '@%' ASC
 	LIMIT 1
 ) r ON true
 LEFT JOIN LATERAL (

@@ -46,7 +46,9 @@ func TestResolve(t *testing.T) {
 		SELECT id, ARRAY['bob@far.example'], false FROM mailboxes WHERE address = 'bob@example.test';
 		INSERT INTO forwardings (mailbox_id, destinations, keep_copy)
 		SELECT id, ARRAY['carol@example.test', 'carol@far.example'], false FROM mailboxes WHERE address = 'carol@example.test';
-		INSERT INTO relocated (address, new_address) VALUES ('old@example.test', 'new@else.example');`)
+		INSERT INTO relocated (address, new_address) VALUES ('old@example.test', 'new@else.example');
+		INSERT INTO domains (name) VALUES ('moved.test');
+		INSERT INTO relocated (address, new_address) VALUES ('@moved.test', 'contact@else.example');`)
 
 	type want struct {
 		local   []string // mailbox[:folder]
@@ -107,6 +109,9 @@ func TestResolve(t *testing.T) {
 		t.Errorf("relay domain target %+v", res.Remote[0])
 	}
 	var moved *store.RelocatedError
+	if _, err := s.Resolve(context.Background(), "any+x@moved.test", "+"); !errors.As(err, &moved) || moved.NewAddress != "contact@else.example" {
+		t.Errorf("relocated domain: %v", err)
+	}
 	if _, err := s.Resolve(context.Background(), "old@example.test", "+"); !errors.As(err, &moved) || moved.NewAddress != "new@else.example" {
 		t.Errorf("relocated: %v", err)
 	}
