@@ -225,12 +225,28 @@ func (s *session) adopt(sel *selected, force bool) error {
 	if !force && newFI.ModTime().Equal(sel.newMT) && curFI.ModTime().Equal(sel.curMT) {
 		return nil
 	}
+	b := s.srv.opts.Backend
+	if !force {
+		// Renames for flag changes touch cur/ too: count the files before
+		// paying for a full scan; no more files than rows, nothing to adopt.
+		n, err := countFiles(sel.dir.Path)
+		if err != nil {
+			return err
+		}
+		st, err := b.IMAPStatus(s.ctx, sel.folder.ID)
+		if err != nil {
+			return err
+		}
+		if n <= int(st.Messages) {
+			sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
+			return nil
+		}
+	}
 	res, err := sel.dir.Scan()
 	if err != nil {
 		return err
 	}
 	sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
-	b := s.srv.opts.Backend
 	known, err := b.IMAPKeys(s.ctx, sel.folder.ID)
 	if err != nil {
 		return err
@@ -402,4 +418,29 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 			return err
 		}
 	}
+}
+
+// countFiles counts the entries of new/ and cur/ that are not dot-files,
+// without stat-ing them.
+func countFiles(dir string) (int, error) {
+	n := 0
+	for _, sub := range []string{"new", "cur"} {
+		d, err := os.Open(filepath.Join(dir, sub))
+		if err != nil {
+			return 0, err
+		}
+		for {
+			names, err := d.Readdirnames(1024)
+			for _, name := range names {
+				if !strings.HasPrefix(name, ".") {
+					n++
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		d.Close()
+	}
+	return n, nil
 }
