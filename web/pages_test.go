@@ -217,6 +217,10 @@ func TestForwardingAndVacationByAdmin(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM forwardings WHERE NOT keep_copy AND destinations = '{alice@elsewhere.example}'`); n != 1 {
 		t.Fatal("forwarding not written")
 	}
+	c.get("/mailboxes/alice@example.com/forwarding/delete").must(t, 200).has(t, "no longer be forwarded to alice@elsewhere.example")
+	if n := e.count(`SELECT count(*) FROM forwardings`); n != 1 {
+		t.Fatal("the confirmation page deleted the forwarding")
+	}
 	c.post("/mailboxes/alice@example.com/forwarding/delete").redirects(t, "/mailboxes/alice@example.com/forwarding?done=deleted")
 
 	c.post("/mailboxes/alice@example.com/vacation", "subject", "", "body", "Kept body").must(t, 422).
@@ -354,6 +358,7 @@ func TestOwnerPages(t *testing.T) {
 	c.post("/me/forwarding", "destinations", "alice@elsewhere.example", "keep_copy", "on", "active", "on").redirects(t, "/me/forwarding?done=saved")
 	c.get("/me/forwarding").must(t, 200).has(t, "alice@elsewhere.example</textarea>")
 	c.post("/me/vacation", "subject", "Away", "body", "Back on Monday", "active", "on").redirects(t, "/me/vacation?done=saved")
+	c.get("/me/vacation/delete").must(t, 200).has(t, "The vacation reply “Away” and its text will be deleted")
 	c.post("/me/vacation/delete").redirects(t, "/me/vacation?done=deleted")
 	if n := e.count(`SELECT count(*) FROM forwardings f JOIN mailboxes m ON m.id = f.mailbox_id WHERE m.address = 'alice@example.com'`); n != 1 {
 		t.Fatal("forwarding not set")

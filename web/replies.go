@@ -236,3 +236,37 @@ func joinLines(s []string) string {
 	}
 	return out
 }
+
+func (h *Handler) forwardingDeleteConfirm(w http.ResponseWriter, r *http.Request, ops replyOps) {
+	fw, err := ops.getF(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm.html", &view{Title: "Stop forwarding " + ops.address, Nav: ops.navOf("forwarding"), Form: newForm(nil),
+		D: confirmData{Action: ops.base + "/forwarding/delete", What: ops.address, Button: "Stop forwarding", Cancel: ops.base + "/forwarding",
+			Says: []string{"Mail to " + ops.address + " will no longer be forwarded to " + joinComma(fw.Destinations) +
+				"; it stays in the mailbox."}}})
+}
+
+func (h *Handler) vacationDeleteConfirm(w http.ResponseWriter, r *http.Request, ops replyOps) {
+	v, err := ops.getV(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm.html", &view{Title: "Remove the vacation reply of " + ops.address, Nav: ops.navOf("vacation"), Form: newForm(nil),
+		D: confirmData{Action: ops.base + "/vacation/delete", What: ops.address, Button: "Remove vacation reply", Cancel: ops.base + "/vacation",
+			Says: []string{"The vacation reply \u201c" + v.Subject + "\u201d and its text will be deleted; senders get no automatic answer any more."}}})
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
