@@ -56,6 +56,11 @@ func (f *Files) URL(name string) string { return f.urls[name] }
 
 // ServeHTTP answers GET and HEAD of a checksum URL.
 func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	a, ok := f.byURL[r.URL.Path]
 	if !ok {
 		http.NotFound(w, r)
