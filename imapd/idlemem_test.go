@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"crypto/tls"
 	"net"
 	"os"
 	"runtime"
@@ -38,7 +39,13 @@ func TestIdleMemoryProfile(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < n; i++ {
-		c, err := net.Dial("tcp", e.nodes[0].addr)
+		var c net.Conn
+		var err error
+		if os.Getenv("IMAPD_IDLE_TLS") != "" {
+			c, err = tls.Dial("tcp", e.nodes[0].tlsAddr, &tls.Config{InsecureSkipVerify: true})
+		} else {
+			c, err = net.Dial("tcp", e.nodes[0].addr)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

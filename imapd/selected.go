@@ -183,6 +183,9 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 			s.logger().Warn("imap: move new messages to cur/", "err", err)
 		}
 	}
+	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		sel.recent = nil // IMAP4rev2 has no \Recent (RFC 9051 appendix E)
+	}
 	flags := slices.Clone(systemFlags)
 	kws := make([]string, 0, len(keywords))
 	for k := range keywords {
