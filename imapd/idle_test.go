@@ -206,3 +206,33 @@ func TestQuotaAppendCopyMove(t *testing.T) {
 		t.Errorf("Archive after MOVE: %v", files)
 	}
 }
+
+// TestNoticesSurviveListenerReconnect kills the LISTEN connections; the
+// listeners reconnect and IDLE sessions still hear of changes made on
+// another node.
+func TestNoticesSurviveListenerReconnect(t *testing.T) {
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	second := e.startNode(t)
+	idle := startIdle(t, e, e.nodes[0], "bob@example.test")
+	for i := 0; i < 100; i++ { // both nodes' LISTEN connections are up
+		var n int
+		e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE query LIKE 'LISTEN %' AND datname = current_database()`).Scan(&n)
+		if n == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var killed int
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN %' AND datname = current_database()`).Scan(&killed); err != nil || killed != 2 {
+		t.Fatalf("terminated %d LISTEN connections: %v", killed, err)
+	}
+	time.Sleep(500 * time.Millisecond) // reconnect (the first retry is after 100 ms)
+	c := e.dial(t, second, "bob@example.test", "secret", nil)
+	appendMsg(t, c, "INBOX", testMsg)
+	if n := waitFor(t, "EXISTS after the listener reconnected", idle.exists); n != 1 {
+		t.Errorf("EXISTS %d", n)
+	}
+}
