@@ -188,3 +188,32 @@ func TestAuthenticateAdmin(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminsThroughTheAPI(t *testing.T) {
+	e := newEnv(t)
+	super := e.admin("root", true)
+	e.must(201, e.do(super, "POST", "/api/v1/domains", map[string]any{"name": "a.example"}))
+	e.must(201, e.do(super, "POST", "/api/v1/domains", map[string]any{"name": "b.example"}))
+	ad := e.must(201, e.do(super, "POST", "/api/v1/admins", map[string]any{
+		"username": "Carol@A.example", "password": "carol password", "domains": []string{"a.example"}})).body
+	if ad["username"] != "carol@a.example" || ad["superadmin"] != false || len(ad["domains"].([]any)) != 1 || ad["password"] != nil {
+		t.Fatalf("created admin: %v", ad)
+	}
+	up := e.must(200, e.do(super, "PATCH", "/api/v1/admins/carol@a.example", map[string]any{"domains": []string{"a.example", "b.example"}})).body
+	if len(up["domains"].([]any)) != 2 {
+		t.Fatalf("updated admin: %v", up)
+	}
+	// A token for carol, made by the super-admin, acts with carol's rights.
+	tok := e.must(201, e.do(super, "POST", "/api/v1/tokens", map[string]any{"name": "for carol", "admin": "carol@a.example"})).body
+	carol := tok["token"].(string)
+	if n := len(e.must(200, e.do(carol, "GET", "/api/v1/domains", nil)).body["items"].([]any)); n != 2 {
+		t.Fatalf("carol sees %d domains", n)
+	}
+	l := e.must(200, e.do(super, "GET", "/api/v1/admins?q=car", nil)).body["items"].([]any)
+	if len(l) != 1 {
+		t.Fatalf("admin search: %v", l)
+	}
+	e.must(204, e.do(super, "DELETE", "/api/v1/admins/carol@a.example", nil))
+	e.problem(401, "unauthorized", e.do(carol, "GET", "/api/v1/domains", nil)) // its tokens went with it
+	e.problem(404, "not-found", e.do(super, "GET", "/api/v1/admins/carol@a.example", nil))
+}
