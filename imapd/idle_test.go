@@ -145,6 +145,21 @@ func TestIdleSeesDeliveryAndAdoptedFiles(t *testing.T) {
 	if sel.NumMessages != 2 {
 		t.Errorf("SELECT after a foreign file: %d messages, want 2", sel.NumMessages)
 	}
+	// The first read-write SELECT took both as \Recent and moved them to cur/.
+	for _, f := range e.files(t, "bob@example.test", "") {
+		if !strings.HasPrefix(f, "cur/") {
+			t.Errorf("%s still in new/ after SELECT", f)
+		}
+	}
+	c2 := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
+	if sel2, err := c2.Select("INBOX", nil).Wait(); err != nil || sel2.NumMessages != 2 {
+		t.Errorf("second SELECT: %v %+v", err, sel2)
+	}
+	r := dialRaw(t, e.nodes[0].addr)
+	r.send("a LOGIN bob@example.test secret\r\nb SELECT INBOX\r\n")
+	if l := r.expect("* 0 RECENT"); l == "" {
+		t.Error("no RECENT 0 on a later SELECT")
+	}
 	if n := waitFor(t, "EXISTS for the adopted file", other.exists); n != 2 {
 		t.Errorf("EXISTS %d", n)
 	}

@@ -287,8 +287,8 @@ func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint3
 		var fl, kw, names []string
 		for _, m := range msgs {
 			nf, nk := applyFlags(m.Flags, op, flags), applyFlags(m.Keywords, op, keywords)
-			if slices.Equal(nf, m.Flags) && slices.Equal(nk, m.Keywords) {
-				continue
+			if slices.Equal(nf, m.Flags) && slices.Equal(nk, m.Keywords) && m.Subdir != "new" {
+				continue // (a message still in new/ moves to cur/ even so)
 			}
 			c := FlagChange{UID: m.UID, Flags: nf, Keywords: nk, OldName: m.Filename, NewName: m.Filename}
 			if !slices.Equal(nf, m.Flags) || m.Subdir == "new" {
