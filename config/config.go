@@ -31,6 +31,10 @@ type Config struct {
 	Mailbox  Mailbox  `toml:"mailbox"`
 	Web      Web      `toml:"web"`
 
+	Submission Submission `toml:"submission"`
+	Queue      Queue      `toml:"queue"`
+	DNS        DNS        `toml:"dns"`
+
 	sources map[string]string // key -> where its value came from
 }
 
@@ -89,6 +93,7 @@ type SMTP struct {
 	MaxReceived        int      `toml:"max_received_headers" help:"Received headers after which a message is refused as a mail loop (hopcount_limit)"`
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
+	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: may (opportunistic) or encrypt (required, else retry later)"`
 }
 
 // Mailbox configures what happens to mailboxes' files.
@@ -152,6 +157,7 @@ func Default() Config {
 			MaxReceived:        50, // Postfix hopcount_limit
 			DNSBL:              []string{},
 			DNSBLAction:        "reject",
+			OutboundTLS:        "may",
 		},
 		Password: Password{
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
@@ -161,6 +167,7 @@ func Default() Config {
 		POP3:    POP3{IdleTimeout: 600, MaxConnsPerClient: 20},
 		Mailbox: Mailbox{RetentionDays: 30},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
+		Queue:   defaultQueue(),
 	}
 }
 

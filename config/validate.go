@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 		bad("mailbox.retention_days", "must be from 0 to 3650 days, got %d", c.Mailbox.RetentionDays)
 	}
 	c.validateAuth(bad)
+	c.validateOutbound(bad)
 	if m := c.Web.SessionIdleMinutes; m < 1 || m > 7*24*60 {
 		bad("web.session_idle_minutes", "must be from 1 to 10080 (a week), got %d", m)
 	}

@@ -143,6 +143,11 @@ type cleanupInput struct {
 	rcpts                   []rcpt
 	now                     time.Time
 	h                       header
+	// Submission: the client logged in (RFC 3848 ESMTPA/ESMTPSA); its
+	// address and HELO name stay out of the header unless configured;
+	// addFrom is the From line of a message without one.
+	auth, hideClient bool
+	addFrom          string
 }
 
 // cleanupHeader returns the header lines the server adds to an accepted
@@ -157,12 +162,23 @@ func cleanupHeader(in cleanupInput) []byte {
 	if in.tls != "" {
 		proto += "S" // RFC 3848
 	}
-	helo := sanitize(in.helo)
-	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n", helo, in.ip)
-	if in.tls != "" {
-		fmt.Fprintf(&b, "\t(%s)\r\n", in.tls)
+	if in.auth {
+		proto += "A" // RFC 3848
 	}
-	fmt.Fprintf(&b, "\tby %s (mailhost) with %s id %s", in.hostname, proto, in.qid)
+	if in.hideClient {
+		b.WriteString("Received: by " + in.hostname)
+		if in.tls != "" {
+			fmt.Fprintf(&b, "\r\n\t(%s)", in.tls)
+		}
+		fmt.Fprintf(&b, "\r\n\t(mailhost) with %s id %s", proto, in.qid)
+	} else {
+		helo := sanitize(in.helo)
+		fmt.Fprintf(&b, "Received: from %s ([%s])\r\n", helo, in.ip)
+		if in.tls != "" {
+			fmt.Fprintf(&b, "\t(%s)\r\n", in.tls)
+		}
+		fmt.Fprintf(&b, "\tby %s (mailhost) with %s id %s", in.hostname, proto, in.qid)
+	}
 	if len(in.rcpts) == 1 {
 		// One recipient only, so as not to disclose Bcc recipients.
 		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(in.rcpts[0].given))
@@ -174,6 +190,7 @@ func cleanupHeader(in cleanupInput) []byte {
 	if _, ok := in.h.get("date"); !ok {
 		fmt.Fprintf(&b, "Date: %s\r\n", in.now.Format(time.RFC1123Z))
 	}
+	b.WriteString(in.addFrom)
 	return []byte(b.String())
 }
 

@@ -61,6 +61,8 @@ type Config struct {
 	DNSBL              []string
 	DNSBLAction        string // reject, defer, log
 	TLS                *tls.Config
+	// Submission makes this a submission listener (submission.go).
+	Submission Submission
 	// LookupHost resolves DNSBL queries; nil uses net.DefaultResolver.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
@@ -135,6 +137,9 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	srv.EnableSMTPUTF8 = true
 	srv.TLSConfig = cfg.TLS
 	srv.ErrorLog = slogPrinter{log}
+	// On submission the session's AuthMechanisms decides who may log in
+	// (TLS, or loopback when allowed).
+	srv.AllowInsecureAuth = cfg.Submission.Enabled
 	s.smtp = srv
 	return s
 }
@@ -148,7 +153,11 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // or after a grace period.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.smtp.Serve(s.ln) }()
+	var l net.Listener = s.ln
+	if implicitTLS(s) {
+		l = tlsListen(s)
+	}
+	go func() { errc <- s.smtp.Serve(l) }()
 	s.log.Info("smtp listening", "addr", s.ln.Addr().String())
 	select {
 	case err := <-errc:
@@ -353,5 +362,8 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := b.s
 	sess := &session{srv: s, conn: c, cc: cc,
 		log: s.log.With("conn", cc.id, "client", cc.ip.String())}
+	if s.cfg.Submission.Enabled {
+		return subSession{sess}, nil
+	}
 	return sess, nil
 }

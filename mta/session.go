@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailhost/address"
+	"mailhost/auth"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -29,6 +30,7 @@ type session struct {
 	conn *smtp.Conn
 	cc   *clientConn
 	log  *slog.Logger
+	acct *auth.Account // the logged-in user (submission), nil before AUTH
 
 	// The current transaction.
 	hasFrom bool
@@ -116,6 +118,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 		fromN = n
 	}
+	if s.srv.cfg.Submission.Enabled {
+		if err := s.submissionMail(fromN); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := s.dbctx()
 	defer cancel()
 	kinds, err := s.srv.ruleKinds(ctx)
@@ -154,7 +161,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			clientOK = true
 		}
 	}
-	if !s.cc.trusted && !clientOK && len(s.srv.cfg.DNSBL) > 0 {
+	if !s.cc.trusted && !clientOK && s.acct == nil && len(s.srv.cfg.DNSBL) > 0 {
 		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(s.cc) })
 		if zone := s.cc.dnsbl; zone != "" {
 			switch s.srv.cfg.DNSBLAction {
@@ -225,7 +232,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	case err != nil:
 		return s.temp("RCPT", err, "to", addr)
 	}
-	if res.Foreign && !s.cc.trusted {
+	if res.Foreign && !s.cc.trusted && s.acct == nil {
 		// Never an open relay: only mynetworks may send to domains that are
 		// neither hosted nor relayed here (authenticated submission is the
 		// submission listener's business).
@@ -321,6 +328,12 @@ func (s *session) Data(r io.Reader) error {
 			}
 		}
 	}
+	addFrom := ""
+	if s.acct != nil {
+		if addFrom, err = s.submissionFrom(h); err != nil {
+			return err
+		}
+	}
 	qid := s.srv.ids.next()
 	if s.discard != "" {
 		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(body),
@@ -335,6 +348,7 @@ func (s *session) Data(r io.Reader) error {
 	header := cleanupHeader(cleanupInput{
 		hostname: s.srv.cfg.Hostname, helo: s.conn.Hostname(), ip: s.cc.ip.String(), tls: tlsInfo,
 		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: h,
+		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
 	locals, queue := s.plan(body, header, qid)
 	ctx, cancel := s.dbctx()
@@ -423,12 +437,15 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 					origin = "relay" // a mynetworks client relaying out
 				}
 			}
+			if s.acct != nil {
+				origin = "submission"
+			}
 			m := byOrigin[origin]
 			if m == nil {
 				full := make([]byte, 0, len(header)+len(body))
 				full = append(append(full, header...), body...)
 				m = &store.QueuedMessage{Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(),
-					Helo: s.conn.Hostname(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full}
+					Helo: s.conn.Hostname(), AuthUser: s.authUser(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full}
 				byOrigin[origin] = m
 				order = append(order, origin)
 			}

@@ -65,17 +65,15 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var servers []server
-	if config.Enabled(cfg.Listen.SMTP) {
-		mx, err := newSMTPServer(cfg, db.Store, tlsConf, log, reg)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, mx)
-	}
 	authn, err := newAuthenticator(cfg, db.Store, reg, log)
 	if err != nil {
 		return err
 	}
+	mail, err := newMailServers(cfg, db.Store, authn, tlsConf, log, reg) // MX, submission, queue workers
+	if err != nil {
+		return err
+	}
+	servers = append(servers, mail...)
 	if pop3Srv, err := newPOP3Server(cfg, db.Store, authn, tlsConf, reg, log); err != nil {
 		return err
 	} else if pop3Srv != nil {

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailhost/auth"
+	"mailhost/config"
+	"mailhost/mta"
+	"mailhost/store"
+)
+
+// newSubmissionServers binds the submission listeners (587 STARTTLS, 465
+// implicit TLS) before privileges are dropped. They share the MX
+// server's configuration, delivery agent and metrics, and log in through
+// the Authenticator shared with IMAP and POP3.
+func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, authn *auth.Authenticator,
+	tlsConf *tls.Config, log *slog.Logger) ([]server, error) {
+	var out []server
+	for _, l := range []struct {
+		key, addr string
+		implicit  bool
+	}{
+		{"listen.submission", cfg.Listen.Submission, false},
+		{"listen.submissions", cfg.Listen.Submissions, true},
+	} {
+		if !config.Enabled(l.addr) {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
+		}
+		scfg := mx.Config()
+		scfg.Submission = mta.Submission{Enabled: true, ImplicitTLS: l.implicit, Auth: authn,
+			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
+		scfg.TLS = tlsConf
+		scfg.DNSBL = nil // authenticated users are not checked against block lists
+		name := "submission"
+		if l.implicit {
+			name = "submissions"
+		}
+		out = append(out, mx.Sibling(ln, scfg, log.With("server", name)))
+	}
+	return out, nil
+}
+
+// newMailServers binds the MX and submission listeners and makes the
+// queue workers.
+func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticator, tlsConf *tls.Config,
+	log *slog.Logger, reg prometheus.Registerer) ([]server, error) {
+	listen := cfg.Listen.SMTP
+	if !config.Enabled(listen) {
+		// The MX is off: its server object still carries the submission
+		// listeners' shared parts, on a listener nobody is told about.
+		listen = "127.0.0.1:0"
+	}
+	c := *cfg
+	c.Listen.SMTP = listen
+	mx, err := newSMTPServer(&c, st, tlsConf, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	var out []server
+	if config.Enabled(cfg.Listen.SMTP) {
+		out = append(out, mx)
+	}
+	subs, err := newSubmissionServers(cfg, st, mx, authn, tlsConf, log)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, subs...), nil
+}

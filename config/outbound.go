@@ -1,0 +1,82 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Submission configures the submission listeners (587, 465).
+type Submission struct {
+	ReceivedClientIP bool `toml:"received_client_ip" help:"put the submitting client's address and HELO name into the Received header (off: a user's private address does not leak)"`
+}
+
+// Queue configures the outbound queue workers.
+type Queue struct {
+	RetrySchedule          []string `toml:"retry_schedule" help:"waits between delivery attempts (Go durations); the last one repeats"`
+	MaxLifetime            string   `toml:"max_lifetime" help:"how long a message may stay queued before it is returned to its sender (maximal_queue_lifetime)"`
+	DelayWarning           string   `toml:"delay_warning" help:"send the sender a delay notice once after this long in the queue (delay_warning_time); 0 = never"`
+	Workers                int      `toml:"workers" help:"messages a node delivers at once"`
+	DestinationConcurrency int      `toml:"destination_concurrency" help:"connections a node opens at once to one destination (default_destination_concurrency_limit)"`
+	LeaseSeconds           int      `toml:"lease_seconds" help:"seconds a node holds claimed recipients; a node that dies lets others retry them after this"`
+}
+
+// DNS configures the resolver used for MX lookups.
+type DNS struct {
+	Resolver string `toml:"resolver" help:"DNS server (host:port) for MX, A and AAAA lookups; empty uses /etc/resolv.conf"`
+}
+
+func defaultQueue() Queue {
+	return Queue{
+		// Postfix: minimal_backoff_time 300s doubling to maximal_backoff_time 4000s.
+		RetrySchedule: []string{"5m", "10m", "20m", "40m", "80m"},
+		MaxLifetime:   "120h",
+		DelayWarning:  "0",
+		Workers:       20, DestinationConcurrency: 20, LeaseSeconds: 600,
+	}
+}
+
+// Durations parses the queue's durations (after Validate they parse).
+func (q Queue) Durations() (retry []time.Duration, lifetime, warning time.Duration) {
+	for _, s := range q.RetrySchedule {
+		d, _ := time.ParseDuration(s)
+		retry = append(retry, d)
+	}
+	lifetime, _ = time.ParseDuration(q.MaxLifetime)
+	warning, _ = time.ParseDuration(q.DelayWarning)
+	return
+}
+
+func (c *Config) validateOutbound(bad reporter) {
+	q := c.Queue
+	if len(q.RetrySchedule) == 0 {
+		bad("queue.retry_schedule", "must list at least one duration")
+	}
+	for _, s := range q.RetrySchedule {
+		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+			bad("queue.retry_schedule", "%q is not a positive duration such as 5m", s)
+		}
+	}
+	if d, err := time.ParseDuration(q.MaxLifetime); err != nil || d <= 0 {
+		bad("queue.max_lifetime", "must be a positive duration such as 120h, got %q", q.MaxLifetime)
+	}
+	if d, err := time.ParseDuration(q.DelayWarning); err != nil || d < 0 {
+		bad("queue.delay_warning", "must be a duration such as 4h, or 0 for none, got %q", q.DelayWarning)
+	}
+	if q.Workers < 1 || q.Workers > 1000 {
+		bad("queue.workers", "must be from 1 to 1000, got %d", q.Workers)
+	}
+	if q.DestinationConcurrency < 1 || q.DestinationConcurrency > 1000 {
+		bad("queue.destination_concurrency", "must be from 1 to 1000, got %d", q.DestinationConcurrency)
+	}
+	if q.LeaseSeconds < 10 || q.LeaseSeconds > 86400 {
+		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
+	}
+	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, "may", "encrypt")
+	if r := c.DNS.Resolver; r != "" {
+		if _, err := netip.ParseAddrPort(r); err != nil {
+			if _, err := netip.ParseAddr(r); err != nil {
+				bad("dns.resolver", "must be an IP address with an optional port, such as 127.0.0.1:53, got %q", r)
+			}
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/mail"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailhost/address"
+	"mailhost/auth"
+	"mailhost/store"
+)
+
+// Authenticator checks submission logins; *auth.Authenticator satisfies it
+// (shared throttling with IMAP and POP3, hash upgrades inside Login).
+type Authenticator interface {
+	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
+}
+
+var _ Authenticator = (*auth.Authenticator)(nil)
+
+// Submission turns a listener into a submission server (587 with
+// STARTTLS, 465 with implicit TLS): AUTH PLAIN and LOGIN, mail only after
+// AUTH, the sender checked against the login, remote recipients queued
+// with origin "submission". The zero value is the MX server.
+type Submission struct {
+	Enabled bool
+	// ImplicitTLS makes the listener speak TLS from the first byte (465,
+	// RFC 8314); TLS must be set.
+	ImplicitTLS bool
+	Auth        Authenticator
+	// AllowPlaintextLoopback offers AUTH without TLS to loopback clients
+	// (auth.allow_plaintext_loopback).
+	AllowPlaintextLoopback bool
+	// ReceivedClientIP puts the client's address and HELO name into the
+	// Received header (submission.received_client_ip); off, a user's
+	// private address does not leak to the recipients.
+	ReceivedClientIP bool
+}
+
+var (
+	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
+	errAuthThrottle = smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed logins, try again later")
+	errEncryption   = smtpErr(538, smtp.EnhancedCode{5, 7, 11}, "Encryption required for requested authentication mechanism")
+)
+
+// subSession is a session of a submission listener: the MX session plus
+// go-smtp's AUTH extension.
+type subSession struct{ *session }
+
+var _ smtp.AuthSession = subSession{}
+
+func (s subSession) loginAllowed() bool {
+	_, isTLS := s.conn.TLSConnectionState()
+	return auth.LoginAllowed(isTLS, s.cc.ip, s.srv.cfg.Submission.AllowPlaintextLoopback)
+}
+
+// AuthMechanisms is what EHLO offers: nothing before TLS, except to a
+// loopback client when that is allowed (Dovecot's rule, as for IMAP/POP3).
+func (s subSession) AuthMechanisms() []string {
+	if !s.loginAllowed() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s subSession) Auth(mech string) (sasl.Server, error) {
+	if !s.loginAllowed() {
+		return nil, errEncryption
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return s.authFailed("authzid differs") // no proxy logins
+			}
+			return s.login(username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: s.login}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s subSession) authFailed(why string) error {
+	s.srv.metrics.Rejected.WithLabelValues("auth_failed").Inc()
+	s.log.Info("auth failed", "reason", why)
+	s.cc.errors.Add(1)
+	return smtp.ErrAuthFailed // 535 5.7.8, never which part was wrong
+}
+
+func (s subSession) login(username, password string) error {
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	acct, err := s.srv.cfg.Submission.Auth.Login(ctx, auth.LoginRequest{
+		Username: username, Password: password, RemoteIP: s.cc.ip, Protocol: auth.ProtoSMTP})
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return s.authFailed("invalid credentials")
+	case errors.Is(err, auth.ErrThrottled):
+		s.srv.metrics.Rejected.WithLabelValues("auth_throttled").Inc()
+		s.log.Warn("auth throttled", "user", username)
+		return errAuthThrottle
+	case err != nil:
+		s.log.Error("auth: temporary failure", "err", err)
+		return smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure")
+	}
+	s.acct = &acct
+	s.log = s.log.With("user", acct.Address)
+	s.log.Info("authenticated", "user", acct.Address)
+	return nil
+}
+
+// loginServer is the LOGIN mechanism (draft-murchison-sasl-login), which
+// go-sasl offers only as a client; Outlook and older clients still use it.
+type loginServer struct {
+	check    func(username, password string) error
+	step     int
+	username string
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step++
+		if len(response) > 0 { // initial response: the user name
+			l.username = string(response)
+			l.step++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 1:
+		l.username = string(response)
+		l.step++
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step++
+		return nil, true, l.check(l.username, string(response))
+	}
+	return nil, false, errors.New("sasl: unexpected LOGIN response")
+}
+
+// submissionMail checks MAIL FROM on a submission listener: AUTH first
+// (530 5.7.0), then the sender must be the user's (553 5.7.1, Postfix's
+// reject_sender_login_mismatch). The null sender is not checked, as in
+// Postfix.
+func (s *session) submissionMail(fromN string) error {
+	if s.acct == nil {
+		return s.reject("MAIL", "auth_required", errAuthRequired)
+	}
+	if fromN == "" {
+		return nil
+	}
+	ok, err := s.ownsAddress(fromN)
+	if err != nil {
+		return s.temp("MAIL", err)
+	}
+	if !ok {
+		return s.reject("MAIL", "sender_login_mismatch", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+			"<%s>: Sender address rejected: not owned by user %s", fromN, s.acct.Address))
+	}
+	return nil
+}
+
+// ownsAddress reports whether addr (normalised) is the logged-in user's
+// own address or one that delivers to their mailbox: through an alias
+// domain, the recipient delimiter or an alias.
+func (s *session) ownsAddress(addr string) (bool, error) {
+	if strings.EqualFold(addr, s.acct.Address) {
+		return true, nil
+	}
+	ctx, cancel := s.dbctx()
+	defer cancel()
+	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDisabled):
+		return false, nil
+	case err != nil:
+		var moved *store.RelocatedError
+		if errors.As(err, &moved) {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, t := range res.Local {
+		if t.MailboxID == s.acct.MailboxID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// submissionFrom checks the From: addresses at the end of DATA (553
+// 5.7.1 unless each is the user's) and returns the From line to add when
+// the message has none.
+func (s *session) submissionFrom(h header) (add string, _ error) {
+	v, ok := h.get("from")
+	if !ok {
+		from := s.from
+		if from == "" {
+			from = s.acct.Address
+		}
+		return "From: <" + from + ">\r\n", nil
+	}
+	list, err := mail.ParseAddressList(v)
+	if err != nil || len(list) == 0 {
+		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+			"From: header is not a valid address list"))
+	}
+	for _, a := range list {
+		n, err := address.Normalize(a.Address)
+		if err != nil {
+			return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+				"From: header is not a valid address list"))
+		}
+		ok, err := s.ownsAddress(n)
+		if err != nil {
+			return "", s.temp("DATA", err)
+		}
+		if !ok {
+			return "", s.reject("DATA", "from_login_mismatch", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+				"<%s>: From: address not owned by user %s", n, s.acct.Address))
+		}
+	}
+	return "", nil
+}
+
+// implicitTLS wraps the listener for port 465.
+func implicitTLS(s *Server) bool {
+	return s.cfg.Submission.Enabled && s.cfg.Submission.ImplicitTLS && s.cfg.TLS != nil
+}
+
+func tlsListen(s *Server) *tlsListener {
+	return &tlsListener{listener: s.ln, conf: s.cfg.TLS}
+}
+
+// tlsListener is the accept loop of an implicit TLS listener; the
+// clientConn stays under the tls.Conn so limits and shutdown still work.
+type tlsListener struct {
+	*listener
+	conf *tls.Config
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	cc, err := l.listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tls.Server(cc, l.conf), nil
+}
+
+func (s *session) authUser() string {
+	if s.acct == nil {
+		return ""
+	}
+	return s.acct.Address
+}
+
+// Config returns the server's configuration, for a sibling listener.
+func (s *Server) Config() Config { return s.cfg }
+
+// Sibling returns a server on l with cfg that shares s's store, delivery
+// agent and metrics: the submission listeners next to the MX.
+func (s *Server) Sibling(l net.Listener, cfg Config, log *slog.Logger) *Server {
+	return NewWithListener(l, cfg, s.store, s.agent, log, s.metrics)
+}
