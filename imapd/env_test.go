@@ -26,13 +26,14 @@ func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 // env is a database, a Maildir root and IMAP servers ("nodes") on loopback.
 type env struct {
-	t        testing.TB
-	db       *store.Store
-	root     string
-	tls      *tls.Config
-	certFile string
-	authn    *auth.Authenticator
-	nodes    []*node
+	t         testing.TB
+	db        *store.Store
+	root      string
+	tls       *tls.Config
+	certFile  string
+	pollEvery time.Duration
+	authn     *auth.Authenticator
+	nodes     []*node
 }
 
 type node struct {
@@ -44,7 +45,11 @@ type node struct {
 
 var testHasher = auth.Hasher{Scheme: auth.SchemeSHA512Crypt, SHA512CryptRounds: 1000}
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvPolling(t, 5*time.Second) }
+
+// newEnvPolling makes an env whose nodes wake idle sessions every pollEvery
+// even without a notice.
+func newEnvPolling(t testing.TB, pollEvery time.Duration) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cert, err := tlscert.Load(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "localhost", true,
@@ -52,7 +57,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: testdb.Open(t), root: filepath.Join(dir, "vmail"), certFile: filepath.Join(dir, "cert.pem"),
+	e := &env{t: t, db: testdb.Open(t), pollEvery: pollEvery, root: filepath.Join(dir, "vmail"), certFile: filepath.Join(dir, "cert.pem"),
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if err := os.MkdirAll(e.root, 0o700); err != nil {
 		t.Fatal(err)
@@ -82,7 +87,7 @@ func (e *env) startNodeWith(t testing.TB, edit func(*imapd.Options)) *node {
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n := &node{notices: e.db.NewFolderListener(log)}
-	n.notices.PollEvery = 5 * time.Second
+	n.notices.PollEvery = e.pollEvery
 	opts := imapd.Options{
 		Backend: e.db, Auth: e.authn, Notices: n.notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, TLS: e.tls,

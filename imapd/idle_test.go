@@ -226,7 +226,7 @@ func TestQuotaAppendCopyMove(t *testing.T) {
 // listeners reconnect and IDLE sessions still hear of changes made on
 // another node.
 func TestNoticesSurviveListenerReconnect(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvPolling(t, time.Hour) // no periodic wake-up: only notices count
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	second := e.startNode(t)
 	idle := startIdle(t, e, e.nodes[0], "bob@example.test")
