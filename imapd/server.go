@@ -95,6 +95,7 @@ type Server struct {
 
 	imapLn, imapsLn net.Listener
 	connID          atomic.Uint64
+	ctx             context.Context // of Serve: sessions' queries end with it
 }
 
 // caps are the capabilities advertised besides those imapserver adds on
@@ -115,7 +116,7 @@ func New(opts Options) *Server {
 	if opts.AppendLimit <= 0 || opts.AppendLimit > 1<<32-1 {
 		opts.AppendLimit = 1<<32 - 1
 	}
-	s := &Server{opts: opts, log: opts.Log}
+	s := &Server{opts: opts, log: opts.Log, ctx: context.Background()}
 	mk := func(insecure bool) *imapserver.Server {
 		return imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
@@ -176,6 +177,7 @@ func (s *Server) Addr(tlsListener bool) net.Addr {
 
 // Serve accepts connections until ctx ends, then closes every connection.
 func (s *Server) Serve(ctx context.Context) error {
+	s.ctx = ctx // before any connection is accepted
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	strictLn := newChanListener(s.imapLn)

@@ -40,7 +40,7 @@ var (
 )
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	return &session{srv: s, conn: c, id: s.connID.Add(1), ctx: context.Background()}, nil, nil
+	return &session{srv: s, conn: c, id: s.connID.Add(1), ctx: s.ctx}, nil, nil
 }
 
 // logger returns the connection's logger; built on demand so an idle

@@ -78,8 +78,13 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if len(uids) == 0 {
 		return nil
 	}
-	op := map[imap.StoreFlagsOp]store.FlagOp{imap.StoreFlagsSet: store.FlagsSet,
-		imap.StoreFlagsAdd: store.FlagsAdd, imap.StoreFlagsDel: store.FlagsDel}[flags.Op]
+	op := store.FlagsSet
+	switch flags.Op {
+	case imap.StoreFlagsAdd:
+		op = store.FlagsAdd
+	case imap.StoreFlagsDel:
+		op = store.FlagsDel
+	}
 	fl := flags.Flags
 	if fl == nil {
 		fl = []imap.Flag{}

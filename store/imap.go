@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -240,19 +241,10 @@ type FolderNotice struct {
 
 // ParseFolderNotice parses a payload "<folder id>:<kind>".
 func ParseFolderNotice(payload string) (FolderNotice, error) {
-	id, kind, _ := cutByte(payload, ':')
+	id, kind, _ := strings.Cut(payload, ":")
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
 		return FolderNotice{}, fmt.Errorf("store: bad folder notice %q", payload)
 	}
 	return FolderNotice{FolderID: n, Kind: kind}, nil
-}
-
-func cutByte(s string, c byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
