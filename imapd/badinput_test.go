@@ -3,10 +3,14 @@ package imapd_test
 import (
 	"bufio"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,4 +126,31 @@ func TestBadInput(t *testing.T) {
 	if l := r4.expect("* CAPABILITY"); !strings.Contains(l, "AUTH=PLAIN") || !strings.Contains(l, "STARTTLS") {
 		t.Errorf("CAPABILITY on loopback: %q", l)
 	}
+}
+
+// TestOversizedNonSyncLiteral: APPEND with a LITERAL+ literal over the
+// limit is refused (NO [TOOBIG]); the bytes the client sends anyway are not
+// commands, so the server closes the connection. Nothing is stored, and the
+// server serves the next connection.
+func TestOversizedNonSyncLiteral(t *testing.T) {
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	r := dialRaw(t, e.nodes[0].addr)
+	r.send("a LOGIN bob@example.test secret\r\n")
+	r.expect("a OK")
+	body := strings.Repeat("x\r\n", (2<<20)/3)
+	go r.c.Write([]byte("b APPEND INBOX {" + strconv.Itoa(len(body)) + "+}\r\n" + body + "\r\nc NOOP\r\n"))
+	if l := r.expect("b "); !strings.HasPrefix(l, "b NO [TOOBIG]") {
+		t.Errorf("oversized APPEND: %q", l)
+	}
+	r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, r.br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection not closed: %v", err)
+	}
+	if files := e.files(t, "bob@example.test", ""); len(files) != 0 {
+		t.Errorf("files: %v", files)
+	}
+	r2 := dialRaw(t, e.nodes[0].addr)
+	r2.send("a LOGIN bob@example.test secret\r\n")
+	r2.expect("a OK")
 }
