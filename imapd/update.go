@@ -262,8 +262,10 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 func copyData(msgs []store.IMAPMessage, newUIDs []uint32, uv uint32) *imap.CopyData {
 	data := &imap.CopyData{UIDValidity: uv}
 	for i, m := range msgs {
-		data.SourceUIDs.AddNum(imap.UID(m.UID))
-		data.DestUIDs.AddNum(imap.UID(newUIDs[i]))
+		if i < len(newUIDs) && newUIDs[i] != 0 { // 0: the key was indexed already (cannot happen for new links)
+			data.SourceUIDs.AddNum(imap.UID(m.UID))
+			data.DestUIDs.AddNum(imap.UID(newUIDs[i]))
+		}
 	}
 	return data
 }
