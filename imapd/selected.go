@@ -178,9 +178,16 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 	msgs = nil
 	sel.recent = newUIDs
 	if !sel.readOnly && len(newUIDs) > 0 {
-		// This session claims them: \Recent here, moved to cur/ for all others.
-		if _, err := s.storeFlags(sel, newUIDs, store.FlagsAdd, nil); err != nil {
+		// This session claims them: \Recent here, moved to cur/ for all
+		// others. The claim locks the rows, so of two sessions selecting at
+		// once only one gets each message.
+		changes, err := s.storeFlags(sel, newUIDs, store.FlagsAdd, nil)
+		if err != nil {
 			s.logger().Warn("imap: move new messages to cur/", "err", err)
+		}
+		sel.recent = sel.recent[:0]
+		for _, c := range changes {
+			sel.recent = append(sel.recent, c.UID)
 		}
 	}
 	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
