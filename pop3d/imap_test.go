@@ -29,7 +29,7 @@ func (e *env) startIMAP(t *testing.T) string {
 	notices := e.st.NewFolderListener(log)
 	srv := imapd.New(imapd.Options{Backend: e.st, Auth: a, Notices: notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: -1, GID: -1}, Names: e.names, AllowPlaintextLoopback: true,
-		AppendLimit: 1 << 20, PollInterval: time.Second, Log: log})
+		AppendLimit: 1 << 20, Log: log})
 	if err := srv.Listen("127.0.0.1:0", ""); err != nil {
 		t.Fatal(err)
 	}
