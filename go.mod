@@ -19,6 +19,8 @@ require (
 	golang.org/x/text v0.43.0
 )
 
+require github.com/miekg/dns v1.1.73
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -20,6 +20,10 @@ type DSN struct {
 	Original     []byte // the original message, as stored
 	HeadersOnly  bool   // RET=HDRS
 	Now          time.Time
+	// Delayed makes it a delay warning (RFC 3464 Action: delayed) that
+	// promises further attempts, instead of a bounce.
+	Delayed  bool
+	Lifetime time.Duration // the queue's lifetime, said in a delay warning
 	// Boundary and MessageID are generated when empty (tests fix them).
 	Boundary, MessageID string
 }
@@ -29,6 +33,9 @@ type DSNRecipient struct {
 	Address    string
 	Status     string // enhanced status code: 5.2.2
 	Diagnostic string // "smtp; 552 5.2.2 Mailbox full"
+	Action     string // "" is failed; "delayed" for a delay warning
+	RemoteMTA  string // "dns; mx.example.com" when a remote server answered
+	OrigRcpt   string // DSN ORCPT ("rfc822;addr"), when given
 }
 
 // BuildDSN returns a bounce message: multipart/report with a human-readable
@@ -45,7 +52,11 @@ func BuildDSN(d DSN) []byte {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
 	w("From: MAILER-DAEMON@%s (Mail Delivery System)", d.ReportingMTA)
 	w("To: <%s>", d.Sender)
-	w("Subject: Undelivered Mail Returned to Sender")
+	if d.Delayed {
+		w("Subject: Delayed Mail (still being retried)")
+	} else {
+		w("Subject: Undelivered Mail Returned to Sender")
+	}
 	w("Date: %s", d.Now.Format(time.RFC1123Z))
 	w("Message-ID: %s", d.MessageID)
 	w("Auto-Submitted: auto-replied")
@@ -61,8 +72,17 @@ func BuildDSN(d DSN) []byte {
 	w("")
 	w("This is the mail system at host %s.", d.ReportingMTA)
 	w("")
-	w("I'm sorry to have to inform you that your message could not")
-	w("be delivered to one or more recipients. It's attached below.")
+	if d.Delayed {
+		w("####################################################################")
+		w("# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #")
+		w("####################################################################")
+		w("")
+		w("Your message could not be delivered for %s.", d.Now.Sub(d.Arrival).Round(time.Minute))
+		w("It will be retried until it is %s old.", d.Lifetime)
+	} else {
+		w("I'm sorry to have to inform you that your message could not")
+		w("be delivered to one or more recipients. It's attached below.")
+	}
 	w("")
 	for _, r := range d.Recipients {
 		w("<%s>: %s", r.Address, strings.TrimPrefix(r.Diagnostic, "smtp; "))
@@ -77,9 +97,19 @@ func BuildDSN(d DSN) []byte {
 	w("Arrival-Date: %s", d.Arrival.Format(time.RFC1123Z))
 	for _, r := range d.Recipients {
 		w("")
+		if r.OrigRcpt != "" {
+			w("Original-Recipient: %s", r.OrigRcpt)
+		}
 		w("Final-Recipient: rfc822; %s", r.Address)
-		w("Action: failed")
+		action := r.Action
+		if action == "" {
+			action = "failed"
+		}
+		w("Action: %s", action)
 		w("Status: %s", r.Status)
+		if r.RemoteMTA != "" {
+			w("Remote-MTA: %s", r.RemoteMTA)
+		}
 		w("Diagnostic-Code: %s", r.Diagnostic)
 	}
 	w("")

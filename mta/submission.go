@@ -14,6 +14,7 @@ import (
 
 	"mailhost/address"
 	"mailhost/auth"
+	"mailhost/mda"
 	"mailhost/store"
 )
 
@@ -270,3 +271,7 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Sibling(l net.Listener, cfg Config, log *slog.Logger) *Server {
 	return NewWithListener(l, cfg, s.store, s.agent, log, s.metrics)
 }
+
+// Agent returns the server's delivery agent (shared with the queue
+// workers' local deliveries).
+func (s *Server) Agent() *mda.Agent { return s.agent }

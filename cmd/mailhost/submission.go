@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -73,5 +76,35 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 	if err != nil {
 		return nil, err
 	}
-	return append(out, subs...), nil
+	out = append(out, subs...)
+	ob, err := newOutbound(cfg, st, mx, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ob), nil
+}
+
+// newOutbound makes this node's queue workers from the queue.*, smtp.*
+// and dns.* keys.
+func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.Logger, reg prometheus.Registerer) (*mta.Outbound, error) {
+	retry, lifetime, warning := cfg.Queue.Durations()
+	host, _ := os.Hostname()
+	o, err := mta.NewOutbound(mta.OutboundConfig{
+		Hostname:  cfg.Hostname,
+		NodeID:    fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]),
+		Relayhost: cfg.SMTP.Relayhost, RelayUser: cfg.SMTP.RelayhostUsername, RelayPassword: cfg.SMTP.RelayhostPassword,
+		TLSPolicy: cfg.SMTP.OutboundTLS, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
+		Workers: cfg.Queue.Workers, DestConcurrency: cfg.Queue.DestinationConcurrency,
+		Lease:    time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
+		Resolver: cfg.DNS.Resolver,
+	}, st, log.With("server", "queue"), nil)
+	if err != nil {
+		return nil, err
+	}
+	o.SetLocal(st, mx.Agent(), cfg.SMTP.RecipientDelimiter)
+	m := o.Metrics()
+	if err := m.Register(reg); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

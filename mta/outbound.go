@@ -1,0 +1,585 @@
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailhost/store"
+)
+
+// QueueStore is what the outbound workers need from the database.
+// *store.Store satisfies it.
+type QueueStore interface {
+	ClaimQueue(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.QueueJob, error)
+	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) error
+	ReleaseQueue(ctx context.Context, owner string, ids []int64) error
+	QueueCounts(ctx context.Context) (map[string]int64, error)
+}
+
+var _ QueueStore = (*store.Store)(nil)
+
+// OutboundConfig configures the queue workers and the outbound client.
+type OutboundConfig struct {
+	Hostname string // EHLO name, Reporting-MTA of bounces
+	NodeID   string // lease owner: unique per running process
+	// Relayhost sends everything without a next hop of its own there
+	// ("[host]:port" skips the MX lookup), with optional AUTH PLAIN.
+	Relayhost, RelayUser, RelayPassword string
+	TLSPolicy                           string // "may" (default) or "encrypt"
+	Retry                               []time.Duration
+	MaxLifetime                         time.Duration
+	DelayWarning                        time.Duration // 0 = none
+	Workers                             int
+	DestConcurrency                     int
+	Lease                               time.Duration
+	Poll                                time.Duration // how often an idle node looks for due work
+	Resolver                            string        // "" = resolv.conf
+	// Port is where MX hosts are contacted (25; tests use another).
+	Port                                        int
+	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+}
+
+func (c *OutboundConfig) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if len(c.Retry) == 0 {
+		c.Retry = []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 80 * time.Minute}
+	}
+	def(&c.MaxLifetime, store.QueueLifetime)
+	def(&c.Lease, 10*time.Minute)
+	def(&c.Poll, time.Second)
+	// Postfix: smtp_connect_timeout 30s, smtp_*_timeout 300s, data 600s.
+	def(&c.ConnectTimeout, 30*time.Second)
+	def(&c.CommandTimeout, 5*time.Minute)
+	def(&c.DataTimeout, 10*time.Minute)
+	if c.Workers <= 0 {
+		c.Workers = 20
+	}
+	if c.DestConcurrency <= 0 {
+		c.DestConcurrency = 20
+	}
+	if c.Port == 0 {
+		c.Port = 25
+	}
+	if c.TLSPolicy == "" {
+		c.TLSPolicy = "may"
+	}
+}
+
+// OutboundMetrics count the queue's work.
+type OutboundMetrics struct {
+	Deliveries     prometheus.Counter
+	Deferrals      prometheus.Counter
+	Bounces        prometheus.Counter
+	DomainFailures *prometheus.CounterVec
+	queueSize      *prometheus.GaugeVec
+}
+
+// NewOutboundMetrics makes the collectors.
+func NewOutboundMetrics() *OutboundMetrics {
+	return &OutboundMetrics{
+		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_queue_deliveries_total", Help: "Recipients delivered by the outbound queue."}),
+		Deferrals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_queue_deferrals_total", Help: "Delivery attempts that failed temporarily (recipients)."}),
+		Bounces: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_queue_bounces_total", Help: "Recipients returned to the sender (permanent failure or expiry)."}),
+		DomainFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailhost_queue_domain_failures_total", Help: "Failed delivery attempts by destination domain and kind."},
+			[]string{"domain", "kind"}),
+		queueSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailhost_queue_recipients", Help: "Recipients waiting in the queue (all nodes), by state."},
+			[]string{"state"}),
+	}
+}
+
+// Register adds the collectors to reg.
+func (m *OutboundMetrics) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.Deliveries, m.Deferrals, m.Bounces, m.DomainFailures, m.queueSize} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Outbound runs the queue workers of one node: claim due recipients,
+// deliver them grouped by message and destination, record the results,
+// return bounces.
+type Outbound struct {
+	cfg     OutboundConfig
+	st      QueueStore
+	log     *slog.Logger
+	metrics *OutboundMetrics
+	dns     *dnsResolver
+	wake    chan struct{}
+
+	local *localDelivery // nil: everything goes out by SMTP
+
+	destMu sync.Mutex
+	dest   map[string]chan struct{} // per-destination connection slots
+}
+
+// NewOutbound makes the workers; Serve runs them.
+func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *OutboundMetrics) (*Outbound, error) {
+	cfg.defaults()
+	if m == nil {
+		m = NewOutboundMetrics()
+	}
+	r, err := newDNSResolver(cfg.Resolver, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = fmt.Sprintf("%s/%s", cfg.Hostname, randHex(6))
+	}
+	return &Outbound{cfg: cfg, st: st, log: log, metrics: m, dns: r,
+		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}}, nil
+}
+
+// Wake makes an idle worker look for work now (after a flush or a new
+// message on this node).
+func (o *Outbound) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Serve claims and delivers until ctx ends; deliveries in progress then
+// finish (each is bounded by its timeouts).
+func (o *Outbound) Serve(ctx context.Context) error {
+	o.log.Info("queue workers started", "node", o.cfg.NodeID, "workers", o.cfg.Workers)
+	slots := make(chan struct{}, o.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(o.cfg.Poll)
+	defer t.Stop()
+	lastCount := time.Time{}
+	for {
+		if time.Since(lastCount) > 10*time.Second {
+			o.updateGauge(ctx)
+			lastCount = time.Now()
+		}
+		free := o.cfg.Workers - len(slots)
+		claimed := 0
+		if free > 0 {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.cfg.Lease, free*10)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				o.log.Error("queue: claim", "err", err)
+			}
+			for _, j := range jobs {
+				claimed += len(j.Recipients)
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					o.release(j)
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer func() { <-slots; wg.Done() }()
+					o.deliverMessage(j)
+				}()
+			}
+		}
+		if claimed >= free*10 && free > 0 {
+			continue // more is due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-o.wake:
+		}
+	}
+}
+
+func (o *Outbound) release(j store.QueueJob) {
+	ids := make([]int64, len(j.Recipients))
+	for i, r := range j.Recipients {
+		ids[i] = r.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.st.ReleaseQueue(ctx, o.cfg.NodeID, ids); err != nil {
+		o.log.Warn("queue: release", "err", err)
+	}
+}
+
+func (o *Outbound) updateGauge(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	counts, err := o.st.QueueCounts(cctx)
+	if err != nil {
+		return
+	}
+	for k, v := range counts {
+		o.metrics.queueSize.WithLabelValues(k).Set(float64(v))
+	}
+}
+
+// destSlot takes a connection slot for a destination (the per-destination
+// concurrency limit); the returned function gives it back.
+func (o *Outbound) destSlot(dest string) func() {
+	o.destMu.Lock()
+	ch := o.dest[dest]
+	if ch == nil {
+		ch = make(chan struct{}, o.cfg.DestConcurrency)
+		o.dest[dest] = ch
+	}
+	o.destMu.Unlock()
+	ch <- struct{}{}
+	return func() { <-ch }
+}
+
+// attempt is the outcome for one recipient.
+type attempt struct {
+	rcpt      store.QueueJobRecipient
+	ok        bool
+	permanent bool
+	status    string // enhanced status code
+	diag      string // "smtp; 550 5.1.1 ..." or a description of what failed
+	remote    string // the host that answered, if any
+}
+
+// route is where a group of recipients goes: a host list or an MX lookup.
+type route struct {
+	host    string // MX lookup of host unless literal
+	port    int
+	literal bool // [host]: no MX lookup
+	auth    bool // relayhost with credentials
+}
+
+// parseNextHop reads Postfix's next-hop forms: host, host:port, [host],
+// [host]:port.
+func parseNextHop(s string, defPort int) (route, error) {
+	r := route{port: defPort}
+	rest := s
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return r, fmt.Errorf("bad next hop %q", s)
+		}
+		r.host, r.literal, rest = s[1:end], true, s[end+1:]
+	} else if i := strings.LastIndex(s, ":"); i >= 0 {
+		r.host, rest = s[:i], s[i:]
+	} else {
+		r.host, rest = s, ""
+	}
+	if rest != "" {
+		p, err := strconv.Atoi(strings.TrimPrefix(rest, ":"))
+		if err != nil || p < 1 || p > 65535 || !strings.HasPrefix(rest, ":") {
+			return r, fmt.Errorf("bad next hop %q", s)
+		}
+		r.port = p
+	}
+	if r.host == "" {
+		return r, fmt.Errorf("bad next hop %q", s)
+	}
+	return r, nil
+}
+
+// routeFor picks the route of a recipient: its own next hop (relay domain
+// or transport), else the relayhost, else the MX of its domain.
+func (o *Outbound) routeFor(r store.QueueJobRecipient) (route, error) {
+	switch {
+	case r.NextHop != "":
+		return parseNextHop(r.NextHop, 25)
+	case o.cfg.Relayhost != "":
+		rt, err := parseNextHop(o.cfg.Relayhost, 25)
+		rt.auth = o.cfg.RelayUser != ""
+		return rt, err
+	}
+	return route{host: r.Domain, port: o.cfg.Port}, nil
+}
+
+// deliverMessage makes one attempt for the claimed recipients of a
+// message: one connection per destination for all its recipients.
+func (o *Outbound) deliverMessage(j store.QueueJob) {
+	type group struct {
+		rt    route
+		rcpts []store.QueueJobRecipient
+	}
+	groups := map[string]*group{}
+	var order []string
+	var results []attempt
+	for _, r := range j.Recipients {
+		if a, ok := o.tryLocal(j, r); ok {
+			results = append(results, a)
+			continue
+		}
+		rt, err := o.routeFor(r)
+		if err != nil {
+			results = append(results, attempt{rcpt: r, permanent: true, status: "5.3.5", diag: "x-mailhost; " + err.Error()})
+			continue
+		}
+		key := fmt.Sprintf("%s|%v|%d", rt.host, rt.literal, rt.port)
+		g := groups[key]
+		if g == nil {
+			g = &group{rt: rt}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.rcpts = append(g.rcpts, r)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, k := range order {
+		g := groups[k]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := o.destSlot(g.rt.host)
+			res := o.deliverGroup(j, g.rt, g.rcpts)
+			done()
+			mu.Lock()
+			results = append(results, res...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	o.finish(j, results)
+}
+
+// deliverGroup delivers a message to the recipients of one destination:
+// the hosts in MX order, each address in turn, until one takes the
+// transaction; connection failures and refusals before MAIL move on to the
+// next host.
+func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJobRecipient) []attempt {
+	all := func(perm bool, status, diag, remote string) []attempt {
+		out := make([]attempt, len(rcpts))
+		for i, r := range rcpts {
+			out[i] = attempt{rcpt: r, permanent: perm, status: status, diag: diag, remote: remote}
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	hosts := []string{rt.host}
+	var err error
+	if !rt.literal {
+		hosts, err = o.dns.mxHosts(ctx, rt.host)
+	}
+	cancel()
+	switch {
+	case errors.Is(err, errNullMX):
+		return all(true, "5.1.10", "x-mailhost; "+err.Error(), "") // RFC 7505 3
+	case errors.Is(err, errNoDomain):
+		return all(true, "5.1.2", "x-mailhost; "+err.Error()+": "+rt.host, "")
+	case err != nil:
+		return all(false, "4.4.3", "x-mailhost; DNS lookup failed: "+err.Error(), "")
+	}
+	lastTemp := all(false, "4.4.1", "x-mailhost; no host of "+rt.host+" answered", "")
+	noAddr := 0
+	for _, h := range hosts {
+		actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ips, err := o.dns.addrs(actx, h)
+		cancel()
+		if err != nil {
+			if errors.Is(err, errNoDomain) {
+				noAddr++
+			} else {
+				lastTemp = all(false, "4.4.3", "x-mailhost; DNS lookup of "+h+" failed: "+err.Error(), "")
+			}
+			continue
+		}
+		for _, ip := range ips {
+			res, next := o.session(j, rt, h, net.JoinHostPort(ip, strconv.Itoa(rt.port)), rcpts)
+			if !next {
+				return res
+			}
+			lastTemp = res
+		}
+	}
+	if noAddr == len(hosts) {
+		return all(true, "5.1.2", "x-mailhost; Host or domain name not found: "+strings.Join(hosts, ", "), "")
+	}
+	return lastTemp
+}
+
+// session runs one SMTP transaction with one server address. next says
+// the caller should try another address (the failure came before the
+// transaction started).
+func (o *Outbound) session(j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient) (_ []attempt, next bool) {
+	remote := "dns; " + host
+	all := func(err error) []attempt {
+		out := make([]attempt, len(rcpts))
+		for i, r := range rcpts {
+			out[i] = failure(r, err, remote)
+		}
+		return out
+	}
+	ctx := context.Background()
+	plain := false // retrying in clear after a failed TLS handshake
+	for {
+		c, err := dialOut(ctx, addr, o.cfg.ConnectTimeout, o.cfg.CommandTimeout, o.cfg.DataTimeout)
+		if err != nil {
+			o.log.Info("queue: connect failed", "queue_id", j.ID, "host", host, "addr", addr, "err", err)
+			res := all(err)
+			for i := range res {
+				// A 5xx greeting moves on to the next MX and counts as
+				// temporary (Postfix smtp_skip_5xx_greeting = yes).
+				res[i].permanent = false
+			}
+			return res, true
+		}
+		res, retryPlain, next := o.transaction(c, j, rt, host, rcpts, plain)
+		if retryPlain && !plain {
+			plain = true
+			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.ID, "host", host)
+			continue
+		}
+		for i := range res {
+			if res[i].remote == "" && !res[i].ok {
+				res[i].remote = remote
+			}
+		}
+		return res, next
+	}
+}
+
+func failure(r store.QueueJobRecipient, err error, remote string) attempt {
+	var re *replyError
+	if errors.As(err, &re) {
+		return attempt{rcpt: r, permanent: re.permanent(), status: re.enhanced(),
+			diag: fmt.Sprintf("smtp; %d %s", re.code, re.msg), remote: remote}
+	}
+	status := "4.4.2" // connection dropped
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		status = "4.4.2"
+	} else if errors.Is(err, errTLSRequired) {
+		status = "4.7.5"
+	}
+	return attempt{rcpt: r, status: status, diag: "x-mailhost; " + err.Error(), remote: remote}
+}
+
+var errTLSRequired = errors.New("TLS is required (smtp.outbound_tls = encrypt) but not available")
+
+func (o *Outbound) transaction(c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
+	plain bool) (res []attempt, retryPlain, next bool) {
+	defer c.close()
+	all := func(err error) []attempt {
+		out := make([]attempt, len(rcpts))
+		for i, r := range rcpts {
+			out[i] = failure(r, err, "")
+		}
+		return out
+	}
+	if err := c.ehloRaw(o.cfg.Hostname); err != nil {
+		return all(err), false, true
+	}
+	if c.has("STARTTLS") && !plain {
+		conf := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // as Postfix's may/encrypt: no verification
+		if err := c.startTLS(context.Background(), conf, o.cfg.Hostname); err != nil {
+			var re *replyError
+			if !errors.As(err, &re) && o.cfg.TLSPolicy == "may" {
+				return nil, true, false
+			}
+			return all(err), false, true
+		}
+	}
+	if !c.tls && o.cfg.TLSPolicy == "encrypt" {
+		return all(errTLSRequired), false, true
+	}
+	if rt.auth {
+		if err := c.authPlain(o.cfg.RelayUser, o.cfg.RelayPassword); err != nil {
+			return all(err), false, false
+		}
+	}
+	params := ""
+	if c.has("SIZE") {
+		params += fmt.Sprintf(" SIZE=%d", len(j.Body))
+	}
+	if c.has("8BITMIME") {
+		params += " BODY=8BITMIME"
+	}
+	if needsUTF8(j, rcpts) && c.has("SMTPUTF8") {
+		params += " SMTPUTF8"
+	}
+	dsn := c.has("DSN")
+	if dsn && j.Ret != "" {
+		params += " RET=" + j.Ret
+	}
+	if dsn && j.EnvID != "" {
+		params += " ENVID=" + xtext(j.EnvID)
+	}
+	if _, err := c.cmd("MAIL", 250, "MAIL FROM:<%s>%s", j.Sender, params); err != nil {
+		return all(err), false, false
+	}
+	var accepted []store.QueueJobRecipient
+	for _, r := range rcpts {
+		p := ""
+		if dsn && r.Notify != "" {
+			p += " NOTIFY=" + r.Notify
+		}
+		if dsn && r.OrigRecipient != "" {
+			p += " ORCPT=rfc822;" + xtext(r.OrigRecipient)
+		}
+		if _, err := c.cmd("RCPT", 250, "RCPT TO:<%s>%s", r.Address, p); err != nil {
+			var re *replyError
+			if !errors.As(err, &re) { // connection lost: everything is temporary
+				return all(err), false, false
+			}
+			res = append(res, failure(r, err, ""))
+			continue
+		}
+		accepted = append(accepted, r)
+	}
+	if len(accepted) == 0 {
+		c.quit()
+		return res, false, false
+	}
+	if err := c.data(j.Body); err != nil {
+		for _, r := range accepted {
+			res = append(res, failure(r, err, ""))
+		}
+		return res, false, false
+	}
+	for _, r := range accepted {
+		res = append(res, attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + host})
+	}
+	c.quit()
+	return res, false, false
+}
+
+func needsUTF8(j store.QueueJob, rcpts []store.QueueJobRecipient) bool {
+	if !isASCII(j.Sender) {
+		return true
+	}
+	for _, r := range rcpts {
+		if !isASCII(r.Address) {
+			return true
+		}
+	}
+	return false
+}
+
+// xtext encodes a DSN parameter (RFC 3461 4).
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 33 || c > 126 || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

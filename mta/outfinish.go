@@ -1,0 +1,143 @@
+package mta
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailhost/address"
+	"mailhost/store"
+)
+
+// retryAfter is the wait after the n-th failed attempt (n >= 1): the
+// schedule's n-th entry, its last one repeating.
+func (o *Outbound) retryAfter(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	if n > len(o.cfg.Retry) {
+		n = len(o.cfg.Retry)
+	}
+	return o.cfg.Retry[n-1]
+}
+
+// finish turns an attempt's outcomes into recipient states, one bounce for
+// the recipients that failed for good (never to the null sender), and a
+// delay warning when due, all written in one transaction; then logs them.
+func (o *Outbound) finish(j store.QueueJob, results []attempt) {
+	now := time.Now()
+	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
+	f := store.QueueFinish{QueueID: j.ID}
+	var failed, delayed []DSNRecipient
+	for i := range results {
+		a := &results[i]
+		r := store.QueueResult{ID: a.rcpt.ID, LastError: strings.TrimPrefix(strings.TrimPrefix(a.diag, "smtp; "), "x-mailhost; ")}
+		switch {
+		case a.ok:
+			r.State = store.RcptDelivered
+		case a.permanent || expired:
+			r.State = store.RcptBounced
+			if !a.permanent {
+				a.status = "4.4.7" // RFC 3463: delivery time expired
+				a.diag += " (delivery time expired: message too old)"
+				r.LastError = "message expired: " + r.LastError
+			}
+			if !notifyNever(a.rcpt.Notify, "FAILURE") {
+				failed = append(failed, dsnRcpt(*a, ""))
+			}
+		default:
+			r.State = store.RcptDeferred
+			r.NextTry = now.Add(o.retryAfter(a.rcpt.Attempts + 1))
+			if o.cfg.DelayWarning > 0 && !j.Warned && now.Sub(j.Arrival) >= o.cfg.DelayWarning &&
+				notifyWants(a.rcpt.Notify, "DELAY") {
+				delayed = append(delayed, dsnRcpt(*a, "delayed"))
+			}
+		}
+		f.Results = append(f.Results, r)
+	}
+	// Never a notice to the null sender: that is how bounce loops are
+	// impossible (RFC 5321 6.1, RFC 3464 2).
+	if j.Sender != "" && len(failed) > 0 {
+		f.Notices = append(f.Notices, o.notice(j, failed, false, now))
+	}
+	if j.Sender != "" && len(delayed) > 0 {
+		f.Notices = append(f.Notices, o.notice(j, delayed, true, now))
+		f.Warned = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	if err := o.st.FinishQueue(ctx, o.cfg.NodeID, f); err != nil {
+		// The leases run out and the attempt is made again: at least once.
+		o.log.Error("queue: recording results failed; will retry after the lease", "queue_id", j.ID, "err", err)
+		return
+	}
+	for i, a := range results {
+		r := f.Results[i]
+		attrs := []any{"queue_id", j.ID, "from", j.Sender, "to", a.rcpt.Address, "relay", strings.TrimPrefix(a.remote, "dns; "),
+			"attempts", a.rcpt.Attempts + 1, "delay", now.Sub(j.Arrival).Round(time.Millisecond), "status", a.status}
+		switch r.State {
+		case store.RcptDelivered:
+			o.metrics.Deliveries.Inc()
+			o.log.Info("delivered", attrs...)
+		case store.RcptDeferred:
+			o.metrics.Deferrals.Inc()
+			o.metrics.DomainFailures.WithLabelValues(a.rcpt.Domain, "temporary").Inc()
+			o.log.Info("deferred", append(attrs, "reason", r.LastError, "next_attempt", r.NextTry.Round(time.Second))...)
+		case store.RcptBounced:
+			o.metrics.Bounces.Inc()
+			o.metrics.DomainFailures.WithLabelValues(a.rcpt.Domain, "permanent").Inc()
+			o.log.Info("bounced", append(attrs, "reason", r.LastError)...)
+		}
+	}
+	if len(f.Notices) > 0 {
+		o.log.Info("sender notified", "queue_id", j.ID, "to", j.Sender, "failed", len(failed), "delayed", len(delayed))
+		o.Wake()
+	}
+}
+
+func dsnRcpt(a attempt, action string) DSNRecipient {
+	orcpt := ""
+	if a.rcpt.OrigRecipient != "" {
+		orcpt = "rfc822; " + a.rcpt.OrigRecipient
+	}
+	return DSNRecipient{Address: a.rcpt.Address, Status: a.status, Diagnostic: a.diag, Action: action,
+		RemoteMTA: a.remote, OrigRcpt: orcpt}
+}
+
+// notifyNever: the recipient asked for no notice of kind (RFC 3461 4.1).
+func notifyNever(notify, kind string) bool {
+	if notify == "" {
+		return false
+	}
+	return !strings.Contains(strings.ToUpper(notify), kind)
+}
+
+// notifyWants: a delay notice only when NOTIFY is absent or names DELAY.
+func notifyWants(notify, kind string) bool {
+	return notify == "" || strings.Contains(strings.ToUpper(notify), kind)
+}
+
+// notice builds a bounce or delay warning to the message's sender.
+func (o *Outbound) notice(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) store.QueuedMessage {
+	msg := BuildDSN(o.noticeDSN(j, rcpts, delayed, now))
+	_, domain := address.Split(j.Sender)
+	if n, err := address.Normalize(j.Sender); err == nil {
+		_, domain = address.Split(n)
+	}
+	return store.QueuedMessage{Sender: "", Origin: "bounce", Body: msg,
+		Recipients: []store.QueuedRecipient{{Address: j.Sender, Domain: strings.ToLower(domain)}}}
+}
+
+func (o *Outbound) noticeDSN(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) DSN {
+	return DSN{
+		ReportingMTA: o.cfg.Hostname, Sender: j.Sender, QueueID: idString(j.ID), Arrival: j.Arrival,
+		Recipients: rcpts, Original: j.Body, HeadersOnly: j.Ret == "HDRS" || delayed, Now: now,
+		Delayed: delayed, Lifetime: o.cfg.MaxLifetime,
+	}
+}
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Metrics returns the workers' collectors, for registration.
+func (o *Outbound) Metrics() *OutboundMetrics { return o.metrics }

@@ -1,0 +1,72 @@
+package mta
+
+import (
+	"context"
+	"errors"
+
+	"mailhost/mda"
+	"mailhost/store"
+)
+
+// localDelivery lets the queue deliver to addresses hosted here (a bounce
+// or vacation reply to a local sender, mail injected by sendmail) through
+// the delivery agent instead of looping through SMTP.
+type localDelivery struct {
+	rcpts  Recipients
+	agent  *mda.Agent
+	delims string
+}
+
+// SetLocal makes the workers deliver hosted addresses through agent.
+func (o *Outbound) SetLocal(r Recipients, agent *mda.Agent, delims string) {
+	o.local = &localDelivery{rcpts: r, agent: agent, delims: delims}
+}
+
+// tryLocal delivers r here when its address is hosted here; handled is
+// false when it must go out by SMTP.
+func (o *Outbound) tryLocal(j store.QueueJob, r store.QueueJobRecipient) (a attempt, handled bool) {
+	if o.local == nil || r.NextHop != "" {
+		return attempt{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	res, err := o.local.rcpts.Resolve(ctx, r.Address, o.local.delims)
+	var moved *store.RelocatedError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return attempt{rcpt: r, permanent: true, status: "5.1.1", diag: "x-mailhost; User unknown in virtual mailbox table"}, true
+	case errors.Is(err, store.ErrDisabled):
+		return attempt{rcpt: r, permanent: true, status: "5.2.1", diag: "x-mailhost; Mailbox disabled"}, true
+	case errors.As(err, &moved):
+		return attempt{rcpt: r, permanent: true, status: "5.1.6", diag: "x-mailhost; User has moved to " + moved.NewAddress}, true
+	case err != nil:
+		return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; recipient lookup failed"}, true
+	}
+	if res.Foreign || len(res.Local) == 0 {
+		return attempt{}, false // remote, or a relay domain: SMTP
+	}
+	var locals []mda.Recipient
+	for _, t := range res.Local {
+		locals = append(locals, mda.Recipient{Target: t,
+			Header: []byte("Return-Path: <" + j.Sender + ">\r\nDelivered-To: " + t.Address + "\r\n")})
+	}
+	var queue []store.QueuedMessage
+	if len(res.Remote) > 0 {
+		m := store.QueuedMessage{Sender: j.Sender, Origin: "forward", Body: j.Body}
+		for _, t := range res.Remote {
+			m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop})
+		}
+		queue = append(queue, m)
+	}
+	_, err = o.local.agent.Deliver(ctx, mda.Message{Body: j.Body}, locals, queue, nil)
+	switch {
+	case errors.Is(err, mda.ErrOverQuota):
+		// Postfix's virtual delivery defers a full mailbox; it bounces at
+		// expiry.
+		return attempt{rcpt: r, status: "4.2.2", diag: "x-mailhost; Mailbox full", remote: "dns; " + o.cfg.Hostname}, true
+	case err != nil:
+		o.log.Error("queue: local delivery failed", "queue_id", j.ID, "to", r.Address, "err", err)
+		return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; local delivery failed"}, true
+	}
+	return attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + o.cfg.Hostname}, true
+}

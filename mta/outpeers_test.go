@@ -1,0 +1,296 @@
+package mta_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
+)
+
+// dnsZone is a DNS server on loopback (miekg/dns) answering from records;
+// names in servfail get SERVFAIL, unknown names NXDOMAIN.
+type dnsZone struct {
+	mu       sync.Mutex
+	records  map[string][]string // "name. TYPE" -> RR strings
+	servfail map[string]bool
+	addr     string
+}
+
+func newDNSZone(t *testing.T) *dnsZone {
+	t.Helper()
+	z := &dnsZone{records: map[string][]string{}, servfail: map[string]bool{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: z}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	z.addr = pc.LocalAddr().String()
+	return z
+}
+
+// add records an RR in zone-file form: "mx.remote.example. 60 IN A 127.0.0.1".
+func (z *dnsZone) add(rr string) {
+	r, err := dns.NewRR(rr)
+	if err != nil {
+		panic(err)
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	k := strings.ToLower(r.Header().Name) + " " + dns.TypeToString[r.Header().Rrtype]
+	z.records[k] = append(z.records[k], rr)
+}
+
+func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.servfail[name] {
+		m.Rcode = dns.RcodeServerFailure
+		w.WriteMsg(m)
+		return
+	}
+	known := false
+	for k, rrs := range z.records {
+		if strings.HasPrefix(k, name+" ") {
+			known = true
+		}
+		if k == name+" "+dns.TypeToString[q.Qtype] {
+			for _, s := range rrs {
+				r, _ := dns.NewRR(s)
+				m.Answer = append(m.Answer, r)
+			}
+		}
+	}
+	if !known {
+		m.Rcode = dns.RcodeNameError
+	}
+	w.WriteMsg(m)
+}
+
+// sink is a go-smtp server on loopback that records what it accepts;
+// rcptReply lets a test refuse chosen recipients.
+type sink struct {
+	mu        sync.Mutex
+	msgs      []sinkMsg
+	addr      string
+	port      int
+	rcptReply func(to string) error
+}
+
+type sinkMsg struct {
+	from string
+	to   []string
+	data string
+	tls  bool
+}
+
+func newSink(t *testing.T, tlsConf *tls.Config) *sink {
+	t.Helper()
+	s := &sink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		_, isTLS := c.TLSConnectionState()
+		return &sinkSession{s: s, tls: isTLS}, nil
+	}))
+	srv.Domain = "sink.test"
+	srv.TLSConfig = tlsConf
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s.addr = ln.Addr().String()
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	return s
+}
+
+func (s *sink) messages() []sinkMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sinkMsg(nil), s.msgs...)
+}
+
+type sinkSession struct {
+	s    *sink
+	tls  bool
+	from string
+	to   []string
+}
+
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	f := ss.s.rcptReply
+	ss.s.mu.Unlock()
+	if f != nil {
+		if err := f(to); err != nil {
+			return err
+		}
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, sinkMsg{from: ss.from, to: ss.to, data: string(b), tls: ss.tls})
+	ss.s.mu.Unlock()
+	return nil
+}
+func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Logout() error { return nil }
+
+// scripted is a misbehaving SMTP peer: replies per command (a missing
+// entry is a 250), "drop" closes the connection, "tarpit" never answers,
+// and STARTTLS can be offered but broken.
+type scripted struct {
+	addr, port string
+	replies    map[string]string // GREETING EHLO MAIL RCPT DATA DOT STARTTLS
+	brokenTLS  bool
+	dropInData bool
+	mu         sync.Mutex
+	conns      int
+	dots       int // complete messages received
+}
+
+func newScripted(t *testing.T, replies map[string]string) *scripted {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &scripted{replies: replies, addr: ln.Addr().String()}
+	_, p.port, _ = net.SplitHostPort(p.addr)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns++
+			p.mu.Unlock()
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *scripted) count() (conns, dots int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns, p.dots
+}
+
+func (p *scripted) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	say := func(cmd, def string) bool {
+		rep, ok := p.replies[cmd]
+		if !ok {
+			rep = def
+		}
+		switch rep {
+		case "drop":
+			return false
+		case "tarpit":
+			time.Sleep(10 * time.Second)
+			return false
+		}
+		io.WriteString(c, rep+"\r\n")
+		return rep[0] != '4' && rep[0] != '5' || cmd != "GREETING"
+	}
+	if !say("GREETING", "220 peer.test ESMTP") {
+		return
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.Fields(line + " x")[0])
+		switch verb {
+		case "EHLO":
+			ext := "250-peer.test\r\n250-8BITMIME\r\n"
+			if p.brokenTLS {
+				ext += "250-STARTTLS\r\n"
+			}
+			if rep, ok := p.replies["EHLO"]; ok {
+				if !say("EHLO", "") {
+					return
+				}
+				_ = rep
+				continue
+			}
+			io.WriteString(c, ext+"250 SIZE 10240000\r\n")
+		case "STARTTLS":
+			io.WriteString(c, "220 go ahead\r\n")
+			io.WriteString(c, "this is not TLS\r\n")
+			return
+		case "MAIL":
+			if !say("MAIL", "250 ok") {
+				return
+			}
+		case "RCPT":
+			if !say("RCPT", "250 ok") {
+				return
+			}
+		case "DATA":
+			if !say("DATA", "354 go") {
+				return
+			}
+			if p.replies["DATA"] != "" && p.replies["DATA"][0] != '3' {
+				continue
+			}
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if p.dropInData {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			rep, ok := p.replies["DOT"]
+			if !ok || rep[0] == '2' {
+				p.mu.Lock()
+				p.dots++
+				p.mu.Unlock()
+			}
+			if !say("DOT", "250 ok queued") {
+				return
+			}
+		case "QUIT":
+			io.WriteString(c, "221 bye\r\n")
+			return
+		case "RSET", "NOOP":
+			io.WriteString(c, "250 ok\r\n")
+		default:
+			io.WriteString(c, "502 unknown\r\n")
+		}
+	}
+}
+
+var errRefused = errors.New("refused")

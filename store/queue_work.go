@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// QueueJob is a message claimed by a queue worker with the recipients it
+// holds the lease of.
+type QueueJob struct {
+	ID         int64
+	Sender     string
+	Origin     string
+	EnvID      string
+	Ret        string
+	Body       []byte
+	Arrival    time.Time
+	Warned     bool
+	Recipients []QueueJobRecipient
+}
+
+// QueueJobRecipient is one claimed recipient.
+type QueueJobRecipient struct {
+	ID            int64
+	Address       string
+	OrigRecipient string
+	Notify        string
+	Domain        string
+	NextHop       string
+	Attempts      int
+}
+
+// claimSQL leases due recipients of messages not on hold. SKIP LOCKED lets
+// several nodes claim at once without waiting on each other; the lease
+// (owner, until) keeps a claimed row away from other nodes after the
+// claiming transaction commits, and frees it when the owner dies.
+const claimSQL = `
+WITH due AS (
+	SELECT r.id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+	WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
+	  AND (r.lease_until IS NULL OR r.lease_until < now()) AND NOT q.hold
+	ORDER BY r.next_attempt_at, r.queue_id
+	LIMIT $3
+	FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
+FROM due WHERE r.id = due.id
+RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts`
+
+// ClaimQueue leases up to limit due recipients for owner (a node id) for
+// lease and returns them with their messages.
+func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duration, limit int) ([]QueueJob, error) {
+	rows, err := s.pool.Query(ctx, claimSQL, owner, lease.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	byMsg := map[int64][]QueueJobRecipient{}
+	var ids []int64
+	for rows.Next() {
+		var r QueueJobRecipient
+		var qid int64
+		if err := rows.Scan(&r.ID, &qid, &r.Address, &r.OrigRecipient, &r.Notify, &r.Domain, &r.NextHop, &r.Attempts); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: claim queue: %w", err)
+		}
+		if _, ok := byMsg[qid]; !ok {
+			ids = append(ids, qid)
+		}
+		byMsg[qid] = append(byMsg[qid], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err = s.pool.Query(ctx, `SELECT id, sender, origin, dsn_envid, dsn_ret, body, arrival_at, warned_at IS NOT NULL
+		FROM queue WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
+		var j QueueJob
+		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned)
+		j.Recipients = byMsg[j.ID]
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	return jobs, nil
+}
+
+// Recipient states after an attempt.
+const (
+	RcptDelivered = "delivered"
+	RcptDeferred  = "deferred"
+	RcptBounced   = "bounced"
+)
+
+// QueueResult is the outcome of one attempt for one claimed recipient.
+type QueueResult struct {
+	ID        int64
+	State     string    // RcptDelivered, RcptDeferred or RcptBounced
+	NextTry   time.Time // for RcptDeferred
+	LastError string
+}
+
+// QueueFinish is what a worker writes after an attempt on one message.
+type QueueFinish struct {
+	QueueID int64
+	Results []QueueResult
+	// Notices are the DSNs to queue (a bounce, a delay warning), in the
+	// same transaction, so a crash cannot lose or double them.
+	Notices []QueuedMessage
+	Warned  bool // a delay warning is among Notices
+}
+
+// FinishQueue records the results of owner's attempt, queues the notices,
+// and removes the message once no recipient is left to try (as Postfix
+// removes a queue file). A result whose lease owner changed meanwhile (the
+// lease ran out and another node took the recipient) is not written.
+func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) error {
+	b := &pgx.Batch{}
+	for _, r := range f.Results {
+		b.Queue(`UPDATE queue_recipients SET state = $3, attempts = attempts + 1, last_attempt_at = now(),
+			next_attempt_at = CASE WHEN $3 = 'deferred' THEN $4::timestamptz ELSE next_attempt_at END,
+			last_error = $5, lease_owner = '', lease_until = NULL, updated_at = now()
+			WHERE id = $1 AND lease_owner = $2`, r.ID, owner, r.State, r.NextTry, r.LastError)
+	}
+	if f.Warned {
+		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.QueueID)
+	}
+	ids := make([]int64, len(f.Notices))
+	for i, m := range f.Notices {
+		queueEnqueue(b, m, &ids[i])
+	}
+	b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
+		SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
+	}
+	return nil
+}
+
+// ReleaseQueue gives back owner's leases of the recipients ids (not
+// attempted, e.g. at shutdown), so another node may take them at once.
+func (s *Store) ReleaseQueue(ctx context.Context, owner string, ids []int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE queue_recipients SET lease_owner = '', lease_until = NULL
+		WHERE id = ANY($1) AND lease_owner = $2`, ids, owner)
+	if err != nil {
+		return fmt.Errorf("store: release queue: %w", err)
+	}
+	return nil
+}
+
+// QueueCounts returns the number of recipients waiting per state, with
+// "hold" for those of messages on hold.
+func (s *Store) QueueCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT CASE WHEN q.hold THEN 'hold' ELSE r.state END, count(*)
+		FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+		WHERE r.state IN ('queued', 'deferred') GROUP BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("store: queue counts: %w", err)
+	}
+	out := map[string]int64{"queued": 0, "deferred": 0, "hold": 0}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
