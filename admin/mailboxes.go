@@ -424,8 +424,12 @@ func (s *Service) removeMailbox(ctx context.Context, tx *store.Tx, a Actor, d st
 	for ts := now.Unix(); ; ts++ { // two deletes of one address in a second get distinct names
 		rel = d.Name + "/" + m.LocalPart + "-" + strconv.FormatInt(ts, 10)
 		dst = filepath.Join(s.opts.RetentionRoot, filepath.FromSlash(rel))
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		_, err := os.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		if err != nil || ts > now.Unix()+1000 {
+			return nil, nil, fmt.Errorf("admin: retention path for %s: %v", m.Address, err)
 		}
 	}
 	if err := maildir.MoveTo(src, dst, s.opts.Owner); err != nil {

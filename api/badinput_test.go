@@ -169,3 +169,24 @@ func TestMailboxCreateRollsBackWhenMaildirFails(t *testing.T) {
 		t.Errorf("Maildir root changed by a failed commit: %v, before %v", after, beforeTree)
 	}
 }
+
+// A mailbox delete whose Maildir cannot be retained changes nothing.
+func TestMailboxDeleteRollsBackWhenRetentionFails(t *testing.T) {
+	e := newEnv(t)
+	super := e.admin("root", true)
+	e.must(201, e.do(super, "POST", "/api/v1/domains", map[string]any{"name": "example.com"}))
+	e.must(201, e.do(super, "POST", "/api/v1/domains/example.com/mailboxes", map[string]any{"local_part": "alice", "password": "password1"}))
+	e.must(201, e.do(super, "POST", "/api/v1/domains/example.com/mailboxes", map[string]any{"local_part": "bob", "password": "password1"}))
+	if err := os.WriteFile(e.retention, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, beforeTree := e.counts(), tree(t, e.root)
+	e.problem(500, "internal", e.do(super, "DELETE", "/api/v1/mailboxes/alice@example.com", nil))
+	e.problem(500, "internal", e.do(super, "DELETE", "/api/v1/domains/example.com?force=true", nil))
+	if after := e.counts(); !equalMap(after, before) {
+		t.Errorf("rows changed: %v, before %v", after, before)
+	}
+	if after := tree(t, e.root); !equal(after, beforeTree) {
+		t.Errorf("Maildir root changed: %v", after)
+	}
+}
