@@ -48,13 +48,13 @@ func (t *Tx) TokenByID(ctx context.Context, id int64) (Token, error) {
 
 // TokenByHash returns the token with that SHA-256 and its admin.
 func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (Token, Admin, error) {
-	var id int64
-	if err := t.q.QueryRow(ctx, `SELECT id FROM api_tokens WHERE token_hash = $1`, hash).Scan(&id); err != nil {
+	rows, err := t.q.Query(ctx, tokenSelect+` WHERE t.token_hash = $1`, hash)
+	if err != nil {
 		return Token{}, Admin{}, translate(err, "token by hash")
 	}
-	tok, err := t.TokenByID(ctx, id)
+	tok, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Token])
 	if err != nil {
-		return Token{}, Admin{}, err
+		return Token{}, Admin{}, translate(err, "token by hash")
 	}
 	a, err := t.AdminByID(ctx, tok.AdminID)
 	return tok, a, err
