@@ -34,6 +34,7 @@ type Config struct {
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
 	DNS        DNS        `toml:"dns"`
+	Runtime    Runtime    `toml:"runtime"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -101,6 +102,11 @@ type Mailbox struct {
 	RetentionDays int `toml:"retention_days" help:"days a deleted mailbox's Maildir waits in <data_dir>/retention before it is purged (0: at the next purge)"`
 }
 
+// Runtime tunes the Go runtime of the server process.
+type Runtime struct {
+	GCPercent int `toml:"gc_percent" help:"garbage collector target (Go's GOGC) of serve; a $GOGC in the environment wins"`
+}
+
 // Web configures the web panel's sessions.
 type Web struct {
 	SessionIdleMinutes int `toml:"session_idle_minutes" help:"minutes without a request after which a web panel session ends"`
@@ -166,6 +172,9 @@ func Default() Config {
 		Auth:    Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
 		POP3:    POP3{IdleTimeout: 600, MaxConnsPerClient: 20},
 		Mailbox: Mailbox{RetentionDays: 30},
+		// A mail server mostly holds idle connections: half of Go's default
+		// heap headroom keeps each one small for a little more GC work.
+		Runtime: Runtime{GCPercent: 50},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
 	}

@@ -48,6 +48,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateSMTP(bad)
 	c.validatePassword(bad)
+	if c.Runtime.GCPercent < 10 || c.Runtime.GCPercent > 1000 {
+		bad("runtime.gc_percent", "must be from 10 to 1000, got %d", c.Runtime.GCPercent)
+	}
 	if c.Mailbox.RetentionDays < 0 || c.Mailbox.RetentionDays > 3650 {
 		bad("mailbox.retention_days", "must be from 0 to 3650 days, got %d", c.Mailbox.RetentionDays)
 	}
