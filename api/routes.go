@@ -35,7 +35,7 @@ func (a *API) table() []route {
 	read := []int{404, 422}
 	write := []int{400, 404, 409, 413, 422}
 	del := []int{404, 409}
-	return []route{
+	return append([]route{
 		{Method: "GET", Path: "/openapi.json", Summary: "this OpenAPI 3.1 document", Public: true, Status: ok,
 			Response: map[string]any{}, h: func(context.Context, admin.Actor, *request) (any, error) { return a.OpenAPI(), nil }},
 
@@ -287,5 +287,5 @@ func (a *API) table() []route {
 					ObjectType: r.query("object_type"), Object: r.query("object"), Domain: r.query("domain"),
 					Since: since, Until: until, Cursor: p.Cursor, Limit: p.Limit})
 			}},
-	}
+	}, a.queueRoutes()...) // api/queue.go
 }

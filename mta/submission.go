@@ -275,3 +275,7 @@ func (s *Server) Sibling(l net.Listener, cfg Config, log *slog.Logger) *Server {
 // Agent returns the server's delivery agent (shared with the queue
 // workers' local deliveries).
 func (s *Server) Agent() *mda.Agent { return s.agent }
+
+// CloseListener closes the server's listener without serving it (the MX
+// is off but its server carries the submission listeners' shared parts).
+func (s *Server) CloseListener() error { return s.ln.Listener.Close() }

@@ -27,16 +27,18 @@ type stdio struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run every server until SIGTERM or SIGINT", cmdServe},
-		"migrate": {"apply database migrations (--status lists them)", cmdMigrate},
-		"config":  {"print the effective configuration, secrets redacted (config check validates it)", cmdConfig},
-		"passwd":  {"passwd hash: print a password hash for a password read from stdin", cmdPasswd},
-		"domain":  {"domain add|list|show|update|del: manage domains", cmdDomain},
-		"mailbox": {"mailbox add|list|show|update|passwd|del|purge-retained: manage mailboxes", cmdMailbox},
-		"alias":   {"alias add|list|del: manage aliases and catch-alls", cmdAlias},
-		"admin":   {"admin add|list|del: manage administrators (--super, --domain)", cmdAdmin},
-		"token":   {"token create ADMIN --name NAME: print a new API token", cmdToken},
-		"reindex": {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
+		"serve":    {"run every server until SIGTERM or SIGINT", cmdServe},
+		"migrate":  {"apply database migrations (--status lists them)", cmdMigrate},
+		"config":   {"print the effective configuration, secrets redacted (config check validates it)", cmdConfig},
+		"passwd":   {"passwd hash: print a password hash for a password read from stdin", cmdPasswd},
+		"domain":   {"domain add|list|show|update|del: manage domains", cmdDomain},
+		"mailbox":  {"mailbox add|list|show|update|passwd|del|purge-retained: manage mailboxes", cmdMailbox},
+		"alias":    {"alias add|list|del: manage aliases and catch-alls", cmdAlias},
+		"admin":    {"admin add|list|del: manage administrators (--super, --domain)", cmdAdmin},
+		"token":    {"token create ADMIN --name NAME: print a new API token", cmdToken},
+		"queue":    {"queue list|show|flush|hold|release|delete: the outbound queue (mailq, postqueue, postsuper, postcat)", cmdQueue},
+		"sendmail": {"sendmail [-t] [-i] [-f SENDER] [RCPT...]: send a message read on stdin (as Postfix's sendmail)", cmdSendmail},
+		"reindex":  {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
 	}
 }
 
@@ -49,6 +51,12 @@ func main() {
 
 func run(ctx context.Context, argv []string, sio stdio) int {
 	args := argv[1:]
+	switch filepath.Base(argv[0]) { // installed as /usr/sbin/sendmail or mailq
+	case "sendmail":
+		args = append([]string{"sendmail"}, args...)
+	case "mailq":
+		args = append([]string{"queue", "list"}, args...)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(sio.out)
 		return 0

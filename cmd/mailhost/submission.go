@@ -71,6 +71,8 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 	var out []server
 	if config.Enabled(cfg.Listen.SMTP) {
 		out = append(out, mx)
+	} else {
+		mx.CloseListener()
 	}
 	subs, err := newSubmissionServers(cfg, st, mx, authn, tlsConf, log)
 	if err != nil {

@@ -1,0 +1,153 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"mailhost/store"
+)
+
+// The outbound queue's tools (mailq, postqueue, postsuper, postcat) for
+// the CLI, the API and the web panel. The queue holds every domain's
+// mail and its senders' and recipients' addresses, so only super-admins
+// see or touch it.
+
+// QueueParams filter the queue list.
+type QueueParams struct {
+	Domain string // a recipient domain
+	State  string // "", "queued", "deferred" or "hold"
+	Limit  int    // 0 = all
+}
+
+// QueueMessageView is one queued message; Body only when asked for.
+type QueueMessageView struct {
+	store.QueueEntry
+	Header string `json:"header"`
+	Body   string `json:"body,omitempty"`
+}
+
+// QueueFlushInput selects what a flush makes due now: one message, one
+// recipient domain, or (neither) everything.
+type QueueFlushInput struct {
+	ID     int64  `json:"id,omitempty"`
+	Domain string `json:"domain,omitempty"`
+}
+
+// QueueCount is how many messages or recipients an operation touched.
+type QueueCount struct {
+	Count int64 `json:"count"`
+}
+
+func queueAllowed(a Actor) error {
+	if !a.Superadmin {
+		return newErr(Forbidden, "only a super-admin may see or change the mail queue")
+	}
+	return nil
+}
+
+func queueNotFound(err error, id int64) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return newErr(NotFound, "no queued message %d", id)
+	}
+	return err
+}
+
+// Queue lists queued messages, oldest first.
+func (s *Service) Queue(ctx context.Context, a Actor, p QueueParams) (List[store.QueueEntry], error) {
+	if err := queueAllowed(a); err != nil {
+		return List[store.QueueEntry]{}, err
+	}
+	var f fields
+	switch p.State {
+	case "", "queued", "deferred", "hold":
+	default:
+		f.add("state", "must be queued, deferred or hold")
+	}
+	if err := f.err(); err != nil {
+		return List[store.QueueEntry]{}, err
+	}
+	out, err := s.st.QueueList(ctx, store.QueueFilter{Domain: strings.ToLower(p.Domain), State: p.State, Limit: p.Limit})
+	if out == nil {
+		out = []store.QueueEntry{}
+	}
+	return List[store.QueueEntry]{Items: out}, err
+}
+
+// QueueMessage shows a queued message: its recipients with their state,
+// its header, and with body its whole text (postcat).
+func (s *Service) QueueMessage(ctx context.Context, a Actor, id int64, body bool) (QueueMessageView, error) {
+	if err := queueAllowed(a); err != nil {
+		return QueueMessageView{}, err
+	}
+	e, raw, err := s.st.QueueMessage(ctx, id)
+	if err != nil {
+		return QueueMessageView{}, queueNotFound(err, id)
+	}
+	v := QueueMessageView{QueueEntry: e}
+	text := string(raw)
+	if i := strings.Index(text, "\r\n\r\n"); i >= 0 {
+		v.Header = text[:i+2]
+	} else {
+		v.Header = text
+	}
+	if body {
+		v.Body = text
+	}
+	return v, nil
+}
+
+// FlushQueue makes waiting recipients due now (postqueue -f / -i / -s).
+func (s *Service) FlushQueue(ctx context.Context, a Actor, in QueueFlushInput) (QueueCount, error) {
+	if err := queueAllowed(a); err != nil {
+		return QueueCount{}, err
+	}
+	if in.ID > 0 {
+		if _, _, err := s.st.QueueMessage(ctx, in.ID); err != nil {
+			return QueueCount{}, queueNotFound(err, in.ID)
+		}
+	}
+	n, err := s.st.QueueFlush(ctx, in.ID, strings.ToLower(in.Domain))
+	if err == nil {
+		s.log.Info("queue flushed", "actor", a.auditName(), "id", in.ID, "domain", in.Domain, "recipients", n)
+	}
+	return QueueCount{Count: n}, err
+}
+
+// HoldQueue puts a message on hold (hold true) or releases it.
+func (s *Service) HoldQueue(ctx context.Context, a Actor, id int64, hold bool) error {
+	if err := queueAllowed(a); err != nil {
+		return err
+	}
+	if err := s.st.QueueHold(ctx, id, hold); err != nil {
+		return queueNotFound(err, id)
+	}
+	s.log.Info("queue hold", "actor", a.auditName(), "id", id, "hold", hold)
+	return nil
+}
+
+// DeleteQueued removes a message from the queue without notice
+// (postsuper -d).
+func (s *Service) DeleteQueued(ctx context.Context, a Actor, id int64) error {
+	if err := queueAllowed(a); err != nil {
+		return err
+	}
+	if err := s.st.QueueDelete(ctx, id); err != nil {
+		return queueNotFound(err, id)
+	}
+	s.log.Info("queue message deleted", "actor", a.auditName(), "id", id)
+	return nil
+}
+
+// DeleteAllQueued removes every message, or those with a deferred
+// recipient (postsuper -d ALL [deferred]).
+func (s *Service) DeleteAllQueued(ctx context.Context, a Actor, deferredOnly bool) (QueueCount, error) {
+	if err := queueAllowed(a); err != nil {
+		return QueueCount{}, err
+	}
+	n, err := s.st.QueueDeleteAll(ctx, deferredOnly)
+	if err == nil {
+		s.log.Info("queue messages deleted", "actor", a.auditName(), "deferred_only", deferredOnly, "messages", n)
+	}
+	return QueueCount{Count: n}, err
+}
