@@ -17,6 +17,7 @@ declare -A want=(
 	[/usr/bin/chromium]=chromium # headless browser of the web panel's end-to-end test (chromedp)
 	[/usr/bin/chromedriver]=chromium-driver # WebDriver for Chromium, for browser tests driven over WebDriver
 	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download)
+	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
 )
 missing=()
 for probe in "${!want[@]}"; do
@@ -24,8 +25,19 @@ for probe in "${!want[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
+	# Only postfix's smtp-sink is wanted: "No configuration" keeps the
+	# package from setting up (and starting) a mail server on port 25.
+	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Never leave a Postfix daemon holding port 25 (installed here or before).
+if [ -x /usr/sbin/postfix ] && $SUDO /usr/sbin/postfix status >/dev/null 2>&1; then
+	$SUDO /usr/sbin/postfix stop >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null && systemctl is-enabled postfix >/dev/null 2>&1; then
+	$SUDO systemctl disable --now postfix >/dev/null 2>&1 || true
 fi
 
 go mod download
