@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailhost/testdb"
+)
+
+// TestServeSubmissionSendsOut: a real serve takes mail from swaks
+// (STARTTLS, AUTH LOGIN on the submission port) and from Python's smtplib
+// (implicit TLS, AUTH PLAIN), delivers the local copy at once and the
+// remote one through the relay host; /metrics counts the delivery.
+func TestServeSubmissionSendsOut(t *testing.T) {
+	if _, err := exec.LookPath("swaks"); err != nil {
+		t.Skip("swaks not installed")
+	}
+	sink := &countingSink{seen: map[string]int{}}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "sink.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	data := dataDir(t)
+	sub, subs := freePort(t), freePort(t)
+	env := baseEnv("DATABASE_URL="+testdb.New(t), "MAILHOST_DATA_DIR="+data, "MAILHOST_HOSTNAME=mail.test",
+		"MAILHOST_LISTEN_SUBMISSION="+sub, "MAILHOST_LISTEN_SUBMISSIONS="+subs,
+		"MAILHOST_AUTH_ALLOW_PLAINTEXT_LOOPBACK=false",
+		"MAILHOST_SMTP_RELAYHOST=[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+	for _, args := range [][]string{{"domain", "add", "example.test"}, {"mailbox", "add", "alice@example.test", "--password-stdin"},
+		{"mailbox", "add", "bob@example.test", "--password-stdin"}} {
+		if code, out, errOut := mailhost(t, env, "alice-pw-1\n", args...); code != 0 {
+			t.Fatalf("%v: %s%s", args, out, errOut)
+		}
+	}
+	r := startServe(t, env)
+	host, port, _ := net.SplitHostPort(sub)
+	out, err := exec.Command("swaks", "--server", host, "--port", port, "--tls", "--auth", "LOGIN",
+		"--auth-user", "alice@example.test", "--auth-password", "alice-pw-1", "--from", "alice@example.test",
+		"--header", "From: alice@example.test", "--to", "far@remote.example,bob@example.test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	// Before STARTTLS no AUTH is offered and MAIL is refused.
+	out, _ = exec.Command("swaks", "--server", host, "--port", port, "--from", "alice@example.test",
+		"--to", "far@remote.example", "--quit-after", "MAIL").CombinedOutput()
+	if strings.Contains(string(out), "250-AUTH") || !strings.Contains(string(out), "530 5.7.0") {
+		t.Fatalf("plain-text submission:\n%s", out)
+	}
+	host, port, _ = net.SplitHostPort(subs)
+	py := `
+import smtplib, ssl, sys
+s = smtplib.SMTP_SSL(sys.argv[1], int(sys.argv[2]), context=ssl._create_unverified_context(), timeout=10)
+s.login("alice@example.test", "alice-pw-1")
+s.sendmail("alice@example.test", ["far2@remote.example"], "From: alice@example.test\r\nSubject: py\r\n\r\nhi\r\n")
+try:
+    s.sendmail("bob@example.test", ["far3@remote.example"], "From: bob@example.test\r\n\r\nforged\r\n")
+    sys.exit("forged sender accepted")
+except smtplib.SMTPSenderRefused as e:
+    assert e.smtp_code == 553, e
+s.quit()
+`
+	if out, err := exec.Command("python3", "-c", py, host, port).CombinedOutput(); err != nil {
+		t.Fatalf("smtplib: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sink.mu.Lock()
+		n := len(sink.seen)
+		sink.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink has %v\n%s", sink.seen, r.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + r.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "mailhost_queue_deliveries_total 2") {
+		t.Errorf("metrics lack the deliveries:\n%s", grepLines(string(b), "mailhost_queue"))
+	}
+	if code := r.stop(t); code != 0 {
+		t.Errorf("serve exit %d", code)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
