@@ -193,7 +193,7 @@ func (o *Outbound) Serve(ctx context.Context) error {
 				}
 				wg.Add(1)
 				go func() {
-					defer func() { <-slots; wg.Done() }()
+					defer func() { <-slots; wg.Done(); o.Wake() }() // a free worker looks for more at once
 					o.deliverMessage(j)
 				}()
 			}
