@@ -126,6 +126,9 @@ type Outbound struct {
 	metrics *OutboundMetrics
 	dns     *dnsResolver
 	wake    chan struct{}
+	// hard ends deliveries in progress when a shutdown's grace is over.
+	hard       context.Context
+	cancelHard context.CancelFunc
 
 	local *localDelivery // nil: everything goes out by SMTP
 
@@ -146,8 +149,10 @@ func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *Outboun
 	if cfg.NodeID == "" {
 		cfg.NodeID = fmt.Sprintf("%s/%s", cfg.Hostname, randHex(6))
 	}
-	return &Outbound{cfg: cfg, st: st, log: log, metrics: m, dns: r,
-		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}}, nil
+	o := &Outbound{cfg: cfg, st: st, log: log, metrics: m, dns: r,
+		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}}
+	o.hard, o.cancelHard = context.WithCancel(context.Background())
+	return o, nil
 }
 
 // Wake makes an idle worker look for work now (after a flush or a new
@@ -159,13 +164,29 @@ func (o *Outbound) Wake() {
 	}
 }
 
+// shutdownGrace is how long deliveries in progress may finish after
+// shutdown begins; then their connections are closed and their recipients
+// given back (delivered again later if the peer had taken them: at least
+// once, never lost).
+const shutdownGrace = 20 * time.Second
+
 // Serve claims and delivers until ctx ends; deliveries in progress then
-// finish (each is bounded by its timeouts).
+// get shutdownGrace to finish.
 func (o *Outbound) Serve(ctx context.Context) error {
 	o.log.Info("queue workers started", "node", o.cfg.NodeID, "workers", o.cfg.Workers)
 	slots := make(chan struct{}, o.cfg.Workers)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(shutdownGrace):
+			o.cancelHard()
+			<-done
+		}
+		o.cancelHard()
+	}()
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
 	lastCount := time.Time{}
@@ -338,6 +359,10 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 		}
 		g.rcpts = append(g.rcpts, r)
 	}
+	// The whole attempt ends well within the lease, so no other node
+	// takes these recipients while this one still works on them.
+	ctx, cancel := context.WithTimeout(o.hard, o.cfg.Lease/2)
+	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, k := range order {
@@ -346,7 +371,7 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 		go func() {
 			defer wg.Done()
 			done := o.destSlot(g.rt.host)
-			res := o.deliverGroup(j, g.rt, g.rcpts)
+			res := o.deliverGroup(ctx, j, g.rt, g.rcpts)
 			done()
 			mu.Lock()
 			results = append(results, res...)
@@ -354,6 +379,10 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 		}()
 	}
 	wg.Wait()
+	if o.hard.Err() != nil { // shut down mid-attempt: let the next run decide
+		o.release(j)
+		return
+	}
 	o.finish(j, results)
 }
 
@@ -361,7 +390,7 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 // the hosts in MX order, each address in turn, until one takes the
 // transaction; connection failures and refusals before MAIL move on to the
 // next host.
-func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJobRecipient) []attempt {
+func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route, rcpts []store.QueueJobRecipient) []attempt {
 	all := func(perm bool, status, diag, remote string) []attempt {
 		out := make([]attempt, len(rcpts))
 		for i, r := range rcpts {
@@ -369,11 +398,11 @@ func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJ
 		}
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	hosts := []string{rt.host}
 	var err error
 	if !rt.literal {
-		hosts, err = o.dns.mxHosts(ctx, rt.host)
+		hosts, err = o.dns.mxHosts(dctx, rt.host)
 	}
 	cancel()
 	switch {
@@ -387,7 +416,10 @@ func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJ
 	lastTemp := all(false, "4.4.1", "x-mailhost; no host of "+rt.host+" answered", "")
 	noAddr := 0
 	for _, h := range hosts {
-		actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if ctx.Err() != nil {
+			break
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		ips, err := o.dns.addrs(actx, h)
 		cancel()
 		if err != nil {
@@ -399,7 +431,7 @@ func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJ
 			continue
 		}
 		for _, ip := range ips {
-			res, next := o.session(j, rt, h, net.JoinHostPort(ip, strconv.Itoa(rt.port)), rcpts)
+			res, next := o.session(ctx, j, rt, h, net.JoinHostPort(ip, strconv.Itoa(rt.port)), rcpts)
 			if !next {
 				return res
 			}
@@ -415,7 +447,7 @@ func (o *Outbound) deliverGroup(j store.QueueJob, rt route, rcpts []store.QueueJ
 // session runs one SMTP transaction with one server address. next says
 // the caller should try another address (the failure came before the
 // transaction started).
-func (o *Outbound) session(j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient) (_ []attempt, next bool) {
+func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient) (_ []attempt, next bool) {
 	remote := "dns; " + host
 	all := func(err error) []attempt {
 		out := make([]attempt, len(rcpts))
@@ -424,7 +456,6 @@ func (o *Outbound) session(j store.QueueJob, rt route, host, addr string, rcpts 
 		}
 		return out
 	}
-	ctx := context.Background()
 	plain := false // retrying in clear after a failed TLS handshake
 	for {
 		c, err := dialOut(ctx, addr, o.cfg.ConnectTimeout, o.cfg.CommandTimeout, o.cfg.DataTimeout)
@@ -438,7 +469,7 @@ func (o *Outbound) session(j store.QueueJob, rt route, host, addr string, rcpts 
 			}
 			return res, true
 		}
-		res, retryPlain, next := o.transaction(c, j, rt, host, rcpts, plain)
+		res, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, plain)
 		if retryPlain && !plain {
 			plain = true
 			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.ID, "host", host)
@@ -471,7 +502,7 @@ func failure(r store.QueueJobRecipient, err error, remote string) attempt {
 
 var errTLSRequired = errors.New("TLS is required (smtp.outbound_tls = encrypt) but not available")
 
-func (o *Outbound) transaction(c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
+func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
 	plain bool) (res []attempt, retryPlain, next bool) {
 	defer c.close()
 	all := func(err error) []attempt {
@@ -486,7 +517,7 @@ func (o *Outbound) transaction(c *outConn, j store.QueueJob, rt route, host stri
 	}
 	if c.has("STARTTLS") && !plain {
 		conf := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // as Postfix's may/encrypt: no verification
-		if err := c.startTLS(context.Background(), conf, o.cfg.Hostname); err != nil {
+		if err := c.startTLS(ctx, conf, o.cfg.Hostname); err != nil {
 			var re *replyError
 			if !errors.As(err, &re) && o.cfg.TLSPolicy == "may" {
 				return nil, true, false

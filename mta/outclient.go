@@ -55,6 +55,7 @@ type outConn struct {
 	tls     bool
 	timeout time.Duration // per command
 	dataTO  time.Duration // for the reply after the final dot
+	stop    func() bool   // undoes the close on ctx's end
 }
 
 func dialOut(ctx context.Context, addr string, connectTO, cmdTO, dataTO time.Duration) (*outConn, error) {
@@ -64,14 +65,20 @@ func dialOut(ctx context.Context, addr string, connectTO, cmdTO, dataTO time.Dur
 		return nil, err
 	}
 	oc := &outConn{conn: c, text: textproto.NewConn(c), timeout: cmdTO, dataTO: dataTO}
+	// The attempt's deadline and shutdown end the connection whatever step
+	// it is in (a TLS layer dies with the connection under it).
+	oc.stop = context.AfterFunc(ctx, func() { c.Close() })
 	if _, _, err := oc.reply("greeting", 220, cmdTO); err != nil {
-		c.Close()
+		oc.close()
 		return nil, err
 	}
 	return oc, nil
 }
 
-func (c *outConn) close() { c.conn.Close() }
+func (c *outConn) close() {
+	c.stop()
+	c.conn.Close()
+}
 
 // quit ends the session politely, not waiting long for the answer.
 func (c *outConn) quit() {
@@ -79,7 +86,7 @@ func (c *outConn) quit() {
 	if c.text.PrintfLine("QUIT") == nil {
 		c.text.ReadResponse(221)
 	}
-	c.conn.Close()
+	c.close()
 }
 
 func (c *outConn) reply(stage string, want int, to time.Duration) (int, string, error) {
