@@ -63,6 +63,9 @@ type Config struct {
 	TLS                *tls.Config
 	// Submission makes this a submission listener (submission.go).
 	Submission Submission
+	// Queued, when set, is called after a message put copies into the
+	// queue (wakes this node's outbound workers).
+	Queued func()
 	// LookupHost resolves DNSBL queries; nil uses net.DefaultResolver.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 }

@@ -383,6 +383,9 @@ func (s *session) Data(r io.Reader) error {
 				"to", recipientList(q.Recipients))
 		}
 	}
+	if len(res.QueueIDs) > 0 && s.srv.cfg.Queued != nil {
+		s.srv.cfg.Queued()
+	}
 	s.vacations(res.Outcomes, h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)

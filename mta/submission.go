@@ -279,3 +279,7 @@ func (s *Server) Agent() *mda.Agent { return s.agent }
 // CloseListener closes the server's listener without serving it (the MX
 // is off but its server carries the submission listeners' shared parts).
 func (s *Server) CloseListener() error { return s.ln.Listener.Close() }
+
+// OnQueued sets the function called after a message queued copies.
+// Call it before Serve and before Sibling.
+func (s *Server) OnQueued(f func()) { s.cfg.Queued = f }

@@ -206,3 +206,125 @@ func TestTwoNodesDrainOneQueue(t *testing.T) {
 		}
 	}
 }
+
+// tarpitAfterData is a relay host that takes a whole message and then
+// never answers: the worker talking to it is stuck mid-delivery.
+func tarpitAfterData(t *testing.T) (addr string, gotDot chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	gotDot = make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				io.WriteString(c, "220 tarpit ESMTP\r\n")
+				var acc strings.Builder
+				inData := false
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					acc.Write(buf[:n])
+					for {
+						text := acc.String()
+						if inData {
+							if strings.Contains(text, "\r\n.\r\n") {
+								gotDot <- struct{}{}
+								time.Sleep(time.Hour) // never answer
+							}
+							break
+						}
+						i := strings.Index(text, "\r\n")
+						if i < 0 {
+							break
+						}
+						line := strings.ToUpper(text[:i])
+						acc.Reset()
+						acc.WriteString(text[i+2:])
+						switch {
+						case strings.HasPrefix(line, "EHLO"):
+							io.WriteString(c, "250-tarpit\r\n250 8BITMIME\r\n")
+						case strings.HasPrefix(line, "DATA"):
+							io.WriteString(c, "354 go on\r\n")
+							inData = true
+						default:
+							io.WriteString(c, "250 ok\r\n")
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), gotDot
+}
+
+// TestKilledWorkerMessageDeliveredAfterRestart: serve is killed (-9)
+// while its worker waits for the reply to a message's data. The message
+// stays queued, and the next serve delivers it once the lease has run out.
+func TestKilledWorkerMessageDeliveredAfterRestart(t *testing.T) {
+	url := testdb.New(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, url, store.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Enqueue(ctx, store.QueuedMessage{Sender: "s@example.test", Origin: "submission",
+		Body:       []byte("Subject: survive\r\n\r\nbody\r\n"),
+		Recipients: []store.QueuedRecipient{{Address: "r@remote.example", Domain: "remote.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tarpit, gotDot := tarpitAfterData(t)
+	data := dataDir(t)
+	env := baseEnv("DATABASE_URL="+url, "MAILHOST_DATA_DIR="+data, "MAILHOST_HOSTNAME=node.test",
+		"MAILHOST_QUEUE_LEASE_SECONDS=10", "MAILHOST_DNS_RESOLVER=127.0.0.1:1")
+	a := startServe(t, append(env, "MAILHOST_SMTP_RELAYHOST=["+strings.Replace(tarpit, ":", "]:", 1)))
+	select {
+	case <-gotDot:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the worker never sent the message:\n%s", a.log)
+	}
+	a.cmd.Process.Kill()
+	<-a.done
+	var owner string
+	if err := st.Pool().QueryRow(ctx, `SELECT lease_owner FROM queue_recipients`).Scan(&owner); err != nil || owner == "" {
+		t.Fatalf("after the kill: lease owner %q, %v (the message must still be queued and leased)", owner, err)
+	}
+
+	sink := &countingSink{seen: map[string]int{}}
+	srv := smtp.NewServer(sink)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	b := startServe(t, append(env, "MAILHOST_SMTP_RELAYHOST="+"[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var left int
+		st.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&left)
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not delivered after the lease:\n%s", b.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.seen["r@remote.example"] != 1 {
+		t.Fatalf("sink got %v", sink.seen)
+	}
+	b.stop(t)
+}

@@ -38,7 +38,7 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", l.key, l.addr, err)
 		}
-		scfg := mx.Config()
+		scfg := mx.Config() // with Queued: wakes the workers
 		scfg.Submission = mta.Submission{Enabled: true, ImplicitTLS: l.implicit, Auth: authn,
 			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
 		scfg.TLS = tlsConf
@@ -68,6 +68,11 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 	if err != nil {
 		return nil, err
 	}
+	ob, err := newOutbound(cfg, st, mx, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	mx.OnQueued(ob.Wake)
 	var out []server
 	if config.Enabled(cfg.Listen.SMTP) {
 		out = append(out, mx)
@@ -79,10 +84,6 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 		return nil, err
 	}
 	out = append(out, subs...)
-	ob, err := newOutbound(cfg, st, mx, log, reg)
-	if err != nil {
-		return nil, err
-	}
 	return append(out, ob), nil
 }
 
