@@ -78,3 +78,24 @@ func TestOutboundRelayhostSmtpSink(t *testing.T) {
 	}
 	_ = id
 }
+
+// The first MX host refuses connections; the second, Postfix's smtp-sink,
+// takes the message.
+func TestOutboundNextMXSmtpSink(t *testing.T) {
+	e, z, _ := outEnv(t)
+	port, dir := smtpSink(t)
+	z.add("multi.example. 60 IN MX 10 down.multi.example.")
+	z.add("multi.example. 60 IN MX 20 up.multi.example.")
+	z.add("down.multi.example. 60 IN A 127.0.0.2") // nothing listens there
+	z.add("up.multi.example. 60 IN A 127.0.0.1")
+	e.enqueue("alice@example.test", "u@multi.example")
+	e.startOutbound(z, port, "node-a")
+	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 {
+		t.Fatalf("smtp-sink got %d transactions", len(files))
+	}
+	if l := e.logs.lines("delivered"); len(l) != 1 || l[0]["relay"] != "up.multi.example" {
+		t.Fatalf("delivered log lines: %v", l)
+	}
+}
