@@ -95,6 +95,7 @@ type SMTP struct {
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
 	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: may (opportunistic) or encrypt (required, else retry later)"`
+	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may or domain=encrypt"`
 }
 
 // Mailbox configures what happens to mailboxes' files.
@@ -164,6 +165,7 @@ func Default() Config {
 			DNSBL:              []string{},
 			DNSBLAction:        "reject",
 			OutboundTLS:        "may",
+			OutboundTLSDomains: []string{},
 		},
 		Password: Password{
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -72,6 +74,9 @@ func (c *Config) validateOutbound(bad reporter) {
 		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
 	}
 	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, "may", "encrypt")
+	if _, err := c.SMTP.TLSDomains(); err != nil {
+		bad("smtp.outbound_tls_domains", "%v", err)
+	}
 	if r := c.DNS.Resolver; r != "" {
 		if _, err := netip.ParseAddrPort(r); err != nil {
 			if _, err := netip.ParseAddr(r); err != nil {
@@ -79,4 +84,18 @@ func (c *Config) validateOutbound(bad reporter) {
 			}
 		}
 	}
+}
+
+// TLSDomains parses smtp.outbound_tls_domains into domain -> policy.
+func (s SMTP) TLSDomains() (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range s.OutboundTLSDomains {
+		d, p, ok := strings.Cut(e, "=")
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if !ok || d == "" || (p != "may" && p != "encrypt") {
+			return nil, fmt.Errorf("%q must be domain=may or domain=encrypt", e)
+		}
+		out[d] = p
+	}
+	return out, nil
 }

@@ -36,14 +36,17 @@ type OutboundConfig struct {
 	// ("[host]:port" skips the MX lookup), with optional AUTH PLAIN.
 	Relayhost, RelayUser, RelayPassword string
 	TLSPolicy                           string // "may" (default) or "encrypt"
-	Retry                               []time.Duration
-	MaxLifetime                         time.Duration
-	DelayWarning                        time.Duration // 0 = none
-	Workers                             int
-	DestConcurrency                     int
-	Lease                               time.Duration
-	Poll                                time.Duration // how often an idle node looks for due work
-	Resolver                            string        // "" = resolv.conf
+	// TLSDomains overrides TLSPolicy per recipient domain; a connection
+	// for several domains uses the strictest of theirs.
+	TLSDomains      map[string]string
+	Retry           []time.Duration
+	MaxLifetime     time.Duration
+	DelayWarning    time.Duration // 0 = none
+	Workers         int
+	DestConcurrency int
+	Lease           time.Duration
+	Poll            time.Duration // how often an idle node looks for due work
+	Resolver        string        // "" = resolv.conf
 	// Port is where MX hosts are contacted (25; tests use another).
 	Port                                        int
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
@@ -519,13 +522,13 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 		conf := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // as Postfix's may/encrypt: no verification
 		if err := c.startTLS(ctx, conf, o.cfg.Hostname); err != nil {
 			var re *replyError
-			if !errors.As(err, &re) && o.cfg.TLSPolicy == "may" {
+			if !errors.As(err, &re) && o.tlsPolicy(rcpts) == "may" {
 				return nil, true, false
 			}
 			return all(err), false, true
 		}
 	}
-	if !c.tls && o.cfg.TLSPolicy == "encrypt" {
+	if !c.tls && o.tlsPolicy(rcpts) == "encrypt" {
 		return all(errTLSRequired), false, true
 	}
 	if rt.auth {
@@ -613,4 +616,19 @@ func xtext(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// tlsPolicy is the STARTTLS policy of a connection for rcpts: "encrypt"
+// when any of their domains requires it.
+func (o *Outbound) tlsPolicy(rcpts []store.QueueJobRecipient) string {
+	for _, r := range rcpts {
+		p, ok := o.cfg.TLSDomains[r.Domain]
+		if !ok {
+			p = o.cfg.TLSPolicy
+		}
+		if p == "encrypt" {
+			return "encrypt"
+		}
+	}
+	return "may"
 }

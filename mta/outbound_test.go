@@ -351,3 +351,25 @@ func TestOutboundTwoWorkersShareTheQueue(t *testing.T) {
 }
 
 var _ = tls.VersionTLS12
+
+// A domain that requires TLS is deferred by a server without STARTTLS;
+// another domain on the same server is delivered in clear (may).
+func TestOutboundPerDomainTLS(t *testing.T) {
+	e, z, _ := outEnv(t)
+	z.add("other.example. 60 IN MX 10 mx.remote.example.")
+	p := newScripted(t, nil)
+	port := 0
+	fmt.Sscan(p.port, &port)
+	strict := e.enqueue("alice@example.test", "x@remote.example")
+	e.enqueue("alice@example.test", "y@other.example")
+	e.startOutbound(z, port, "node-a", func(c *mta.OutboundConfig) {
+		c.TLSDomains = map[string]string{"remote.example": "encrypt"}
+	})
+	waitFor(t, "both attempts", func() bool { return e.queueLen() == 1 && e.rcpts(strict)["x@remote.example"].attempts == 1 })
+	if r := e.rcpts(strict)["x@remote.example"]; r.state != "deferred" || !strings.Contains(r.lastError, "TLS is required") {
+		t.Fatalf("strict domain: %+v", r)
+	}
+	if _, dots := p.count(); dots != 1 {
+		t.Fatalf("peer got %d messages, want the other domain's", dots)
+	}
+}

@@ -91,12 +91,13 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 // and dns.* keys.
 func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.Logger, reg prometheus.Registerer) (*mta.Outbound, error) {
 	retry, lifetime, warning := cfg.Queue.Durations()
+	tlsDomains, _ := cfg.SMTP.TLSDomains() // validated
 	host, _ := os.Hostname()
 	o, err := mta.NewOutbound(mta.OutboundConfig{
 		Hostname:  cfg.Hostname,
 		NodeID:    fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]),
 		Relayhost: cfg.SMTP.Relayhost, RelayUser: cfg.SMTP.RelayhostUsername, RelayPassword: cfg.SMTP.RelayhostPassword,
-		TLSPolicy: cfg.SMTP.OutboundTLS, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
+		TLSPolicy: cfg.SMTP.OutboundTLS, TLSDomains: tlsDomains, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
 		Workers: cfg.Queue.Workers, DestConcurrency: cfg.Queue.DestinationConcurrency,
 		Lease:    time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
 		Resolver: cfg.DNS.Resolver,
