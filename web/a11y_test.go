@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -25,13 +26,14 @@ func TestPagesAccessible(t *testing.T) {
 	super.post("/domains/example.com/aliases/new", "address", "info", "destinations", "alice@example.com", "active", "on")
 	super.post("/alias-domains/new", "alias_domain", "example.net", "target_domain", "example.com", "active", "on")
 	super.post("/tokens/new", "name", "t", "admin", "root")
+	qid := strconv.FormatInt(e.enqueue("alice@example.com", "bob@remote.example"), 10)
 	for _, p := range []string{"/", "/domains", "/domains/new", "/domains/example.com", "/domains/example.com/edit",
 		"/domains/example.com/delete", "/domains/example.com/mailboxes", "/domains/example.com/mailboxes/new",
 		"/mailboxes/alice@example.com", "/mailboxes/alice@example.com/delete", "/mailboxes/alice@example.com/forwarding",
 		"/mailboxes/alice@example.com/vacation", "/domains/example.com/aliases", "/domains/example.com/aliases/new",
 		"/aliases/info@example.com", "/aliases/info@example.com/delete", "/alias-domains", "/alias-domains/new",
 		"/alias-domains/example.net/delete", "/audit", "/admins", "/admins/new", "/admins/root", "/tokens", "/tokens/new",
-		"/account/password", "/nowhere"} {
+		"/account/password", "/queue", "/queue/" + qid, "/queue/" + qid + "?body=1", "/queue/" + qid + "/delete", "/nowhere"} {
 		res := super.get(p)
 		if res.code != 200 && p != "/nowhere" {
 			t.Fatalf("%s: %d", p, res.code)
@@ -39,6 +41,7 @@ func TestPagesAccessible(t *testing.T) {
 		checkPage(t, p, res)
 	}
 	// Pages showing form errors too.
+	checkPage(t, "queue filter errors", super.get("/queue?state=bogus").must(t, 422))
 	checkPage(t, "mailbox errors", super.post("/domains/example.com/mailboxes/new", "local_part", "", "password", "x").must(t, 422))
 	owner.login("alice@example.com", pw, "/me")
 	for _, p := range []string{"/me", "/me/password", "/me/forwarding", "/me/vacation"} {

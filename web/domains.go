@@ -26,6 +26,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		Domains, Mailboxes, Aliases int64
 		Alloc, Used                 int64
 		Recent                      []admin.AuditView
+		Queue                       *admin.QueueSummary // super-admins only
 	}
 	var d dash
 	p := admin.ListParams{Limit: admin.MaxLimit}
@@ -55,6 +56,14 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Recent = a.Items
+	if s.Super() {
+		q, err := h.svc.QueueSummary(ctx, s.Actor)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		d.Queue = &q
+	}
 	h.render(w, r, http.StatusOK, "dashboard.html", &view{Title: "Dashboard", Nav: "home", D: d})
 }
 

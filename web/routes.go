@@ -93,6 +93,15 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/tokens/new", h.tokenCreate)
 			r.Get("/tokens/{id}/revoke", h.tokenRevokeConfirm)
 			r.Post("/tokens/{id}/revoke", h.tokenRevoke)
+			// The mail queue: 404 for everyone but super-admins.
+			r.Get("/queue", h.queueList)
+			r.Post("/queue/flush", h.queueFlush)
+			r.Get("/queue/{id}", h.queueShow)
+			r.Post("/queue/{id}/flush", h.queueFlushOne)
+			r.Post("/queue/{id}/hold", h.queueHold)
+			r.Post("/queue/{id}/release", h.queueRelease)
+			r.Get("/queue/{id}/delete", h.queueDeleteConfirm)
+			r.Post("/queue/{id}/delete", h.queueDelete)
 		})
 
 		// Mailbox owners: their own mailbox only.
