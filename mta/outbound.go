@@ -405,10 +405,15 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 	hosts := []string{rt.host}
 	var err error
 	if !rt.literal {
-		hosts, err = o.dns.mxHosts(dctx, rt.host)
+		var prefs []uint16
+		if hosts, prefs, err = o.dns.mxHostsPrefs(dctx, rt.host); err == nil {
+			hosts, err = withoutSelf(hosts, prefs, o.cfg.Hostname)
+		}
 	}
 	cancel()
 	switch {
+	case errors.Is(err, errLoop):
+		return all(true, "5.4.6", "x-mailhost; "+err.Error()+" ("+o.cfg.Hostname+" is the best MX of "+rt.host+")", "")
 	case errors.Is(err, errNullMX):
 		return all(true, "5.1.10", "x-mailhost; "+err.Error(), "") // RFC 7505 3
 	case errors.Is(err, errNoDomain):

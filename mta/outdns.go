@@ -65,13 +65,14 @@ func (r *dnsResolver) query(ctx context.Context, name string, qtype uint16) (*dn
 	return nil, fmt.Errorf("dns %s %s: %s", dns.TypeToString[qtype], name, dns.RcodeToString[resp.Rcode])
 }
 
-// mxHosts returns the hosts to try for domain, best first (equal
+// mxHostsPrefs returns the hosts to try for domain, best first (equal
 // preferences shuffled, RFC 5321 5.1); the domain itself when it has no
 // MX (implicit MX); errNullMX for RFC 7505's "MX 0 .".
-func (r *dnsResolver) mxHosts(ctx context.Context, domain string) ([]string, error) {
+// It returns each host's preference too (0 for an implicit MX).
+func (r *dnsResolver) mxHostsPrefs(ctx context.Context, domain string) ([]string, []uint16, error) {
 	resp, err := r.query(ctx, domain, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mxs []*dns.MX
 	for _, rr := range resp.Answer {
@@ -80,20 +81,46 @@ func (r *dnsResolver) mxHosts(ctx context.Context, domain string) ([]string, err
 		}
 	}
 	if len(mxs) == 0 {
-		return []string{domain}, nil
+		return []string{domain}, []uint16{0}, nil
 	}
 	if len(mxs) == 1 && mxs[0].Mx == "." {
-		return nil, errNullMX
+		return nil, nil, errNullMX
 	}
 	rand.Shuffle(len(mxs), func(i, j int) { mxs[i], mxs[j] = mxs[j], mxs[i] })
 	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Preference < mxs[j].Preference })
 	var out []string
+	var prefs []uint16
 	for _, mx := range mxs {
 		if mx.Mx != "." {
 			out = append(out, strings.TrimSuffix(mx.Mx, "."))
+			prefs = append(prefs, mx.Preference)
 		}
 	}
-	return out, nil
+	return out, prefs, nil
+}
+
+// errLoop is a destination whose best MX is this host (we are its backup
+// MX, or its DNS is wrong): delivering would send the mail to ourselves.
+var errLoop = errors.New("mail for this domain loops back to myself")
+
+// withoutSelf keeps only the MX hosts better than this host (RFC 5321
+// 5.1: a backup MX delivers only to more preferred ones), as Postfix does.
+func withoutSelf(hosts []string, prefs []uint16, self string) ([]string, error) {
+	for i, h := range hosts {
+		if strings.EqualFold(h, self) {
+			var out []string
+			for j := range hosts[:i] {
+				if prefs[j] < prefs[i] {
+					out = append(out, hosts[j])
+				}
+			}
+			if len(out) == 0 {
+				return nil, errLoop
+			}
+			return out, nil
+		}
+	}
+	return hosts, nil
 }
 
 // addrs returns host's IPv4 and IPv6 addresses (IPv4 first); a literal
