@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/mail"
 	"strings"
@@ -209,7 +211,7 @@ func (s *session) submissionFrom(h header) (add string, _ error) {
 		}
 		return "From: <" + from + ">\r\n", nil
 	}
-	list, err := mail.ParseAddressList(v)
+	list, err := addressParser.ParseList(v)
 	if err != nil || len(list) == 0 {
 		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
 			"From: header is not a valid address list"))
@@ -283,3 +285,8 @@ func (s *Server) CloseListener() error { return s.ln.Listener.Close() }
 // OnQueued sets the function called after a message queued copies.
 // Call it before Serve and before Sibling.
 func (s *Server) OnQueued(f func()) { s.cfg.Queued = f }
+
+// addressParser reads address lists whatever the charset of the display
+// names' encoded words: only the addresses matter here.
+var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{
+	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}}

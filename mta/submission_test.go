@@ -137,11 +137,16 @@ func TestSubmissionSenderOwnership(t *testing.T) {
 		}
 		c.Reset()
 	}
+	// A display name in any charset is fine; only the address counts.
+	koi8 := strings.Replace(subMsg, "Alice <alice@example.test>", "=?koi8-r?B?4czJ08E=?= <alice@example.test>", 1)
+	if err := send(c, "alice@example.test", []string{"bob@example.test"}, koi8); err != nil {
+		t.Fatalf("From: with a koi8-r name: %v", err)
+	}
 	forged := strings.Replace(subMsg, "alice@example.test", "bob@example.test", 1)
 	wantCode(t, send(c, "alice@example.test", []string{"bob@example.test"}, forged), 553, smtp.EnhancedCode{5, 7, 1})
 	c.Reset()
-	if n := len(e.files("bob@example.test", "INBOX")); n != 0 {
-		t.Fatalf("forged From: delivered")
+	if n := len(e.files("bob@example.test", "INBOX")); n != 1 {
+		t.Fatalf("bob has %d messages, want only the koi8-r one (the forged From: refused)", n)
 	}
 	// A remote recipient is queued as submission; the local one delivered;
 	// a message without From:, Date, Message-ID gets them; the Received
@@ -150,10 +155,10 @@ func TestSubmissionSenderOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := e.files("bob@example.test", "INBOX")
-	if len(files) != 1 {
+	if len(files) != 2 {
 		t.Fatalf("bob has %d messages", len(files))
 	}
-	got := e.read(files[0])
+	got := e.read(files[0]) + e.read(files[1])
 	for _, want := range []string{"From: <sales@example.test>\r\n", "Message-ID: <", "Date: ", "with ESMTPA id"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("delivered message lacks %q:\n%s", want, got)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net/mail"
 	"os/user"
 	"strings"
@@ -179,7 +180,8 @@ func extractRecipients(msg []byte) ([]byte, []string, error) {
 		if m.Header.Get(f) == "" {
 			continue
 		}
-		list, err := m.Header.AddressList(f)
+		list, err := (&mail.AddressParser{WordDecoder: &mime.WordDecoder{
+			CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}}).ParseList(m.Header.Get(f))
 		if err != nil {
 			return nil, nil, fmt.Errorf("-t: bad %s: header: %v", f, err)
 		}
