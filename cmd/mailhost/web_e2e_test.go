@@ -174,6 +174,11 @@ func TestWebPanelInBrowser(t *testing.T) {
 	shot("08-mailboxes")
 	run("dashboard", chromedp.Navigate(base+"/"), heading("Dashboard"))
 	shot("09-dashboard")
+	run("queue", chromedp.Click(chromedp.Search(`//nav//a[.="Queue"]`)), heading("Mail queue"))
+	if s := text("main"); !strings.Contains(s, "The mail queue is empty.") {
+		t.Fatalf("queue page:\n%s", s)
+	}
+	shot("09b-queue")
 
 	// Phone width.
 	// Phone width: nothing wider than the screen, so no sideways scrolling.
