@@ -3,6 +3,7 @@ package mta_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -317,10 +318,16 @@ func TestOutboundDeadWorkersLeaseExpires(t *testing.T) {
 	if n := len(s.messages()); n != 1 {
 		t.Fatalf("sink got %d messages", n)
 	}
-	// The dead worker's late result does not overwrite anything.
-	if err := e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{QueueID: id,
-		Results: []store.QueueResult{{ID: jobs[0].Recipients[0].ID, State: "deferred", NextTry: time.Now()}}}); err != nil {
-		t.Fatal(err)
+	// The dead worker's late result (and its bounce) is refused.
+	err = e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{QueueID: id,
+		Results: []store.QueueResult{{ID: jobs[0].Recipients[0].ID, State: "bounced"}},
+		Notices: []store.QueuedMessage{{Origin: "bounce", Body: []byte("x"),
+			Recipients: []store.QueuedRecipient{{Address: "alice@example.test", Domain: "example.test"}}}}})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("late result: %v, want ErrLeaseLost", err)
+	}
+	if e.queueLen() != 0 {
+		t.Fatal("the late bounce was queued")
 	}
 }
 

@@ -2,6 +2,7 @@ package mta
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,13 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
-	if err := o.st.FinishQueue(ctx, o.cfg.NodeID, f); err != nil {
+	if err := o.st.FinishQueue(ctx, o.cfg.NodeID, f); errors.Is(err, store.ErrLeaseLost) {
+		// Too slow: the lease ran out and another node took over; its
+		// attempt decides (a delivery made here too is the at-least-once
+		// duplicate).
+		o.log.Warn("queue: lease lost before the results were recorded", "queue_id", j.ID)
+		return
+	} else if err != nil {
 		// The leases run out and the attempt is made again: at least once.
 		o.log.Error("queue: recording results failed; will retry after the lease", "queue_id", j.ID, "err", err)
 		return

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -119,28 +120,51 @@ type QueueFinish struct {
 	Warned  bool // a delay warning is among Notices
 }
 
+// ErrLeaseLost is returned by FinishQueue when a recipient's lease is no
+// longer the caller's (it ran out and another node took the recipient):
+// nothing is written, that node's attempt decides.
+var ErrLeaseLost = errors.New("store: queue lease lost")
+
 // FinishQueue records the results of owner's attempt, queues the notices,
 // and removes the message once no recipient is left to try (as Postfix
-// removes a queue file). A result whose lease owner changed meanwhile (the
-// lease ran out and another node took the recipient) is not written.
+// removes a queue file), in one transaction; ErrLeaseLost when owner no
+// longer holds every recipient's lease.
 func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) error {
-	b := &pgx.Batch{}
-	for _, r := range f.Results {
-		b.Queue(`UPDATE queue_recipients SET state = $3, attempts = attempts + 1, last_attempt_at = now(),
-			next_attempt_at = CASE WHEN $3 = 'deferred' THEN $4::timestamptz ELSE next_attempt_at END,
-			last_error = $5, lease_owner = '', lease_until = NULL, updated_at = now()
-			WHERE id = $1 AND lease_owner = $2`, r.ID, owner, r.State, r.NextTry, r.LastError)
+	n := len(f.Results)
+	ids, states, errs := make([]int64, n), make([]string, n), make([]string, n)
+	next := make([]time.Time, n)
+	for i, r := range f.Results {
+		ids[i], states[i], errs[i], next[i] = r.ID, r.State, r.LastError, r.NextTry
 	}
-	if f.Warned {
-		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.QueueID)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
+			last_attempt_at = now(),
+			next_attempt_at = CASE WHEN x.state = 'deferred' THEN x.next ELSE r.next_attempt_at END,
+			last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
+			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS x(id, state, next, err)
+			WHERE r.id = x.id AND r.lease_owner = $5`, ids, states, next, errs, owner)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != int64(n) {
+			return ErrLeaseLost
+		}
+		b := &pgx.Batch{}
+		if f.Warned {
+			b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.QueueID)
+		}
+		nids := make([]int64, len(f.Notices))
+		for i, m := range f.Notices {
+			queueEnqueue(b, m, &nids[i])
+		}
+		b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
+			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if errors.Is(err, ErrLeaseLost) {
+		return ErrLeaseLost
 	}
-	ids := make([]int64, len(f.Notices))
-	for i, m := range f.Notices {
-		queueEnqueue(b, m, &ids[i])
-	}
-	b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
-		SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err != nil {
 		return fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
 	}
 	return nil
