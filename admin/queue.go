@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"mailhost/store"
@@ -44,6 +45,18 @@ func queueAllowed(a Actor) error {
 		return newErr(Forbidden, "only a super-admin may see or change the mail queue")
 	}
 	return nil
+}
+
+// auditQueue records a queue operation in the audit log (after it took
+// effect; the queue is not provisioning data, so the row is written in
+// its own transaction).
+func (s *Service) auditQueue(ctx context.Context, a Actor, action, object string, before, after any) {
+	err := s.st.Tx(ctx, func(tx *store.Tx) error {
+		return s.audit(ctx, tx, a, action, "queue", object, "", before, after)
+	})
+	if err != nil {
+		s.log.Error("audit: queue "+action, "object", object, "err", err)
+	}
 }
 
 func queueNotFound(err error, id int64) error {
@@ -109,7 +122,7 @@ func (s *Service) FlushQueue(ctx context.Context, a Actor, in QueueFlushInput) (
 	}
 	n, err := s.st.QueueFlush(ctx, in.ID, strings.ToLower(in.Domain))
 	if err == nil {
-		s.log.Info("queue flushed", "actor", a.auditName(), "id", in.ID, "domain", in.Domain, "recipients", n)
+		s.auditQueue(ctx, a, "flush", queueObject(in.ID), in, QueueCount{Count: n})
 	}
 	return QueueCount{Count: n}, err
 }
@@ -122,7 +135,11 @@ func (s *Service) HoldQueue(ctx context.Context, a Actor, id int64, hold bool) e
 	if err := s.st.QueueHold(ctx, id, hold); err != nil {
 		return queueNotFound(err, id)
 	}
-	s.log.Info("queue hold", "actor", a.auditName(), "id", id, "hold", hold)
+	action := "hold"
+	if !hold {
+		action = "release"
+	}
+	s.auditQueue(ctx, a, action, queueObject(id), nil, nil)
 	return nil
 }
 
@@ -132,10 +149,14 @@ func (s *Service) DeleteQueued(ctx context.Context, a Actor, id int64) error {
 	if err := queueAllowed(a); err != nil {
 		return err
 	}
+	before, _, err := s.st.QueueMessage(ctx, id)
+	if err != nil {
+		return queueNotFound(err, id)
+	}
 	if err := s.st.QueueDelete(ctx, id); err != nil {
 		return queueNotFound(err, id)
 	}
-	s.log.Info("queue message deleted", "actor", a.auditName(), "id", id)
+	s.auditQueue(ctx, a, "delete", queueObject(id), before, nil)
 	return nil
 }
 
@@ -147,7 +168,18 @@ func (s *Service) DeleteAllQueued(ctx context.Context, a Actor, deferredOnly boo
 	}
 	n, err := s.st.QueueDeleteAll(ctx, deferredOnly)
 	if err == nil {
-		s.log.Info("queue messages deleted", "actor", a.auditName(), "deferred_only", deferredOnly, "messages", n)
+		obj := "all"
+		if deferredOnly {
+			obj = "deferred"
+		}
+		s.auditQueue(ctx, a, "delete", obj, nil, QueueCount{Count: n})
 	}
 	return QueueCount{Count: n}, err
+}
+
+func queueObject(id int64) string {
+	if id == 0 {
+		return "all"
+	}
+	return strconv.FormatInt(id, 10)
 }

@@ -66,6 +66,10 @@ func TestQueueAPI(t *testing.T) {
 		t.Fatalf("flush: %s", r.raw)
 	}
 	e.must(204, e.do(super, "DELETE", q, nil))
+	r = e.must(200, e.do(super, "GET", "/api/v1/audit-log?object_type=queue", nil))
+	if n := len(r.body["items"].([]any)); n != 4 || !strings.Contains(r.raw, `"action":"delete"`) || !strings.Contains(r.raw, "x@remote.example") {
+		t.Fatalf("audit log of the queue: %s", r.raw)
+	}
 	e.problem(404, "not-found", e.do(super, "GET", q, nil))
 	e.problem(404, "not-found", e.do(super, "DELETE", "/api/v1/queue/nonsense", nil))
 	_ = id2
