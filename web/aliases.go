@@ -11,25 +11,7 @@ import (
 func aliasPath(addr string) string { return "/aliases/" + url.PathEscape(addr) }
 
 func (h *Handler) aliasList(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	d, err := h.svc.Domain(ctx, a, param(r, "domain"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	q := r.URL.Query()
-	l, err := h.svc.Aliases(ctx, a, d.Name, admin.ListParams{Q: q.Get("q"), Cursor: q.Get("cursor")})
-	if err != nil {
-		if newForm(nil).fail(err) {
-			h.errorPage(w, r, http.StatusBadRequest, "Bad request", "The search or page link is not valid.")
-			return
-		}
-		h.fail(w, r, err)
-		return
-	}
-	base := "/domains/" + url.PathEscape(d.Name) + "/aliases"
-	h.render(w, r, http.StatusOK, "aliases.html", &view{Title: "Aliases of " + d.UnicodeName, Nav: "domains",
-		D: listData[admin.AliasView]{Q: q.Get("q"), Items: l.Items, Domain: &d, Base: base, Next: nextURL(base, q.Get("q"), l.NextCursor)}})
+	domainList(h, w, r, "aliases", "Aliases of ", h.svc.Aliases)
 }
 
 type aliasForm struct {

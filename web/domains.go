@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -73,6 +74,32 @@ type listData[T any] struct {
 	Next   string // URL of the next page
 	Domain *admin.DomainView
 	Base   string
+}
+
+// domainList renders one page of a domain's objects of one kind (the
+// template <kind>.html under /domains/{domain}/<kind>), searched with q.
+// The domain is looked up first, so another domain's admin gets 404.
+func domainList[T any](h *Handler, w http.ResponseWriter, r *http.Request, kind, title string,
+	list func(context.Context, admin.Actor, string, admin.ListParams) (admin.List[T], error)) {
+	ctx, a := r.Context(), current(r).Actor
+	d, err := h.svc.Domain(ctx, a, param(r, "domain"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	l, err := list(ctx, a, d.Name, admin.ListParams{Q: q.Get("q"), Cursor: q.Get("cursor")})
+	if err != nil {
+		if newForm(nil).fail(err) {
+			h.errorPage(w, r, http.StatusBadRequest, "Bad request", "The search or page link is not valid.")
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	base := "/domains/" + url.PathEscape(d.Name) + "/" + kind
+	h.render(w, r, http.StatusOK, kind+".html", &view{Title: title + d.UnicodeName, Nav: "domains",
+		D: listData[T]{Q: q.Get("q"), Items: l.Items, Domain: &d, Base: base, Next: nextURL(base, q.Get("q"), l.NextCursor)}})
 }
 
 // nextURL is the URL of the page after cursor with the filter q.

@@ -10,25 +10,7 @@ import (
 func mailboxPath(addr string) string { return "/mailboxes/" + url.PathEscape(addr) }
 
 func (h *Handler) mailboxList(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	d, err := h.svc.Domain(ctx, a, param(r, "domain"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	q := r.URL.Query()
-	l, err := h.svc.Mailboxes(ctx, a, d.Name, admin.ListParams{Q: q.Get("q"), Cursor: q.Get("cursor")})
-	if err != nil {
-		if newForm(nil).fail(err) {
-			h.errorPage(w, r, http.StatusBadRequest, "Bad request", "The search or page link is not valid.")
-			return
-		}
-		h.fail(w, r, err)
-		return
-	}
-	base := "/domains/" + url.PathEscape(d.Name) + "/mailboxes"
-	h.render(w, r, http.StatusOK, "mailboxes.html", &view{Title: "Mailboxes of " + d.UnicodeName, Nav: "domains",
-		D: listData[admin.MailboxView]{Q: q.Get("q"), Items: l.Items, Domain: &d, Base: base, Next: nextURL(base, q.Get("q"), l.NextCursor)}})
+	domainList(h, w, r, "mailboxes", "Mailboxes of ", h.svc.Mailboxes)
 }
 
 type mailboxForm struct {
