@@ -10,6 +10,10 @@ import (
 
 func aliasPath(addr string) string { return "/aliases/" + url.PathEscape(addr) }
 
+func (h *Handler) aliasAndDomain(w http.ResponseWriter, r *http.Request) (admin.AliasView, admin.DomainView, bool) {
+	return withDomain(h, w, r, h.svc.Alias, func(al admin.AliasView) string { return al.Domain })
+}
+
 func (h *Handler) aliasList(w http.ResponseWriter, r *http.Request) {
 	domainList(h, w, r, "aliases", "Aliases of ", h.svc.Aliases)
 }
@@ -66,15 +70,8 @@ func (h *Handler) aliasCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) aliasEdit(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	al, err := h.svc.Alias(ctx, a, param(r, "address"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.svc.Domain(ctx, a, al.Domain)
-	if err != nil {
-		h.fail(w, r, err)
+	al, d, ok := h.aliasAndDomain(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(nil)
@@ -86,19 +83,12 @@ func (h *Handler) aliasEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) aliasUpdate(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	al, err := h.svc.Alias(ctx, a, param(r, "address"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.svc.Domain(ctx, a, al.Domain)
-	if err != nil {
-		h.fail(w, r, err)
+	al, d, ok := h.aliasAndDomain(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(r)
-	_, err = h.svc.UpdateAlias(ctx, a, al.Address, admin.AliasInput{Destinations: f.lines("destinations"), Active: f.checkbox("active")})
+	_, err := h.svc.UpdateAlias(r.Context(), current(r).Actor, al.Address, admin.AliasInput{Destinations: f.lines("destinations"), Active: f.checkbox("active")})
 	if !f.fail(err) {
 		if err != nil {
 			h.fail(w, r, err)

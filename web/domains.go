@@ -102,6 +102,25 @@ func domainList[T any](h *Handler, w http.ResponseWriter, r *http.Request, kind,
 		D: listData[T]{Q: q.Get("q"), Items: l.Items, Domain: &d, Base: base, Next: nextURL(base, q.Get("q"), l.NextCursor)}})
 }
 
+// withDomain looks up the object named by the {address} parameter with
+// get, then the domain it belongs to; when either fails the answer is sent
+// and ok is false.
+func withDomain[T any](h *Handler, w http.ResponseWriter, r *http.Request,
+	get func(context.Context, admin.Actor, string) (T, error), domainOf func(T) string) (T, admin.DomainView, bool) {
+	ctx, a := r.Context(), current(r).Actor
+	v, err := get(ctx, a, param(r, "address"))
+	if err != nil {
+		h.fail(w, r, err)
+		return v, admin.DomainView{}, false
+	}
+	d, err := h.svc.Domain(ctx, a, domainOf(v))
+	if err != nil {
+		h.fail(w, r, err)
+		return v, admin.DomainView{}, false
+	}
+	return v, d, true
+}
+
 // nextURL is the URL of the page after cursor with the filter q.
 func nextURL(base, q, cursor string) string {
 	if cursor == "" {

@@ -9,6 +9,10 @@ import (
 
 func mailboxPath(addr string) string { return "/mailboxes/" + url.PathEscape(addr) }
 
+func (h *Handler) mailboxAndDomain(w http.ResponseWriter, r *http.Request) (admin.MailboxView, admin.DomainView, bool) {
+	return withDomain(h, w, r, h.svc.Mailbox, func(m admin.MailboxView) string { return m.Domain })
+}
+
 func (h *Handler) mailboxList(w http.ResponseWriter, r *http.Request) {
 	domainList(h, w, r, "mailboxes", "Mailboxes of ", h.svc.Mailboxes)
 }
@@ -44,11 +48,7 @@ func (h *Handler) mailboxCreate(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r)
 	in := admin.MailboxInput{LocalPart: f.str("local_part"), Name: f.str("name"), Active: f.checkbox("active")}
 	f.size("quota_bytes", &in.QuotaBytes)
-	pw := f.Values.Get("password")
-	f.Values.Del("password")
-	if pw != "" {
-		in.Password = &pw
-	}
+	in.Password = f.optionalSecret("password")
 	if !f.Has() {
 		m, err := h.svc.CreateMailbox(ctx, a, d.Name, in)
 		if !f.fail(err) {
@@ -71,15 +71,8 @@ func (h *Handler) mailboxCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) mailboxEdit(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	m, err := h.svc.Mailbox(ctx, a, param(r, "address"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.svc.Domain(ctx, a, m.Domain)
-	if err != nil {
-		h.fail(w, r, err)
+	m, d, ok := h.mailboxAndDomain(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(nil)
@@ -93,27 +86,16 @@ func (h *Handler) mailboxEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) mailboxUpdate(w http.ResponseWriter, r *http.Request) {
-	ctx, a := r.Context(), current(r).Actor
-	m, err := h.svc.Mailbox(ctx, a, param(r, "address"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.svc.Domain(ctx, a, m.Domain)
-	if err != nil {
-		h.fail(w, r, err)
+	m, d, ok := h.mailboxAndDomain(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(r)
 	in := admin.MailboxInput{Name: f.str("name"), Active: f.checkbox("active")}
 	f.size("quota_bytes", &in.QuotaBytes)
-	pw := f.Values.Get("password")
-	f.Values.Del("password")
-	if pw != "" {
-		in.Password = &pw
-	}
+	in.Password = f.optionalSecret("password")
 	if !f.Has() {
-		_, err := h.svc.UpdateMailbox(ctx, a, m.Address, in)
+		_, err := h.svc.UpdateMailbox(r.Context(), current(r).Actor, m.Address, in)
 		if !f.fail(err) {
 			if err != nil {
 				h.fail(w, r, err)

@@ -29,9 +29,7 @@ func (h *Handler) ownerPasswordPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 	o := current(r).Owner
 	f := newForm(r)
-	cur, pw := f.Values.Get("current_password"), f.Values.Get("password")
-	f.Values.Del("current_password")
-	f.Values.Del("password")
+	cur, pw := f.secret("current_password"), f.secret("password")
 	if cur != "" {
 		ip := remoteIP(r)
 		key := "owner:" + o.Address

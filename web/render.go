@@ -373,6 +373,23 @@ func (f *form) str(name string) *string {
 	return &v
 }
 
+// secret takes a password field out of the form: its raw value (passwords
+// are not trimmed), removed so it is never rendered back to the browser.
+func (f *form) secret(name string) string {
+	v := f.Values.Get(name)
+	f.Values.Del(name)
+	return v
+}
+
+// optionalSecret is secret for a field that may stay empty ("keep" or
+// "generate one"): nil when it is.
+func (f *form) optionalSecret(name string) *string {
+	if v := f.secret(name); v != "" {
+		return &v
+	}
+	return nil
+}
+
 // lines returns the non-empty lines of a textarea.
 func (f *form) lines(name string) *[]string {
 	out := []string{}

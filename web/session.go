@@ -232,8 +232,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		next = "/"
 	}
 	name := strings.TrimSpace(f.Get("username"))
-	pw := f.Values.Get("password")
-	f.Values.Del("password")
+	pw := f.secret("password")
 	again := func(status int, msg string) {
 		f.Error = msg
 		h.render(w, r, status, "login.html", &view{Title: "Log in", Form: f, D: loginData{Next: f.Get("next")}})
@@ -366,15 +365,12 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 	if !h.setupGate(w, r, f.Get("token")) {
 		return
 	}
-	pw := f.Values.Get("password")
-	f.Values.Del("password")
-	if pw != f.Values.Get("password_confirm") {
-		f.Values.Del("password_confirm")
+	pw := f.secret("password")
+	if pw != f.secret("password_confirm") {
 		f.Errors["password_confirm"] = "does not match the password"
 		h.render(w, r, f.Status(), "setup.html", &view{Title: "Create the first administrator", Form: f})
 		return
 	}
-	f.Values.Del("password_confirm")
 	h.setupMu.Lock()
 	defer h.setupMu.Unlock()
 	if h.setupUsed {

@@ -34,13 +34,8 @@ func (h *Handler) adminNew(w http.ResponseWriter, r *http.Request) {
 }
 
 func adminInput(f *form) admin.AdminInput {
-	in := admin.AdminInput{Superadmin: f.checkbox("superadmin"), Active: f.checkbox("active"), Domains: f.lines("domains")}
-	pw := f.Values.Get("password")
-	f.Values.Del("password")
-	if pw != "" {
-		in.Password = &pw
-	}
-	return in
+	return admin.AdminInput{Superadmin: f.checkbox("superadmin"), Active: f.checkbox("active"), Domains: f.lines("domains"),
+		Password: f.optionalSecret("password")}
 }
 
 func (h *Handler) adminCreate(w http.ResponseWriter, r *http.Request) {
@@ -259,9 +254,7 @@ func (h *Handler) adminPasswordPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) adminPassword(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
 	f := newForm(r)
-	cur, pw := f.Values.Get("current_password"), f.Values.Get("password")
-	f.Values.Del("current_password")
-	f.Values.Del("password")
+	cur, pw := f.secret("current_password"), f.secret("password")
 	ip := remoteIP(r)
 	key := "admin:" + a.Username
 	if err := h.throttle.Check(ip, key); err != nil {
