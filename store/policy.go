@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"mailhost/address"
 )
 
 // AccessRule is a row of access_rules: a Postfix access(5) entry.
@@ -78,7 +80,7 @@ func AddressPatterns(addr string) []string {
 		return []string{"<>"}
 	}
 	addr = strings.ToLower(addr)
-	local, domain := splitAddr(addr)
+	local, domain := address.Split(addr)
 	out := []string{addr}
 	if domain != "" {
 		out = append(out, "@"+domain)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"mailhost/address"
 )
 
 // ErrDisabled is returned by Resolve when the address exists but its
@@ -205,14 +207,6 @@ func splitExtension(local, delims string) (base, ext string) {
 	return local[:i], local[i+1:]
 }
 
-func splitAddr(addr string) (local, domain string) {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return addr, ""
-	}
-	return addr[:i], addr[i+1:]
-}
-
 // expand resolves one address; top is set for the address asked for, where
 // the errors are reported; below it, dead ends are skipped.
 func (r *resolver) expand(addr string, depth int, top bool) error {
@@ -225,7 +219,7 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 		r.res.Skipped = append(r.res.Skipped, addr+" (alias expansion limit)")
 		return nil
 	}
-	local, domain := splitAddr(addr)
+	local, domain := address.Split(addr)
 	if domain == "" || local == "" {
 		return r.dead(addr, top, ErrNotFound)
 	}
