@@ -20,6 +20,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailhost/auth"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -198,7 +199,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
+		ip := auth.RemoteIP(c.RemoteAddr())
 		cc := &clientConn{Conn: c, l: l, ip: ip, id: l.n.Add(1), start: time.Now()}
 		cc.trusted = l.srv.inMynetworks(ip)
 		l.mu.Lock()
@@ -297,19 +298,6 @@ func (c *clientConn) Close() error {
 		c.l.release(c)
 	})
 	return err
-}
-
-func remoteIP(c net.Conn) netip.Addr {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // client finds the clientConn under a go-smtp connection, through TLS.
