@@ -7,7 +7,6 @@ package pgcluster
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,10 +61,4 @@ func hasServer(dir string) bool {
 func version(binDir string) float64 {
 	v, _ := strconv.ParseFloat(strings.TrimSpace(filepath.Base(filepath.Dir(binDir))), 64)
 	return v
-}
-
-func bin(dir, name string) string { return filepath.Join(dir, name) }
-
-func errNotFound(dir string) error {
-	return fmt.Errorf("pgcluster: %s: %w", dir, ErrNoBinaries)
 }

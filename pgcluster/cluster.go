@@ -197,10 +197,7 @@ func (c *Cluster) stop(ctx context.Context) error {
 // run executes one of the server programs, as RunAs when root, and returns
 // its output; a failure carries the output so the cause is visible.
 func (c *Cluster) run(ctx context.Context, prog string, args ...string) ([]byte, error) {
-	if !hasServer(c.bin) {
-		return nil, errNotFound(c.bin)
-	}
-	cmd := exec.CommandContext(ctx, bin(c.bin, prog), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, prog), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Dir = c.opts.Dir
 	// Own process group: a Ctrl-C on the terminal reaches mailhost, which

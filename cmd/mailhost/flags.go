@@ -16,26 +16,31 @@ var errHelp = errors.New("help shown")
 
 // globals are the flags every command takes; each maps to a config key.
 type globals struct {
-	config string
-	keys   map[string]*string // config key -> flag value
-	set    map[string]string  // config key -> flag name, for the flags given
+	config  string
+	keys    map[string]*string // config key -> flag value
+	set     map[string]string  // config key -> flag name, for the flags given
+	flagKey map[string]string  // flag name -> config key
 }
 
-var globalFlags = []struct{ flag, key, help string }{
-	{"data-dir", "data_dir", "data directory (also $MAILHOST_DATA_DIR; default ./data)"},
-	{"hostname", "hostname", "the server's host name (myhostname)"},
-	{"database-url", "database.url", "PostgreSQL URL (also $DATABASE_URL); empty runs the embedded cluster"},
-	{"log-level", "log.level", "debug, info, warn or error"},
-	{"log-format", "log.format", "text or json"},
+// globalFlags are the flags every command takes, each setting a config key.
+func globalFlags() []struct{ flag, key, help string } {
+	return []struct{ flag, key, help string }{
+		{"data-dir", "data_dir", "data directory (also $MAILHOST_DATA_DIR; default ./data)"},
+		{"hostname", "hostname", "the server's host name (myhostname)"},
+		{"database-url", "database.url", "PostgreSQL URL (also $DATABASE_URL); empty runs the embedded cluster"},
+		{"log-level", "log.level", "debug, info, warn or error"},
+		{"log-format", "log.format", "text or json"},
+	}
 }
 
 func newFlagSet(name string, sio stdio) (*flag.FlagSet, *globals) {
 	fs := flag.NewFlagSet("mailhost "+name, flag.ContinueOnError)
 	fs.SetOutput(sio.err)
-	g := &globals{keys: map[string]*string{}, set: map[string]string{}}
+	g := &globals{keys: map[string]*string{}, set: map[string]string{}, flagKey: map[string]string{}}
 	fs.StringVar(&g.config, "config", os.Getenv("MAILHOST_CONFIG"), "TOML configuration file (also $MAILHOST_CONFIG)")
-	for _, f := range globalFlags {
+	for _, f := range globalFlags() {
 		g.keys[f.key] = fs.String(f.flag, "", f.help)
+		g.flagKey[f.flag] = f.key
 	}
 	return fs, g
 }
@@ -63,13 +68,11 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	for _, f := range globalFlags {
-		fs.Visit(func(fl *flag.Flag) {
-			if fl.Name == f.flag {
-				g.set[f.key] = "--" + f.flag
-			}
-		})
-	}
+	fs.Visit(func(fl *flag.Flag) {
+		if key, ok := g.flagKey[fl.Name]; ok {
+			g.set[key] = "--" + fl.Name
+		}
+	})
 	return pos, nil
 }
 

@@ -93,8 +93,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery command takes --config FILE, --data-dir DIR and -h for its flags.")
 }
 
-// oneLine keeps the first line of each joined error, so the message
-// stays one line per problem.
+// oneLine puts a joined error (several problems, one per line) on one
+// line, the problems separated by "; ".
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }

@@ -70,7 +70,7 @@ func (p *provisioning) parse(args []string, usage string) (string, []string, err
 }
 
 func isGlobal(name string) bool {
-	for _, f := range globalFlags {
+	for _, f := range globalFlags() {
 		if f.flag == name {
 			return true
 		}
