@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mailhost and its tests need on a fresh Debian machine with Go:
-# the PostgreSQL server binaries (embedded default and tests) and the Go
-# modules. Idempotent: installs only what is missing.
+# the PostgreSQL server binaries (embedded default and tests), the real
+# clients and peers the tests drive (listed below), and the Go modules.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
