@@ -17,6 +17,7 @@ import (
 	"mailhost/auth"
 	"mailhost/imapd"
 	"mailhost/maildir"
+	"mailhost/reconcile"
 	"mailhost/store"
 	"mailhost/testdb"
 	"mailhost/tlscert"
@@ -89,7 +90,7 @@ func (e *env) startNodeWith(t testing.TB, edit func(*imapd.Options)) *node {
 	n := &node{notices: e.db.NewFolderListener(log)}
 	n.notices.PollEvery = e.pollEvery
 	opts := imapd.Options{
-		Backend: e.db, Auth: e.authn, Notices: n.notices, MaildirRoot: e.root,
+		Backend: e.db, Files: &reconcile.Reconciler{Index: e.db, Log: log}, Auth: e.authn, Notices: n.notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, TLS: e.tls,
 		AllowPlaintextLoopback: true, AppendLimit: 1 << 20, Log: log,
 	}

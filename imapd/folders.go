@@ -128,8 +128,15 @@ func (s *session) Delete(name string) error {
 	if err != nil {
 		return s.internal("delete folder", err)
 	}
-	if err := s.mbox.DeleteFolder(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The row is gone and the deletion journaled: the directory goes now,
+	// or, after a crash, at the next reconciliation (never adopted back).
+	switch err := s.mbox.DeleteFolder(name); {
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		s.logger().Warn("imap: delete folder directory", "folder", name, "err", err)
+	default:
+		if err := s.srv.opts.Backend.FinishFolderDelete(s.ctx, s.acct.MailboxID, name); err != nil {
+			s.logger().Warn("imap: finish folder delete", "folder", name, "err", err)
+		}
 	}
 	s.srv.opts.Notices.Notify(id)
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"mailhost/maildir"
+	"mailhost/reconcile"
 	"mailhost/store"
 )
 
@@ -93,7 +94,7 @@ func Reindex(ctx context.Context, b ReindexBackend, root string, mb store.Reinde
 		files := make([]store.NewIMAPMessage, 0, len(scan.Messages))
 		for _, m := range scan.Messages {
 			files = append(files, store.NewIMAPMessage{Key: m.Key, Subdir: m.Sub, Filename: m.Name,
-				Flags: flagsOfLetters(m.Flags), Keywords: []string{}, Size: m.FileSize, InternalDate: m.ModTime})
+				Flags: reconcile.FlagsOf(m.Flags), Keywords: []string{}, Size: m.FileSize, InternalDate: m.ModTime})
 		}
 		st, err := b.ReindexFolder(ctx, f.ID, files)
 		if err != nil {

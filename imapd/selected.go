@@ -252,49 +252,9 @@ func (s *session) adopt(sel *selected, force bool) error {
 			return nil
 		}
 	}
-	res, err := sel.dir.Scan()
-	if err != nil {
-		return err
-	}
 	sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
-	known, err := b.IMAPKeys(s.ctx, sel.folder.ID)
-	if err != nil {
-		return err
-	}
-	var add []store.NewIMAPMessage
-	for _, m := range res.Messages {
-		if _, ok := known[m.Key]; ok {
-			continue
-		}
-		add = append(add, store.NewIMAPMessage{
-			Key: m.Key, Subdir: m.Sub, Filename: m.Name,
-			Flags: flagsOfLetters(m.Flags), Keywords: []string{},
-			Size: m.FileSize, InternalDate: m.ModTime,
-		})
-	}
-	if len(add) == 0 {
-		return nil
-	}
-	n, err := b.IMAPAdopt(s.ctx, s.acct.MailboxID, sel.folder.ID, add)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		s.logger().Info("imap: adopted files into the index", "folder", sel.folder.Name, "count", n)
-	}
-	return nil
-}
-
-// flagsOfLetters maps Maildir info letters to IMAP system flags.
-func flagsOfLetters(f maildir.Flags) []string {
-	out := []string{}
-	for i := 0; i < len(f); i++ {
-		if fl := maildir.IMAPFlag(f[i]); fl != "" {
-			out = append(out, fl)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	return out
+	_, err := s.srv.opts.Files.Adopt(s.ctx, s.acct.MailboxID, sel.folder.ID, sel.dir)
+	return err
 }
 
 // lettersOf maps IMAP system flags to Maildir info letters.

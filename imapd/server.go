@@ -41,14 +41,27 @@ type Backend interface {
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
 	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
 	IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]store.IMAPMessage, error)
-	IMAPKeys(ctx context.Context, folderID int64) (map[string]struct{}, error)
 	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
-	IMAPAdopt(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) (int, error)
 	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,
-		rename func(key string, flags []string) string) ([]store.FlagChange, error)
+		rename func(oldName, key string, flags []string) string) ([]store.FlagChange, error)
 	IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]store.Expunged, error)
 	IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
 		msgs []store.NewIMAPMessage) ([]uint32, uint32, []store.Expunged, error)
+	IntendAdds(ctx context.Context, folderID int64, node string, keys []string) error
+	FinishFolderDelete(ctx context.Context, mailboxID int64, name string) error
+}
+
+// Files keeps a folder's files and index rows in agreement.
+// *reconcile.Reconciler satisfies it.
+type Files interface {
+	// Adopt indexes files that appeared without the index and finishes
+	// operations a crash interrupted.
+	Adopt(ctx context.Context, mailboxID, folderID int64, dir maildir.Folder) (int, error)
+	// Remove unlinks the files of rows a removal committed and ends their
+	// journal rows.
+	Remove(ctx context.Context, folderID int64, dir maildir.Folder, names []string) error
+	// CancelAdds unlinks files linked for a MOVE or COPY that failed.
+	CancelAdds(ctx context.Context, folderID int64, dir maildir.Folder, keys []string) error
 }
 
 var _ Backend = (*store.Store)(nil)
@@ -72,6 +85,7 @@ var _ Notices = (*store.FolderListener)(nil)
 // Options configure a Server.
 type Options struct {
 	Backend     Backend
+	Files       Files
 	Auth        Authenticator
 	Notices     Notices
 	MaildirRoot string

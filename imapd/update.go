@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -47,18 +48,19 @@ func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flag
 	if op == store.FlagsAdd && len(system) == 0 && len(keywords) == 0 && flags != nil {
 		return nil, nil
 	}
-	changes, err := s.srv.opts.Backend.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords,
-		func(key string, flags []string) string { return maildir.FormatName(key, lettersOf(flags)) })
+	// The files are renamed inside the store's transaction, under the
+	// rows' locks (see store.IMAPStoreFlags).
+	rename := func(oldName, key string, flags []string) string {
+		name, err := sel.dir.SetFlags(oldName, lettersOf(flags))
+		if err != nil {
+			s.logger().Warn("imap: rename message file for its flags", "file", oldName, "err", err)
+			return maildir.FormatName(key, lettersOf(flags))
+		}
+		return name
+	}
+	changes, err := s.srv.opts.Backend.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords, rename)
 	if err != nil {
 		return nil, s.internal("store flags", err)
-	}
-	for _, c := range changes {
-		if !c.SystemsChanged {
-			continue
-		}
-		if _, err := sel.dir.SetFlags(c.OldName, lettersOf(c.Flags)); err != nil {
-			s.logger().Warn("imap: rename message file for its flags", "file", c.OldName, "err", err)
-		}
 	}
 	if len(changes) > 0 {
 		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
@@ -118,7 +120,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	if err != nil {
 		return s.internal("expunge", err)
 	}
-	s.removeFiles(sel.dir, gone)
+	s.removeFiles(sel, gone)
 	if len(gone) == 0 {
 		return nil
 	}
@@ -140,11 +142,16 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 }
 
 // removeFiles deletes the files of expunged messages, after their rows.
-func (s *session) removeFiles(dir maildir.Folder, gone []store.Expunged) {
-	for _, e := range gone {
-		if err := dir.Remove(e.Filename); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.logger().Warn("imap: remove expunged file", "file", e.Filename, "err", err)
-		}
+func (s *session) removeFiles(sel *selected, gone []store.Expunged) {
+	if len(gone) == 0 {
+		return
+	}
+	names := make([]string, len(gone))
+	for i, e := range gone {
+		names[i] = e.Filename
+	}
+	if err := s.srv.opts.Files.Remove(s.ctx, sel.folder.ID, sel.dir, names); err != nil {
+		s.logger().Warn("imap: remove expunged files", "folder", sel.folder.Name, "err", err)
 	}
 }
 
@@ -194,34 +201,50 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 }
 
 // linkInto links the messages uids of the selected folder into dst and
-// returns the index rows to insert, or removes what it made on failure.
-func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMessage, []store.NewIMAPMessage, maildir.Folder, error) {
+// returns the index rows to insert and the planned keys. The keys go into
+// the journal first (IntendAdds), so that no poll adopts the links before
+// their rows are in, and a crash leaves links that are removed, not
+// adopted. On failure it removes what it made; so does cancel, for a caller
+// whose commit then fails.
+func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMessage, []store.NewIMAPMessage, func(), error) {
 	sel := s.sel
 	dir, err := s.mbox.Folder(dst.Name)
 	if err != nil {
-		return nil, nil, dir, s.internal("copy: destination", err)
+		return nil, nil, nil, s.internal("copy: destination", err)
 	}
 	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, uids)
 	if err != nil {
-		return nil, nil, dir, s.internal("copy", err)
+		return nil, nil, nil, s.internal("copy", err)
+	}
+	keys := make([]string, len(msgs))
+	for i, m := range msgs {
+		if keys[i], err = maildir.CopyKey(dir, m.Filename, m.Size); err != nil {
+			return nil, nil, nil, s.internal("copy: key", err)
+		}
+	}
+	if err := s.srv.opts.Backend.IntendAdds(s.ctx, dst.ID, s.srv.opts.Names.Host(), keys); err != nil {
+		return nil, nil, nil, s.internal("copy: journal", err)
+	}
+	cancel := func() {
+		if err := s.srv.opts.Files.CancelAdds(context.WithoutCancel(s.ctx), dst.ID, dir, keys); err != nil {
+			s.logger().Warn("imap: remove links of a failed copy", "folder", dst.Name, "err", err)
+		}
 	}
 	out := make([]store.NewIMAPMessage, 0, len(msgs))
-	for _, m := range msgs {
-		d, err := maildir.Link(sel.dir, m.Filename, dir, lettersOf(m.Flags))
+	for i, m := range msgs {
+		d, err := maildir.Link(sel.dir, m.Filename, dir, keys[i], lettersOf(m.Flags))
 		if err != nil {
-			for _, n := range out {
-				dir.Remove(n.Filename)
-			}
+			cancel()
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, dir, imapErr(imap.StatusResponseTypeNo, "EXPUNGEISSUED",
+				return nil, nil, nil, imapErr(imap.StatusResponseTypeNo, "EXPUNGEISSUED",
 					"Some messages were expunged meanwhile")
 			}
-			return nil, nil, dir, s.internal("copy: link", err)
+			return nil, nil, nil, s.internal("copy: link", err)
 		}
 		out = append(out, store.NewIMAPMessage{Key: d.Key, Subdir: "cur", Filename: d.Name,
 			Flags: m.Flags, Keywords: m.Keywords, Size: m.Size, InternalDate: m.InternalDate})
 	}
-	return msgs, out, dir, nil
+	return msgs, out, cancel, nil
 }
 
 func (s *session) destination(name string) (store.IMAPFolder, error) {
@@ -241,14 +264,14 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	msgs, rows, dir, err := s.linkInto(uids, dst)
+	msgs, rows, cancel, err := s.linkInto(uids, dst)
 	if err != nil {
 		return nil, err
 	}
 	newUIDs, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, dst.ID, rows)
 	if err != nil {
-		for _, n := range rows {
-			dir.Remove(n.Filename)
+		if store.RolledBack(err) {
+			cancel()
 		}
 		if errors.Is(err, store.ErrOverQuota) {
 			return nil, errOverQuota
@@ -283,7 +306,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if len(uids) == 0 {
 		return nil
 	}
-	msgs, rows, dir, err := s.linkInto(uids, dst)
+	msgs, rows, cancel, err := s.linkInto(uids, dst)
 	if err != nil {
 		return err
 	}
@@ -293,15 +316,15 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	}
 	newUIDs, uv, gone, err := s.srv.opts.Backend.IMAPMove(s.ctx, s.acct.MailboxID, sel.folder.ID, dst.ID, src, rows)
 	if err != nil {
-		for _, n := range rows {
-			dir.Remove(n.Filename)
+		if store.RolledBack(err) {
+			cancel()
 		}
 		if errors.Is(err, store.ErrOverQuota) {
 			return errOverQuota
 		}
 		return s.internal("move: index", err)
 	}
-	s.removeFiles(sel.dir, gone)
+	s.removeFiles(sel, gone)
 	s.srv.opts.Notices.Notify(dst.ID)
 	s.srv.opts.Notices.Notify(sel.folder.ID)
 	if err := w.WriteCopyData(copyData(msgs, newUIDs, uv)); err != nil {

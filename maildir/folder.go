@@ -44,6 +44,9 @@ type DeliverOptions struct {
 	// ModTime, if set, becomes the file's mtime, which carries the IMAP
 	// internal date (RFC 3501 2.3.3).
 	ModTime time.Time
+	// Key, if set, is the key to publish under, as planned by CopyKey
+	// (Link's copy fallback); a clash is then an error, not a retry.
+	Key string
 }
 
 // Delivered describes a stored message.
@@ -111,6 +114,9 @@ func (f Folder) Deliver(r io.Reader, opts DeliverOptions) (d Delivered, err erro
 	d = Delivered{Size: cw.n, VSize: cw.n + cw.bareLF}
 	for attempt := 0; ; attempt++ {
 		d.Key = base + ",S=" + strconv.FormatInt(d.Size, 10) + ",W=" + strconv.FormatInt(d.VSize, 10)
+		if opts.Key != "" {
+			d.Key = opts.Key
+		}
 		d.Name = d.Key
 		if opts.Cur {
 			d.Name = FormatName(d.Key, flags)
@@ -120,7 +126,7 @@ func (f Folder) Deliver(r io.Reader, opts DeliverOptions) (d Delivered, err erro
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, fs.ErrExist) || attempt == 4 {
+		if !errors.Is(err, fs.ErrExist) || attempt == 4 || opts.Key != "" {
 			return Delivered{}, fmt.Errorf("maildir: deliver: %w", err)
 		}
 		base = f.Names.Next() // name clash: try another
@@ -178,12 +184,35 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Link stores a copy of message name of src in dst's cur/ with flags and a
-// fresh key, for IMAP COPY: a hard link when possible, so the bytes are not
+// CopyKey plans the key of a copy of message srcName (of size bytes) in
+// dst: a fresh base name with the source's ",S=" and ",W=" sizes. A caller
+// that must record the key before the file exists (the index journal of
+// MOVE and COPY) plans it here and passes it to Link.
+func CopyKey(dst Folder, srcName string, size int64) (string, error) {
+	if dst.Names == nil {
+		return "", errors.New("maildir: copy key: destination folder has no name Generator")
+	}
+	info, err := ParseName(srcName)
+	if err != nil {
+		return "", err
+	}
+	if info.Size >= 0 {
+		size = info.Size
+	}
+	key := dst.Names.Next() + ",S=" + strconv.FormatInt(size, 10)
+	if info.VSize >= 0 {
+		key += ",W=" + strconv.FormatInt(info.VSize, 10)
+	}
+	return key, nil
+}
+
+// Link stores a copy of message name of src in dst's cur/ with flags, for
+// IMAP COPY and MOVE: a hard link when possible, so the bytes are not
 // duplicated, otherwise a streamed copy through Deliver (the internal date,
-// the file's mtime, is kept either way). The ",S=" and ",W=" sizes are
+// the file's mtime, is kept either way). The copy's key is key when given
+// (planned by CopyKey), else a fresh one; the ",S=" and ",W=" sizes are
 // carried over. It fsyncs dst's cur/ before returning.
-func Link(src Folder, name string, dst Folder, flags Flags) (Delivered, error) {
+func Link(src Folder, name string, dst Folder, key string, flags Flags) (Delivered, error) {
 	if dst.Names == nil {
 		return Delivered{}, errors.New("maildir: link: destination folder has no name Generator")
 	}
@@ -211,9 +240,12 @@ func Link(src Folder, name string, dst Folder, flags Flags) (Delivered, error) {
 			d.Size = fi.Size()
 		}
 		for attempt := 0; attempt < 5; attempt++ {
-			d.Key = dst.Names.Next() + ",S=" + strconv.FormatInt(d.Size, 10)
-			if d.VSize >= 0 {
-				d.Key += ",W=" + strconv.FormatInt(d.VSize, 10)
+			d.Key = key
+			if key == "" {
+				d.Key = dst.Names.Next() + ",S=" + strconv.FormatInt(d.Size, 10)
+				if d.VSize >= 0 {
+					d.Key += ",W=" + strconv.FormatInt(d.VSize, 10)
+				}
 			}
 			d.Name = FormatName(d.Key, flags)
 			d.Path = filepath.Join(curDir, d.Name)
@@ -221,13 +253,15 @@ func Link(src Folder, name string, dst Folder, flags Flags) (Delivered, error) {
 			switch {
 			case err == nil:
 				return nil
+			case errors.Is(err, fs.ErrExist) && key == "":
+				continue // name clash: try another
 			case errors.Is(err, fs.ErrExist):
-				continue
+				return err // a planned key is taken
 			case errors.Is(err, fs.ErrNotExist):
 				return err // the source was renamed: look it up again
 			default: // EXDEV, EPERM, EMLINK, ...: copy the bytes instead
 				fallback = true
-				d, err = copyInto(path, dst, flags, fi.ModTime())
+				d, err = copyInto(path, dst, flags, fi.ModTime(), key)
 				return err
 			}
 		}
@@ -245,13 +279,13 @@ func Link(src Folder, name string, dst Folder, flags Flags) (Delivered, error) {
 	return d, nil
 }
 
-func copyInto(path string, dst Folder, flags Flags, mtime time.Time) (Delivered, error) {
+func copyInto(path string, dst Folder, flags Flags, mtime time.Time, key string) (Delivered, error) {
 	in, err := os.Open(path)
 	if err != nil {
 		return Delivered{}, err
 	}
 	defer in.Close()
-	return dst.Deliver(in, DeliverOptions{Cur: true, Flags: flags, ModTime: mtime})
+	return dst.Deliver(in, DeliverOptions{Cur: true, Flags: flags, ModTime: mtime, Key: key})
 }
 
 // withFile runs op on the path of message name, in cur/ or new/. If op fails

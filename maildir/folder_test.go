@@ -247,7 +247,7 @@ func TestLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent, _ := m.Folder("Sent")
-	c, err := Link(inbox, d.Name, sent, "FS")
+	c, err := Link(inbox, d.Name, sent, "", "FS")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestLink(t *testing.T) {
 	if _, err := inbox.SetFlags(d.Name, "T"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Link(inbox, d.Name, sent, ""); err != nil { // stale name, found by key
+	if _, err := Link(inbox, d.Name, sent, "", ""); err != nil { // stale name, found by key
 		t.Errorf("Link with a stale name: %v", err)
 	}
 	if err := inbox.Remove(d.Name); err != nil {
@@ -272,7 +272,7 @@ func TestLink(t *testing.T) {
 	if b, _ := os.ReadFile(c.Path); string(b) != "copy me\n" {
 		t.Errorf("copy lost its bytes: %q", b)
 	}
-	if _, err := Link(inbox, d.Name, sent, ""); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Link(inbox, d.Name, sent, "", ""); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Link of a removed message = %v", err)
 	}
 }
@@ -286,14 +286,14 @@ func TestCopyFallback(t *testing.T) {
 	}
 	os.Chtimes(src, time.Time{}, date)
 	trash, _ := m.Folder("Trash")
-	d, err := copyInto(src, trash, "S", date)
+	d, err := copyInto(src, trash, "S", date, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(d.Path); !fi.ModTime().Equal(date) || d.Size != 17 {
 		t.Errorf("fallback copy %+v", d)
 	}
-	c, err := Link(inbox, "1234567890.12345.host:2,S", trash, "")
+	c, err := Link(inbox, "1234567890.12345.host:2,S", trash, "", "")
 	if err != nil || c.Size != 17 || c.VSize != -1 || strings.Contains(c.Key, ",W=") {
 		t.Errorf("Link of a name without sizes = %+v, %v", c, err)
 	}

@@ -261,3 +261,31 @@ func escapeHost(h string) string {
 	}
 	return b.String()
 }
+
+// Host returns the host as this Generator writes it into names (escaped).
+func (g *Generator) Host() string { return g.host }
+
+// Maker returns the host and process id that a Generator of this package
+// wrote into key ("<sec>.M<usec>P<pid>Q<n>.<host>,..."); ok is false for
+// names made by other programs.
+func Maker(key string) (host string, pid int, ok bool) {
+	_, rest, found := strings.Cut(key, ".")
+	if !found {
+		return "", 0, false
+	}
+	uniq, host, found := strings.Cut(rest, ".")
+	if !found || !strings.HasPrefix(uniq, "M") {
+		return "", 0, false
+	}
+	host, _, _ = strings.Cut(host, ",")
+	p := strings.IndexByte(uniq, 'P')
+	q := strings.IndexByte(uniq, 'Q')
+	if p < 0 || q < p {
+		return "", 0, false
+	}
+	pid, err := strconv.Atoi(uniq[p+1 : q])
+	if err != nil || host == "" {
+		return "", 0, false
+	}
+	return host, pid, true
+}

@@ -6,12 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"mailhost/maildir"
 )
 
 // maildrop reads the session's INBOX from the index, first indexing the
@@ -37,38 +34,15 @@ func (ss *session) maildrop(log *slog.Logger) (Inbox, error) {
 	if ss.srv.scanned.same(ss.folder.Path, mt) {
 		return inbox, nil
 	}
-	res, err := ss.folder.Scan()
+	n, err := ss.srv.files.Adopt(ss.ctx, ss.acct.MailboxID, inbox.FolderID, ss.folder)
 	if err != nil {
 		return Inbox{}, err
 	}
-	known := make(map[string]bool, len(inbox.Messages))
-	for _, m := range inbox.Messages {
-		known[m.Key] = true
-	}
-	var add []NewFile
-	for _, m := range res.Messages {
-		if known[m.Key] {
-			continue
-		}
-		f := NewFile{Key: m.Key, Subdir: m.Sub, Filename: m.Name, Flags: []string{}, Size: m.FileSize, InternalDate: m.ModTime}
-		for i := 0; i < len(m.Flags); i++ {
-			if fl := maildir.IMAPFlag(m.Flags[i]); fl != "" {
-				f.Flags = append(f.Flags, fl)
-			}
-		}
-		slices.SortFunc(f.Flags, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-		add = append(add, f)
-	}
-	if len(add) == 0 {
-		ss.srv.scanned.put(ss.folder.Path, mt)
+	ss.srv.scanned.put(ss.folder.Path, mt)
+	if n == 0 {
 		return inbox, nil
 	}
-	n, err := st.POP3Adopt(ss.ctx, ss.acct.MailboxID, inbox.FolderID, add)
-	if err != nil {
-		return Inbox{}, err
-	}
 	log.Info("pop3 adopted files into the index", "count", n)
-	ss.srv.scanned.put(ss.folder.Path, mt)
 	return st.POP3Inbox(ss.ctx, ss.acct.MailboxID)
 }
 

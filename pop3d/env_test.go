@@ -21,6 +21,7 @@ import (
 	"mailhost/auth"
 	"mailhost/maildir"
 	"mailhost/pop3d"
+	"mailhost/reconcile"
 	"mailhost/store"
 	"mailhost/testdb"
 	"mailhost/tlscert"
@@ -105,7 +106,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		IdleTimeout:            o.idle,
 		MaxConnsPerClient:      o.maxConnsPerClient,
 		Log:                    log, Registry: e.reg,
-	}, a, e.st, e.locks)
+	}, a, e.st, &reconcile.Reconciler{Index: e.st, Log: log}, e.locks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"mailhost/auth"
 	"mailhost/imapd"
 	"mailhost/maildir"
+	"mailhost/reconcile"
 )
 
 // startIMAP runs the IMAP server on the env's database and Maildir root:
@@ -27,7 +28,7 @@ func (e *env) startIMAP(t *testing.T) string {
 		t.Fatal(err)
 	}
 	notices := e.st.NewFolderListener(log)
-	srv := imapd.New(imapd.Options{Backend: e.st, Auth: a, Notices: notices, MaildirRoot: e.root,
+	srv := imapd.New(imapd.Options{Backend: e.st, Files: &reconcile.Reconciler{Index: e.st, Log: log}, Auth: a, Notices: notices, MaildirRoot: e.root,
 		Owner: maildir.Owner{UID: -1, GID: -1}, Names: e.names, AllowPlaintextLoopback: true,
 		AppendLimit: 1 << 20, Log: log})
 	if err := srv.Listen("127.0.0.1:0", ""); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailhost/auth"
+	"mailhost/maildir"
 )
 
 // Authenticator checks logins; auth.Authenticator satisfies it.
@@ -53,30 +54,28 @@ type Expunged struct {
 	Messages []Message // the rows deleted (those still there), whose files to remove
 }
 
-// NewFile is a message file found in the INBOX that the index does not
-// know (placed by another program, or a delivery that crashed before its
-// commit).
-type NewFile struct {
-	Key, Subdir, Filename string
-	Flags                 []string // IMAP system flags from the file name
-	Size                  int64
-	InternalDate          time.Time
-}
-
 // Mailstore is the index a POP3 session reads and changes. store.Store
 // satisfies it.
 type Mailstore interface {
 	// POP3Inbox returns the INBOX of the mailbox, messages in UID order.
 	POP3Inbox(ctx context.Context, mailboxID int64) (Inbox, error)
-	// POP3Adopt indexes files of the folder the index does not know, with
-	// new UIDs, charging their size; keys indexed meanwhile are skipped.
-	// It returns how many rows went in.
-	POP3Adopt(ctx context.Context, mailboxID, folderID int64, files []NewFile) (int, error)
 	// POP3Expunge deletes the message rows ids of the folder in one
 	// transaction: rows, the mailbox's usage, the folder's HIGHESTMODSEQ and
 	// a change notice. Rows already gone are skipped. It returns the rows it
 	// deleted, whose files the caller then removes.
 	POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (Expunged, error)
+}
+
+// Files keeps the INBOX's files and index rows in agreement.
+// *reconcile.Reconciler satisfies it.
+type Files interface {
+	// Adopt indexes files that appeared without the index (another
+	// program, a delivery that crashed before its commit) and finishes
+	// operations a crash interrupted; it returns how many it adopted.
+	Adopt(ctx context.Context, mailboxID, folderID int64, dir maildir.Folder) (int, error)
+	// Remove unlinks the files of rows POP3Expunge deleted and ends their
+	// journal rows.
+	Remove(ctx context.Context, folderID int64, dir maildir.Folder, names []string) error
 }
 
 // Locker grants one POP3 session per mailbox at a time, across nodes.
@@ -112,6 +111,7 @@ type Server struct {
 	cfg     Config
 	auth    Authenticator
 	store   Mailstore
+	files   Files
 	locks   Locker
 	log     *slog.Logger
 	m       *metrics
@@ -133,7 +133,7 @@ type listener struct {
 }
 
 // New returns a server; it listens on nothing until Listen.
-func New(cfg Config, a Authenticator, ms Mailstore, l Locker) (*Server, error) {
+func New(cfg Config, a Authenticator, ms Mailstore, f Files, l Locker) (*Server, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
 	}
@@ -147,7 +147,7 @@ func New(cfg Config, a Authenticator, ms Mailstore, l Locker) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, auth: a, store: ms, locks: l, log: cfg.Log, m: m,
+	return &Server{cfg: cfg, auth: a, store: ms, files: f, locks: l, log: cfg.Log, m: m,
 		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{},
 		perClient: map[netip.Prefix]int{}}, nil
 }

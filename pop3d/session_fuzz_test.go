@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mailhost/auth"
+	"mailhost/maildir"
 )
 
 // In-memory fakes, so the connection loop can be fuzzed without a database.
@@ -35,7 +36,17 @@ type fakeStore struct {
 
 func (s *fakeStore) POP3Inbox(context.Context, int64) (Inbox, error) { return s.inbox, nil }
 
-func (s *fakeStore) POP3Adopt(context.Context, int64, int64, []NewFile) (int, error) { return 0, nil }
+// fakeFiles adopts nothing and removes files as the reconciler does.
+type fakeFiles struct{}
+
+func (fakeFiles) Adopt(context.Context, int64, int64, maildir.Folder) (int, error) { return 0, nil }
+
+func (fakeFiles) Remove(_ context.Context, _ int64, dir maildir.Folder, names []string) error {
+	for _, n := range names {
+		dir.Remove(n)
+	}
+	return nil
+}
 
 func (s *fakeStore) POP3Expunge(_ context.Context, _, _ int64, ids []int64) (Expunged, error) {
 	s.mu.Lock()
@@ -82,7 +93,7 @@ func fuzzServer(f *testing.F) (*Server, *fakeStore, *fakeLocks) {
 	st := &fakeStore{inbox: Inbox{FolderID: 7, UIDValidity: 1700000000, Messages: msgs}}
 	locks := &fakeLocks{held: map[int64]bool{}}
 	srv, err := New(Config{MaildirRoot: root, IdleTimeout: 2 * time.Second, AllowPlaintextLoopback: true,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, fakeAuth{}, st, locks)
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, fakeAuth{}, st, fakeFiles{}, locks)
 	if err != nil {
 		f.Fatal(err)
 	}

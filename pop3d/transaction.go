@@ -270,10 +270,10 @@ func (ss *session) send(i, bodyLines int) bool {
 }
 
 // update is the UPDATE state (RFC 1939 section 6): the messages marked
-// with DELE leave the index, the quota and the folder in one transaction,
-// then their files are removed. In that order a crash leaves at worst a
-// file without an index row (adopted again by a reindex), never an index
-// row without its file. It runs to the end even when the server is
+// with DELE leave the index, the quota and the folder in one transaction
+// that also journals them for removal, then their files are removed. A
+// crash in between leaves files that the next reconciliation removes (never
+// adopts), and never an index row without its file. It runs to the end even when the server is
 // stopping.
 func (ss *session) update() (int, error) {
 	var ids []int64
@@ -292,10 +292,12 @@ func (ss *session) update() (int, error) {
 		ss.log.Error("pop3 expunge", "err", err)
 		return 0, err
 	}
-	for _, m := range gone.Messages {
-		if err := ss.folder.Remove(m.Filename); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			ss.log.Error("pop3 remove message file (index row already gone)", "key", m.Key, "err", err)
-		}
+	names := make([]string, len(gone.Messages))
+	for i, m := range gone.Messages {
+		names[i] = m.Filename
+	}
+	if err := ss.srv.files.Remove(ctx, ss.inbox.FolderID, ss.folder, names); err != nil {
+		ss.log.Error("pop3 remove message files (index rows already gone; journaled, removed at the next reconciliation)", "err", err)
 	}
 	ss.deletedCount = len(gone.Messages)
 	ss.srv.m.deleted.Add(float64(len(gone.Messages)))

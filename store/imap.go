@@ -92,13 +92,23 @@ func (s *Store) CreateIMAPFolder(ctx context.Context, mailboxID int64, name, spe
 }
 
 // DeleteIMAPFolder removes a folder row and its messages' rows, crediting
-// their size to the mailbox's usage, and returns the folder's id.
+// their size to the mailbox's usage, records the folder in the journal of
+// folder deletions (pending_folder_deletes: its directory is to go, never
+// to be adopted back), and returns the folder's id. The caller removes the
+// directory, then calls FinishFolderDelete.
 func (s *Store) DeleteIMAPFolder(ctx context.Context, mailboxID int64, name string) (int64, error) {
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `SELECT id FROM folders WHERE mailbox_id = $1 AND name = $2 FOR UPDATE`,
 			mailboxID, name).Scan(&id)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO pending_folder_deletes (mailbox_id, name) VALUES ($1, $2)
+			ON CONFLICT (mailbox_id, name) DO UPDATE SET created_at = now()`, mailboxID, name); err != nil {
 			return err
 		}
 		var n, b int64
@@ -151,6 +161,9 @@ func charge(ctx context.Context, q querier, mailboxID, n, b int64, check bool) e
 // ErrNotFound if nothing has that name, ErrConflict if a target exists.
 func (s *Store) RenameIMAPFolder(ctx context.Context, mailboxID int64, oldName, newName string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE folders SET name = $3 || substr(name, length($2) + 1)
 			WHERE mailbox_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')`,
 			mailboxID, oldName, newName)
@@ -172,6 +185,9 @@ func (s *Store) RenameIMAPFolder(ctx context.Context, mailboxID int64, oldName, 
 // numbered from UID 1 there (RFC 3501 6.3.5); INBOX stays, empty.
 func (s *Store) RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID); err != nil {
+			return err
+		}
 		var inbox, dst int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM folders WHERE mailbox_id = $1 AND name = 'INBOX' FOR UPDATE`,
 			mailboxID).Scan(&inbox); err != nil {

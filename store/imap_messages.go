@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -122,7 +124,7 @@ func (s *Store) IMAPKeys(ctx context.Context, folderID int64) (map[string]struct
 
 // insertMessages takes len(msgs) UIDs of the folder, bumps its
 // highestmodseq and inserts the rows (ON CONFLICT (folder_id, key) DO
-// NOTHING); it returns the UID of each message, 0 for a key that was
+// NOTHING), dropping their 'add' journal rows; it returns the UID of each message, 0 for a key that was
 // already indexed, the folder's uidvalidity and the bytes inserted.
 func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, int64, int64, error) {
 	keys := make([]string, len(msgs))
@@ -149,6 +151,8 @@ func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIM
 				WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, ord)
 			ON CONFLICT (folder_id, key) DO NOTHING
 			RETURNING key, uid, size
+		), intents AS (
+			DELETE FROM pending_files WHERE folder_id = $1 AND op = 'add' AND key = ANY($3)
 		)
 		SELECT f.uidvalidity, ins.key, ins.uid, ins.size FROM f LEFT JOIN ins ON true`,
 		folderID, len(msgs), keys, subdirs, names, flags, kws, sizes, dates)
@@ -199,6 +203,9 @@ func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs 
 	var uids []uint32
 	var uv uint32
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
+			return err
+		}
 		var total int64
 		for _, m := range msgs {
 			total += m.Size
@@ -219,8 +226,8 @@ func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs 
 		}
 		return notifyFolder(ctx, tx, folderID, "new")
 	})
-	if err == ErrOverQuota || err == ErrNotFound {
-		return nil, 0, err
+	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, translate(err, "append")
 	}
 	return uids, uv, translate(err, "append")
 }
@@ -232,6 +239,9 @@ func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs 
 func (s *Store) IMAPAdopt(ctx context.Context, mailboxID, folderID int64, msgs []NewIMAPMessage) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
+			return err
+		}
 		var b int64
 		var err error
 		_, _, n, b, err = insertMessages(ctx, tx, folderID, msgs)
@@ -271,12 +281,24 @@ type FlagChange struct {
 
 // IMAPStoreFlags changes the flags and keywords of the messages with those
 // UIDs, bumps the folder's highestmodseq and gives the changed messages that
-// modseq. rename computes the new cur/ file name from a key and the new
-// system flags. Only messages whose flags really change are returned.
+// modseq. Only messages whose flags really change are returned.
+//
+// rename gives the message file its new system flags on disk (moving it to
+// cur/) and returns its new name. It runs inside the transaction, while the
+// message rows are locked, so the renames of concurrent STOREs and an
+// EXPUNGE's unlink of the same message happen one after the other in the
+// order of their commits, and the name in the index is the name on disk.
+// (Should the commit fail after a rename, the file name carries flags the
+// index does not: files are found by key, and the index stays the
+// authority.)
 func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op FlagOp,
-	flags, keywords []string, rename func(key string, flags []string) string) ([]FlagChange, error) {
+	flags, keywords []string, rename func(oldName, key string, flags []string) string) ([]FlagChange, error) {
 	var out []FlagChange
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = nil
+		if err := lockRows(ctx, tx, 0, folderID); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 			WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
 		msgs, err := collectIMAPMessages(rows, err, "store flags")
@@ -292,7 +314,7 @@ func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint3
 			}
 			c := FlagChange{UID: m.UID, Flags: nf, Keywords: nk, OldName: m.Filename, NewName: m.Filename}
 			if !slices.Equal(nf, m.Flags) || m.Subdir == "new" {
-				c.NewName = rename(m.Key, nf)
+				c.NewName = rename(m.Filename, m.Key, nf)
 				c.SystemsChanged = true
 			}
 			out = append(out, c)
@@ -351,33 +373,44 @@ func applyFlags(have []string, op FlagOp, change []string) []string {
 // Expunged is a message removed from the index, whose file is to go.
 type Expunged struct {
 	UID      uint32
+	Key      string
 	Filename string
 }
 
 // IMAPExpunge removes the messages flagged \Deleted (only those among uids
-// when uids is not nil) from the index and credits their size to the
-// mailbox. The caller removes the files after it returns.
+// when uids is not nil) from the index, credits their size to the mailbox
+// and records them in the journal for removal. The caller removes the files
+// after it returns, then calls FinishPending.
 func (s *Store) IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]Expunged, error) {
 	var out []Expunged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
+			return err
+		}
 		var err error
-		out, err = deleteMessages(ctx, tx, mailboxID, folderID, uids, true)
+		out, err = deleteMessages(ctx, tx, mailboxID, folderID, uids, true, s.node)
 		return err
 	})
 	return out, translate(err, "expunge")
 }
 
-func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, uids []uint32, deletedOnly bool) ([]Expunged, error) {
-	sql := `DELETE FROM messages WHERE folder_id = $1`
-	args := []any{folderID}
+// deleteMessages removes message rows of a folder (those flagged \Deleted
+// when deletedOnly; only uids when not nil), records their keys in the
+// journal for removal, bumps the folder's highestmodseq and credits the
+// mailbox. The caller holds the mailbox and folder locks (lockRows).
+func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, uids []uint32, deletedOnly bool, node string) ([]Expunged, error) {
+	where := `folder_id = $1`
+	args := []any{folderID, node}
 	if deletedOnly {
-		sql += ` AND '\Deleted' = ANY(flags)`
+		where += ` AND '\Deleted' = ANY(flags)`
 	}
 	if uids != nil {
-		sql += ` AND uid = ANY($2)`
+		where += ` AND uid = ANY($3)`
 		args = append(args, uidArgs(uids))
 	}
-	rows, err := tx.Query(ctx, sql+` RETURNING uid, filename, size`, args...)
+	rows, err := tx.Query(ctx, `WITH d AS (DELETE FROM messages WHERE `+where+`
+		RETURNING folder_id, uid, key, filename, size)`+fmt.Sprintf(journalRemovals, 2)+`
+		SELECT uid, key, filename, size FROM d ORDER BY uid`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +419,7 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 	for rows.Next() {
 		var e Expunged
 		var uid, size int64
-		if err := rows.Scan(&uid, &e.Filename, &size); err != nil {
+		if err := rows.Scan(&uid, &e.Key, &e.Filename, &size); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -401,7 +434,6 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 	if len(out) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(out, func(a, b Expunged) int { return int(int64(a.UID) - int64(b.UID)) })
 	if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
 		return nil, err
 	}
@@ -412,7 +444,8 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 }
 
 // IMAPMove indexes msgs (links of the source messages, already in the
-// destination folder) in dst and removes the source rows srcUIDs, in one
+// destination folder and announced with IntendAdds) in dst and removes the
+// source rows srcUIDs, recording them in the journal for removal, in one
 // transaction. The copies are charged to the quota before the sources are
 // credited, as a COPY then EXPUNGE would be: ErrOverQuota when the mailbox
 // cannot hold both for a moment, and nothing changes.
@@ -422,6 +455,9 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 	var uv uint32
 	var gone []Expunged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID, srcFolder, dstFolder); err != nil {
+			return err
+		}
 		var total int64
 		for _, m := range msgs {
 			total += m.Size
@@ -437,11 +473,11 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 		if err := notifyFolder(ctx, tx, dstFolder, "new"); err != nil {
 			return err
 		}
-		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, srcUIDs, false)
+		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, srcUIDs, false, s.node)
 		return err
 	})
-	if err == ErrOverQuota || err == ErrNotFound {
-		return nil, 0, nil, err
+	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, nil, translate(err, "move")
 	}
 	return uids, uv, gone, translate(err, "move")
 }

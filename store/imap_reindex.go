@@ -146,11 +146,58 @@ func (s *Store) ReindexFolder(ctx context.Context, folderID int64, files []NewIM
 }
 
 // FixMailboxUsage sets a mailbox's used_bytes and used_messages to the sums
-// over its indexed messages, and returns them.
+// over its indexed messages, and returns them. The sums are taken under the
+// mailbox row's lock, so a delivery charging at the same time is counted
+// exactly once.
 func (s *Store) FixMailboxUsage(ctx context.Context, mailboxID int64) (bytes, messages int64, err error) {
-	err = s.pool.QueryRow(ctx, `UPDATE mailboxes mb SET used_bytes = u.b, used_messages = u.n
-		FROM (SELECT coalesce(sum(m.size), 0) AS b, count(m.id) AS n
-		      FROM folders f JOIN messages m ON m.folder_id = f.id WHERE f.mailbox_id = $1) u
-		WHERE mb.id = $1 RETURNING mb.used_bytes, mb.used_messages`, mailboxID).Scan(&bytes, &messages)
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `UPDATE mailboxes mb SET used_bytes = u.b, used_messages = u.n
+			FROM (SELECT coalesce(sum(m.size), 0) AS b, count(m.id) AS n
+			      FROM folders f JOIN messages m ON m.folder_id = f.id WHERE f.mailbox_id = $1) u
+			WHERE mb.id = $1 RETURNING mb.used_bytes, mb.used_messages`, mailboxID).Scan(&bytes, &messages)
+	})
 	return bytes, messages, translate(err, "fix usage")
+}
+
+// MailboxUsage returns a mailbox's usage counters and, read in the same
+// snapshot, the sums over its indexed messages they should equal.
+func (s *Store) MailboxUsage(ctx context.Context, mailboxID int64) (used, indexed Usage, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT mb.used_bytes, mb.used_messages, coalesce(sum(m.size), 0), count(m.id)
+		FROM mailboxes mb LEFT JOIN folders f ON f.mailbox_id = mb.id LEFT JOIN messages m ON m.folder_id = f.id
+		WHERE mb.id = $1 GROUP BY mb.id`, mailboxID).Scan(&used.Bytes, &used.Messages, &indexed.Bytes, &indexed.Messages)
+	return used, indexed, translate(err, "mailbox usage")
+}
+
+// Usage is a count of messages and their bytes.
+type Usage struct{ Bytes, Messages int64 }
+
+// DropMissing removes the index rows of keys in a folder whose files are
+// gone from disk (found by a check), crediting their size, and returns how
+// many went. No journal: there is no file left to remove.
+func (s *Store) DropMissing(ctx context.Context, mailboxID, folderID int64, keys []string) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
+			return err
+		}
+		var b int64
+		if err := tx.QueryRow(ctx, `WITH d AS (DELETE FROM messages WHERE folder_id = $1 AND key = ANY($2) RETURNING size)
+			SELECT count(*), coalesce(sum(size), 0) FROM d`, folderID, keys).Scan(&n, &b); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
+			return err
+		}
+		if err := credit(ctx, tx, mailboxID, int64(n), b); err != nil {
+			return err
+		}
+		return notifyFolder(ctx, tx, folderID, "expunge")
+	})
+	return n, translate(err, "drop missing")
 }

@@ -202,11 +202,13 @@ func (s *Store) CommitDeliveries(ctx context.Context, ds []Delivery) ([]Delivery
 	return res, nil
 }
 
-// RolledBack reports whether a failed CommitDelivery (or Enqueue) is
-// certain to have changed nothing: the server refused a statement, or the
-// request never left. Other failures (a connection lost while committing)
-// leave the outcome unknown.
+// RolledBack reports whether a failed write (CommitDelivery, Enqueue,
+// IMAPAppend, IMAPMove, ...) is certain to have changed nothing: the server
+// refused a statement, the store refused the change (ErrOverQuota,
+// ErrNotFound, ErrConflict), or the request never left. Other failures (a
+// connection lost while committing) leave the outcome unknown.
 func RolledBack(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) || pgconn.SafeToRetry(err)
+	return errors.As(err, &pe) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)
 }

@@ -46,36 +46,26 @@ func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (pop3d.Inbox, er
 	return in, nil
 }
 
-// POP3Adopt indexes files found in a mailbox's INBOX that the index does
-// not know, the way IMAPAdopt does for IMAP (same rows, same charge).
-func (s *Store) POP3Adopt(ctx context.Context, mailboxID, folderID int64, files []pop3d.NewFile) (int, error) {
-	msgs := make([]NewIMAPMessage, len(files))
-	for i, f := range files {
-		msgs[i] = NewIMAPMessage{Key: f.Key, Subdir: f.Subdir, Filename: f.Filename, Flags: f.Flags,
-			Keywords: []string{}, Size: f.Size, InternalDate: f.InternalDate}
-	}
-	return s.IMAPAdopt(ctx, mailboxID, folderID, msgs)
-}
-
 // POP3Expunge deletes the message rows ids of folder folderID (of mailbox
 // mailboxID) in one transaction: the rows, their size and count from the
 // mailbox's usage, one HIGHESTMODSEQ step of the folder, and a
-// "<folder id>:expunge" notice on FolderChannel at commit. Rows already
-// gone (expunged over IMAP meanwhile) are skipped; the rows deleted are
-// returned so the caller removes their files after the commit.
+// "<folder id>:expunge" notice on FolderChannel at commit, and the keys in
+// the journal for removal. Rows already gone (expunged over IMAP meanwhile)
+// are skipped; the rows deleted are returned so the caller removes their
+// files after the commit, then calls FinishPending.
 func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (pop3d.Expunged, error) {
 	var out pop3d.Expunged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// The mailbox row first, then the folder, in the order delivery
-		// takes them, so the two never wait on each other in a cycle.
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE`, mailboxID).Scan(&one); err != nil {
+		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `
-			DELETE FROM messages m USING folders f
-			WHERE m.id = ANY($3) AND m.folder_id = $2 AND f.id = m.folder_id AND f.mailbox_id = $1
-			RETURNING m.id, m.uid, m.key, m.filename, m.size`, mailboxID, folderID, ids)
+			WITH d AS (
+				DELETE FROM messages m USING folders f
+				WHERE m.id = ANY($3) AND m.folder_id = $2 AND f.id = m.folder_id AND f.mailbox_id = $1
+				RETURNING m.id, m.folder_id, m.uid, m.key, m.filename, m.size
+			)`+fmt.Sprintf(journalRemovals, 4)+`
+			SELECT id, uid, key, filename, size FROM d ORDER BY uid`, mailboxID, folderID, ids, s.node)
 		if err != nil {
 			return err
 		}

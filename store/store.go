@@ -24,12 +24,16 @@ var ErrConflict = errors.New("store: conflict")
 // Store is the database handle shared by every server of a node.
 type Store struct {
 	pool *pgxpool.Pool
+	node string // Options.Node
 }
 
 // Options tune the pool.
 type Options struct {
 	// MaxConns caps the pool; 0 means pgxpool's default.
 	MaxConns int32
+	// Node names this node in the file journal (pending_files.node): the
+	// host its Maildir file names carry. Empty is allowed (tests).
+	Node string
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq
@@ -46,7 +50,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, node: opts.Node}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -70,11 +74,6 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Pool exposes the pool to this package's tests and to LISTEN connections.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// inTx runs fn in a transaction, committing when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
-}
 
 // translate maps PostgreSQL errors onto the package's sentinels, keeping the
 // original error wrapped for the logs.

@@ -46,7 +46,7 @@ func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, mig
 		}
 		url = c.URL(embeddedDB)
 	}
-	s, err := store.Open(ctx, url, store.Options{MaxConns: cfg.Database.MaxConns})
+	s, err := store.Open(ctx, url, store.Options{MaxConns: cfg.Database.MaxConns, Node: cfg.Hostname})
 	if err != nil {
 		db.close(ctx)
 		return nil, err

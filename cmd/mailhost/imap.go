@@ -23,7 +23,7 @@ type imapServer struct {
 
 // newIMAPServer binds listen.imap and listen.imaps ("off" skips one); nil
 // when both are off.
-func newIMAPServer(cfg *config.Config, st *store.Store, authn imapd.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*imapServer, error) {
+func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn imapd.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*imapServer, error) {
 	imapAddr, imapsAddr := "", ""
 	if config.Enabled(cfg.Listen.IMAP) {
 		imapAddr = cfg.Listen.IMAP
@@ -42,6 +42,7 @@ func newIMAPServer(cfg *config.Config, st *store.Store, authn imapd.Authenticato
 	notices := st.NewFolderListener(log)
 	srv := imapd.New(imapd.Options{
 		Backend:                st,
+		Files:                  files,
 		Auth:                   authn,
 		Notices:                notices,
 		MaildirRoot:            cfg.MaildirRoot,

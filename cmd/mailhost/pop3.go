@@ -23,7 +23,7 @@ type pop3Server struct {
 
 // newPOP3Server binds listen.pop3 (STLS) and listen.pop3s (implicit TLS),
 // "off" skipping one; nil when both are off.
-func newPOP3Server(cfg *config.Config, st *store.Store, authn pop3d.Authenticator, tlsConf *tls.Config,
+func newPOP3Server(cfg *config.Config, st *store.Store, files pop3d.Files, authn pop3d.Authenticator, tlsConf *tls.Config,
 	reg *prometheus.Registry, log *slog.Logger) (*pop3Server, error) {
 	if !config.Enabled(cfg.Listen.POP3) && !config.Enabled(cfg.Listen.POP3S) {
 		return nil, nil
@@ -41,7 +41,7 @@ func newPOP3Server(cfg *config.Config, st *store.Store, authn pop3d.Authenticato
 		MaxConnsPerClient:      cfg.POP3.MaxConnsPerClient,
 		Log:                    log.With("server", "pop3"),
 		Registry:               reg,
-	}, authn, st, locks)
+	}, authn, st, files, locks)
 	if err != nil {
 		return nil, err
 	}

@@ -79,12 +79,16 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	servers = append(servers, mail...)
-	if pop3Srv, err := newPOP3Server(cfg, db.Store, authn, tlsConf, reg, log); err != nil {
+	files, err := newReconciler(cfg, db.Store, log)
+	if err != nil {
+		return err
+	}
+	if pop3Srv, err := newPOP3Server(cfg, db.Store, files, authn, tlsConf, reg, log); err != nil {
 		return err
 	} else if pop3Srv != nil {
 		servers = append(servers, pop3Srv)
 	}
-	if imapSrv, err := newIMAPServer(cfg, db.Store, authn, tlsConf, log); err != nil {
+	if imapSrv, err := newIMAPServer(cfg, db.Store, files, authn, tlsConf, log); err != nil {
 		return err
 	} else if imapSrv != nil {
 		servers = append(servers, imapSrv)
