@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"queue":    {"queue list|show|flush|hold|release|delete: the outbound queue (mailq, postqueue, postsuper, postcat)", cmdQueue},
 		"sendmail": {"sendmail [-t] [-i] [-f SENDER] [RCPT...]: send a message read on stdin (as Postfix's sendmail)", cmdSendmail},
 		"reindex":  {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
+		"check":    {"check [--repair] [ADDRESS]: compare the message index with the Maildirs, report (and repair) differences", cmdCheck},
 	}
 }
 

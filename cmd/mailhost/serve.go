@@ -59,6 +59,15 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	if err := ownDir(cfg, cfg.MaildirRoot); err != nil {
 		return fmt.Errorf("maildir root: %w", err)
 	}
+	unclean, err := markRunning(cfg)
+	if err != nil {
+		return err
+	}
+	if !unclean.IsZero() {
+		if err := reconcileAtStart(ctx, cfg, db.Store, unclean, log); err != nil {
+			return err
+		}
+	}
 	cert, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.TLS.CertFile == defaultCert(cfg),
 		tlscert.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID})
 	if err != nil {
@@ -118,6 +127,9 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	}
 	err = grp.Wait()
 	log.Info("mailhost stopping")
+	if rerr := os.Remove(runningMarker(cfg)); rerr != nil {
+		log.Warn("remove the running marker", "err", rerr)
+	}
 	return err
 }
 
