@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
 )
 
 // maildrop reads the session's INBOX from the index, first indexing the
