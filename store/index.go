@@ -155,7 +155,13 @@ func (s *Store) CommitDeliveries(ctx context.Context, ds []Delivery) ([]Delivery
 	if !needTx {
 		// A batch outside a transaction block runs as one implicit
 		// transaction, committed at its end: one round trip.
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		var err error
+		for range maxTxAttempts { // the retry of inTx, for the implicit transaction
+			if err = s.pool.SendBatch(ctx, b).Close(); !retryable(err) {
+				break
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("store: commit delivery: %w", err)
 		}
 		return res, nil
