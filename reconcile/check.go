@@ -138,10 +138,7 @@ func (c *Checker) mailbox(ctx context.Context, mb store.ReindexMailbox, deleted 
 			return err
 		}
 	}
-	if err := c.tmp(box.Path, "", diff); err != nil {
-		return err
-	}
-	return c.usage(ctx, mb, report)
+	return c.usage(ctx, mb, report) // (the mailbox's own tmp/ is INBOX's)
 }
 
 type diffFunc func(folder, what, name string, fix func() error) error
