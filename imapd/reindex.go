@@ -21,6 +21,7 @@ type ReindexBackend interface {
 	ReindexFolder(ctx context.Context, folderID int64, files []store.NewIMAPMessage) (store.ReindexStats, error)
 	DeleteIMAPFolder(ctx context.Context, mailboxID int64, name string) (int64, error)
 	FixMailboxUsage(ctx context.Context, mailboxID int64) (bytes, messages int64, err error)
+	IMAPFolderFiles(ctx context.Context, folderID int64) (store.FolderFiles, error)
 }
 
 var _ ReindexBackend = (*store.Store)(nil)
@@ -38,8 +39,10 @@ type ReindexResult struct {
 // Reindex rebuilds a mailbox's index from its Maildir: a folder row per
 // folder directory, a message row per file (UIDs kept where the index
 // knows the key, flags from the file names, keywords kept), rows without
-// files removed, and the usage counters recomputed.
-func Reindex(ctx context.Context, b ReindexBackend, root string, mb store.ReindexMailbox) (ReindexResult, error) {
+// files removed, and the usage counters recomputed. The journal of pending
+// file operations is honoured first (files.Adopt): a removed message is
+// unlinked, never indexed again, and a link still in flight is left out.
+func Reindex(ctx context.Context, b ReindexBackend, files Files, root string, mb store.ReindexMailbox) (ReindexResult, error) {
 	var res ReindexResult
 	rel := filepath.Clean(mb.Maildir)
 	if filepath.IsAbs(rel) || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
@@ -86,20 +89,32 @@ func Reindex(ctx context.Context, b ReindexBackend, root string, mb store.Reinde
 		if err != nil {
 			return res, err
 		}
+		adopted, err := files.Adopt(ctx, mb.ID, f.ID, dir)
+		if err != nil {
+			return res, err
+		}
 		scan, err := dir.Scan()
 		if err != nil {
 			return res, err
 		}
-		res.Skipped = append(res.Skipped, scan.Skipped...)
-		files := make([]store.NewIMAPMessage, 0, len(scan.Messages))
-		for _, m := range scan.Messages {
-			files = append(files, store.NewIMAPMessage{Key: m.Key, Subdir: m.Sub, Filename: m.Name,
-				Flags: reconcile.FlagsOf(m.Flags), Keywords: []string{}, Size: m.FileSize, InternalDate: m.ModTime})
-		}
-		st, err := b.ReindexFolder(ctx, f.ID, files)
+		ff, err := b.IMAPFolderFiles(ctx, f.ID)
 		if err != nil {
 			return res, err
 		}
+		res.Skipped = append(res.Skipped, scan.Skipped...)
+		found := make([]store.NewIMAPMessage, 0, len(scan.Messages))
+		for _, m := range scan.Messages {
+			if _, pending := ff.Pending[m.Key]; pending {
+				continue
+			}
+			found = append(found, store.NewIMAPMessage{Key: m.Key, Subdir: m.Sub, Filename: m.Name,
+				Flags: reconcile.FlagsOf(m.Flags), Keywords: []string{}, Size: m.FileSize, InternalDate: m.ModTime})
+		}
+		st, err := b.ReindexFolder(ctx, f.ID, found)
+		if err != nil {
+			return res, err
+		}
+		st.Kept, st.Added = st.Kept-adopted, st.Added+adopted // Adopt's rows are added ones too
 		res.Kept, res.Added, res.Removed = res.Kept+st.Kept, res.Added+st.Added, res.Removed+st.Removed
 	}
 	res.UsedBytes, res.UsedMsgs, err = b.FixMailboxUsage(ctx, mb.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailhost/imapd"
+	"mailhost/reconcile"
 	"mailhost/store"
 )
 
@@ -42,7 +43,7 @@ func TestReindexKeepsUIDsAndFixesUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := imapd.Reindex(ctx, e.db, e.root, boxes[0])
+	res, err := imapd.Reindex(ctx, e.db, &reconcile.Reconciler{Index: e.db}, e.root, boxes[0])
 	if err != nil {
 		t.Fatal(err)
 	}

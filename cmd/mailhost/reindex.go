@@ -42,8 +42,12 @@ func cmdReindex(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
+	files, err := newReconciler(cfg, db.Store, log)
+	if err != nil {
+		return err
+	}
 	for _, mb := range boxes {
-		res, err := imapd.Reindex(ctx, db.Store, cfg.MaildirRoot, mb)
+		res, err := imapd.Reindex(ctx, db.Store, files, cfg.MaildirRoot, mb)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mb.Address, err)
 		}
