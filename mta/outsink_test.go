@@ -11,16 +11,14 @@ import (
 	"time"
 
 	"mailhost/mta"
+	"mailhost/testsupport"
 )
 
 // smtpSink runs Postfix's smtp-sink on loopback, dumping each message
-// into a file of dir; it skips the test when Postfix is not installed.
+// into a file of dir.
 func smtpSink(t *testing.T) (port int, dir string) {
 	t.Helper()
-	const path = "/usr/sbin/smtp-sink"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("smtp-sink not installed (Debian package postfix; make setup)")
-	}
+	path := testsupport.RequireTool(t, "/usr/sbin/smtp-sink", "postfix")
 	// Not under t.TempDir(), whose parent is private: smtp-sink drops to
 	// nobody when run as root.
 	dir, err := os.MkdirTemp("", "smtp-sink")
