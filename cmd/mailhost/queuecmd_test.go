@@ -294,7 +294,7 @@ func TestKilledWorkerMessageDeliveredAfterRestart(t *testing.T) {
 		t.Fatalf("the worker never sent the message:\n%s", a.log)
 	}
 	a.cmd.Process.Kill()
-	<-a.done
+	<-a.exited
 	var owner string
 	if err := st.Pool().QueryRow(ctx, `SELECT lease_owner FROM queue_recipients`).Scan(&owner); err != nil || owner == "" {
 		t.Fatalf("after the kill: lease owner %q, %v (the message must still be queued and leased)", owner, err)

@@ -120,7 +120,7 @@ func TestSMTPCrash(t *testing.T) {
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-r.done
+	<-r.exited
 	close(stop)
 	wg.Wait()
 	if len(acked) == 0 {
