@@ -74,18 +74,14 @@ s.quit()
 	if out, err := exec.Command(python, "-c", py, host, port).CombinedOutput(); err != nil {
 		t.Fatalf("smtplib: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !testsupport.Poll(30*time.Second, func() bool {
 		sink.mu.Lock()
-		n := len(sink.seen)
-		sink.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink has %v\n%s", sink.seen, r.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer sink.mu.Unlock()
+		return len(sink.seen) == 2
+	}) {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		t.Fatalf("sink has %v\n%s", sink.seen, r.log)
 	}
 	resp, err := http.Get("http://" + r.http + "/metrics")
 	if err != nil {
