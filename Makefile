@@ -16,10 +16,10 @@ build:
 run: build
 	./$(BIN) serve $(RUNARGS)
 
-# The whole test suite against a real PostgreSQL: $$DATABASE_URL when set,
-# otherwise a throwaway private cluster for the run.
+# The whole test suite, under the race detector, against a real PostgreSQL:
+# $$DATABASE_URL when set, otherwise a throwaway private cluster for the run.
 test:
-	$(GO) run ./cmd/pgtest $(GO) test -timeout 20m ./...
+	$(GO) run ./cmd/pgtest $(GO) test -race -timeout 30m ./...
 
 # Formatting and vet, as CI checks them.
 check:

@@ -119,8 +119,13 @@ func TestDomainsAndMailboxes(t *testing.T) {
 	var folders []string
 	for rows.Next() {
 		var n, su string
-		rows.Scan(&n, &su)
+		if err := rows.Scan(&n, &su); err != nil {
+			t.Fatal(err)
+		}
 		folders = append(folders, n+su)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	want := []string{`Archive\Archive`, `Drafts\Drafts`, "INBOX", `Junk\Junk`, `Sent\Sent`, `Trash\Trash`}
 	if !equal(folders, want) {
@@ -134,7 +139,9 @@ func TestDomainsAndMailboxes(t *testing.T) {
 	if up["name"] != "Alice" || up["quota_bytes"] != float64(1<<20) || up["active"] != false {
 		t.Fatalf("updated: %v", up)
 	}
-	e.st.Pool().QueryRow(context.Background(), `SELECT password FROM mailboxes WHERE address = 'alice@xn--bcher-kva.example'`).Scan(&hash)
+	if err := e.st.Pool().QueryRow(context.Background(), `SELECT password FROM mailboxes WHERE address = 'alice@xn--bcher-kva.example'`).Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
 	if ok, _ := auth.Verify(hash, "new password 1"); !ok {
 		t.Fatal("new password does not verify")
 	}
@@ -251,7 +258,9 @@ func TestLimitRaceForLastMailbox(t *testing.T) {
 			t.Fatalf("round %d: codes %v, want one 201 and one 409", round, codes)
 		}
 		var n int
-		e.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM mailboxes`).Scan(&n)
+		if err := e.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM mailboxes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 2 {
 			t.Fatalf("round %d: %d mailboxes, limit 2", round, n)
 		}
@@ -261,7 +270,9 @@ func TestLimitRaceForLastMailbox(t *testing.T) {
 		}
 		// Free the slot again for the next round.
 		var loser string
-		e.st.Pool().QueryRow(context.Background(), `SELECT address FROM mailboxes WHERE local_part <> 'first'`).Scan(&loser)
+		if err := e.st.Pool().QueryRow(context.Background(), `SELECT address FROM mailboxes WHERE local_part <> 'first'`).Scan(&loser); err != nil {
+			t.Fatal(err)
+		}
 		e.must(204, e.do(super, "DELETE", "/api/v1/mailboxes/"+loser+"?purge=true", nil))
 	}
 	r := e.do(super, "POST", "/api/v1/domains/race.example/mailboxes", map[string]any{"local_part": "second", "password": "password1"})

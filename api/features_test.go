@@ -147,7 +147,9 @@ func TestRetentionAndPurge(t *testing.T) {
 	}
 	var purgeAfter time.Time
 	var path string
-	e.st.Pool().QueryRow(context.Background(), `SELECT path, purge_after FROM retained_maildirs`).Scan(&path, &purgeAfter)
+	if err := e.st.Pool().QueryRow(context.Background(), `SELECT path, purge_after FROM retained_maildirs`).Scan(&path, &purgeAfter); err != nil {
+		t.Fatal(err)
+	}
 	if d := time.Until(purgeAfter); d < 29*24*time.Hour || d > 31*24*time.Hour || !strings.HasPrefix(path, "example.com/alice-") {
 		t.Fatalf("retained %q until %v", path, purgeAfter)
 	}

@@ -157,9 +157,16 @@ func TestPermissionMatrix(t *testing.T) {
 	// last use is recorded.
 	var used *time.Time
 	var from *string
-	e.st.Pool().QueryRow(context.Background(), `SELECT last_used_at, last_used_from FROM api_tokens WHERE prefix = $1`, own["prefix"]).Scan(&used, &from)
+	lastUse := func() {
+		t.Helper()
+		if err := e.st.Pool().QueryRow(context.Background(), `SELECT last_used_at, last_used_from FROM api_tokens WHERE prefix = $1`,
+			own["prefix"]).Scan(&used, &from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastUse()
 	e.must(200, e.do(own["token"].(string), "GET", "/api/v1/domains", nil))
-	e.st.Pool().QueryRow(context.Background(), `SELECT last_used_at, last_used_from FROM api_tokens WHERE prefix = $1`, own["prefix"]).Scan(&used, &from)
+	lastUse()
 	if used == nil || from == nil || *from != "127.0.0.1" {
 		t.Errorf("last use not recorded: %v %v", used, from)
 	}

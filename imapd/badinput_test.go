@@ -100,8 +100,15 @@ func TestBadInput(t *testing.T) {
 	r2.send("c2 APPEND INBOX {100}\r\n")
 	r2.expect("+")
 	r2.send("Subject: half\r\n\r\nonly part of it")
-	r2.c.Close()
-	time.Sleep(300 * time.Millisecond)
+	// The client stops sending, which the server sees as a disconnect, and
+	// reads until the server, done with the APPEND, closes the connection.
+	if err := r2.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	r2.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, r2.br); err != nil {
+		t.Fatalf("waiting for the server to close: %v", err)
+	}
 	if files := e.files(t, "bob@example.test", ""); len(files) != 0 {
 		t.Errorf("new/, cur/ after a broken APPEND: %v", files)
 	}
@@ -109,7 +116,9 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("tmp/ after a broken APPEND: %v", tmp)
 	}
 	var rows int
-	e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM messages`).Scan(&rows)
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM messages`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
 	if b, n := usage(t, e, id); rows != 0 || b != 0 || n != 0 {
 		t.Errorf("after a broken APPEND: %d rows, usage %d bytes %d messages", rows, b, n)
 	}

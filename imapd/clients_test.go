@@ -10,16 +10,8 @@ import (
 	"testing"
 
 	"mailhost/imapd"
+	"mailhost/testsupport"
 )
-
-func need(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		t.Skipf("%s not installed (scripts/setup.sh installs it)", prog)
-	}
-	return p
-}
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -70,7 +62,7 @@ print("LOGOUT", m.logout()[0])
 `
 
 func TestPythonImaplib(t *testing.T) {
-	py := need(t, "python3")
+	py := testsupport.RequireTool(t, "python3", "python3")
 	e := newEnv(t)
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	strict := e.startNodeWith(t, func(o *imapd.Options) { o.AllowPlaintextLoopback = false })
@@ -98,7 +90,7 @@ func TestPythonImaplib(t *testing.T) {
 }
 
 func TestCurl(t *testing.T) {
-	curl := need(t, "curl")
+	curl := testsupport.RequireTool(t, "curl", "curl")
 	e := newEnv(t)
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
@@ -125,7 +117,7 @@ func TestCurl(t *testing.T) {
 }
 
 func TestMbsyncFullDownload(t *testing.T) {
-	mbsync := need(t, "mbsync")
+	mbsync := testsupport.RequireTool(t, "mbsync", "isync")
 	e := newEnv(t)
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)

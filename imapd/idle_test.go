@@ -16,6 +16,7 @@ import (
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/store"
+	"mailhost/testsupport"
 )
 
 // idler is a logged-in session IDLE in INBOX that records what it is told.
@@ -230,21 +231,22 @@ func TestNoticesSurviveListenerReconnect(t *testing.T) {
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	second := e.startNode(t)
 	idle := startIdle(t, e, e.nodes[0], "bob@example.test")
-	for i := 0; i < 100; i++ { // both nodes' LISTEN connections are up
+	// listeners counts the LISTEN connections other than those in gone.
+	listeners := func(gone []int32) int {
 		var n int
-		e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE query LIKE 'LISTEN %' AND datname = current_database()`).Scan(&n)
-		if n == 2 {
-			break
+		if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE query LIKE 'LISTEN %' AND datname = current_database() AND pid <> ALL($1)`, gone).Scan(&n); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return n
 	}
-	var killed int
-	if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE query LIKE 'LISTEN %' AND datname = current_database()`).Scan(&killed); err != nil || killed != 2 {
-		t.Fatalf("terminated %d LISTEN connections: %v", killed, err)
+	testsupport.Eventually(t, 30*time.Second, "both nodes' LISTEN connections", func() bool { return listeners([]int32{}) == 2 })
+	var killed []int32
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}')
+		FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = current_database()`).Scan(&killed); err != nil || len(killed) != 2 {
+		t.Fatalf("terminated %d LISTEN connections: %v", len(killed), err)
 	}
-	time.Sleep(500 * time.Millisecond) // reconnect (the first retry is after 100 ms)
+	testsupport.Eventually(t, 30*time.Second, "both nodes' listeners to reconnect", func() bool { return listeners(killed) == 2 })
 	c := e.dial(t, second, "bob@example.test", "secret", nil)
 	appendMsg(t, c, "INBOX", testMsg)
 	if n := waitFor(t, "EXISTS after the listener reconnected", idle.exists); n != 1 {

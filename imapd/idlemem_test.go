@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailhost/testsupport"
 )
 
 // TestIdleMemoryProfile (IMAPD_IDLE_PROFILE=file) opens 500 idle sessions
@@ -54,7 +56,13 @@ func TestIdleMemoryProfile(t *testing.T) {
 		c.Write([]byte("a LOGIN bob@example.test secret\r\nb SELECT INBOX\r\nc IDLE\r\n"))
 		readUntil(c, "+ idling")
 	}
-	time.Sleep(time.Second)
+	// "+ idling" goes out before the server starts the session's Idle:
+	// measure once every session waits inside it.
+	testsupport.Eventually(t, time.Minute, "every session inside Idle", func() bool {
+		var dump strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&dump, 2)
+		return strings.Count(dump.String(), "imapd.(*session).Idle(") >= n
+	})
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -374,6 +374,8 @@ func (sel *selected) imapFlags(uid uint32, flags, keywords []string) []imap.Flag
 }
 
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.idling.Lock() // see session.idling
+	defer s.idling.Unlock()
 	if s.sel == nil {
 		<-stop
 		return nil

@@ -219,15 +219,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// Stop accepting and let imapserver's Serve loops return before
+	// closing the servers (which closes their connections): the
+	// library's Close waits on a WaitGroup that its Serve adds to only
+	// after registering the listener, so a Close running while a Serve
+	// starts is a data race inside the library.
 	if s.imapLn != nil {
 		s.imapLn.Close()
 	}
 	if s.imapsLn != nil {
 		s.imapsLn.Close()
 	}
+	for _, l := range []*chanListener{strictLn, looseLn, tlsLn} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	wg.Wait()
 	s.strict.Close()
 	s.loose.Close()
-	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("imap: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -30,6 +31,12 @@ type session struct {
 	acct auth.Account
 	mbox maildir.Mailbox
 	sel  *selected
+
+	// idling is held by Idle while it runs. imapserver runs Idle on a
+	// goroutine of its own and, when the connection breaks during IDLE,
+	// calls Close without waiting for Idle to return: Close takes idling
+	// first, so it never changes sel under a running Idle.
+	idling sync.Mutex
 }
 
 var (
@@ -62,6 +69,8 @@ func (s *session) internal(what string, err error) error {
 }
 
 func (s *session) Close() error {
+	s.idling.Lock()
+	defer s.idling.Unlock()
 	if s.sel != nil {
 		s.sel.close()
 		s.sel = nil

@@ -15,6 +15,7 @@ import (
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/store"
+	"mailhost/testsupport"
 )
 
 type fakeIndex struct {
@@ -158,13 +159,20 @@ type fakeGroup struct {
 	mu     sync.Mutex
 	groups []int
 	fail   map[int64]bool // mailbox ids whose delivery fails the group
+	// The first commit sends its size on first, then waits for release.
+	first   chan int
+	release chan struct{}
 }
 
 func (f *fakeGroup) CommitDeliveries(_ context.Context, ds []store.Delivery) ([]store.DeliveryResult, error) {
-	time.Sleep(2 * time.Millisecond) // a commit takes time: others queue up
 	f.mu.Lock()
+	isFirst := len(f.groups) == 0
 	f.groups = append(f.groups, len(ds))
 	f.mu.Unlock()
+	if isFirst {
+		f.first <- len(ds)
+		<-f.release
+	}
 	out := make([]store.DeliveryResult, len(ds))
 	for i, d := range ds {
 		if f.fail[d.Entries[0].MailboxID] {
@@ -176,7 +184,7 @@ func (f *fakeGroup) CommitDeliveries(_ context.Context, ds []store.Delivery) ([]
 }
 
 func TestGroupIndex(t *testing.T) {
-	f := &fakeGroup{fail: map[int64]bool{7: true}}
+	f := &fakeGroup{fail: map[int64]bool{7: true}, first: make(chan int, 1), release: make(chan struct{})}
 	g := &mda.GroupIndex{Store: f}
 	var wg sync.WaitGroup
 	errs := make([]error, 40)
@@ -192,6 +200,16 @@ func TestGroupIndex(t *testing.T) {
 			}
 		}()
 	}
+	// While the first commit runs, the other deliveries queue up for the
+	// next one.
+	var first int
+	select {
+	case first = <-f.first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no commit started")
+	}
+	testsupport.Eventually(t, 30*time.Second, "the other deliveries to queue up", func() bool { return g.Pending() == len(errs)-first })
+	close(f.release)
 	wg.Wait()
 	for i := range errs {
 		if (errs[i] != nil) != (i == 7) || errs[i] == nil && uids[i] != int64(i) {

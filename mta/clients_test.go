@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailhost/mta"
+	"mailhost/testsupport"
 	"mailhost/tlscert"
 )
 
@@ -30,18 +31,6 @@ func tlsConfig(t *testing.T) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-}
-
-func need(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (scripts/setup.sh installs it)", prog)
-		}
-		t.Skipf("%s is not installed (run scripts/setup.sh)", prog)
-	}
-	return p
 }
 
 var (
@@ -115,7 +104,7 @@ func TestGoldenDeliveryHeaders(t *testing.T) {
 }
 
 func TestSwaks(t *testing.T) {
-	swaks := need(t, "swaks")
+	swaks := testsupport.RequireTool(t, "swaks", "swaks")
 	e := newEnv(t, func(c *mta.Config) { c.TLS = tlsConfig(t) })
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
@@ -152,7 +141,7 @@ func TestSwaks(t *testing.T) {
 }
 
 func TestPythonSmtplib(t *testing.T) {
-	py := need(t, "python3")
+	py := testsupport.RequireTool(t, "python3", "python3")
 	e := newEnv(t)
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)

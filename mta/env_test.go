@@ -82,6 +82,16 @@ func defaultConfig() mta.Config {
 
 func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, ln, tune...)
+}
+
+// newEnvOn is newEnv with the server on ln.
+func newEnvOn(t *testing.T, ln net.Listener, tune ...func(*mta.Config)) *env {
+	t.Helper()
 	cfg := defaultConfig()
 	for _, f := range tune {
 		f(&cfg)
@@ -93,10 +103,6 @@ func newEnv(t *testing.T, tune ...func(*mta.Config)) *env {
 		t.Fatal(err)
 	}
 	agent := &mda.Agent{Root: root, Names: names, Index: &mda.GroupIndex{Store: st}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
 	var w io.Writer = logs
 	if testing.Verbose() {
@@ -249,6 +255,9 @@ func (e *env) queue() []queued {
 			e.t.Fatal(err)
 		}
 		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
 	}
 	return out
 }

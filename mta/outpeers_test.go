@@ -213,7 +213,7 @@ func (p *scripted) serve(c net.Conn) {
 		case "drop":
 			return false
 		case "tarpit":
-			time.Sleep(10 * time.Second)
+			io.Copy(io.Discard, r) // never answer, until the client is gone
 			return false
 		}
 		io.WriteString(c, rep+"\r\n")

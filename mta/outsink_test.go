@@ -11,16 +11,14 @@ import (
 	"time"
 
 	"mailhost/mta"
+	"mailhost/testsupport"
 )
 
 // smtpSink runs Postfix's smtp-sink on loopback, dumping each message
-// into a file of dir; it skips the test when Postfix is not installed.
+// into a file of dir.
 func smtpSink(t *testing.T) (port int, dir string) {
 	t.Helper()
-	const path = "/usr/sbin/smtp-sink"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("smtp-sink not installed (Debian package postfix; make setup)")
-	}
+	path := testsupport.RequireTool(t, "/usr/sbin/smtp-sink", "postfix")
 	// Not under t.TempDir(), whose parent is private: smtp-sink drops to
 	// nobody when run as root.
 	dir, err := os.MkdirTemp("", "smtp-sink")
@@ -44,15 +42,14 @@ func smtpSink(t *testing.T) (port int, dir string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+	testsupport.Eventually(t, 30*time.Second, "smtp-sink to accept connections", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
 			c.Close()
-			return port, dir
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("smtp-sink did not start")
-	return 0, ""
+		return err == nil
+	})
+	return port, dir
 }
 
 // Through a relayhost with SMTP AUTH: Postfix's smtp-sink takes the

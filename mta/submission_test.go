@@ -16,6 +16,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/mta"
+	"mailhost/testsupport"
 	"mailhost/tlscert"
 )
 
@@ -194,19 +195,18 @@ func TestSubmissionImplicitTLS(t *testing.T) {
 // Real clients: swaks with STARTTLS and AUTH LOGIN, Python's smtplib over
 // implicit TLS with AUTH PLAIN.
 func TestSubmissionRealClients(t *testing.T) {
-	if _, err := exec.LookPath("swaks"); err != nil {
-		t.Skip("swaks not installed")
-	}
+	swaks := testsupport.RequireTool(t, "swaks", "swaks")
+	python := testsupport.RequireTool(t, "python3", "python3")
 	e := newSubEnv(t, func(c *mta.Config) { c.Submission.AllowPlaintextLoopback = false })
 	host, port, _ := net.SplitHostPort(e.addr)
-	out, err := exec.Command("swaks", "--server", host, "--port", port, "--tls", "--auth", "LOGIN",
+	out, err := exec.Command(swaks, "--server", host, "--port", port, "--tls", "--auth", "LOGIN",
 		"--auth-user", "alice@example.test", "--auth-password", "secret",
 		"--from", "alice@example.test", "--to", "bob@example.test",
 		"--header", "From: alice@example.test").CombinedOutput()
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
-	out, _ = exec.Command("swaks", "--server", host, "--port", port, "--tls", "--auth", "PLAIN",
+	out, _ = exec.Command(swaks, "--server", host, "--port", port, "--tls", "--auth", "PLAIN",
 		"--auth-user", "alice@example.test", "--auth-password", "wrong", "--to", "bob@example.test").CombinedOutput()
 	if !strings.Contains(string(out), "535 5.7.8") {
 		t.Fatalf("swaks with a wrong password:\n%s", out)
@@ -222,7 +222,7 @@ s.login("alice@example.test", "secret")
 s.sendmail("alice@example.test", ["bob@example.test"], "From: alice@example.test\r\nSubject: py\r\n\r\nhi\r\n")
 s.quit()
 `
-	if out, err := exec.Command("python3", "-c", py, host, port).CombinedOutput(); err != nil {
+	if out, err := exec.Command(python, "-c", py, host, port).CombinedOutput(); err != nil {
 		t.Fatalf("smtplib: %v\n%s", err, out)
 	}
 	if n := len(e.files("bob@example.test", "INBOX")) + len(e2.files("bob@example.test", "INBOX")); n != 2 {

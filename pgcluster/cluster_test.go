@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"mailhost/testsupport"
 )
 
 func TestMissingBinariesSayWhatToInstall(t *testing.T) {
@@ -48,8 +50,8 @@ func testOwner(t *testing.T) Owner {
 		return Owner{}
 	}
 	u, err := user.Lookup("postgres")
-	if err != nil {
-		t.Skip("running as root without a postgres account")
+	if err != nil { // the account comes with the server package
+		testsupport.Missing(t, "the postgres account", "postgresql")
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -116,10 +118,10 @@ func TestSharedUseAndReuse(t *testing.T) {
 // With SocketDir, an account other than the cluster's owner can connect:
 // a root test run whose mailhost has switched to vmail still reaches it.
 func TestSocketDirReachableByOtherAccounts(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if os.Geteuid() != 0 || err != nil {
-		t.Skip("needs root and psql")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
 	}
+	psql := testsupport.RequireTool(t, "psql", "postgresql")
 	base, err := os.MkdirTemp("", "pgcluster-test-")
 	if err != nil {
 		t.Fatal(err)

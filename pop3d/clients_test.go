@@ -12,19 +12,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"mailhost/testsupport"
 )
 
 // Real clients against the real server on loopback: Python's poplib,
 // curl and fetchmail.
-
-func need(t *testing.T, prog string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		t.Skipf("%s not installed (scripts/setup.sh installs it)", prog)
-	}
-	return p
-}
 
 // crlf is what a client receives for a message stored with LF endings.
 func crlf(s string) string {
@@ -48,7 +41,7 @@ type poplibResult struct {
 
 func runPoplib(t *testing.T, mode, addr, user, pw string) poplibResult {
 	t.Helper()
-	py := need(t, "python3")
+	py := testsupport.RequireTool(t, "python3", "python3")
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(py, "testdata/poplib_client.py", mode, host, port, user, pw)
 	var stderr bytes.Buffer
@@ -142,7 +135,7 @@ func trunc(s string) string {
 }
 
 func TestCurl(t *testing.T) {
-	curl := need(t, "curl")
+	curl := testsupport.RequireTool(t, "curl", "curl")
 	e := newEnv(t, envOptions{})
 	e.addMailbox(t, alice, "secret")
 	m1 := message("curl", "hello\n.dot\n")
@@ -179,7 +172,7 @@ func TestCurl(t *testing.T) {
 // fetchmail downloads and deletes every message, as a user's cron job
 // would, over POP3S and over POP3 with STLS.
 func TestFetchmail(t *testing.T) {
-	fetchmail := need(t, "fetchmail")
+	fetchmail := testsupport.RequireTool(t, "fetchmail", "fetchmail")
 	for _, mode := range []string{"pop3s", "stls"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t, envOptions{noLoopbackPlaintext: true})

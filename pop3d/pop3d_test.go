@@ -20,6 +20,7 @@ import (
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/store"
+	"mailhost/testsupport"
 )
 
 const alice = "alice@example.com"
@@ -314,19 +315,21 @@ func TestDroppedConnectionDeletesNothing(t *testing.T) {
 // session that the server has not yet seen end.
 func waitLogin(t *testing.T, e *env, user, pw string) *client {
 	t.Helper()
-	for i := 0; ; i++ {
-		c := dial(t, e.plain)
+	var c *client
+	testsupport.Eventually(t, 30*time.Second, "the mailbox lock to be free", func() bool {
+		c = dial(t, e.plain)
 		c.expect("USER "+user, "+OK")
 		got := c.cmd("PASS " + pw)
 		if strings.HasPrefix(got, "+OK") {
-			return c
+			return true
 		}
-		if !strings.HasPrefix(got, "-ERR [IN-USE]") || i == 100 {
+		if !strings.HasPrefix(got, "-ERR [IN-USE]") {
 			t.Fatalf("PASS: %q", got)
 		}
 		c.conn.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
+	return c
 }
 
 func TestDeleteAtQuit(t *testing.T) {
@@ -417,7 +420,9 @@ func TestFlagsRenamedFileStillServed(t *testing.T) {
 	// row may still name the old file.
 	f := e.inbox(t, alice)
 	var name string
-	e.st.Pool().QueryRow(context.Background(), `SELECT filename FROM messages`).Scan(&name)
+	if err := e.st.Pool().QueryRow(context.Background(), `SELECT filename FROM messages`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.SetFlags(name, "S"); err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +659,7 @@ func TestConnectionsPerClientLimit(t *testing.T) {
 	c2.expect("NOOP", "-ERR NOOP is not allowed before login")
 	// The server counts c1 out once its session has ended: a new
 	// connection is served again.
-	for i := 0; ; i++ {
+	testsupport.Eventually(t, 30*time.Second, "a connection to be served again after c1 left", func() bool {
 		c, err := net.Dial("tcp", e.plain)
 		if err != nil {
 			t.Fatal(err)
@@ -662,12 +667,6 @@ func TestConnectionsPerClientLimit(t *testing.T) {
 		cl := &client{t: t, conn: c, r: bufio.NewReader(c)}
 		g := cl.line()
 		c.Close()
-		if strings.HasPrefix(g, "+OK") {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("still refused after c1 left: %q", g)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.HasPrefix(g, "+OK")
+	})
 }

@@ -9,14 +9,20 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# Debian packages: program that proves it is installed -> package.
+# Debian packages: a file that proves it is installed -> package.
 declare -A want=(
 	[/usr/lib/postgresql]=postgresql
-	[/usr/bin/swaks]=swaks # SMTP client of the mta tests
+	[/usr/bin/swaks]=swaks # SMTP client of the mta and cmd/mailhost tests
+	# swaks's STARTTLS and --tls (it only recommends the package, and
+	# recommendations are not installed below).
+	[/usr/share/doc/libnet-ssleay-perl/copyright]=libnet-ssleay-perl
+	# Python's smtplib, imaplib and poplib, clients of the mta, imapd, pop3d
+	# and cmd/mailhost tests. Not /usr/bin/python3: python3-minimal has it,
+	# without those modules.
+	[/usr/bin/pydoc3]=python3
 	[/usr/bin/fetchmail]=fetchmail # POP3 client of the pop3d tests (full download)
 	[/usr/bin/curl]=curl # pop3://, pop3s:// (and imap) client of the tests
 	[/usr/bin/chromium]=chromium # headless browser of the web panel's end-to-end test (chromedp)
-	[/usr/bin/chromedriver]=chromium-driver # WebDriver for Chromium, for browser tests driven over WebDriver
 	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download)
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
 )

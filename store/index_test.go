@@ -23,8 +23,13 @@ func TestCommitDeliveries(t *testing.T) {
 	for rows.Next() {
 		var l string
 		var id int64
-		rows.Scan(&l, &id)
+		if err := rows.Scan(&l, &id); err != nil {
+			t.Fatal(err)
+		}
 		ids[l] = id
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	entry := func(box, key string) store.IndexEntry {
 		return store.IndexEntry{MailboxID: ids[box], Folder: "INBOX", Key: key, Size: 100, InternalDate: time.Now()}
@@ -51,7 +56,9 @@ func TestCommitDeliveries(t *testing.T) {
 		t.Errorf("refused %v queue ids %v", refusedSeen, res[1].QueueIDs)
 	}
 	var n int
-	s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM queue WHERE origin = 'bounce'`).Scan(&n)
+	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM queue WHERE origin = 'bounce'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 1 {
 		t.Errorf("%d bounces queued", n)
 	}

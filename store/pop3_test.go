@@ -82,7 +82,9 @@ func TestPOP3ExpungeOnlyTouchesItsMailbox(t *testing.T) {
 		t.Fatalf("expunge = %+v, %v", got, err)
 	}
 	var used, msgs int64
-	s.Pool().QueryRow(ctx, `SELECT used_bytes, used_messages FROM mailboxes WHERE id = $1`, a.MailboxID).Scan(&used, &msgs)
+	if err := s.Pool().QueryRow(ctx, `SELECT used_bytes, used_messages FROM mailboxes WHERE id = $1`, a.MailboxID).Scan(&used, &msgs); err != nil {
+		t.Fatal(err)
+	}
 	if used != 0 || msgs != 0 {
 		t.Fatalf("a's usage after expunge: %d bytes, %d messages", used, msgs)
 	}

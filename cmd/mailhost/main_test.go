@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,10 +98,30 @@ func mailhost(t *testing.T, env []string, stdin string, args ...string) (int, st
 
 // running is a `mailhost serve` under test.
 type running struct {
-	cmd  *exec.Cmd
-	http string
-	log  *bytes.Buffer
-	done chan error
+	cmd    *exec.Cmd
+	http   string
+	log    *syncBuffer   // its stdout and stderr, written while it runs
+	exited chan struct{} // closed when it has exited and been waited for
+	err    error         // of cmd.Wait; read only after exited is closed
+}
+
+// syncBuffer is a bytes.Buffer safe for a running command writing to it
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startServe(t *testing.T, env []string, args ...string) *running {
@@ -108,16 +129,18 @@ func startServe(t *testing.T, env []string, args ...string) *running {
 	addr := freePort(t)
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(env, "MAILHOST_LISTEN_HTTP="+addr)
-	r := &running{cmd: cmd, http: addr, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	r := &running{cmd: cmd, http: addr, log: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { r.done <- cmd.Wait() }()
+	go func() { r.err = cmd.Wait(); close(r.exited) }()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-r.exited:
+		default:
 			cmd.Process.Kill()
-			<-r.done
+			<-r.exited
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
@@ -126,8 +149,8 @@ func startServe(t *testing.T, env []string, args ...string) *running {
 			return r
 		}
 		select {
-		case err := <-r.done:
-			t.Fatalf("serve exited early: %v\n%s", err, r.log)
+		case <-r.exited:
+			t.Fatalf("serve exited early: %v\n%s", r.err, r.log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -152,7 +175,7 @@ func (r *running) stop(t *testing.T) int {
 		t.Fatal(err)
 	}
 	select {
-	case <-r.done:
+	case <-r.exited:
 	case <-time.After(60 * time.Second):
 		t.Fatalf("serve did not stop after SIGTERM:\n%s", r.log)
 	}

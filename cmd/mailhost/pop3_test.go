@@ -89,7 +89,9 @@ func TestServePOP3(t *testing.T) {
 
 	var rows, used int64
 	var hash string
-	st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages), used_bytes, password FROM mailboxes`).Scan(&rows, &used, &hash)
+	if err := st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages), used_bytes, password FROM mailboxes`).Scan(&rows, &used, &hash); err != nil {
+		t.Fatal(err)
+	}
 	if rows != 0 || used != 0 {
 		t.Fatalf("after DELE and QUIT: %d rows, %d bytes used", rows, used)
 	}

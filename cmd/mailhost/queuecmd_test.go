@@ -16,6 +16,7 @@ import (
 
 	"mailhost/store"
 	"mailhost/testdb"
+	"mailhost/testsupport"
 )
 
 // TestSendmailAndQueueTools: sendmail delivers hosted recipients at once
@@ -141,6 +142,20 @@ func (c *countingSession) Logout() error { return nil }
 // TestTwoNodesDrainOneQueue: two `mailhost serve` processes on one
 // database share one queue through SKIP LOCKED and leases: every message
 // reaches the relay host exactly once.
+// waitQueueEmpty waits up to timeout for the queue to be empty and returns
+// how many messages it still holds.
+func waitQueueEmpty(t *testing.T, st *store.Store, timeout time.Duration) int {
+	t.Helper()
+	var left int
+	testsupport.Poll(timeout, func() bool {
+		if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM queue`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		return left == 0
+	})
+	return left
+}
+
 func TestTwoNodesDrainOneQueue(t *testing.T) {
 	url := testdb.New(t)
 	ctx := context.Background()
@@ -174,19 +189,8 @@ func TestTwoNodesDrainOneQueue(t *testing.T) {
 			"MAILHOST_QUEUE_WORKERS=4", "MAILHOST_DNS_RESOLVER=127.0.0.1:1")
 		nodes = append(nodes, startServe(t, env))
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		var left int
-		if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&left); err != nil {
-			t.Fatal(err)
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still queued\n%s\n%s", left, nodes[0].log, nodes[1].log)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if left := waitQueueEmpty(t, st, 90*time.Second); left != 0 {
+		t.Fatalf("%d messages still queued\n%s\n%s", left, nodes[0].log, nodes[1].log)
 	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
@@ -239,7 +243,8 @@ func tarpitAfterData(t *testing.T) (addr string, gotDot chan struct{}) {
 						if inData {
 							if strings.Contains(text, "\r\n.\r\n") {
 								gotDot <- struct{}{}
-								time.Sleep(time.Hour) // never answer
+								io.Copy(io.Discard, c) // never answer, until the client is gone
+								return
 							}
 							break
 						}
@@ -294,7 +299,7 @@ func TestKilledWorkerMessageDeliveredAfterRestart(t *testing.T) {
 		t.Fatalf("the worker never sent the message:\n%s", a.log)
 	}
 	a.cmd.Process.Kill()
-	<-a.done
+	<-a.exited
 	var owner string
 	if err := st.Pool().QueryRow(ctx, `SELECT lease_owner FROM queue_recipients`).Scan(&owner); err != nil || owner == "" {
 		t.Fatalf("after the kill: lease owner %q, %v (the message must still be queued and leased)", owner, err)
@@ -309,17 +314,8 @@ func TestKilledWorkerMessageDeliveredAfterRestart(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	b := startServe(t, append(env, "MAILHOST_SMTP_RELAYHOST="+"[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var left int
-		st.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&left)
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered after the lease:\n%s", b.log)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if left := waitQueueEmpty(t, st, 60*time.Second); left != 0 {
+		t.Fatalf("not delivered after the lease:\n%s", b.log)
 	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"mailhost/testdb"
+	"mailhost/testsupport"
 )
 
 // The README's run command: the embedded default comes up healthy on a
@@ -169,7 +170,7 @@ func pgCtl(t *testing.T) string {
 		return p
 	}
 	if len(dirs) == 0 {
-		t.Skip("no pg_ctl")
+		testsupport.Missing(t, "pg_ctl", "postgresql")
 	}
 	return dirs[len(dirs)-1]
 }

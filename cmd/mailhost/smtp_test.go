@@ -18,6 +18,7 @@ import (
 
 	"mailhost/store"
 	"mailhost/testdb"
+	"mailhost/testsupport"
 )
 
 // TestSMTPCrash kills -9 a real `mailhost serve` during concurrent
@@ -99,17 +100,13 @@ func TestSMTPCrash(t *testing.T) {
 			}
 		}()
 	}
-	// Let deliveries run, then pull the plug in the middle of them.
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	// Let deliveries run, then pull the plug in the middle of them (after
+	// 300 acknowledgements, or 20 s on a slow machine: any number will do).
+	testsupport.Poll(20*time.Second, func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 300 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 300
+	})
 	metrics := httpGet(t, "http://"+r.http+"/metrics")
 	for _, m := range []string{"mailhost_smtp_connections_total 8", "mailhost_smtp_messages_accepted_total ",
 		"mailhost_delivery_seconds_bucket", "mailhost_smtp_received_bytes_total "} {
@@ -120,7 +117,7 @@ func TestSMTPCrash(t *testing.T) {
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-r.done
+	<-r.exited
 	close(stop)
 	wg.Wait()
 	if len(acked) == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailhost/testdb"
+	"mailhost/testsupport"
 )
 
 // TestServeSubmissionSendsOut: a real serve takes mail from swaks
@@ -20,9 +21,8 @@ import (
 // (implicit TLS, AUTH PLAIN), delivers the local copy at once and the
 // remote one through the relay host; /metrics counts the delivery.
 func TestServeSubmissionSendsOut(t *testing.T) {
-	if _, err := exec.LookPath("swaks"); err != nil {
-		t.Skip("swaks not installed")
-	}
+	swaks := testsupport.RequireTool(t, "swaks", "swaks")
+	python := testsupport.RequireTool(t, "python3", "python3")
 	sink := &countingSink{seen: map[string]int{}}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "sink.test"
@@ -46,14 +46,14 @@ func TestServeSubmissionSendsOut(t *testing.T) {
 	}
 	r := startServe(t, env)
 	host, port, _ := net.SplitHostPort(sub)
-	out, err := exec.Command("swaks", "--server", host, "--port", port, "--tls", "--auth", "LOGIN",
+	out, err := exec.Command(swaks, "--server", host, "--port", port, "--tls", "--auth", "LOGIN",
 		"--auth-user", "alice@example.test", "--auth-password", "alice-pw-1", "--from", "alice@example.test",
 		"--header", "From: alice@example.test", "--to", "far@remote.example,bob@example.test").CombinedOutput()
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
 	// Before STARTTLS no AUTH is offered and MAIL is refused.
-	out, _ = exec.Command("swaks", "--server", host, "--port", port, "--from", "alice@example.test",
+	out, _ = exec.Command(swaks, "--server", host, "--port", port, "--from", "alice@example.test",
 		"--to", "far@remote.example", "--quit-after", "MAIL").CombinedOutput()
 	if strings.Contains(string(out), "250-AUTH") || !strings.Contains(string(out), "530 5.7.0") {
 		t.Fatalf("plain-text submission:\n%s", out)
@@ -71,21 +71,17 @@ except smtplib.SMTPSenderRefused as e:
     assert e.smtp_code == 553, e
 s.quit()
 `
-	if out, err := exec.Command("python3", "-c", py, host, port).CombinedOutput(); err != nil {
+	if out, err := exec.Command(python, "-c", py, host, port).CombinedOutput(); err != nil {
 		t.Fatalf("smtplib: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !testsupport.Poll(30*time.Second, func() bool {
 		sink.mu.Lock()
-		n := len(sink.seen)
-		sink.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sink has %v\n%s", sink.seen, r.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer sink.mu.Unlock()
+		return len(sink.seen) == 2
+	}) {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		t.Fatalf("sink has %v\n%s", sink.seen, r.log)
 	}
 	resp, err := http.Get("http://" + r.http + "/metrics")
 	if err != nil {

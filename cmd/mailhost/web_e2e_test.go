@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"mailhost/testsupport"
 )
 
 // chromium finds the Chromium of Debian's chromium package (scripts/setup.sh
@@ -46,8 +48,9 @@ func artefacts(t *testing.T) string {
 func TestWebPanelInBrowser(t *testing.T) {
 	exe := chromium()
 	if exe == "" {
-		t.Skip("chromium is not installed (Debian package chromium; scripts/setup.sh installs it): skipping the browser test")
+		testsupport.Missing(t, "chromium", "chromium")
 	}
+	python := testsupport.RequireTool(t, "python3", "python3")
 	imapAddr := freePort(t)
 	// The embedded default (make run): serve runs its own PostgreSQL as
 	// vmail, so connections made after the privilege drop work too.
@@ -215,7 +218,7 @@ func TestWebPanelInBrowser(t *testing.T) {
 
 	// IMAP takes the new password, not the old one (Python's imaplib).
 	imapLogin := func(pass string) (string, error) {
-		out, err := exec.Command("python3", "-c", `
+		out, err := exec.Command(python, "-c", `
 import imaplib, sys
 host, port = sys.argv[1].rsplit(":", 1)
 m = imaplib.IMAP4(host, int(port))
