@@ -368,15 +368,7 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.metrics.DeliveryLatency.Observe(time.Since(start).Seconds())
 	s.log.Info("accepted", "queue_id", qid, "from", s.from, "helo", s.conn.Hostname(), "rcpts", s.rcptList(),
 		"size", size, "tls", tlsInfo != "", "took", time.Since(start).Round(time.Microsecond))
-	for _, o := range res.Outcomes {
-		t := o.Recipient.Target
-		if o.OverQuota {
-			s.log.Info("bounced", "queue_id", qid, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
-			continue
-		}
-		s.log.Info("delivered", "queue_id", qid, "to", t.Address, "folder", o.Recipient.Target.Folder, "uid", o.UID,
-			"size", o.Size)
-	}
+	s.logOutcomes(qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {
 			s.log.Info("queued", "queue_id", qid, "queue_row", res.QueueIDs[i], "origin", q.Origin,
@@ -389,6 +381,30 @@ func (s *session) Data(r io.Reader) error {
 	s.vacations(res.Outcomes, h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
+}
+
+// logOutcomes writes the mail log line of each local copy. A copy whose
+// folder vanished during delivery went to INBOX (wanted_folder says where
+// it was meant to go); one that could not be indexed after the commit is
+// durable and waits for adoption (a warning: the message is accepted).
+func (s *session) logOutcomes(qid string, outs []mda.Outcome) {
+	for _, o := range outs {
+		t := o.Recipient.Target
+		if o.OverQuota {
+			s.log.Info("bounced", "queue_id", qid, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
+			continue
+		}
+		attrs := []any{"queue_id", qid, "to", t.Address, "folder", t.Folder, "uid", o.UID, "size", o.Size}
+		if o.WantedFolder != "" {
+			attrs = append(attrs, "wanted_folder", o.WantedFolder)
+		}
+		if o.Err != nil {
+			attrs = append(attrs, "err", o.Err)
+			s.log.Warn("delivered, not indexed yet", attrs...)
+			continue
+		}
+		s.log.Info("delivered", attrs...)
+	}
 }
 
 func (s *session) rcptList() []string {
@@ -469,25 +485,27 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 // bounces builds the DSN for recipients refused for quota when others got
 // the message (SMTP has one DATA reply for all).
 func (s *session) bounces(refused []mda.Outcome, header, body []byte, qid string) []store.QueuedMessage {
-	if s.from == "" {
-		return nil // never bounce a bounce (RFC 3464 2, RFC 5321 6.1)
-	}
-	var failed []DSNRecipient
-	for _, o := range refused {
-		failed = append(failed, DSNRecipient{
-			Address:    o.Recipient.Target.Address,
-			Status:     "5.2.2",
-			Diagnostic: "smtp; 552 5.2.2 Mailbox full",
-		})
-	}
 	orig := make([]byte, 0, len(header)+len(body))
 	orig = append(append(orig, header...), body...)
+	return quotaBounce(s.srv.cfg.Hostname, s.from, qid, refused, orig, s.opts.Return == smtp.DSNReturnHeaders)
+}
+
+// quotaBounce is the DSN that returns a message to its sender for the
+// copies refused for quota while others were delivered; none for the null
+// sender (never bounce a bounce: RFC 3464 2, RFC 5321 6.1).
+func quotaBounce(hostname, sender, qid string, refused []mda.Outcome, original []byte, headersOnly bool) []store.QueuedMessage {
+	if sender == "" {
+		return nil
+	}
+	now := time.Now()
 	msg := BuildDSN(DSN{
-		ReportingMTA: s.srv.cfg.Hostname, Sender: s.from, QueueID: qid, Arrival: time.Now(),
-		Recipients: failed, Original: orig, HeadersOnly: s.opts.Return == smtp.DSNReturnHeaders,
-		Now: time.Now(),
+		ReportingMTA: hostname, Sender: sender, QueueID: qid, Arrival: now,
+		Recipients: quotaDSNRecipients(refused), Original: original, HeadersOnly: headersOnly, Now: now,
 	})
-	_, domain := address.Split(s.fromN) // the A-label form
+	_, domain := address.Split(sender)
+	if n, err := address.Normalize(sender); err == nil {
+		_, domain = address.Split(n) // the A-label form
+	}
 	return []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}}
+		Recipients: []store.QueuedRecipient{{Address: sender, Domain: domain}}}}
 }
