@@ -15,13 +15,12 @@ import (
 
 	"mailhost/address"
 	"mailhost/auth"
+	"mailhost/connctx"
 	"mailhost/mda"
 	"mailhost/store"
 )
 
-// dbTimeout bounds one transaction's database work. It does not derive
-// from the server's context: a transaction in progress at shutdown ends
-// normally.
+// dbTimeout bounds the database work of a queue worker's local delivery.
 const dbTimeout = 60 * time.Second
 
 // session is one SMTP session (one per EHLO after STARTTLS).
@@ -29,6 +28,10 @@ type session struct {
 	srv  *Server
 	conn *smtp.Conn
 	cc   *clientConn
+	// ctx is the running command's context while a command runs (begin),
+	// else the connection's. go-smtp runs a session's commands one at a
+	// time.
+	ctx  context.Context
 	log  *slog.Logger
 	acct *auth.Account // the logged-in user (submission), nil before AUTH
 
@@ -59,8 +62,17 @@ var (
 	errShutdown = smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Service shutting down, try again later")
 )
 
-func (s *session) dbctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), dbTimeout)
+// begin makes cmd the running command: s.ctx is its context until the
+// returned function ends it. MAIL, RCPT and AUTH run as
+// s.cc.ctx.Command() (a deadline, cancelled when the client hangs up or
+// the server shuts down); DATA as Finishing, since a message received
+// before a shutdown is delivered (DESIGN: in-flight transactions finish).
+func (s *session) begin(cmd *connctx.Command) (end func()) {
+	s.ctx = cmd.Context()
+	return func() {
+		cmd.End()
+		s.ctx = s.cc.ctx.Context()
+	}
 }
 
 // reject logs and counts a refusal and returns the reply; past the error
@@ -79,8 +91,22 @@ func (s *session) reject(stage, reason string, e *smtp.SMTPError, attrs ...any) 
 	return e
 }
 
-// temp logs an internal error, never shown to the client, and answers 451.
+// temp logs an internal error, never shown to the client, and answers 451;
+// a command cut short by a shutdown gets 421 and the connection closes.
 func (s *session) temp(stage string, err error, attrs ...any) error {
+	if s.ctx.Err() != nil {
+		cause := context.Cause(s.ctx)
+		switch {
+		case s.srv.closing.Load():
+			s.cc.closeAfterReply.Store(true)
+			s.log.Info("command cancelled by shutdown", append([]any{"stage", stage}, attrs...)...)
+			return errShutdown
+		case errors.Is(cause, connctx.ErrHangup):
+			s.log.Info("lost connection during "+stage, attrs...)
+			return errTemp
+		}
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
 	s.srv.metrics.Rejected.WithLabelValues("temporary_failure").Inc()
 	s.log.Error("temporary failure", append([]any{"stage", stage, "err", err}, attrs...)...)
 	return errTemp
@@ -118,13 +144,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 		fromN = n
 	}
+	defer s.begin(s.cc.ctx.Command())()
 	if s.srv.cfg.Submission.Enabled {
 		if err := s.submissionMail(fromN); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := s.dbctx()
-	defer cancel()
+	ctx := s.ctx
 	kinds, err := s.srv.ruleKinds(ctx)
 	if err != nil {
 		return s.temp("MAIL", err)
@@ -162,7 +188,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	if !s.cc.trusted && !clientOK && s.acct == nil && len(s.srv.cfg.DNSBL) > 0 {
-		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(s.cc) })
+		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(ctx, s.cc) })
 		if zone := s.cc.dnsbl; zone != "" {
 			switch s.srv.cfg.DNSBLAction {
 			case "reject":
@@ -199,8 +225,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject("RCPT", "bad_recipient_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 3},
 			"<%s>: Bad recipient address syntax", to), "to", to)
 	}
-	ctx, cancel := s.dbctx()
-	defer cancel()
+	defer s.begin(s.cc.ctx.Command())()
+	ctx := s.ctx
 	if s.rules.HasRecipientRules {
 		r, err := s.srv.store.RecipientRule(ctx, addr)
 		switch {
@@ -311,6 +337,7 @@ func (s *session) Data(r io.Reader) error {
 			"received", buf.Len(), "err", err)
 		return errTemp
 	}
+	defer s.begin(s.cc.ctx.Finishing())()
 	body := buf.Bytes()
 	if e := checkBody(body); e != nil {
 		return s.reject("DATA", "bad_data", e, "size", len(body))
@@ -351,9 +378,7 @@ func (s *session) Data(r io.Reader) error {
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
 	locals, queue := s.plan(body, header, qid)
-	ctx, cancel := s.dbctx()
-	defer cancel()
-	res, err := s.srv.agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
+	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
