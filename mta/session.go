@@ -20,7 +20,8 @@ import (
 	"mailhost/store"
 )
 
-// dbTimeout bounds the database work of a queue worker's local delivery.
+// dbTimeout bounds a queue worker's database work (a local delivery, the
+// results of an attempt); sessions use their command contexts instead.
 const dbTimeout = 60 * time.Second
 
 // session is one SMTP session (one per EHLO after STARTTLS).
