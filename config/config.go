@@ -35,6 +35,7 @@ type Config struct {
 	Queue      Queue      `toml:"queue"`
 	DNS        DNS        `toml:"dns"`
 	Runtime    Runtime    `toml:"runtime"`
+	Limits     Limits     `toml:"limits"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -101,6 +102,11 @@ type SMTP struct {
 // Mailbox configures what happens to mailboxes' files.
 type Mailbox struct {
 	RetentionDays int `toml:"retention_days" help:"days a deleted mailbox's Maildir waits in <data_dir>/retention before it is purged (0: at the next purge)"`
+}
+
+// Limits bound the work of protocol sessions.
+type Limits struct {
+	CommandTimeout int `toml:"command_timeout" help:"seconds one SMTP, IMAP or POP3 command may spend on its database work before it is cancelled"`
 }
 
 // Runtime tunes the Go runtime of the server process.
@@ -177,6 +183,7 @@ func Default() Config {
 		// A mail server mostly holds idle connections: half of Go's default
 		// heap headroom keeps each one small for a little more GC work.
 		Runtime: Runtime{GCPercent: 50},
+		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
 	}

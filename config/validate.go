@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	if c.Runtime.GCPercent < 10 || c.Runtime.GCPercent > 1000 {
 		bad("runtime.gc_percent", "must be from 10 to 1000, got %d", c.Runtime.GCPercent)
 	}
+	if t := c.Limits.CommandTimeout; t < 1 || t > 3600 {
+		bad("limits.command_timeout", "must be from 1 to 3600 seconds, got %d", t)
+	}
 	if c.Mailbox.RetentionDays < 0 || c.Mailbox.RetentionDays > 3650 {
 		bad("mailbox.retention_days", "must be from 0 to 3650 days, got %d", c.Mailbox.RetentionDays)
 	}

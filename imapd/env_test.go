@@ -42,6 +42,7 @@ type node struct {
 	notices *store.FolderListener
 	addr    string // IMAP with STARTTLS
 	tlsAddr string // IMAPS
+	stop    func() // ends Serve as a shutdown does and waits for it
 }
 
 var testHasher = auth.Hasher{Scheme: auth.SchemeSHA512Crypt, SHA512CryptRounds: 1000}
@@ -107,7 +108,9 @@ func (e *env) startNodeWith(t testing.TB, edit func(*imapd.Options)) *node {
 	wg.Add(2)
 	go func() { defer wg.Done(); n.notices.Run(ctx) }()
 	go func() { defer wg.Done(); n.srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	var once sync.Once
+	n.stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(n.stop)
 	e.nodes = append(e.nodes, n)
 	return n
 }

@@ -96,7 +96,10 @@ type Options struct {
 	AllowPlaintextLoopback bool
 	// AppendLimit is the largest message APPEND accepts (APPENDLIMIT).
 	AppendLimit int64
-	Log         *slog.Logger
+	// CommandTimeout bounds each command's database work
+	// (limits.command_timeout); 0: connctx.DefaultTimeout.
+	CommandTimeout time.Duration
+	Log            *slog.Logger
 }
 
 // Server is the IMAP server of a node.
@@ -109,7 +112,7 @@ type Server struct {
 
 	imapLn, imapsLn net.Listener
 	connID          atomic.Uint64
-	ctx             context.Context // of Serve: sessions' queries end with it
+	ctx             context.Context // of Serve: sessions' contexts derive from it
 }
 
 // caps are the capabilities advertised besides those imapserver adds on

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailhost/auth"
+	"mailhost/connctx"
 	"mailhost/maildir"
 	"mailhost/store"
 )
@@ -26,7 +27,9 @@ type session struct {
 	srv  *Server
 	conn *imapserver.Conn
 	id   uint64
-	ctx  context.Context
+	// ctx is the running command's context (cmdSession), else the
+	// connection's.
+	ctx context.Context
 
 	acct auth.Account
 	mbox maildir.Mailbox
@@ -47,7 +50,8 @@ var (
 )
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	return &session{srv: s, conn: c, id: s.connID.Add(1), ctx: s.ctx}, nil, nil
+	cc := connctx.New(s.ctx, c.NetConn(), s.opts.CommandTimeout)
+	return cmdSession{&session{srv: s, conn: c, id: s.connID.Add(1), ctx: cc.Context()}, cc}, nil, nil
 }
 
 // logger returns the connection's logger; built on demand so an idle
@@ -61,8 +65,14 @@ func (s *session) logger() *slog.Logger {
 }
 
 // internal logs err and returns the generic answer to the client: the
-// details stay in the log.
+// details stay in the log. A command whose context ended (its deadline,
+// the client gone, shutdown) is answered as a temporary failure.
 func (s *session) internal(what string, err error) error {
+	if s.ctx.Err() != nil {
+		s.logger().Info("imap: "+what+": command cancelled", "cause", context.Cause(s.ctx), "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
+			Text: "Command cancelled, try again later"}
+	}
 	s.logger().Error("imap: "+what, "err", err)
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug,
 		Text: "Internal error, try again later"}

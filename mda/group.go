@@ -42,13 +42,16 @@ type groupReq struct {
 	done chan struct{}
 }
 
-// commitTimeout bounds one group transaction; callers' contexts do not
-// cancel a transaction that others' deliveries share.
-const commitTimeout = 60 * time.Second
+// groupCommitTimeout bounds one group transaction; callers' contexts do
+// not cancel a transaction that others' deliveries share.
+const groupCommitTimeout = 60 * time.Second
 
 // CommitDelivery queues d for the next group transaction and waits for its
-// outcome. If ctx ends first the outcome is unknown to the caller, which
-// then keeps its files (see Deliver).
+// outcome. If ctx ends while d still waits for a transaction, d is
+// withdrawn and the error says that nothing was committed
+// (store.RolledBack); once d's transaction has started, CommitDelivery
+// waits for its outcome whatever ctx does, so that the caller never has
+// to guess.
 func (g *GroupIndex) CommitDelivery(ctx context.Context, d store.Delivery) (store.DeliveryResult, error) {
 	r := &groupReq{d: d, done: make(chan struct{})}
 	g.mu.Lock()
@@ -62,9 +65,38 @@ func (g *GroupIndex) CommitDelivery(ctx context.Context, d store.Delivery) (stor
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
-		return store.DeliveryResult{}, ctx.Err()
 	}
+	if g.withdraw(r) {
+		return store.DeliveryResult{}, notSentError{ctx.Err()}
+	}
+	<-r.done
+	return r.res, r.err
 }
+
+// withdraw takes r out of the pending deliveries; false when a
+// transaction has taken it already.
+func (g *GroupIndex) withdraw(r *groupReq) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, p := range g.pending {
+		if p == r {
+			g.pending = append(g.pending[:i:i], g.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// notSentError is a delivery withdrawn before any statement of it was
+// sent: nothing was committed, which store.RolledBack recognises (through
+// pgconn.SafeToRetry).
+type notSentError struct{ err error }
+
+func (e notSentError) Error() string {
+	return "mda: delivery withdrawn before its commit: " + e.err.Error()
+}
+func (e notSentError) Unwrap() error     { return e.err }
+func (e notSentError) SafeToRetry() bool { return true }
 
 func (g *GroupIndex) loop() {
 	for {
@@ -83,7 +115,7 @@ func (g *GroupIndex) loop() {
 }
 
 func (g *GroupIndex) commit(batch []*groupReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), groupCommitTimeout)
 	defer cancel()
 	ds := make([]store.Delivery, len(batch))
 	for i, r := range batch {

@@ -4,7 +4,7 @@
 // directory, then one transaction for every index row, quota charge and
 // queued remote copy, then the folder notices (sent by PostgreSQL on
 // commit). Only when Deliver returns nil may the caller acknowledge the
-// message.
+// message; once the commit succeeded it always does (see Deliver).
 package mda
 
 import (
@@ -69,6 +69,18 @@ type Outcome struct {
 	// OverQuota: the message did not fit the mailbox's quota; nothing was
 	// stored for this recipient.
 	OverQuota bool
+	// WantedFolder is set when the folder the recipient named (alice+news
+	// files into "news") was deleted while the message was being
+	// delivered: the copy went to INBOX instead (Recipient.Target.Folder
+	// says "INBOX"), as a Sieve fileinto to a missing folder does. A mail
+	// admin expects the message where the user will see it, not a
+	// refusal: the other copies were already committed.
+	WantedFolder string
+	// Err, when set, is a problem met after the commit that did not lose
+	// the copy: its file is durable in the mailbox's INBOX new/ but not
+	// indexed yet; the next poll of the folder (IMAP SELECT, POP3 login)
+	// or a reindex adopts it. Callers log it; the delivery stands.
+	Err error
 }
 
 // Result is the outcome of a delivery.
@@ -81,47 +93,48 @@ type Result struct {
 // nothing was stored or queued.
 var ErrOverQuota = errors.New("mda: mailbox over quota")
 
+// commitTimeout bounds the transactions of a delivery. They do not end
+// with the caller's context: once the files are durable, finishing the
+// commit is what keeps a message from being delivered twice.
+const commitTimeout = 60 * time.Second
+
 // Deliver writes the message durably for every recipient, then commits the
 // index rows, quota charges and the queue messages in one transaction.
 // onOverQuota (optional) builds bounces for recipients refused for quota
 // when others got the message; they are queued in the same transaction.
-// On error nothing stays visible: the files written are removed. When all
-// recipients are over quota and nothing is queued it returns ErrOverQuota.
+//
+// An error means nothing of the delivery was committed: the files written
+// are removed (or, when the commit's outcome is unknown, left for the next
+// poll to adopt) and the caller refuses the message temporarily. Once the
+// commit succeeded Deliver reports success, and whatever went wrong after
+// it is in the recipients' Outcomes, never an error: a temporary failure
+// there would make the client send the message again and every committed
+// copy would be delivered twice. The one error after a commit is
+// ErrOverQuota, when every recipient was refused for quota and nothing
+// was queued, so that nothing was stored at all.
+//
+// ctx bounds the writing of the files; when it ends before the commit the
+// delivery is abandoned. The commit itself runs to its end (commitTimeout).
 func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, queue []store.QueuedMessage,
 	onOverQuota func(refused []Outcome) []store.QueuedMessage) (Result, error) {
 	now := time.Now()
 	res := Result{Outcomes: make([]Outcome, len(rcpts))}
-	errs := make([]error, len(rcpts))
-	par := a.Parallel
-	if par <= 0 {
-		par = 8
-	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i, r := range rcpts {
-		res.Outcomes[i].Recipient = r
-		if len(rcpts) == 1 {
-			errs[i] = a.write(&res.Outcomes[i], msg)
-			break
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = a.write(&res.Outcomes[i], msg)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := a.writeAll(res.Outcomes, rcpts, msg); err != nil {
 		a.removeAll(res.Outcomes)
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		// The client went away or the server is stopping: nothing is
+		// committed yet, so nothing needs to be.
+		a.removeAll(res.Outcomes)
+		return Result{}, fmt.Errorf("mda: delivery abandoned before its commit: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 
 	d := store.Delivery{Queue: queue, Entries: make([]store.IndexEntry, len(rcpts))}
 	for i, o := range res.Outcomes {
-		t := o.Recipient.Target
-		d.Entries[i] = store.IndexEntry{MailboxID: t.MailboxID, Folder: t.Folder, FolderID: t.FolderID,
-			Key: o.Key, Size: o.Size, InternalDate: now}
+		d.Entries[i] = entry(o, now)
 	}
 	if onOverQuota != nil {
 		d.OnOverQuota = func(refused []int) []store.QueuedMessage {
@@ -133,7 +146,7 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 			return onOverQuota(out)
 		}
 	}
-	cr, err := a.Index.CommitDelivery(ctx, d)
+	cr, err := a.Index.CommitDelivery(cctx, d)
 	if err != nil {
 		// Remove the files when the transaction certainly rolled back. If
 		// the connection was lost while committing, it may have committed:
@@ -145,27 +158,109 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 		}
 		return Result{}, fmt.Errorf("mda: index: %w", err)
 	}
+	// Committed: from here on, nothing is an error.
 	res.QueueIDs = cr.QueueIDs
 	refused := 0
+	var vanished []int
 	for i, r := range cr.Entries {
 		o := &res.Outcomes[i]
 		o.UID = r.UID
-		if r.OverQuota {
+		switch {
+		case r.OverQuota:
 			o.OverQuota = true
 			refused++
 			os.Remove(o.Path)
-			continue
+		case r.UID == 0 && r.FolderID == 0:
+			// The folder row vanished under us (an IMAP DELETE between
+			// the resolution and the commit): nothing was indexed or
+			// charged for this copy.
+			vanished = append(vanished, i)
 		}
-		if r.UID == 0 && r.FolderID == 0 {
-			// The folder row vanished under us; the file stays for a
-			// reindex but the delivery is not acknowledged.
-			return Result{}, fmt.Errorf("mda: folder %q of mailbox %d is gone", o.Recipient.Target.Folder, o.Recipient.Target.MailboxID)
-		}
+	}
+	if len(vanished) > 0 {
+		a.refile(cctx, msg, res.Outcomes, vanished, now)
 	}
 	if refused > 0 && refused == len(rcpts) && len(queue) == 0 {
 		return res, ErrOverQuota
 	}
 	return res, nil
+}
+
+// writeAll writes every recipient's copy, several at once.
+func (a *Agent) writeAll(outs []Outcome, rcpts []Recipient, msg Message) error {
+	errs := make([]error, len(rcpts))
+	par := a.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, r := range rcpts {
+		outs[i].Recipient = r
+		if len(rcpts) == 1 {
+			errs[i] = a.write(&outs[i], msg)
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = a.write(&outs[i], msg)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func entry(o Outcome, now time.Time) store.IndexEntry {
+	t := o.Recipient.Target
+	return store.IndexEntry{MailboxID: t.MailboxID, Folder: t.Folder, FolderID: t.FolderID,
+		Key: o.Key, Size: o.Size, InternalDate: now}
+}
+
+// refile delivers to INBOX the copies of outs[idx] whose folder vanished
+// after the main commit: a new copy in INBOX (the old file's directory may
+// be gone, or going), then its own small commit. The message stands
+// whatever happens here: a copy that cannot be indexed now stays durable
+// in INBOX for the next poll to adopt, and its Outcome says so.
+func (a *Agent) refile(ctx context.Context, msg Message, outs []Outcome, idx []int, now time.Time) {
+	var d store.Delivery
+	var moved []int
+	for _, i := range idx {
+		o := &outs[i]
+		old := *o
+		o.WantedFolder = o.Recipient.Target.Folder
+		o.Recipient.Target.Folder, o.Recipient.Target.FolderID = "INBOX", 0
+		if err := a.write(o, msg); err != nil {
+			// Keep the copy where it is: a reindex finds it there.
+			*o = old
+			o.WantedFolder = old.Recipient.Target.Folder
+			o.Err = fmt.Errorf("mda: folder %q of %s was deleted during delivery and the copy could not be moved to INBOX (it stays in %s): %w",
+				o.WantedFolder, o.Recipient.Target.Address, o.Path, err)
+			continue
+		}
+		os.Remove(old.Path)
+		d.Entries = append(d.Entries, entry(*o, now))
+		moved = append(moved, i)
+	}
+	if len(moved) == 0 {
+		return
+	}
+	cr, err := a.Index.CommitDelivery(ctx, d)
+	for k, i := range moved {
+		o := &outs[i]
+		switch {
+		case err != nil:
+			o.Err = fmt.Errorf("mda: index the copy refiled to INBOX (the file waits there to be adopted): %w", err)
+		case cr.Entries[k].OverQuota:
+			// The mailbox filled up between the two commits. The message
+			// passed the quota check of the first; keep it for adoption
+			// rather than lose or bounce an accepted message.
+			o.Err = errors.New("mda: mailbox over quota when refiling the copy to INBOX (the file waits there to be adopted)")
+		default:
+			o.UID = cr.Entries[k].UID
+		}
+	}
 }
 
 // write stores one recipient's copy durably in its folder.

@@ -36,7 +36,11 @@ type Injection struct {
 type InjectResult struct {
 	ID        string  // the id in the Received header and the log
 	Delivered int     // local mailboxes that got a copy
-	Queued    []int64 // queue rows of the remote recipients
+	Queued    []int64 // queue rows of the remote recipients, then of a bounce
+	// Outcomes of the local copies: a copy refused for quota while others
+	// were delivered is bounced to the sender; one whose folder vanished
+	// went to INBOX; one with Err waits to be adopted (mda.Outcome).
+	Outcomes []mda.Outcome
 }
 
 // ErrUnknownRecipient wraps a hosted address that has no mailbox or alias.
@@ -44,7 +48,9 @@ var ErrUnknownRecipient = errors.New("unknown recipient")
 
 // Inject resolves every recipient, then delivers the hosted ones at once
 // through agent and queues the others (origin "sendmail"), all in one
-// transaction, so either all are done or none.
+// transaction, so either all are done or none. An error means none; once
+// that transaction committed, Inject reports success and the local copies'
+// fates are in InjectResult.Outcomes.
 func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection) (InjectResult, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
@@ -122,15 +128,21 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 		res.Queued = ids
 		return res, err
 	}
-	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue, nil)
+	full := append(append([]byte{}, header...), body...)
+	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
+		func(refused []mda.Outcome) []store.QueuedMessage {
+			return quotaBounce(in.Hostname, in.Sender, res.ID, refused, full, false)
+		})
 	if err != nil {
 		return res, err
 	}
+	// Committed: whatever the outcomes say, the message is accepted.
 	for _, o := range r.Outcomes {
 		if !o.OverQuota {
 			res.Delivered++
 		}
 	}
+	res.Outcomes = r.Outcomes
 	res.Queued = r.QueueIDs
 	return res, nil
 }

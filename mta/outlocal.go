@@ -3,6 +3,7 @@ package mta
 import (
 	"context"
 	"errors"
+	"time"
 
 	"mailhost/mda"
 	"mailhost/store"
@@ -58,7 +59,16 @@ func (o *Outbound) tryLocal(j store.QueueJob, r store.QueueJobRecipient) (a atte
 		}
 		queue = append(queue, m)
 	}
-	_, err = o.local.agent.Deliver(ctx, mda.Message{Body: j.Body}, locals, queue, nil)
+	// Copies refused for quota while others were delivered are bounced
+	// (a retry would deliver the others twice); refused alone, the
+	// recipient is deferred below.
+	onOverQuota := func(refused []mda.Outcome) []store.QueuedMessage {
+		if j.Sender == "" {
+			return nil // never bounce a bounce
+		}
+		return []store.QueuedMessage{o.notice(j, quotaDSNRecipients(refused), false, time.Now())}
+	}
+	dres, err := o.local.agent.Deliver(ctx, mda.Message{Body: j.Body}, locals, queue, onOverQuota)
 	switch {
 	case errors.Is(err, mda.ErrOverQuota):
 		// Postfix's virtual delivery defers a full mailbox; it bounces at
@@ -68,5 +78,30 @@ func (o *Outbound) tryLocal(j store.QueueJob, r store.QueueJobRecipient) (a atte
 		o.log.Error("queue: local delivery failed", "queue_id", j.ID, "to", r.Address, "err", err)
 		return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; local delivery failed"}, true
 	}
+	// Committed: the recipient is done whatever the outcomes say, or a
+	// retry would deliver every committed copy again.
+	for _, oc := range dres.Outcomes {
+		t := oc.Recipient.Target
+		switch {
+		case oc.OverQuota:
+			o.log.Info("bounced", "queue_id", j.ID, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
+		case oc.Err != nil:
+			o.log.Warn("queue: local copy kept for adoption", "queue_id", j.ID, "to", t.Address, "err", oc.Err)
+		case oc.WantedFolder != "":
+			o.log.Warn("queue: folder gone, delivered to INBOX", "queue_id", j.ID, "to", t.Address,
+				"wanted_folder", oc.WantedFolder)
+		}
+	}
 	return attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + o.cfg.Hostname}, true
+}
+
+// quotaDSNRecipients are the failed recipients of a bounce for copies
+// refused for quota.
+func quotaDSNRecipients(refused []mda.Outcome) []DSNRecipient {
+	out := make([]DSNRecipient, len(refused))
+	for i, o := range refused {
+		out[i] = DSNRecipient{Address: o.Recipient.Target.Address, Status: "5.2.2",
+			Diagnostic: "smtp; 552 5.2.2 Mailbox full"}
+	}
+	return out
 }

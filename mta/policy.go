@@ -62,14 +62,14 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 // first zone that lists it, or "". Only 127.0.0.0/8 answers count as
 // listings (others are DNSBL error codes, e.g. Spamhaus 127.255.255.x are
 // "query refused"); lookups failing are logged and ignored.
-func (s *Server) checkDNSBL(cc *clientConn) string {
+func (s *Server) checkDNSBL(ctx context.Context, cc *clientConn) string {
 	name := reverseName(cc)
 	if name == "" {
 		return ""
 	}
 	for _, zone := range s.cfg.DNSBL {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		addrs, err := s.cfg.LookupHost(ctx, name+"."+zone)
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		addrs, err := s.cfg.LookupHost(lctx, name+"."+zone)
 		cancel()
 		if err != nil {
 			continue // NXDOMAIN: not listed

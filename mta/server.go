@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailhost/auth"
+	"mailhost/connctx"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	Queued func()
 	// LookupHost resolves DNSBL queries; nil uses net.DefaultResolver.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// CommandTimeout bounds each command's database work
+	// (limits.command_timeout); 0: connctx.DefaultTimeout.
+	CommandTimeout time.Duration
 }
 
 // Server is the SMTP (MX) server of one listener.
@@ -82,6 +86,9 @@ type Server struct {
 	smtp    *smtp.Server
 	ids     idGen
 	closing atomic.Bool
+	// ctx is Serve's: connections' contexts derive from it. Set before
+	// the first Accept, read only afterwards.
+	ctx context.Context
 
 	kindsMu   sync.Mutex
 	kinds     map[string]bool
@@ -99,15 +106,21 @@ const ruleKindsTTL = 2 * time.Second
 // spends no query on it.
 func (s *Server) ruleKinds(ctx context.Context) (map[string]bool, error) {
 	s.kindsMu.Lock()
-	defer s.kindsMu.Unlock()
-	if s.kinds != nil && time.Since(s.kindsTime) < ruleKindsTTL {
-		return s.kinds, nil
+	k, fresh := s.kinds, time.Since(s.kindsTime) < ruleKindsTTL
+	s.kindsMu.Unlock()
+	if k != nil && fresh {
+		return k, nil
 	}
+	// Not under the mutex: sessions refreshing at once each ask (a cheap
+	// query, every ruleKindsTTL), but none waits behind another's round
+	// trip, which its own context could not cut short.
 	k, err := s.store.AccessRuleKinds(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.kindsMu.Lock()
 	s.kinds, s.kindsTime = k, time.Now()
+	s.kindsMu.Unlock()
 	return k, nil
 }
 
@@ -129,7 +142,7 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	if cfg.LookupHost == nil {
 		cfg.LookupHost = net.DefaultResolver.LookupHost
 	}
-	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m}
+	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m, ctx: context.Background()}
 	s.ln = &listener{Listener: l, srv: s, perIP: map[netip.Addr]int{}, conns: map[*clientConn]struct{}{}}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = cfg.Hostname
@@ -156,6 +169,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // reply is the session's last), and returns when every connection is gone
 // or after a grace period.
 func (s *Server) Serve(ctx context.Context) error {
+	s.ctx = ctx // before the first Accept
 	errc := make(chan error, 1)
 	var l net.Listener = s.ln
 	if implicitTLS(s) {
@@ -201,6 +215,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		ip := auth.RemoteIP(c.RemoteAddr())
 		cc := &clientConn{Conn: c, l: l, ip: ip, id: l.n.Add(1), start: time.Now()}
+		cc.ctx = connctx.New(l.srv.ctx, c, l.srv.cfg.CommandTimeout)
 		cc.trusted = l.srv.inMynetworks(ip)
 		l.mu.Lock()
 		max := l.srv.cfg.MaxConnsPerClient
@@ -208,6 +223,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			l.mu.Unlock()
 			l.srv.metrics.Rejected.WithLabelValues("connection_limit").Inc()
 			l.srv.log.Warn("reject: too many connections", "client", ip.String(), "limit", max)
+			cc.ctx.Close()
 			go func() { // never let a slow client hold up Accept
 				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				fmt.Fprintf(c, "421 4.7.0 %s Error: too many connections from %s\r\n", l.srv.cfg.Hostname, ip)
@@ -271,6 +287,9 @@ type clientConn struct {
 	id      uint64
 	start   time.Time
 	trusted bool // in mynetworks
+	// ctx ends with the connection or the server; commands' contexts
+	// derive from it.
+	ctx *connctx.Conn
 
 	dnsblOnce sync.Once
 	dnsbl     string // the zone that lists the client, or ""
@@ -294,11 +313,16 @@ func (c *clientConn) Write(p []byte) (int, error) {
 func (c *clientConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.ctx.Close()
 		err = c.Conn.Close()
 		c.l.release(c)
 	})
 	return err
 }
+
+// NetConn is the connection underneath, whose socket connctx watches for
+// a client hanging up.
+func (c *clientConn) NetConn() net.Conn { return c.Conn }
 
 // client finds the clientConn under a go-smtp connection, through TLS.
 func client(c *smtp.Conn) *clientConn {
@@ -351,7 +375,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, errors.New("mta: unknown connection type")
 	}
 	s := b.s
-	sess := &session{srv: s, conn: c, cc: cc,
+	sess := &session{srv: s, conn: c, cc: cc, ctx: cc.ctx.Context(),
 		log: s.log.With("conn", cc.id, "client", cc.ip.String())}
 	if s.cfg.Submission.Enabled {
 		return subSession{sess}, nil

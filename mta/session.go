@@ -15,13 +15,13 @@ import (
 
 	"mailhost/address"
 	"mailhost/auth"
+	"mailhost/connctx"
 	"mailhost/mda"
 	"mailhost/store"
 )
 
-// dbTimeout bounds one transaction's database work. It does not derive
-// from the server's context: a transaction in progress at shutdown ends
-// normally.
+// dbTimeout bounds a queue worker's database work (a local delivery, the
+// results of an attempt); sessions use their command contexts instead.
 const dbTimeout = 60 * time.Second
 
 // session is one SMTP session (one per EHLO after STARTTLS).
@@ -29,6 +29,10 @@ type session struct {
 	srv  *Server
 	conn *smtp.Conn
 	cc   *clientConn
+	// ctx is the running command's context while a command runs (begin),
+	// else the connection's. go-smtp runs a session's commands one at a
+	// time.
+	ctx  context.Context
 	log  *slog.Logger
 	acct *auth.Account // the logged-in user (submission), nil before AUTH
 
@@ -59,8 +63,17 @@ var (
 	errShutdown = smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Service shutting down, try again later")
 )
 
-func (s *session) dbctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), dbTimeout)
+// begin makes cmd the running command: s.ctx is its context until the
+// returned function ends it. MAIL, RCPT and AUTH run as
+// s.cc.ctx.Command() (a deadline, cancelled when the client hangs up or
+// the server shuts down); DATA as Finishing, since a message received
+// before a shutdown is delivered (DESIGN: in-flight transactions finish).
+func (s *session) begin(cmd *connctx.Command) (end func()) {
+	s.ctx = cmd.Context()
+	return func() {
+		cmd.End()
+		s.ctx = s.cc.ctx.Context()
+	}
 }
 
 // reject logs and counts a refusal and returns the reply; past the error
@@ -79,8 +92,22 @@ func (s *session) reject(stage, reason string, e *smtp.SMTPError, attrs ...any) 
 	return e
 }
 
-// temp logs an internal error, never shown to the client, and answers 451.
+// temp logs an internal error, never shown to the client, and answers 451;
+// a command cut short by a shutdown gets 421 and the connection closes.
 func (s *session) temp(stage string, err error, attrs ...any) error {
+	if s.ctx.Err() != nil {
+		cause := context.Cause(s.ctx)
+		switch {
+		case s.srv.closing.Load():
+			s.cc.closeAfterReply.Store(true)
+			s.log.Info("command cancelled by shutdown", append([]any{"stage", stage}, attrs...)...)
+			return errShutdown
+		case errors.Is(cause, connctx.ErrHangup):
+			s.log.Info("lost connection during "+stage, attrs...)
+			return errTemp
+		}
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
 	s.srv.metrics.Rejected.WithLabelValues("temporary_failure").Inc()
 	s.log.Error("temporary failure", append([]any{"stage", stage, "err", err}, attrs...)...)
 	return errTemp
@@ -118,13 +145,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 		fromN = n
 	}
+	defer s.begin(s.cc.ctx.Command())()
 	if s.srv.cfg.Submission.Enabled {
 		if err := s.submissionMail(fromN); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := s.dbctx()
-	defer cancel()
+	ctx := s.ctx
 	kinds, err := s.srv.ruleKinds(ctx)
 	if err != nil {
 		return s.temp("MAIL", err)
@@ -162,7 +189,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	if !s.cc.trusted && !clientOK && s.acct == nil && len(s.srv.cfg.DNSBL) > 0 {
-		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(s.cc) })
+		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(ctx, s.cc) })
 		if zone := s.cc.dnsbl; zone != "" {
 			switch s.srv.cfg.DNSBLAction {
 			case "reject":
@@ -199,8 +226,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject("RCPT", "bad_recipient_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 3},
 			"<%s>: Bad recipient address syntax", to), "to", to)
 	}
-	ctx, cancel := s.dbctx()
-	defer cancel()
+	defer s.begin(s.cc.ctx.Command())()
+	ctx := s.ctx
 	if s.rules.HasRecipientRules {
 		r, err := s.srv.store.RecipientRule(ctx, addr)
 		switch {
@@ -311,6 +338,7 @@ func (s *session) Data(r io.Reader) error {
 			"received", buf.Len(), "err", err)
 		return errTemp
 	}
+	defer s.begin(s.cc.ctx.Finishing())()
 	body := buf.Bytes()
 	if e := checkBody(body); e != nil {
 		return s.reject("DATA", "bad_data", e, "size", len(body))
@@ -351,9 +379,7 @@ func (s *session) Data(r io.Reader) error {
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
 	locals, queue := s.plan(body, header, qid)
-	ctx, cancel := s.dbctx()
-	defer cancel()
-	res, err := s.srv.agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
+	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
@@ -368,15 +394,7 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.metrics.DeliveryLatency.Observe(time.Since(start).Seconds())
 	s.log.Info("accepted", "queue_id", qid, "from", s.from, "helo", s.conn.Hostname(), "rcpts", s.rcptList(),
 		"size", size, "tls", tlsInfo != "", "took", time.Since(start).Round(time.Microsecond))
-	for _, o := range res.Outcomes {
-		t := o.Recipient.Target
-		if o.OverQuota {
-			s.log.Info("bounced", "queue_id", qid, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
-			continue
-		}
-		s.log.Info("delivered", "queue_id", qid, "to", t.Address, "folder", o.Recipient.Target.Folder, "uid", o.UID,
-			"size", o.Size)
-	}
+	s.logOutcomes(qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {
 			s.log.Info("queued", "queue_id", qid, "queue_row", res.QueueIDs[i], "origin", q.Origin,
@@ -389,6 +407,30 @@ func (s *session) Data(r io.Reader) error {
 	s.vacations(res.Outcomes, h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
+}
+
+// logOutcomes writes the mail log line of each local copy. A copy whose
+// folder vanished during delivery went to INBOX (wanted_folder says where
+// it was meant to go); one that could not be indexed after the commit is
+// durable and waits for adoption (a warning: the message is accepted).
+func (s *session) logOutcomes(qid string, outs []mda.Outcome) {
+	for _, o := range outs {
+		t := o.Recipient.Target
+		if o.OverQuota {
+			s.log.Info("bounced", "queue_id", qid, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
+			continue
+		}
+		attrs := []any{"queue_id", qid, "to", t.Address, "folder", t.Folder, "uid", o.UID, "size", o.Size}
+		if o.WantedFolder != "" {
+			attrs = append(attrs, "wanted_folder", o.WantedFolder)
+		}
+		if o.Err != nil {
+			attrs = append(attrs, "err", o.Err)
+			s.log.Warn("delivered, not indexed yet", attrs...)
+			continue
+		}
+		s.log.Info("delivered", attrs...)
+	}
 }
 
 func (s *session) rcptList() []string {
@@ -469,25 +511,27 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 // bounces builds the DSN for recipients refused for quota when others got
 // the message (SMTP has one DATA reply for all).
 func (s *session) bounces(refused []mda.Outcome, header, body []byte, qid string) []store.QueuedMessage {
-	if s.from == "" {
-		return nil // never bounce a bounce (RFC 3464 2, RFC 5321 6.1)
-	}
-	var failed []DSNRecipient
-	for _, o := range refused {
-		failed = append(failed, DSNRecipient{
-			Address:    o.Recipient.Target.Address,
-			Status:     "5.2.2",
-			Diagnostic: "smtp; 552 5.2.2 Mailbox full",
-		})
-	}
 	orig := make([]byte, 0, len(header)+len(body))
 	orig = append(append(orig, header...), body...)
+	return quotaBounce(s.srv.cfg.Hostname, s.from, qid, refused, orig, s.opts.Return == smtp.DSNReturnHeaders)
+}
+
+// quotaBounce is the DSN that returns a message to its sender for the
+// copies refused for quota while others were delivered; none for the null
+// sender (never bounce a bounce: RFC 3464 2, RFC 5321 6.1).
+func quotaBounce(hostname, sender, qid string, refused []mda.Outcome, original []byte, headersOnly bool) []store.QueuedMessage {
+	if sender == "" {
+		return nil
+	}
+	now := time.Now()
 	msg := BuildDSN(DSN{
-		ReportingMTA: s.srv.cfg.Hostname, Sender: s.from, QueueID: qid, Arrival: time.Now(),
-		Recipients: failed, Original: orig, HeadersOnly: s.opts.Return == smtp.DSNReturnHeaders,
-		Now: time.Now(),
+		ReportingMTA: hostname, Sender: sender, QueueID: qid, Arrival: now,
+		Recipients: quotaDSNRecipients(refused), Original: original, HeadersOnly: headersOnly, Now: now,
 	})
-	_, domain := address.Split(s.fromN) // the A-label form
+	_, domain := address.Split(sender)
+	if n, err := address.Normalize(sender); err == nil {
+		_, domain = address.Split(n) // the A-label form
+	}
 	return []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}}
+		Recipients: []store.QueuedRecipient{{Address: sender, Domain: domain}}}}
 }

@@ -99,9 +99,8 @@ func (s subSession) authFailed(why string) error {
 }
 
 func (s subSession) login(username, password string) error {
-	ctx, cancel := s.dbctx()
-	defer cancel()
-	acct, err := s.srv.cfg.Submission.Auth.Login(ctx, auth.LoginRequest{
+	defer s.begin(s.cc.ctx.Command())()
+	acct, err := s.srv.cfg.Submission.Auth.Login(s.ctx, auth.LoginRequest{
 		Username: username, Password: password, RemoteIP: s.cc.ip, Protocol: auth.ProtoSMTP})
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
@@ -178,9 +177,7 @@ func (s *session) ownsAddress(addr string) (bool, error) {
 	if strings.EqualFold(addr, s.acct.Address) {
 		return true, nil
 	}
-	ctx, cancel := s.dbctx()
-	defer cancel()
-	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
+	res, err := s.srv.store.Resolve(s.ctx, addr, s.srv.cfg.RecipientDelimiter)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrDisabled):
 		return false, nil

@@ -40,10 +40,9 @@ func (s *session) vacations(outs []mda.Outcome, h header) {
 			s.log.Debug("no vacation reply: not in To/Cc", "mailbox", t.Address)
 			continue
 		}
-		ctx, cancel := s.dbctx()
+		ctx := s.ctx
 		v, err := s.srv.store.ActiveVacation(ctx, t.MailboxID)
 		if err != nil {
-			cancel()
 			if !errors.Is(err, store.ErrNotFound) {
 				s.log.Error("vacation", "mailbox", t.Address, "err", err)
 			}
@@ -55,7 +54,6 @@ func (s *session) vacations(outs []mda.Outcome, h header) {
 			Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}
 		sent, err := s.srv.store.QueueVacationReply(ctx, t.MailboxID, sender,
 			time.Duration(v.IntervalSeconds)*time.Second, q)
-		cancel()
 		switch {
 		case err != nil:
 			s.log.Error("vacation reply", "mailbox", t.Address, "err", err)

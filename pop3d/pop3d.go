@@ -95,6 +95,9 @@ type Config struct {
 	// (auth.allow_plaintext_loopback).
 	AllowPlaintextLoopback bool
 	IdleTimeout            time.Duration // 0: 10 minutes (RFC 1939 section 3)
+	// CommandTimeout bounds each command's database work
+	// (limits.command_timeout); 0: connctx.DefaultTimeout.
+	CommandTimeout time.Duration
 	// MaxConnsPerClient bounds the connections open at once from one
 	// client address (IPv6: one /64); 0 means no limit.
 	MaxConnsPerClient int

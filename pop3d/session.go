@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailhost/auth"
+	"mailhost/connctx"
 	"mailhost/maildir"
 )
 
@@ -38,8 +39,11 @@ var errLineTooLong = errors.New("line too long")
 
 // session is one POP3 connection.
 type session struct {
-	srv    *Server
+	srv *Server
+	// ctx is the running command's context while a command runs (its
+	// deadline, the client hanging up, shutdown), else the connection's.
 	ctx    context.Context
+	cc     *connctx.Conn
 	conn   net.Conn
 	r      *bufio.Reader
 	w      *bufio.Writer
@@ -92,6 +96,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, implicitTLS bool) {
 	s.m.active.Inc()
 	defer s.m.active.Dec()
 	defer c.Close()
+	cc := connctx.New(ctx, c, s.cfg.CommandTimeout)
+	defer cc.Close()
+	ctx = cc.Context()
 
 	if implicitTLS {
 		tc := tls.Server(c, s.cfg.TLS)
@@ -104,7 +111,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, implicitTLS bool) {
 		c = tc
 	}
 	ss := &session{
-		srv: s, ctx: ctx, conn: c, tls: implicitTLS,
+		srv: s, ctx: ctx, cc: cc, conn: c, tls: implicitTLS,
 		r:      bufio.NewReaderSize(c, 4096),
 		w:      bufio.NewWriterSize(deadlineWriter{c, s.cfg.IdleTimeout}, 32<<10),
 		remote: auth.RemoteIP(c.RemoteAddr()),
@@ -145,7 +152,7 @@ func (ss *session) loop() {
 			}
 			continue
 		}
-		done := ss.dispatch(cmd)
+		done := ss.run(cmd)
 		label := cmd.Name
 		if !knownCommands[label] {
 			label = "unknown"
@@ -245,6 +252,18 @@ func (ss *session) reply(ok bool, format string, a ...any) {
 		fmt.Fprintf(ss.w, format, a...)
 	}
 	ss.w.WriteString("\r\n")
+}
+
+// run runs one command under its own context: a deadline, cancelled
+// when the client hangs up or the server shuts down.
+func (ss *session) run(c command) (done bool) {
+	cmd := ss.cc.Command()
+	ss.ctx = cmd.Context()
+	defer func() {
+		cmd.End()
+		ss.ctx = ss.cc.Context()
+	}()
+	return ss.dispatch(c)
 }
 
 // dispatch runs one command and reports whether the session is over.
@@ -426,8 +445,8 @@ func (ss *session) login(user, password string) bool {
 	case errors.Is(err, auth.ErrThrottled):
 		ss.reply(false, "[SYS/TEMP] Too many failed logins; try again later.")
 		return true
-	case ss.ctx.Err() != nil:
-		return true
+	case ss.ctx.Err() != nil && !errors.Is(context.Cause(ss.ctx), connctx.ErrTimeout):
+		return true // the client hung up or the server is stopping
 	case err != nil:
 		ss.log.Error("pop3 login", "err", err)
 		ss.reply(false, "[SYS/TEMP] Temporary server failure; try again later.")

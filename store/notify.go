@@ -137,7 +137,9 @@ func (l *FolderListener) Run(ctx context.Context) error {
 
 // listen runs one connection until it fails.
 func (l *FolderListener) listen(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, l.s.pool.Config().ConnConfig.Copy())
+	cfg := l.s.pool.Config().ConnConfig.Copy()
+	closeOnCancel(cfg)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -99,26 +99,39 @@ func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids 
 	return out, nil
 }
 
-// pop3LockClass is the first key of the POP3 advisory locks ("POP3"), the
-// mailbox id the second, so they collide with no other advisory lock.
-const pop3LockClass = 0x504f5033
-
 // MailboxLocks holds this node's POP3 mailbox locks: PostgreSQL session
-// advisory locks on one dedicated connection (not a pool connection, so a
-// thousand POP3 sessions do not take a thousand connections), so that one
-// POP3 session per mailbox runs at a time across every node sharing the
-// database. Sessions of this node are told apart in memory, since a
-// session lock is re-entrant for the connection holding it. If the
-// connection breaks, its locks vanish with it; the next call reconnects and
-// takes the locks of the sessions still running again. Safe for concurrent
-// use; Close releases everything.
+// advisory locks on one dedicated connection, so that one POP3 session per
+// mailbox runs at a time across every node sharing the database. One
+// connection per node, not one per session: a session lock lives as long
+// as the connection that took it, and a thousand POP3 sessions must not
+// hold a thousand connections (nor pin pool connections). Sessions of
+// this node are told apart in memory, since a session lock is re-entrant
+// for the connection holding it.
+//
+// The connection is used by one round trip at a time; callers wait for it
+// on a channel, with their context, and never under a mutex, so a slow
+// round trip delays only the lock requests behind it and a caller that
+// gives up does not wait. If the connection breaks, its locks vanish with
+// it; the next round trip reconnects and takes the locks of the sessions
+// still running again. Safe for concurrent use; Close releases everything.
 type MailboxLocks struct {
 	connect func(context.Context) (*pgx.Conn, error)
 
-	mu   sync.Mutex
-	conn *pgx.Conn
-	held map[int64]struct{}
+	use  chan struct{} // a token: whoever holds it may use conn
+	conn *pgx.Conn     // guarded by use
+
+	mu   sync.Mutex // guards held; never held across a round trip
+	held map[int64]lockState
 }
+
+// lockState is what this node knows of a mailbox's lock.
+type lockState int
+
+const (
+	lockTaking    lockState = iota + 1 // a TryLock is asking the database
+	lockHeld                           // a session of this node holds it
+	lockReleasing                      // an Unlock is telling the database
+)
 
 // NewMailboxLocks returns the lock holder of this node. It connects with
 // the pool's settings on Connect or at first use.
@@ -126,7 +139,8 @@ func (s *Store) NewMailboxLocks() *MailboxLocks {
 	cfg := s.pool.Config().ConnConfig
 	return &MailboxLocks{
 		connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
-		held:    map[int64]struct{}{},
+		use:     make(chan struct{}, 1),
+		held:    map[int64]lockState{},
 	}
 }
 
@@ -135,92 +149,114 @@ func (s *Store) NewMailboxLocks() *MailboxLocks {
 // only root may reach still works) and so that a database that cannot be
 // reached is reported at once.
 func (l *MailboxLocks) Connect(ctx context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
-	defer cancel()
-	return l.ensureConn(ctx)
+	return l.roundTrip(ctx, func(context.Context, *pgx.Conn) error { return nil })
 }
 
-// lockTimeout bounds a lock round trip. The context of a call is not used
-// as is: cancelling a query closes its connection, which would drop every
-// session's lock.
+// lockTimeout bounds a lock round trip. The context of a call bounds only
+// the wait for the connection: a query it cancelled would leave the
+// connection, and so every session's lock, in doubt.
 const lockTimeout = 10 * time.Second
 
 // TryLock takes mailbox id's lock; false when a session (of this node or
 // another) holds it.
 func (l *MailboxLocks) TryLock(ctx context.Context, id int64) (bool, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.held[id]; ok {
+	if _, busy := l.held[id]; busy {
+		l.mu.Unlock()
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
-	defer cancel()
+	l.held[id] = lockTaking
+	l.mu.Unlock()
 	var ok bool
-	var err error
-	for attempt := 0; attempt < 2; attempt++ { // a dead connection is noticed on use: reconnect once
-		if err = l.ensureConn(ctx); err != nil {
-			return false, err
-		}
-		if ok, err = l.try(ctx, id); err == nil {
-			break
-		}
-		l.dropConn()
-	}
-	if err != nil {
+	err := l.roundTrip(ctx, func(ctx context.Context, c *pgx.Conn) (err error) {
+		ok, err = try(ctx, c, id)
+		return err
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || !ok {
+		delete(l.held, id)
 		return false, err
 	}
-	if ok {
-		l.held[id] = struct{}{}
-	}
-	return ok, nil
+	l.held[id] = lockHeld
+	return true, nil
 }
 
 // Unlock releases mailbox id's lock.
 func (l *MailboxLocks) Unlock(ctx context.Context, id int64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.held[id]; !ok {
+	if l.held[id] != lockHeld {
+		l.mu.Unlock()
 		return nil
 	}
-	delete(l.held, id)
-	if l.conn == nil || l.conn.IsClosed() {
-		return nil // the lock went with the connection
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
-	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, int32(pop3LockClass), lockKey(id)); err != nil {
-		// The connection is gone, and this lock with it: reconnect now
-		// to take back the locks of the other sessions.
-		l.dropConn()
-		if err := l.ensureConn(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Until the database has it back, no session of this node may take
+	// it: a reconnection meanwhile would hand it over, and this unlock
+	// would then release the new session's lock.
+	l.held[id] = lockReleasing
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.held, id)
+		l.mu.Unlock()
+	}()
+	// A broken connection took the lock with it; roundTrip reconnects
+	// for the other sessions, and the unlock finds nothing to release.
+	// The turn is awaited whatever ctx says: a lock left behind on the
+	// connection would keep the mailbox from every other node.
+	return l.roundTrip(context.WithoutCancel(ctx), func(ctx context.Context, c *pgx.Conn) error {
+		hi, lo := lockKeys(id)
+		_, err := c.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, hi, lo)
+		return err
+	})
 }
 
 // Close releases every lock and closes the connection. The locks are
 // released first: the server ends a closed session a little later, and
 // another node should not wait for that.
 func (l *MailboxLocks) Close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.use <- struct{}{}
+	defer func() { <-l.use }()
 	if l.conn != nil && !l.conn.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		l.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`) //nolint:errcheck // closing releases them anyway
 		cancel()
 	}
 	l.dropConn()
+	l.mu.Lock()
 	clear(l.held)
+	l.mu.Unlock()
 }
 
-func (l *MailboxLocks) try(ctx context.Context, id int64) (bool, error) {
+// roundTrip runs fn on the lock connection once it is this caller's turn,
+// connecting first when needed. A failure is taken for a dead connection:
+// it is dropped, and fn tried once more on a new one.
+func (l *MailboxLocks) roundTrip(ctx context.Context, fn func(context.Context, *pgx.Conn) error) error {
+	select {
+	case l.use <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("store: pop3 lock: %w", ctx.Err())
+	}
+	defer func() { <-l.use }()
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTimeout)
+	defer cancel()
+	var err error
+	for range 2 {
+		if err = l.ensureConn(qctx); err != nil {
+			return err
+		}
+		if err = fn(qctx, l.conn); err == nil {
+			return nil
+		}
+		l.dropConn()
+	}
+	return translate(err, "pop3 lock")
+}
+
+func try(ctx context.Context, c *pgx.Conn, id int64) (bool, error) {
 	var ok bool
-	err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, int32(pop3LockClass), lockKey(id)).Scan(&ok)
-	if err != nil {
-		return false, translate(err, "pop3 lock")
+	hi, lo := lockKeys(id)
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, hi, lo).Scan(&ok); err != nil {
+		return false, err
 	}
 	return ok, nil
 }
@@ -228,6 +264,7 @@ func (l *MailboxLocks) try(ctx context.Context, id int64) (bool, error) {
 // ensureConn connects when there is no live connection and takes back the
 // locks of the sessions still running; a lock another node took in the
 // meantime is lost to its session (which still deletes only what it saw).
+// The caller holds the use token.
 func (l *MailboxLocks) ensureConn(ctx context.Context) error {
 	if l.conn != nil && !l.conn.IsClosed() {
 		return nil
@@ -237,14 +274,29 @@ func (l *MailboxLocks) ensureConn(ctx context.Context) error {
 		return fmt.Errorf("store: pop3 lock connection: %w", err)
 	}
 	l.conn = c
-	for id := range l.held {
-		if ok, err := l.try(ctx, id); err != nil || !ok {
+	l.mu.Lock()
+	var retake []int64
+	for id, st := range l.held {
+		if st == lockHeld {
+			retake = append(retake, id)
+		}
+	}
+	l.mu.Unlock()
+	for _, id := range retake {
+		ok, err := try(ctx, c, id)
+		if err == nil && ok {
+			continue
+		}
+		l.mu.Lock()
+		if l.held[id] == lockHeld {
 			delete(l.held, id)
 		}
+		l.mu.Unlock()
 	}
 	return nil
 }
 
+// dropConn closes the connection; the caller holds the use token.
 func (l *MailboxLocks) dropConn() {
 	if l.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -254,5 +306,11 @@ func (l *MailboxLocks) dropConn() {
 	}
 }
 
-// lockKey maps a mailbox id onto the int4 second key of the lock.
-func lockKey(id int64) int32 { return int32(id) }
+// lockKeys are the two int4 keys of mailbox id's advisory lock: its high
+// and low halves, so that every mailbox has its own lock however large its
+// id. The two-int4 key space is the POP3 locks' alone: PostgreSQL keeps it
+// apart from the bigint one (pg_locks.objsubid 2 against 1), where the
+// other advisory locks live (migrations, the address triggers' hashtext
+// keys), so these never collide with them. (A bigint key holding the id
+// would: hashtext values are small integers, as mailbox ids are.)
+func lockKeys(id int64) (hi, lo int32) { return int32(id >> 32), int32(uint32(id)) }

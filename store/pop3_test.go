@@ -38,14 +38,36 @@ func TestMailboxLocks(t *testing.T) {
 	// the next call reconnects and takes it back for the running session.
 	try(node1, 3, true)
 	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = $1 AND objid = 3
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, int64(0x504f5033)); err != nil {
+		WHERE locktype = 'advisory' AND classid = 0 AND objid = 3 AND objsubid = 2
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}
 	try(node1, 4, true) // notices, reconnects, takes 3 again
 	try(node2, 3, false)
 	node1.Close()
 	try(node2, 3, true)
+}
+
+// TestMailboxLocksWholeID: mailboxes whose ids differ only above 32 bits
+// have locks of their own; the lock of the one does not refuse the other.
+func TestMailboxLocksWholeID(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	node1, node2 := s.NewMailboxLocks(), s.NewMailboxLocks()
+	defer node1.Close()
+	defer node2.Close()
+	const low, high = int64(7), int64(7 + 1<<32)
+	for _, c := range []struct {
+		l  *store.MailboxLocks
+		id int64
+	}{{node1, low}, {node2, high}, {node1, high + 1<<40}, {node2, -low}} {
+		if ok, err := c.l.TryLock(ctx, c.id); err != nil || !ok {
+			t.Fatalf("TryLock(%d) = %v, %v; want true", c.id, ok, err)
+		}
+	}
+	if ok, _ := node2.TryLock(ctx, low); ok {
+		t.Error("two nodes hold the same mailbox")
+	}
 }
 
 func TestPOP3ExpungeOnlyTouchesItsMailbox(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -46,6 +47,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cancelOnServer(cfg.ConnConfig)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
@@ -58,6 +60,31 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// cancelDeadlineDelay is how long a cancelled query may take to stop on
+// the server before its connection is closed.
+const cancelDeadlineDelay = 2 * time.Second
+
+// cancelOnServer makes a context that ends during a query send PostgreSQL a
+// cancel request, so that the query stops there too (a session whose
+// client went away must not keep a backend busy, or waiting on a lock, for
+// nobody), and keeps the connection when the server answers in time.
+// pgx's default only closes the socket, which a backend waiting on a lock
+// notices when the wait is over.
+func cancelOnServer(cfg *pgx.ConnConfig) {
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelDeadlineDelay}
+	}
+}
+
+// closeOnCancel restores pgx's default for a connection that waits idle
+// for notifications: a cancel request has nothing to cancel there, so the
+// socket is closed at once.
+func closeOnCancel(cfg *pgx.ConnConfig) {
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
 }
 
 // Close releases every connection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -51,6 +52,7 @@ func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn
 		TLS:                    tlsConf,
 		AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback,
 		AppendLimit:            cfg.SMTP.MessageSizeLimit,
+		CommandTimeout:         time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		Log:                    log,
 	})
 	if err := srv.Listen(imapAddr, imapsAddr); err != nil {

@@ -38,6 +38,7 @@ func newPOP3Server(cfg *config.Config, st *store.Store, files pop3d.Files, authn
 		TLS:                    tlsConf,
 		AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback,
 		IdleTimeout:            time.Duration(cfg.POP3.IdleTimeout) * time.Second,
+		CommandTimeout:         time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		MaxConnsPerClient:      cfg.POP3.MaxConnsPerClient,
 		Log:                    log.With("server", "pop3"),
 		Registry:               reg,

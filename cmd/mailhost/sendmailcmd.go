@@ -143,6 +143,17 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 	}
 	log.Info("accepted", "queue_id", res.ID, "origin", "sendmail", "from", sender, "uid", login, "rcpts", rcpts,
 		"size", len(msg), "delivered", res.Delivered, "queued", res.Queued)
+	for _, o := range res.Outcomes {
+		to := o.Recipient.Target.Address
+		switch {
+		case o.OverQuota:
+			log.Warn("bounced", "queue_id", res.ID, "to", to, "status", "5.2.2", "reason", "mailbox full")
+		case o.Err != nil:
+			log.Warn("delivered, not indexed yet", "queue_id", res.ID, "to", to, "err", o.Err)
+		case o.WantedFolder != "":
+			log.Warn("folder gone, delivered to INBOX", "queue_id", res.ID, "to", to, "wanted_folder", o.WantedFolder)
+		}
+	}
 	return nil
 }
 

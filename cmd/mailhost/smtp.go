@@ -50,6 +50,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		DNSBL:              cfg.SMTP.DNSBL,
 		DNSBLAction:        cfg.SMTP.DNSBLAction,
 		TLS:                tlsConf,
+		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {
