@@ -538,6 +538,10 @@ func (ss *session) quitCommand(c command) {
 		return
 	}
 	n, err := ss.update()
+	// The lock goes before the reply: a client that read +OK may log in
+	// again at once (fetchmail and curl do) and must not find its own
+	// mailbox still locked.
+	ss.unlock()
 	if err != nil {
 		ss.reply(false, "[SYS/TEMP] Deleted messages were not removed; try again later.")
 		return
