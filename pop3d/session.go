@@ -519,6 +519,10 @@ func (ss *session) quitCommand(c command) {
 		return
 	}
 	n, err := ss.update()
+	// The maildrop is released before the answer: a client that logs in
+	// again as soon as it has read it must not find its own session's
+	// lock still held.
+	ss.unlock()
 	if err != nil {
 		ss.reply(false, "[SYS/TEMP] Deleted messages were not removed; try again later.")
 		return
