@@ -68,9 +68,8 @@ func snapshot(t *testing.T, got map[string][]place) expected {
 	return want
 }
 
-// crashRound is one kill: its name, and the wait for its instant, given the
-// folder directories concerned and a channel closed when the operation
-// answered (the wait must end then too).
+// crashRound is one kill: its name, and the wait for its instant, which
+// also ends when done is closed (the operation answered first).
 type crashRound struct {
 	name string
 	wait func(done <-chan struct{}) string // returns what it saw, for the log

@@ -307,7 +307,7 @@ func (e *mailEnv) statusMatchesSelect(t *testing.T, addr string, folders ...stri
 	}
 }
 
-// countFiles counts the message files in a folder's new/ and cur/.
+// countFilesIn counts the message files in a folder's new/ and cur/.
 func countFilesIn(dir string) int {
 	n := 0
 	for _, sub := range []string{"new", "cur"} {
