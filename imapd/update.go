@@ -205,8 +205,9 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 // the journal first (IntendAdds), so that no poll adopts the links before
 // their rows are in, and a crash leaves links that are removed, not
 // adopted. On failure it removes what it made; so does cancel, for a caller
-// whose commit then fails.
-func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMessage, []store.NewIMAPMessage, func(), error) {
+// whose commit then fails (keys nil: every link) or indexed only some
+// (the keys of the others).
+func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMessage, []store.NewIMAPMessage, func(keys []string), error) {
 	sel := s.sel
 	dir, err := s.mbox.Folder(dst.Name)
 	if err != nil {
@@ -225,8 +226,11 @@ func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMes
 	if err := s.srv.opts.Backend.IntendAdds(s.ctx, dst.ID, s.srv.opts.Names.Host(), keys); err != nil {
 		return nil, nil, nil, s.internal("copy: journal", err)
 	}
-	cancel := func() {
-		if err := s.srv.opts.Files.CancelAdds(context.WithoutCancel(s.ctx), dst.ID, dir, keys); err != nil {
+	cancel := func(some []string) {
+		if some == nil {
+			some = keys
+		}
+		if err := s.srv.opts.Files.CancelAdds(context.WithoutCancel(s.ctx), dst.ID, dir, some); err != nil {
 			s.logger().Warn("imap: remove links of a failed copy", "folder", dst.Name, "err", err)
 		}
 	}
@@ -234,7 +238,7 @@ func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMes
 	for i, m := range msgs {
 		d, err := maildir.Link(sel.dir, m.Filename, dir, keys[i], lettersOf(m.Flags))
 		if err != nil {
-			cancel()
+			cancel(nil)
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, nil, nil, imapErr(imap.StatusResponseTypeNo, "EXPUNGEISSUED",
 					"Some messages were expunged meanwhile")
@@ -268,10 +272,13 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(msgs) == 0 { // all expunged meanwhile: nothing to copy, no COPYUID
+		return nil, nil
+	}
 	newUIDs, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, dst.ID, rows)
 	if err != nil {
 		if store.RolledBack(err) {
-			cancel()
+			cancel(nil)
 		}
 		if errors.Is(err, store.ErrOverQuota) {
 			return nil, errOverQuota
@@ -282,13 +289,18 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	return copyData(msgs, newUIDs, uv), nil
 }
 
+// copyData is the COPYUID of a COPY or MOVE (RFC 4315), nil when nothing
+// was copied: the response code has no form for empty UID sets.
 func copyData(msgs []store.IMAPMessage, newUIDs []uint32, uv uint32) *imap.CopyData {
 	data := &imap.CopyData{UIDValidity: uv}
 	for i, m := range msgs {
-		if i < len(newUIDs) && newUIDs[i] != 0 { // 0: the key was indexed already (cannot happen for new links)
+		if i < len(newUIDs) && newUIDs[i] != 0 { // 0: not copied (a MOVE's source gone meanwhile)
 			data.SourceUIDs.AddNum(imap.UID(m.UID))
 			data.DestUIDs.AddNum(imap.UID(newUIDs[i]))
 		}
+	}
+	if len(data.SourceUIDs) == 0 {
+		return nil
 	}
 	return data
 }
@@ -310,6 +322,9 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return err
 	}
+	if len(msgs) == 0 { // all expunged meanwhile: nothing to move
+		return nil
+	}
 	src := make([]uint32, len(msgs))
 	for i, m := range msgs {
 		src[i] = m.UID
@@ -317,18 +332,33 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	newUIDs, uv, gone, err := s.srv.opts.Backend.IMAPMove(s.ctx, s.acct.MailboxID, sel.folder.ID, dst.ID, src, rows)
 	if err != nil {
 		if store.RolledBack(err) {
-			cancel()
+			cancel(nil)
 		}
 		if errors.Is(err, store.ErrOverQuota) {
 			return errOverQuota
 		}
 		return s.internal("move: index", err)
 	}
+	// Links of messages that another session expunged or moved before
+	// this MOVE committed were not indexed: they go.
+	var stale []string
+	for i, u := range newUIDs {
+		if u == 0 {
+			stale = append(stale, rows[i].Key)
+		}
+	}
+	if len(stale) > 0 {
+		cancel(stale)
+	}
 	s.removeFiles(sel, gone)
-	s.srv.opts.Notices.Notify(dst.ID)
-	s.srv.opts.Notices.Notify(sel.folder.ID)
-	if err := w.WriteCopyData(copyData(msgs, newUIDs, uv)); err != nil {
-		return err
+	if len(stale) < len(rows) {
+		s.srv.opts.Notices.Notify(dst.ID)
+		s.srv.opts.Notices.Notify(sel.folder.ID)
+	}
+	if data := copyData(msgs, newUIDs, uv); data != nil {
+		if err := w.WriteCopyData(data); err != nil {
+			return err
+		}
 	}
 	for i := len(gone) - 1; i >= 0; i-- {
 		seq := sel.seqOf(gone[i].UID)

@@ -538,9 +538,9 @@ func (ss *session) quitCommand(c command) {
 		return
 	}
 	n, err := ss.update()
-	// The lock goes before the reply: a client that read +OK may log in
-	// again at once (fetchmail and curl do) and must not find its own
-	// mailbox still locked.
+	// The maildrop is released before the answer: a client that logs in
+	// again as soon as it has read it must not find its own session's
+	// lock still held.
 	ss.unlock()
 	if err != nil {
 		ss.reply(false, "[SYS/TEMP] Deleted messages were not removed; try again later.")

@@ -444,40 +444,89 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 }
 
 // IMAPMove indexes msgs (links of the source messages, already in the
-// destination folder and announced with IntendAdds) in dst and removes the
-// source rows srcUIDs, recording them in the journal for removal, in one
-// transaction. The copies are charged to the quota before the sources are
-// credited, as a COPY then EXPUNGE would be: ErrOverQuota when the mailbox
-// cannot hold both for a moment, and nothing changes.
+// destination folder and announced with IntendAdds; msgs[i] is the link of
+// srcUIDs[i]) in dst and removes the source rows, recording them in the
+// journal for removal, in one transaction. Only the messages whose source
+// row is still there when the transaction locks it move: a link whose
+// source another session expunged or moved meanwhile is not indexed (its
+// UID in the result is 0, and the caller removes it), so two MOVEs of one
+// message never make two copies. The copies are charged to the quota
+// before the sources are credited, as a COPY then EXPUNGE would be:
+// ErrOverQuota when the mailbox cannot hold both for a moment, and nothing
+// changes.
 func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
 	msgs []NewIMAPMessage) ([]uint32, uint32, []Expunged, error) {
+	if len(srcUIDs) != len(msgs) {
+		return nil, 0, nil, fmt.Errorf("store: move: %d source UIDs for %d messages", len(srcUIDs), len(msgs))
+	}
 	var uids []uint32
 	var uv uint32
 	var gone []Expunged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		uids, gone = make([]uint32, len(msgs)), nil
 		if err := lockRows(ctx, tx, mailboxID, srcFolder, dstFolder); err != nil {
 			return err
 		}
-		var total int64
-		for _, m := range msgs {
-			total += m.Size
-		}
-		if err := charge(ctx, tx, mailboxID, int64(len(msgs)), total, true); err != nil {
-			return err
-		}
-		var err error
-		uids, uv, _, _, err = insertMessages(ctx, tx, dstFolder, msgs)
+		present, err := lockMessages(ctx, tx, srcFolder, srcUIDs)
 		if err != nil {
 			return err
+		}
+		var keep []NewIMAPMessage
+		var from []int // index in msgs of each kept message
+		var total int64
+		for i, m := range msgs {
+			if _, ok := present[srcUIDs[i]]; ok {
+				keep = append(keep, m)
+				from = append(from, i)
+				total += m.Size
+			}
+		}
+		if len(keep) == 0 {
+			return nil
+		}
+		if err := charge(ctx, tx, mailboxID, int64(len(keep)), total, true); err != nil {
+			return err
+		}
+		kept, v, _, _, err := insertMessages(ctx, tx, dstFolder, keep)
+		if err != nil {
+			return err
+		}
+		uv = v
+		for j, u := range kept {
+			uids[from[j]] = u
 		}
 		if err := notifyFolder(ctx, tx, dstFolder, "new"); err != nil {
 			return err
 		}
-		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, srcUIDs, false, s.node)
+		moved := make([]uint32, len(from))
+		for j, i := range from {
+			moved[j] = srcUIDs[i]
+		}
+		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, moved, false, s.node)
 		return err
 	})
 	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, nil, translate(err, "move")
 	}
 	return uids, uv, gone, translate(err, "move")
+}
+
+// lockMessages locks the rows of a folder's messages with those UIDs (the
+// third level of the lock order) and returns the UIDs that exist.
+func lockMessages(ctx context.Context, tx pgx.Tx, folderID int64, uids []uint32) (map[uint32]struct{}, error) {
+	rows, err := tx.Query(ctx, `SELECT uid FROM messages WHERE folder_id = $1 AND uid = ANY($2)
+		ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uint32]struct{}, len(uids))
+	for rows.Next() {
+		var u int64
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out[uint32(u)] = struct{}{}
+	}
+	return out, rows.Err()
 }
