@@ -23,6 +23,35 @@ func CLI() Actor { return Actor{Kind: "cli", Superadmin: true, Username: "cli"} 
 // System is mailhost's own actor (periodic purges).
 func System() Actor { return Actor{Kind: "system", Superadmin: true, Username: "system"} }
 
+// Rights is what an actor may do beyond its own domains' objects and its
+// own account and tokens: what the faces offer (links, form fields). It
+// summarises the checks the operations make; every operation checks
+// again, and its answer is the one the faces show.
+type Rights struct {
+	// Domains: create and delete domains and alias domains, change a
+	// domain's kind, next hop or active flag, raise its limits.
+	Domains bool
+	// Admins: see and manage every admin, and every admin's tokens.
+	Admins bool
+	// Queue: see and change the mail queue.
+	Queue bool
+}
+
+// Rights returns what a may do.
+func (a Actor) Rights() Rights {
+	return Rights{Domains: a.Superadmin, Admins: a.MayManageAdmins() == nil, Queue: queueAllowed(a) == nil}
+}
+
+// MayManageAdmins returns nil when a may list, create and delete admins,
+// else the Forbidden error those operations return (the panel asks it
+// before it shows the new-admin form).
+func (a Actor) MayManageAdmins() error {
+	if !a.Superadmin {
+		return newErr(Forbidden, "only a super-admin may manage admins")
+	}
+	return nil
+}
+
 func (a Actor) canDomain(id int64) bool {
 	return a.Superadmin || slices.Contains(a.DomainIDs, id)
 }

@@ -84,8 +84,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 // CreateAdmin adds an admin. Only a super-admin may.
 func (s *Service) CreateAdmin(ctx context.Context, a Actor, in AdminInput) (AdminView, error) {
-	if !a.Superadmin {
-		return AdminView{}, newErr(Forbidden, "only a super-admin may manage admins")
+	if err := a.MayManageAdmins(); err != nil {
+		return AdminView{}, err
 	}
 	var f fields
 	var username string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"mailhost/store"
 )
@@ -21,9 +22,42 @@ type QueueParams struct {
 	Limit  int    // 0 = all
 }
 
+// QueueEntry is a queued message with its recipients' states (mailq).
+type QueueEntry struct {
+	ID         int64            `json:"id"`
+	Size       int64            `json:"size"`
+	Arrival    time.Time        `json:"arrival"`
+	Sender     string           `json:"sender"`
+	Origin     string           `json:"origin"`
+	AuthUser   string           `json:"auth_user,omitempty"`
+	Hold       bool             `json:"hold"`
+	Expires    time.Time        `json:"expires"`
+	Recipients []QueueRecipient `json:"recipients"`
+}
+
+// QueueRecipient is one recipient of a queued message with its state.
+type QueueRecipient struct {
+	Address     string     `json:"address"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	NextAttempt time.Time  `json:"next_attempt"`
+	LastAttempt *time.Time `json:"last_attempt,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
+func queueEntry(e store.QueueEntry) QueueEntry {
+	v := QueueEntry{ID: e.ID, Size: e.Size, Arrival: e.Arrival, Sender: e.Sender, Origin: e.Origin,
+		AuthUser: e.AuthUser, Hold: e.Hold, Expires: e.Expires, Recipients: make([]QueueRecipient, len(e.Recipients))}
+	for i, r := range e.Recipients {
+		v.Recipients[i] = QueueRecipient{Address: r.Address, State: r.State, Attempts: r.Attempts,
+			NextAttempt: r.NextAttempt, LastAttempt: r.LastAttempt, LastError: r.LastError}
+	}
+	return v
+}
+
 // QueueMessageView is one queued message; Body only when asked for.
 type QueueMessageView struct {
-	store.QueueEntry
+	QueueEntry
 	Header string `json:"header"`
 	Body   string `json:"body,omitempty"`
 }
@@ -67,9 +101,9 @@ func queueNotFound(err error, id int64) error {
 }
 
 // Queue lists queued messages, oldest first.
-func (s *Service) Queue(ctx context.Context, a Actor, p QueueParams) (List[store.QueueEntry], error) {
+func (s *Service) Queue(ctx context.Context, a Actor, p QueueParams) (List[QueueEntry], error) {
 	if err := queueAllowed(a); err != nil {
-		return List[store.QueueEntry]{}, err
+		return List[QueueEntry]{}, err
 	}
 	var f fields
 	switch p.State {
@@ -78,13 +112,17 @@ func (s *Service) Queue(ctx context.Context, a Actor, p QueueParams) (List[store
 		f.add("state", "must be queued, deferred or hold")
 	}
 	if err := f.err(); err != nil {
-		return List[store.QueueEntry]{}, err
+		return List[QueueEntry]{}, err
 	}
-	out, err := s.st.QueueList(ctx, store.QueueFilter{Domain: strings.ToLower(p.Domain), State: p.State, Limit: p.Limit})
-	if out == nil {
-		out = []store.QueueEntry{}
+	rows, err := s.st.QueueList(ctx, store.QueueFilter{Domain: strings.ToLower(p.Domain), State: p.State, Limit: p.Limit})
+	if err != nil {
+		return List[QueueEntry]{Items: []QueueEntry{}}, err
 	}
-	return List[store.QueueEntry]{Items: out}, err
+	out := List[QueueEntry]{Items: make([]QueueEntry, len(rows))}
+	for i, e := range rows {
+		out.Items[i] = queueEntry(e)
+	}
+	return out, nil
 }
 
 // QueueMessage shows a queued message: its recipients with their state,
@@ -97,7 +135,7 @@ func (s *Service) QueueMessage(ctx context.Context, a Actor, id int64, body bool
 	if err != nil {
 		return QueueMessageView{}, queueNotFound(err, id)
 	}
-	v := QueueMessageView{QueueEntry: e}
+	v := QueueMessageView{QueueEntry: queueEntry(e)}
 	text := string(raw)
 	if i := strings.Index(text, "\r\n\r\n"); i >= 0 {
 		v.Header = text[:i+2]
@@ -156,7 +194,7 @@ func (s *Service) DeleteQueued(ctx context.Context, a Actor, id int64) error {
 	if err := s.st.QueueDelete(ctx, id); err != nil {
 		return queueNotFound(err, id)
 	}
-	s.auditQueue(ctx, a, "delete", queueObject(id), before, nil)
+	s.auditQueue(ctx, a, "delete", queueObject(id), queueEntry(before), nil)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"mailhost/admin"
-	"mailhost/store"
 )
 
 // queueFlushBody selects what POST /queue/flush makes due: {"id": N},
@@ -35,7 +34,7 @@ func (a *API) queueRoutes() []route {
 			Status: ok, Errors: []int{403, 422},
 			Query: []queryParam{{"domain", "string", "only messages with a recipient in this domain"},
 				{"state", "string", "queued, deferred or hold"}, {"limit", "integer", "at most this many messages"}},
-			Response: admin.List[store.QueueEntry]{}, h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
+			Response: admin.List[admin.QueueEntry]{}, h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
 				limit := 0
 				if l := r.query("limit"); l != "" {
 					n, err := strconv.Atoi(l)

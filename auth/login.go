@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailhost/address"
+	"mailhost/store"
 )
 
 // ErrInvalidCredentials is the one answer to a failed login: unknown user,
@@ -21,10 +22,6 @@ import (
 // which. Protocols answer it with SMTP 535 5.7.8, IMAP NO
 // [AUTHENTICATIONFAILED], POP3 -ERR [AUTH].
 var ErrInvalidCredentials = errors.New("auth: invalid credentials")
-
-// ErrNoSuchAccount is wrapped by the error a Credentials implementation
-// returns when no mailbox answers to the address.
-var ErrNoSuchAccount = errors.New("auth: no such account")
 
 // Protocols of a LoginRequest, also the protocol label of the metrics.
 const (
@@ -34,28 +31,19 @@ const (
 	ProtoWeb  = "web"
 )
 
-// Credential is what a login needs to know about a mailbox.
-type Credential struct {
-	MailboxID int64
-	Address   string // the mailbox's own address (the target of an alias domain)
-	Maildir   string // relative to the Maildir root
-	Password  string // stored hash, {SCHEME} prefix
-	// Active is true when the mailbox, its domain and (when the login came
-	// through one) the alias domain are all active.
-	Active bool
-}
-
 // Credentials is the storage a login reads and upgrades. store.Store
 // satisfies it.
 type Credentials interface {
 	// MailboxCredentials returns the mailbox answering to address (already
 	// normalised), directly or through an alias domain. When there is none
-	// the error wraps ErrNoSuchAccount.
-	MailboxCredentials(ctx context.Context, address string) (Credential, error)
+	// the error wraps store.ErrNotFound.
+	MailboxCredentials(ctx context.Context, address string) (store.Credential, error)
 	// RehashPassword replaces the stored hash old of a mailbox by new, only
 	// if it is still old (a password changed meanwhile is kept).
 	RehashPassword(ctx context.Context, mailboxID int64, old, new string) error
 }
+
+var _ Credentials = (*store.Store)(nil)
 
 // LoginRequest is one login attempt.
 type LoginRequest struct {
@@ -175,15 +163,13 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 		return Account{}, err
 	}
 
-	var cred Credential
-	var err error
+	var cred store.Credential
+	err := store.ErrNotFound // a name that is no address names no mailbox
 	if nerr == nil {
 		cred, err = a.creds.MailboxCredentials(ctx, name)
-	} else {
-		err = ErrNoSuchAccount
 	}
 	switch {
-	case errors.Is(err, ErrNoSuchAccount):
+	case errors.Is(err, store.ErrNotFound):
 		Verify(a.dummy, req.Password) //nolint:errcheck // spends the time of a real check
 		return Account{}, a.fail(ctx, log, req, name, "unknown user")
 	case err != nil:
@@ -232,7 +218,7 @@ func (a *Authenticator) fail(ctx context.Context, log *slog.Logger, req LoginReq
 }
 
 // rehash upgrades the stored hash to the configured scheme; best effort.
-func (a *Authenticator) rehash(ctx context.Context, log *slog.Logger, cred Credential, password string) {
+func (a *Authenticator) rehash(ctx context.Context, log *slog.Logger, cred store.Credential, password string) {
 	h, err := a.hasher.Hash(password)
 	if err == nil {
 		err = a.creds.RehashPassword(ctx, cred.MailboxID, cred.Password, h)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"mailhost/store"
 )
 
 // fakeClock advances only when slept on: no test waits for real.
@@ -59,21 +61,21 @@ func (c *fakeClock) lastSleep() time.Duration {
 // domains resolved by the test setup.
 type memCreds struct {
 	mu      sync.Mutex
-	byAddr  map[string]Credential
+	byAddr  map[string]store.Credential
 	lookups int
 	fail    error
 }
 
-func (m *memCreds) MailboxCredentials(_ context.Context, addr string) (Credential, error) {
+func (m *memCreds) MailboxCredentials(_ context.Context, addr string) (store.Credential, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lookups++
 	if m.fail != nil {
-		return Credential{}, m.fail
+		return store.Credential{}, m.fail
 	}
 	c, ok := m.byAddr[addr]
 	if !ok {
-		return Credential{}, fmt.Errorf("mem: %q: %w", addr, ErrNoSuchAccount)
+		return store.Credential{}, fmt.Errorf("mem: %q: %w", addr, store.ErrNotFound)
 	}
 	return c, nil
 }
@@ -120,8 +122,8 @@ func newFixture(t *testing.T, tc ThrottleConfig) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aliceCred := Credential{MailboxID: 1, Address: "alice@example.com", Maildir: "example.com/alice/", Password: alice, Active: true}
-	creds := &memCreds{byAddr: map[string]Credential{
+	aliceCred := store.Credential{MailboxID: 1, Address: "alice@example.com", Maildir: "example.com/alice/", Password: alice, Active: true}
+	creds := &memCreds{byAddr: map[string]store.Credential{
 		"alice@example.com":  aliceCred,
 		"alice@alias.test":   aliceCred, // an alias domain of example.com
 		"bob@example.com":    {MailboxID: 2, Address: "bob@example.com", Password: bob, Active: true},
@@ -342,7 +344,7 @@ func TestIPv6ClientsCountPerSlash64(t *testing.T) {
 }
 
 func TestLoginStopsWaitingWhenClientLeaves(t *testing.T) {
-	creds := &memCreds{byAddr: map[string]Credential{}}
+	creds := &memCreds{byAddr: map[string]store.Credential{}}
 	a, err := NewAuthenticator(creds, Options{Hasher: cheap(SchemeArgon2ID),
 		Throttle: ThrottleConfig{MaxFailures: 5, Block: time.Minute, Delay: time.Hour},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"mailhost/store"
 )
 
 // maildrop reads the session's INBOX from the index, first indexing the
@@ -15,7 +17,7 @@ import (
 // program, a delivery that crashed before its commit), as an IMAP SELECT
 // does. The directories are only read when their mtimes changed since this
 // node last found nothing to adopt there.
-func (ss *session) maildrop(log *slog.Logger) (Inbox, error) {
+func (ss *session) maildrop(log *slog.Logger) (store.POP3Maildrop, error) {
 	st := ss.srv.store
 	inbox, err := st.POP3Inbox(ss.ctx, ss.acct.MailboxID)
 	if err != nil || inbox.FolderID == 0 {
@@ -27,7 +29,7 @@ func (ss *session) maildrop(log *slog.Logger) (Inbox, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return inbox, nil // no Maildir yet: nothing to adopt
 		}
-		return Inbox{}, err
+		return store.POP3Maildrop{}, err
 	}
 	mt := dirTimes{newFI.ModTime(), curFI.ModTime()}
 	if ss.srv.scanned.same(ss.folder.Path, mt) {
@@ -35,7 +37,7 @@ func (ss *session) maildrop(log *slog.Logger) (Inbox, error) {
 	}
 	n, err := ss.srv.files.Adopt(ss.ctx, ss.acct.MailboxID, inbox.FolderID, ss.folder)
 	if err != nil {
-		return Inbox{}, err
+		return store.POP3Maildrop{}, err
 	}
 	ss.srv.scanned.put(ss.folder.Path, mt)
 	if n == 0 {

@@ -23,6 +23,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/maildir"
+	"mailhost/store"
 )
 
 // Authenticator checks logins; auth.Authenticator satisfies it.
@@ -32,39 +33,19 @@ type Authenticator interface {
 
 var _ Authenticator = (*auth.Authenticator)(nil)
 
-// Message is one message of a maildrop, as the index knows it.
-type Message struct {
-	ID       int64  // messages.id
-	UID      int64  // IMAP UID, stable
-	Key      string // Maildir key
-	Filename string // file name last known to the index (flags may have changed it since)
-	Size     int64  // bytes on disk, as charged to the quota
-}
-
-// Inbox is the maildrop of a session: the INBOX folder's messages in UID
-// order, as they were at login.
-type Inbox struct {
-	FolderID    int64
-	UIDValidity int64
-	Messages    []Message
-}
-
-// Expunged is what an expunge removed from the index.
-type Expunged struct {
-	Messages []Message // the rows deleted (those still there), whose files to remove
-}
-
 // Mailstore is the index a POP3 session reads and changes. store.Store
 // satisfies it.
 type Mailstore interface {
 	// POP3Inbox returns the INBOX of the mailbox, messages in UID order.
-	POP3Inbox(ctx context.Context, mailboxID int64) (Inbox, error)
+	POP3Inbox(ctx context.Context, mailboxID int64) (store.POP3Maildrop, error)
 	// POP3Expunge deletes the message rows ids of the folder in one
 	// transaction: rows, the mailbox's usage, the folder's HIGHESTMODSEQ and
 	// a change notice. Rows already gone are skipped. It returns the rows it
 	// deleted, whose files the caller then removes.
-	POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (Expunged, error)
+	POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (store.POP3Expunged, error)
 }
+
+var _ Mailstore = (*store.Store)(nil)
 
 // Files keeps the INBOX's files and index rows in agreement.
 // *reconcile.Reconciler satisfies it.
@@ -85,6 +66,8 @@ type Locker interface {
 	// Unlock releases it.
 	Unlock(ctx context.Context, mailboxID int64) error
 }
+
+var _ Locker = (*store.MailboxLocks)(nil)
 
 // Config is what the server needs from the configuration.
 type Config struct {

@@ -18,6 +18,7 @@ import (
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/maildir"
+	"mailhost/store"
 )
 
 // state is the POP3 session state (RFC 1939 section 3); UPDATE is the
@@ -61,7 +62,7 @@ type session struct {
 	acct    auth.Account
 	locked  bool
 	folder  maildir.Folder
-	inbox   Inbox
+	inbox   store.POP3Maildrop
 	deleted []bool
 	vsizes  []int64 // CRLF sizes; -1 until known
 	fileBuf *bufio.Reader

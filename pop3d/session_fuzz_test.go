@@ -15,6 +15,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/maildir"
+	"mailhost/store"
 )
 
 // In-memory fakes, so the connection loop can be fuzzed without a database.
@@ -30,11 +31,13 @@ func (fakeAuth) Login(_ context.Context, r auth.LoginRequest) (auth.Account, err
 
 type fakeStore struct {
 	mu       sync.Mutex
-	inbox    Inbox
+	inbox    store.POP3Maildrop
 	expunged [][]int64
 }
 
-func (s *fakeStore) POP3Inbox(context.Context, int64) (Inbox, error) { return s.inbox, nil }
+func (s *fakeStore) POP3Inbox(context.Context, int64) (store.POP3Maildrop, error) {
+	return s.inbox, nil
+}
 
 // fakeFiles adopts nothing and removes files as the reconciler does.
 type fakeFiles struct{}
@@ -48,11 +51,11 @@ func (fakeFiles) Remove(_ context.Context, _ int64, dir maildir.Folder, names []
 	return nil
 }
 
-func (s *fakeStore) POP3Expunge(_ context.Context, _, _ int64, ids []int64) (Expunged, error) {
+func (s *fakeStore) POP3Expunge(_ context.Context, _, _ int64, ids []int64) (store.POP3Expunged, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expunged = append(s.expunged, ids)
-	return Expunged{}, nil // the files stay, for the next input
+	return store.POP3Expunged{}, nil // the files stay, for the next input
 }
 
 type fakeLocks struct {
@@ -81,16 +84,16 @@ func (l *fakeLocks) Unlock(_ context.Context, id int64) error {
 func fuzzServer(f *testing.F) (*Server, *fakeStore, *fakeLocks) {
 	root := f.TempDir()
 	dir := filepath.Join(root, "example.com", "alice")
-	var msgs []Message
+	var msgs []store.POP3Message
 	for i, body := range []string{"Subject: one\n\nline\n.dot\n", "Subject: two\r\n\r\nx"} {
 		for _, sub := range []string{"cur", "new", "tmp"} {
 			os.MkdirAll(filepath.Join(dir, sub), 0o700)
 		}
 		key := []string{"1700000000.M1P1Q1.host,S=25", "1700000000.M1P1Q2.host"}[i]
 		os.WriteFile(filepath.Join(dir, "new", key), []byte(body), 0o600)
-		msgs = append(msgs, Message{ID: int64(i + 10), UID: int64(i + 1), Key: key, Filename: key, Size: int64(len(body))})
+		msgs = append(msgs, store.POP3Message{ID: int64(i + 10), UID: int64(i + 1), Key: key, Filename: key, Size: int64(len(body))})
 	}
-	st := &fakeStore{inbox: Inbox{FolderID: 7, UIDValidity: 1700000000, Messages: msgs}}
+	st := &fakeStore{inbox: store.POP3Maildrop{FolderID: 7, UIDValidity: 1700000000, Messages: msgs}}
 	locks := &fakeLocks{held: map[int64]bool{}}
 	srv, err := New(Config{MaildirRoot: root, IdleTimeout: 2 * time.Second, AllowPlaintextLoopback: true,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, fakeAuth{}, st, fakeFiles{}, locks)

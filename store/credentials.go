@@ -8,10 +8,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"mailhost/address"
-	"mailhost/auth"
 )
 
-var _ auth.Credentials = (*Store)(nil)
+// Credential is what a login needs to know about a mailbox.
+type Credential struct {
+	MailboxID int64
+	Address   string // the mailbox's own address (the target of an alias domain)
+	Maildir   string // relative to the Maildir root
+	Password  string // stored hash, {SCHEME} prefix
+	// Active is true when the mailbox, its domain and (when the login came
+	// through one) the alias domain are all active.
+	Active bool
+}
 
 // credentialsSQL finds the mailbox answering to local part $1 at domain
 // $2, the domain itself or an alias domain of it (a name is one or the
@@ -31,17 +39,17 @@ LIMIT 1`
 
 // MailboxCredentials returns what a login needs about the mailbox answering
 // to addr (normalised), directly or through an alias domain. Not found is
-// an error matching both ErrNotFound and auth.ErrNoSuchAccount.
-func (s *Store) MailboxCredentials(ctx context.Context, addr string) (auth.Credential, error) {
+// an error matching ErrNotFound.
+func (s *Store) MailboxCredentials(ctx context.Context, addr string) (Credential, error) {
 	local, domain := address.Split(addr)
-	var c auth.Credential
+	var c Credential
 	err := s.pool.QueryRow(ctx, credentialsSQL, local, domain).
 		Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return auth.Credential{}, fmt.Errorf("store: credentials of %q: %w (%w)", addr, ErrNotFound, auth.ErrNoSuchAccount)
+		return Credential{}, fmt.Errorf("store: credentials of %q: %w", addr, ErrNotFound)
 	}
 	if err != nil {
-		return auth.Credential{}, translate(err, "credentials of "+addr)
+		return Credential{}, translate(err, "credentials of "+addr)
 	}
 	return c, nil
 }

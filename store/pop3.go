@@ -9,39 +9,54 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"mailhost/pop3d"
 )
 
-var (
-	_ pop3d.Mailstore = (*Store)(nil)
-	_ pop3d.Locker    = (*MailboxLocks)(nil)
-)
+// POP3Message is one message of a POP3 maildrop, as the index knows it.
+type POP3Message struct {
+	ID       int64  // messages.id
+	UID      int64  // IMAP UID, stable
+	Key      string // Maildir key
+	Filename string // file name last known to the index (flags may have changed it since)
+	Size     int64  // bytes on disk, as charged to the quota
+}
+
+// POP3Maildrop is the maildrop of a POP3 session: the INBOX folder's
+// messages in UID order, as they were at login.
+type POP3Maildrop struct {
+	FolderID    int64
+	UIDValidity int64
+	Messages    []POP3Message
+}
+
+// POP3Expunged is what a POP3 expunge removed from the index.
+type POP3Expunged struct {
+	Messages []POP3Message // the rows deleted (those still there), whose files to remove
+}
 
 // POP3Inbox returns the INBOX folder of a mailbox and its messages in UID
 // order. A mailbox without an INBOX row has an empty maildrop.
-func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (pop3d.Inbox, error) {
-	var in pop3d.Inbox
+func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (POP3Maildrop, error) {
+	var in POP3Maildrop
 	err := s.pool.QueryRow(ctx, `SELECT id, uidvalidity FROM folders WHERE mailbox_id = $1 AND name = 'INBOX'`,
 		mailboxID).Scan(&in.FolderID, &in.UIDValidity)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return pop3d.Inbox{}, nil
+		return POP3Maildrop{}, nil
 	}
 	if err != nil {
-		return pop3d.Inbox{}, translate(err, "pop3 inbox folder")
+		return POP3Maildrop{}, translate(err, "pop3 inbox folder")
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, uid, key, filename, size FROM messages WHERE folder_id = $1 ORDER BY uid`, in.FolderID)
 	if err != nil {
-		return pop3d.Inbox{}, translate(err, "pop3 inbox messages")
+		return POP3Maildrop{}, translate(err, "pop3 inbox messages")
 	}
-	in.Messages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pop3d.Message, error) {
-		var m pop3d.Message
+	in.Messages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (POP3Message, error) {
+		var m POP3Message
 		err := r.Scan(&m.ID, &m.UID, &m.Key, &m.Filename, &m.Size)
 		return m, err
 	})
 	if err != nil {
-		return pop3d.Inbox{}, translate(err, "pop3 inbox messages")
+		return POP3Maildrop{}, translate(err, "pop3 inbox messages")
 	}
 	return in, nil
 }
@@ -53,8 +68,8 @@ func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (pop3d.Inbox, er
 // the journal for removal. Rows already gone (expunged over IMAP meanwhile)
 // are skipped; the rows deleted are returned so the caller removes their
 // files after the commit, then calls FinishPending.
-func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (pop3d.Expunged, error) {
-	var out pop3d.Expunged
+func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids []int64) (POP3Expunged, error) {
+	var out POP3Expunged
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
 			return err
@@ -69,8 +84,8 @@ func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids 
 		if err != nil {
 			return err
 		}
-		out.Messages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pop3d.Message, error) {
-			var m pop3d.Message
+		out.Messages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (POP3Message, error) {
+			var m POP3Message
 			err := r.Scan(&m.ID, &m.UID, &m.Key, &m.Filename, &m.Size)
 			return m, err
 		})
@@ -94,7 +109,7 @@ func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids 
 		return err
 	})
 	if err != nil {
-		return pop3d.Expunged{}, translate(err, "pop3 expunge")
+		return POP3Expunged{}, translate(err, "pop3 expunge")
 	}
 	return out, nil
 }

@@ -57,7 +57,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Recent = a.Items
-	if s.Super() {
+	if s.Can.Queue {
 		q, err := h.svc.QueueSummary(ctx, s.Actor)
 		if err != nil {
 			h.fail(w, r, err)
@@ -190,7 +190,9 @@ func domainInput(f *form, create bool) admin.DomainInput {
 	if f.Get("kind") != "" {
 		in.Kind = f.str("kind")
 	}
-	if !create || f.Get("relay_to") != "" {
+	// A form without the field (a domain admin's: the service lets only a
+	// super-admin change it) leaves it as it is.
+	if _, ok := f.Values["relay_to"]; ok && (!create || f.Get("relay_to") != "") {
 		in.RelayTo = f.str("relay_to")
 	}
 	f.count("max_mailboxes", &in.MaxMailboxes)
@@ -201,9 +203,9 @@ func domainInput(f *form, create bool) admin.DomainInput {
 }
 
 type domainForm struct {
-	Create bool
-	Name   string
-	Super  bool
+	Create   bool
+	Name     string
+	EditKind bool // the service lets this admin change kind and next hop
 }
 
 func (h *Handler) domainNew(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +213,7 @@ func (h *Handler) domainNew(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("kind", or(r.URL.Query().Get("kind"), "local"))
 	f.Values.Set("active", "on")
 	h.render(w, r, http.StatusOK, "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
-		D: domainForm{Create: true, Super: current(r).Super()}})
+		D: domainForm{Create: true, EditKind: current(r).Can.Domains}})
 }
 
 func (h *Handler) domainCreate(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +231,7 @@ func (h *Handler) domainCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.render(w, r, f.Status(), "domain_form.html", &view{Title: "New domain", Nav: "domains", Form: f,
-		D: domainForm{Create: true, Super: current(r).Super()}})
+		D: domainForm{Create: true, EditKind: current(r).Can.Domains}})
 }
 
 func (h *Handler) domainEdit(w http.ResponseWriter, r *http.Request) {
@@ -247,7 +249,7 @@ func (h *Handler) domainEdit(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("max_quota_bytes", sizeValue(d.MaxQuotaBytes))
 	f.Values.Set("quota_bytes", sizeValue(d.QuotaBytes))
 	h.render(w, r, http.StatusOK, "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains", Form: f,
-		D: domainForm{Name: d.Name, Super: current(r).Super()}})
+		D: domainForm{Name: d.Name, EditKind: current(r).Can.Domains}})
 }
 
 func (h *Handler) domainUpdate(w http.ResponseWriter, r *http.Request) {
@@ -260,10 +262,6 @@ func (h *Handler) domainUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r)
 	in := domainInput(f, false)
-	if !a.Superadmin {
-		// Kind and next hop are shown, not editable, to a domain admin.
-		in.Kind, in.RelayTo = nil, nil
-	}
 	if !f.Has() {
 		_, err := h.svc.UpdateDomain(r.Context(), a, d.Name, in)
 		if !f.fail(err) {
@@ -275,12 +273,13 @@ func (h *Handler) domainUpdate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !a.Superadmin {
+	can := current(r).Can
+	if !can.Domains { // shown, not editable
 		f.Values.Set("kind", d.Kind)
 		f.Values.Set("relay_to", d.RelayTo)
 	}
 	h.render(w, r, f.Status(), "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains",
-		Form: f, D: domainForm{Name: d.Name, Super: a.Superadmin}})
+		Form: f, D: domainForm{Name: d.Name, EditKind: can.Domains}})
 }
 
 // back returns the local path in the form's "back" field, or def.

@@ -309,8 +309,17 @@ func TestPermissionMatrix(t *testing.T) {
 	domA.get("/admins").must(t, 403)
 	domA.get("/admins/root").must(t, 404)
 	domA.post("/admins/new", "username", "evil", "password", pw, "superadmin", "on").must(t, 403).has(t, "only a super-admin")
-	domA.get("/tokens").must(t, 403)
+	domA.get("/admins/new").must(t, 403).has(t, "only a super-admin")
+	domA.get("/admins/adm-a").must(t, 200).has(t, "a.example", `href="/account/password"`).lacks(t, `name="superadmin"`)
 	domA.post("/tokens/new", "name", "x", "admin", "root").must(t, 403)
+	// A domain admin manages its own API tokens, as the API lets it.
+	domA.get("/tokens/new").must(t, 200).lacks(t, `name="admin"`)
+	domA.post("/tokens/new", "name", "mine").must(t, 201).has(t, "shown only this once", "for adm-a")
+	l := domA.get("/tokens").must(t, 200).has(t, "mine")
+	id := regexp.MustCompile(`href="/tokens/(\d+)/revoke"`).FindStringSubmatch(l.body)[1]
+	domA.post("/tokens/"+id+"/revoke").redirects(t, "/tokens?done=revoked")
+	super.post("/tokens/new", "name", "root's", "admin", "root").must(t, 201)
+	domA.get("/tokens").must(t, 200).lacks(t, "root&#39;s")
 	domA.post("/domains/a.example/active", "active", "false").must(t, 403)
 	domA.get("/domains/a.example/delete").must(t, 200)
 	domA.post("/domains/a.example/delete", "force", "on").must(t, 403).has(t, "only a super-admin")

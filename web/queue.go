@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"mailhost/admin"
-	"mailhost/store"
 )
 
 // The mail queue's pages (mailq, postcat, postqueue -f, postsuper
@@ -39,7 +38,7 @@ func queueID(r *http.Request) (int64, error) {
 func queuePath(id int64) string { return "/queue/" + strconv.FormatInt(id, 10) }
 
 type queuePage struct {
-	Items   []store.QueueEntry
+	Items   []admin.QueueEntry
 	More    bool // more than queueListMax matched
 	Max     int
 	Summary admin.QueueSummary
@@ -152,8 +151,8 @@ func (h *Handler) queueSetHold(w http.ResponseWriter, r *http.Request, hold bool
 	redirect(w, r, withDone(back(f, queuePath(id)), done))
 }
 
-// queueConfirm says what deleting m does, as store.QueueDelete does it:
-// the rows go, no DSN is queued.
+// queueConfirm says what deleting m does, as the service's DeleteQueued
+// does it: the rows go, no DSN is queued.
 func queueConfirm(m admin.QueueMessageView) confirmData {
 	id := strconv.FormatInt(m.ID, 10)
 	sender := "<" + m.Sender + ">"

@@ -12,7 +12,6 @@ import (
 
 	"mailhost/admin"
 	"mailhost/auth"
-	"mailhost/store"
 )
 
 // Cookie names: with the __Host- prefix over TLS (the browser then insists
@@ -27,12 +26,10 @@ const (
 type sess struct {
 	Kind  string // "admin" or "user"
 	Actor admin.Actor
+	Can   admin.Rights // what the service lets the admin do, to offer only that
 	Owner admin.Owner
 	hash  []byte
 }
-
-// Super reports whether the user is a super-admin.
-func (s *sess) Super() bool { return s != nil && s.Kind == "admin" && s.Actor.Superadmin }
 
 // Admin reports whether the user is an admin (super or domain admin).
 func (s *sess) Admin() bool { return s != nil && s.Kind == "admin" }
@@ -68,8 +65,8 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 			return
 		}
 		hash := hashID(c.Value)
-		ws, err := h.opts.Sessions.TouchWebSession(r.Context(), hash, h.opts.Now(), h.opts.SessionIdle)
-		if errors.Is(err, store.ErrNotFound) {
+		ws, err := h.svc.TouchWebSession(r.Context(), hash, h.opts.Now(), h.opts.SessionIdle)
+		if admin.KindOf(err) == admin.NotFound {
 			h.clearCookie(w, r)
 			next.ServeHTTP(w, r)
 			return
@@ -80,16 +77,17 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 		}
 		s := &sess{Kind: ws.Kind, hash: hash}
 		switch {
-		case ws.Kind == "admin" && ws.AdminID != nil:
-			s.Actor, err = h.svc.AdminActor(r.Context(), *ws.AdminID, remoteAddr(r))
-		case ws.Kind == "user" && ws.MailboxID != nil:
-			s.Owner, err = h.svc.OwnerOf(r.Context(), *ws.MailboxID, remoteAddr(r))
+		case ws.Kind == "admin" && ws.AdminID != 0:
+			s.Actor, err = h.svc.AdminActor(r.Context(), ws.AdminID, remoteAddr(r))
+			s.Can = s.Actor.Rights()
+		case ws.Kind == "user" && ws.MailboxID != 0:
+			s.Owner, err = h.svc.OwnerOf(r.Context(), ws.MailboxID, remoteAddr(r))
 		default:
 			err = &admin.Error{Kind: admin.Unauthorized}
 		}
 		if admin.KindOf(err) == admin.Unauthorized {
 			// Deactivated since the login: the session ends.
-			_ = h.opts.Sessions.DeleteWebSession(r.Context(), hash)
+			_ = h.svc.DeleteWebSession(r.Context(), hash)
 			h.clearCookie(w, r)
 			next.ServeHTTP(w, r)
 			return
@@ -119,22 +117,18 @@ func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request) { h.setCoo
 // cookie.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, kind string, adminID, mailboxID int64) error {
 	if old := current(r); old != nil { // a new login replaces the session it was made in
-		if err := h.opts.Sessions.DeleteWebSession(r.Context(), old.hash); err != nil {
+		if err := h.svc.DeleteWebSession(r.Context(), old.hash); err != nil {
 			return err
 		}
 	}
 	now := h.opts.Now()
-	if _, err := h.opts.Sessions.DeleteExpiredWebSessions(r.Context(), now, h.opts.SessionIdle); err != nil {
+	if _, err := h.svc.DeleteExpiredWebSessions(r.Context(), now, h.opts.SessionIdle); err != nil {
 		h.log.Warn("sweep expired web sessions", "err", err)
 	}
 	id := rand.Text() + rand.Text() // 2 x 128 bits
-	ws := store.WebSession{IDHash: hashID(id), Kind: kind, RemoteAddr: remoteAddr(r), CreatedAt: now, ExpiresAt: now.Add(h.opts.SessionMax)}
-	if kind == "admin" {
-		ws.AdminID = &adminID
-	} else {
-		ws.MailboxID = &mailboxID
-	}
-	if err := h.opts.Sessions.CreateWebSession(r.Context(), ws); err != nil {
+	ws := admin.WebSession{IDHash: hashID(id), Kind: kind, AdminID: adminID, MailboxID: mailboxID,
+		RemoteAddr: remoteAddr(r), CreatedAt: now, ExpiresAt: now.Add(h.opts.SessionMax)}
+	if err := h.svc.CreateWebSession(r.Context(), ws); err != nil {
 		return err
 	}
 	h.setCookie(w, r, id, int(h.opts.SessionMax.Seconds()))
@@ -310,7 +304,7 @@ func tooMany(te *auth.ThrottledError) string {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if s := current(r); s != nil {
-		if err := h.opts.Sessions.DeleteWebSession(r.Context(), s.hash); err != nil {
+		if err := h.svc.DeleteWebSession(r.Context(), s.hash); err != nil {
 			h.fail(w, r, err)
 			return
 		}

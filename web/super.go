@@ -24,8 +24,8 @@ type adminForm struct {
 }
 
 func (h *Handler) adminNew(w http.ResponseWriter, r *http.Request) {
-	if !current(r).Super() {
-		h.errorPage(w, r, http.StatusForbidden, "Not allowed", "only a super-admin may manage admins")
+	if err := current(r).Actor.MayManageAdmins(); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	f := newForm(nil)
@@ -56,10 +56,6 @@ func (h *Handler) adminCreate(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) adminEdit(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.notFound(w, r)
-		return
-	}
 	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -78,10 +74,6 @@ func (h *Handler) adminEdit(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) adminUpdate(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.notFound(w, r)
-		return
-	}
 	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -107,10 +99,6 @@ func adminConfirm(ad admin.AdminView) confirmData {
 
 func (h *Handler) adminDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.notFound(w, r)
-		return
-	}
 	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -121,10 +109,6 @@ func (h *Handler) adminDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) adminDelete(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.notFound(w, r)
-		return
-	}
 	ad, err := h.svc.Admin(r.Context(), a, param(r, "username"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -151,10 +135,6 @@ type tokenPage struct {
 
 func (h *Handler) tokenList(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.errorPage(w, r, http.StatusForbidden, "Not allowed", "only a super-admin may manage API tokens here")
-		return
-	}
 	l, err := h.svc.Tokens(r.Context(), a, admin.ListParams{Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		h.fail(w, r, err)
@@ -165,22 +145,13 @@ func (h *Handler) tokenList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) tokenNew(w http.ResponseWriter, r *http.Request) {
-	s := current(r)
-	if !s.Super() {
-		h.errorPage(w, r, http.StatusForbidden, "Not allowed", "only a super-admin may manage API tokens here")
-		return
-	}
 	f := newForm(nil)
-	f.Values.Set("admin", s.Actor.Username)
+	f.Values.Set("admin", current(r).Actor.Username)
 	h.render(w, r, http.StatusOK, "token_form.html", &view{Title: "New API token", Nav: "tokens", Form: f, D: tokenPage{}})
 }
 
 func (h *Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
-	if !a.Superadmin {
-		h.errorPage(w, r, http.StatusForbidden, "Not allowed", "only a super-admin may manage API tokens here")
-		return
-	}
 	f := newForm(r)
 	t, err := h.svc.CreateToken(r.Context(), a, admin.TokenInput{Name: f.str("name"), Admin: f.str("admin")})
 	if !f.fail(err) {
@@ -219,10 +190,6 @@ func (h *Handler) tokenByID(r *http.Request) (admin.TokenView, error) {
 }
 
 func (h *Handler) tokenRevokeConfirm(w http.ResponseWriter, r *http.Request) {
-	if !current(r).Super() {
-		h.notFound(w, r)
-		return
-	}
 	t, err := h.tokenByID(r)
 	if err != nil {
 		h.fail(w, r, err)
@@ -235,10 +202,6 @@ func (h *Handler) tokenRevokeConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) tokenRevoke(w http.ResponseWriter, r *http.Request) {
-	if !current(r).Super() {
-		h.notFound(w, r)
-		return
-	}
 	if err := h.svc.RevokeToken(r.Context(), current(r).Actor, param(r, "id")); err != nil {
 		h.fail(w, r, err)
 		return

@@ -23,19 +23,8 @@ import (
 	"mailhost/admin"
 	"mailhost/auth"
 	"mailhost/static"
-	"mailhost/store"
 	"mailhost/templates"
 )
-
-// Sessions is the storage of web sessions; store.Store satisfies it.
-type Sessions interface {
-	CreateWebSession(ctx context.Context, w store.WebSession) error
-	TouchWebSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (store.WebSession, error)
-	DeleteWebSession(ctx context.Context, hash []byte) error
-	DeleteExpiredWebSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error)
-}
-
-var _ Sessions = (*store.Store)(nil)
 
 // Logins checks mailbox owners' passwords; *auth.Authenticator satisfies
 // it, so web logins share the mail protocols' throttling.
@@ -56,9 +45,8 @@ type Client struct {
 
 // Options configure the panel.
 type Options struct {
-	Admin         *admin.Service
+	Admin         *admin.Service // every operation, permission and web session
 	Logins        Logins
-	Sessions      Sessions
 	AdminThrottle auth.ThrottleConfig // failed admin logins, as auth.* configures the mail protocols'
 	SessionIdle   time.Duration
 	SessionMax    time.Duration

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"mailhost/admin"
-	"mailhost/store"
 )
 
 const queueUsage = "mailhost queue list [--domain D] [--state queued|deferred|hold] | show ID [--body] | flush [ID | --domain D] | hold ID | release ID | delete ID | delete --all [--deferred]"
@@ -119,7 +118,7 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 // printMailq prints the queue as Postfix's mailq does: id (with "!" when
 // on hold), size, arrival, sender, then each waiting recipient under its
 // last error.
-func printMailq(w io.Writer, items []store.QueueEntry) {
+func printMailq(w io.Writer, items []admin.QueueEntry) {
 	if len(items) == 0 {
 		fmt.Fprintln(w, "Mail queue is empty")
 		return

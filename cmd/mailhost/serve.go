@@ -105,7 +105,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	adminSvc := newAdminService(cfg, db.Store, log)
 	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
-		panel, err := newWebPanel(ctx, cfg, db.Store, adminSvc, authn, log)
+		panel, err := newWebPanel(ctx, cfg, adminSvc, authn, log)
 		if err != nil {
 			return err
 		}

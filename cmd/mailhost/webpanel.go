@@ -11,13 +11,12 @@ import (
 	"mailhost/admin"
 	"mailhost/auth"
 	"mailhost/config"
-	"mailhost/store"
 	"mailhost/web"
 )
 
 // newWebPanel builds the web panel of serve. When no admin exists yet it
 // makes a one-time setup token and logs the link that uses it.
-func newWebPanel(ctx context.Context, cfg *config.Config, st *store.Store, svc *admin.Service, authn *auth.Authenticator, log *slog.Logger) (*web.Handler, error) {
+func newWebPanel(ctx context.Context, cfg *config.Config, svc *admin.Service, authn *auth.Authenticator, log *slog.Logger) (*web.Handler, error) {
 	token := ""
 	has, err := svc.HasAdmins(ctx)
 	if err != nil {
@@ -29,9 +28,8 @@ func newWebPanel(ctx context.Context, cfg *config.Config, st *store.Store, svc *
 			"url", "http://"+setupHost(cfg)+"/setup?token="+token)
 	}
 	return web.New(web.Options{
-		Admin:    svc,
-		Logins:   authn,
-		Sessions: st,
+		Admin:  svc,
+		Logins: authn,
 		AdminThrottle: auth.ThrottleConfig{
 			MaxFailures: cfg.Auth.MaxFailures,
 			Block:       time.Duration(cfg.Auth.BlockSeconds) * time.Second,
