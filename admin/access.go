@@ -271,11 +271,11 @@ func heloPattern(in string) (string, error) {
 	if ip, err := netip.ParseAddr(in); err == nil && ip.Zone() == "" {
 		return ip.Unmap().String(), nil // a bare address, as some clients send
 	}
-	if strings.HasPrefix(in, "[") && strings.HasSuffix(in, "]") {
-		lit := in[1 : len(in)-1]
+	if strings.HasPrefix(in, "[") {
+		lit, ok := strings.CutSuffix(in[1:], "]")
 		v6, isV6 := strings.CutPrefix(strings.ToLower(lit), "ipv6:")
 		ip, err := netip.ParseAddr(v6)
-		if err != nil || ip.Zone() != "" || isV6 != ip.Is6() {
+		if !ok || err != nil || ip.Zone() != "" || isV6 != ip.Is6() {
 			return "", errors.New("is not an address literal such as [192.0.2.1] or [IPv6:2001:db8::1]")
 		}
 		if isV6 {
