@@ -173,7 +173,10 @@ func TestAccessRulePermissionsAndAudit(t *testing.T) {
 	// Another domain's rule does not exist for the domain admin.
 	for _, err := range []error{
 		func() error { _, err := s.AccessRule(ctx, da, strconv.FormatInt(rb.ID, 10)); return err }(),
-		func() error { _, err := s.UpdateAccessRule(ctx, da, strconv.FormatInt(rb.ID, 10), AccessRuleInput{Action: str("OK")}); return err }(),
+		func() error {
+			_, err := s.UpdateAccessRule(ctx, da, strconv.FormatInt(rb.ID, 10), AccessRuleInput{Action: str("OK")})
+			return err
+		}(),
 		s.DeleteAccessRule(ctx, da, strconv.FormatInt(rb.ID, 10)),
 		func() error { _, err := s.FindAccessRule(ctx, da, "recipient", "x@b.example"); return err }(),
 	} {
@@ -228,4 +231,3 @@ func TestAccessRulePermissionsAndAudit(t *testing.T) {
 	}
 	// A refused change writes no row: only the five above.
 }
-
