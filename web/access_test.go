@@ -71,8 +71,8 @@ func TestAccessRulePages(t *testing.T) {
 	d.post("/access/new", "kind", "sender", "pattern", "x@a.example", "action", "REJECT").must(t, 403).has(t, "only a super-admin")
 	d.post("/access/new", "kind", "recipient", "pattern", "sales@a.example", "action", "REJECT").redirects(t, "/access?domain=a.example&done=created")
 	other := strconv.Itoa(e.count(`SELECT id FROM access_rules WHERE pattern = 'info@b.example'`))
-	d.get("/access/" + other).must(t, 404)
-	d.post("/access/" + other + "/delete").must(t, 404)
+	d.get("/access/"+other).must(t, 404)
+	d.post("/access/"+other+"/delete").must(t, 404)
 }
 
 func TestRelocatedPages(t *testing.T) {
