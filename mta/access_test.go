@@ -2,6 +2,7 @@ package mta_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ func TestAccessActions(t *testing.T) {
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
 	e.mailbox("bob@example.test", 0)
+	e.mailbox("carol@example.test", 0)
 	e.exec(`INSERT INTO access_rules (kind, pattern, action) VALUES
 		('client', '127.0.1.0/24', 'REJECT go away'),
 		('client', '127.0.1.2', 'OK'),
@@ -37,7 +39,8 @@ func TestAccessActions(t *testing.T) {
 		('sender', 'spam.example', 'REJECT 5.7.0 no spam please'),
 		('sender', 'held@remote.example', 'HOLD check this sender'),
 		('recipient', 'bob@example.test', 'DEFER mailbox moving'),
-		('recipient', 'alice@example.test', 'HOLD review')`)
+		('recipient', 'alice@example.test', 'HOLD review'),
+		('recipient', 'ghost@example.test', 'HOLD no such user')`)
 
 	for _, tc := range []struct {
 		client string
@@ -114,6 +117,27 @@ func TestAccessActions(t *testing.T) {
 		WHERE q.hold AND r.recipient IN ('team@example.test', 'alice@example.test')`)
 	if held != 2 || rcpts != 2 {
 		t.Errorf("%d messages on hold with %d recipients, want 2 and 2", held, rcpts)
+	}
+	// The HOLD of a recipient refused later (no such user) holds nothing.
+	if err := c.Mail("x@remote.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.Rcpt("ghost@example.test", nil), 550, smtp.EnhancedCode{5, 1, 1})
+	if err := c.Rcpt("carol@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, testMsg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.files("carol@example.test", "INBOX")); n != 1 {
+		t.Errorf("carol has %d messages, want 1: a refused recipient's HOLD held the message", n)
 	}
 	if l := e.logs.lines("hold"); len(l) != 2 || l[0]["rule"] != "sender held@remote.example" || l[1]["rule"] != "recipient alice@example.test" {
 		t.Errorf("hold log lines: %v", l)

@@ -177,31 +177,44 @@ func (s *session) sessionRules(rules store.SessionRules, from string) (accessRes
 
 // recipientRule applies the most specific recipient rule of addr at RCPT,
 // unless an earlier rule of the transaction said OK. A refusal refuses
-// this recipient only; DISCARD and HOLD act on the whole message, as in
+// this recipient only; a DISCARD or HOLD, returned, acts on the whole
+// message once the recipient is accepted (recipientAccepted), as in
 // Postfix. An OK skips nothing that protects the server: the recipient
 // must still exist here, or the client may relay.
-func (s *session) recipientRule(ctx context.Context, to, addr string) error {
+func (s *session) recipientRule(ctx context.Context, to, addr string) (accessResult, error) {
 	if !s.rules.HasRecipientRules || s.permit {
-		return nil
+		return accessResult{}, nil
 	}
 	r, err := s.srv.store.RecipientRule(ctx, addr)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return accessResult{}, nil
 	case err != nil:
-		return s.temp("RCPT", err, "to", addr)
+		return accessResult{}, s.temp("RCPT", err, "to", addr)
 	}
 	v := ruleVerdict(r, "Recipient address", to)
 	if v.reply != nil {
-		return s.reject("RCPT", "access_recipient", v.reply, "to", addr, "rule", r.Pattern)
+		return accessResult{}, s.reject("RCPT", "access_recipient", v.reply, "to", addr, "rule", r.Pattern)
 	}
+	var out accessResult
 	if v.discard {
-		s.discard = "recipient " + r.Pattern
+		out.discard = "recipient " + r.Pattern
 	}
 	if v.hold {
-		s.hold = "recipient " + r.Pattern
+		out.hold = "recipient " + r.Pattern
 	}
-	return nil
+	return out, nil
+}
+
+// recipientAccepted makes an accepted recipient's DISCARD or HOLD the
+// message's; a refused recipient's rule has no effect.
+func (s *session) recipientAccepted(ac accessResult) {
+	if ac.discard != "" {
+		s.discard = ac.discard
+	}
+	if ac.hold != "" {
+		s.hold = ac.hold
+	}
 }
 
 // queueHeld puts an accepted message on hold (an access rule's HOLD, as

@@ -183,7 +183,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	ctx, cancel := s.dbctx()
 	defer cancel()
-	if err := s.recipientRule(ctx, to, addr); err != nil { // policy.go
+	ac, err := s.recipientRule(ctx, to, addr) // policy.go
+	if err != nil {
 		return err
 	}
 	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
@@ -220,6 +221,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	s.rcpts = append(s.rcpts, rcpt{given: to, addr: addr, res: res,
 		notify: strings.Join(notify, ","), orcpt: opts.OriginalRecipient})
+	s.recipientAccepted(ac) // policy.go
 	return nil
 }
 
