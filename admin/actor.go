@@ -35,11 +35,16 @@ type Rights struct {
 	Admins bool
 	// Queue: see and change the mail queue.
 	Queue bool
+	// Policy: every access rule (client, HELO, sender and recipient, any
+	// action) and every relocated entry; without it, only the recipient
+	// rules and relocated entries of the admin's own domains.
+	Policy bool
 }
 
 // Rights returns what a may do.
 func (a Actor) Rights() Rights {
-	return Rights{Domains: a.Superadmin, Admins: a.MayManageAdmins() == nil, Queue: queueAllowed(a) == nil}
+	return Rights{Domains: a.Superadmin, Admins: a.MayManageAdmins() == nil, Queue: queueAllowed(a) == nil,
+		Policy: a.Superadmin}
 }
 
 // MayManageAdmins returns nil when a may list, create and delete admins,

@@ -317,7 +317,9 @@ func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in Dom
 
 // DeleteDomain removes a domain. One with mailboxes or aliases is refused
 // unless force, which retains its mailboxes' Maildirs (as DeleteMailbox
-// does) and removes its aliases and alias domains. Only a super-admin may.
+// does) and removes its aliases and alias domains. The recipient access
+// rules and relocated entries of its addresses go with it. Only a
+// super-admin may.
 func (s *Service) DeleteDomain(ctx context.Context, a Actor, name string, force bool) error {
 	var undo []func()
 	var after []func()
@@ -369,6 +371,9 @@ func (s *Service) DeleteDomain(ctx context.Context, a Actor, name string, force 
 			if err := s.audit(ctx, tx, a, "delete", "alias_domain", ad.AliasDomain, d.Name, aliasDomainView(ad), nil); err != nil {
 				return err
 			}
+		}
+		if err := s.deleteDomainPolicy(ctx, tx, a, d.Name); err != nil { // admin/access.go
+			return err
 		}
 		if err := tx.DeleteDomain(ctx, d.ID); err != nil {
 			return err

@@ -27,11 +27,12 @@ func FuzzParseHeader(f *testing.F) {
 
 // FuzzRuleVerdict: any action text gives a well-formed reply.
 func FuzzRuleVerdict(f *testing.F) {
-	for _, s := range []string{"OK", "REJECT", "DISCARD", "550 5.7.1 no", "450 go away", "599", "421 4.7.0", "5xx", "550 4.1.1 x"} {
+	for _, s := range []string{"OK", "REJECT", "DISCARD", "550 5.7.1 no", "450 go away", "599", "421 4.7.0", "5xx", "550 4.1.1 x",
+		"REJECT go away", "DEFER 4.7.1 later", "REJECT 4.7.1 wrong class", "HOLD why", "DUNNO"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, action string) {
-		_, _, e := ruleVerdict(store.AccessRule{Kind: "client", Pattern: "x", Action: action}, "Client host", "1.2.3.4")
+		e := ruleVerdict(store.AccessRule{Kind: "client", Pattern: "x", Action: action}, "Client host", "1.2.3.4").reply
 		if e != nil && (e.Code < 400 || e.Code > 599 || e.EnhancedCode[0] != e.Code/100) {
 			t.Fatalf("action %q gave %d %v", action, e.Code, e.EnhancedCode)
 		}

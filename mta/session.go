@@ -42,7 +42,9 @@ type session struct {
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
 	rules   store.SessionRules
+	permit  bool   // an access rule said OK or DISCARD: later access checks are skipped
 	discard string // why the message is discarded, if it is
+	hold    string // why the message goes on hold, if it does
 	rcpts   []rcpt
 }
 
@@ -163,32 +165,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	rules.HasRecipientRules = kinds["recipient"]
-	discard := ""
-	clientOK := false
-	for _, c := range []struct {
-		r       *store.AccessRule
-		what    string
-		subject string
-	}{
-		{rules.Client, "Client host", s.cc.ip.String()},
-		{rules.Helo, "Helo command", s.conn.Hostname()},
-		{rules.Sender, "Sender address", from},
-	} {
-		if c.r == nil {
-			continue
-		}
-		ok, disc, e := ruleVerdict(*c.r, c.what, c.subject)
-		if e != nil {
-			return s.reject("MAIL", "access_"+c.r.Kind, e, "rule", c.r.Pattern)
-		}
-		if disc {
-			discard = c.r.Kind + " " + c.r.Pattern
-		}
-		if ok && c.r.Kind == "client" {
-			clientOK = true
-		}
+	ac, err := s.sessionRules(rules, from) // policy.go
+	if err != nil {
+		return err
 	}
-	if !s.cc.trusted && !clientOK && s.acct == nil && len(s.srv.cfg.DNSBL) > 0 {
+	if !s.cc.trusted && !ac.permit && s.acct == nil && len(s.srv.cfg.DNSBL) > 0 {
 		s.cc.dnsblOnce.Do(func() { s.cc.dnsbl = s.srv.checkDNSBL(ctx, s.cc) })
 		if zone := s.cc.dnsbl; zone != "" {
 			switch s.srv.cfg.DNSBLAction {
@@ -203,7 +184,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
-	s.hasFrom, s.from, s.fromN, s.opts, s.rules, s.discard = true, from, fromN, *opts, rules, discard
+	s.hasFrom, s.from, s.fromN, s.opts, s.rules = true, from, fromN, *opts, rules
+	s.permit, s.discard, s.hold = ac.permit, ac.discard, ac.hold
 	return nil
 }
 
@@ -228,21 +210,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	defer s.begin(s.cc.ctx.Command())()
 	ctx := s.ctx
-	if s.rules.HasRecipientRules {
-		r, err := s.srv.store.RecipientRule(ctx, addr)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return s.temp("RCPT", err, "to", addr)
-		default:
-			_, disc, e := ruleVerdict(r, "Recipient address", to)
-			if e != nil {
-				return s.reject("RCPT", "access_recipient", e, "to", addr, "rule", r.Pattern)
-			}
-			if disc {
-				s.discard = "recipient " + r.Pattern
-			}
-		}
+	ac, err := s.recipientRule(ctx, to, addr) // policy.go
+	if err != nil {
+		return err
 	}
 	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
 	var moved *store.RelocatedError
@@ -255,7 +225,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			"<%s>: Recipient address rejected: Mailbox disabled", to), "to", addr)
 	case errors.As(err, &moved):
 		return s.reject("RCPT", "relocated", smtpErr(551, smtp.EnhancedCode{5, 1, 6},
-			"<%s>: Recipient address rejected: User has moved; please try <%s>", to, moved.NewAddress), "to", addr)
+			"<%s>: Recipient address rejected: User has moved to %s", to, moved.NewAddress), "to", addr)
 	case err != nil:
 		return s.temp("RCPT", err, "to", addr)
 	}
@@ -278,6 +248,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	s.rcpts = append(s.rcpts, rcpt{given: to, addr: addr, res: res,
 		notify: strings.Join(notify, ","), orcpt: opts.OriginalRecipient})
+	s.recipientAccepted(ac) // policy.go
 	return nil
 }
 
@@ -307,7 +278,7 @@ func (s *session) quotaCheck(res store.Resolution) *smtp.SMTPError {
 }
 
 func (s *session) Reset() {
-	s.hasFrom, s.from, s.fromN, s.discard = false, "", "", ""
+	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
 	s.rcpts = nil
@@ -378,6 +349,9 @@ func (s *session) Data(r io.Reader) error {
 		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: h,
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
+	if s.hold != "" {
+		return s.queueHeld(header, body, qid) // policy.go
+	}
 	locals, queue := s.plan(body, header, qid)
 	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })

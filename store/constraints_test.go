@@ -70,6 +70,8 @@ func TestConstraintsRejectBadRows(t *testing.T) {
 			SELECT f.id, 1, 1, 'k', 'k', -5, now() FROM folders f`},
 		{"folder uidvalidity zero", `INSERT INTO folders (mailbox_id, name, uidvalidity) SELECT id, 'X', 0 FROM mailboxes`},
 		{"access rule with bad action", `INSERT INTO access_rules (kind, pattern, action) VALUES ('client', '192.0.2.1', 'MAYBE')`},
+		{"access rule reply with a line break", `INSERT INTO access_rules (kind, pattern, action) VALUES ('client', '192.0.2.1', E'REJECT a\r\n250 ok')`},
+		{"relocated to a line break", `INSERT INTO relocated (address, new_address) VALUES ('old@example.com', E'x\r\n250 ok')`},
 		{"vacation ending before it starts", `INSERT INTO vacations (mailbox_id, subject, body, active_from, active_until)
 			SELECT id, 'away', 'b', now(), now() - interval '1 day' FROM mailboxes`},
 		{"queue size not matching body", `INSERT INTO queue (origin, size, body, expires_at) VALUES ('smtp', 10, 'abc', now() + interval '5 days')`},

@@ -27,6 +27,7 @@ type QueuedMessage struct {
 	Ret        string // DSN RET: "", FULL or HDRS
 	Body       []byte
 	Recipients []QueuedRecipient
+	Hold       bool // on hold (an access rule's HOLD): no delivery until released
 }
 
 // QueuedRecipient is one recipient of a queued message.
@@ -40,8 +41,8 @@ type QueuedRecipient struct {
 
 const enqueueSQL = `
 WITH q AS (
-	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, length($8::bytea), $8, now() + make_interval(secs => $9))
+	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at, hold)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, length($8::bytea), $8, now() + make_interval(secs => $9), $15)
 	RETURNING id
 ), r AS (
 	INSERT INTO queue_recipients (queue_id, recipient, orig_recipient, dsn_notify, domain, next_hop)
@@ -60,7 +61,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 		rcpt[i], orcpt[i], notify[i], domain[i], hop[i] = r.Address, r.OrigRecipient, r.Notify, r.Domain, r.NextHop
 	}
 	b.Queue(enqueueSQL, m.Sender, m.Origin, m.ClientAddr, m.Helo, m.AuthUser, m.EnvID, m.Ret, m.Body,
-		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop).QueryRow(func(row pgx.Row) error {
+		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold).QueryRow(func(row pgx.Row) error {
 		var count int64
 		var notified string
 		return row.Scan(id, &count, &notified)

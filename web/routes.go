@@ -76,6 +76,22 @@ func (h *Handler) routes() http.Handler {
 			r.Get("/alias-domains/{name}/delete", h.aliasDomainDeleteConfirm)
 			r.Post("/alias-domains/{name}/delete", h.aliasDomainDelete)
 
+			// The SMTP server's policy tables (access.go, relocated.go).
+			r.Get("/access", h.accessList)
+			r.Get("/access/new", h.accessNew)
+			r.Post("/access/new", h.accessCreate)
+			r.Get("/access/{id}", h.accessEdit)
+			r.Post("/access/{id}", h.accessUpdate)
+			r.Get("/access/{id}/delete", h.accessDeleteConfirm)
+			r.Post("/access/{id}/delete", h.accessDelete)
+			r.Get("/relocated", h.relocatedList)
+			r.Get("/relocated/new", h.relocatedNew)
+			r.Post("/relocated/new", h.relocatedCreate)
+			r.Get("/relocated/{address}", h.relocatedEdit)
+			r.Post("/relocated/{address}", h.relocatedUpdate)
+			r.Get("/relocated/{address}/delete", h.relocatedDeleteConfirm)
+			r.Post("/relocated/{address}/delete", h.relocatedDelete)
+
 			r.Get("/audit", h.auditLog)
 			r.Get("/account/password", h.adminPasswordPage)
 			r.Post("/account/password", h.adminPassword)
