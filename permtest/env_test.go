@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -209,6 +210,31 @@ func (e *env) tokenOf(username string) string {
 	return strconv.FormatInt(tok.ID, 10)
 }
 
+// accessRuleOfA creates a recipient rule of a.example and returns its id.
+func (e *env) accessRuleOfA() string {
+	e.t.Helper()
+	r, err := e.svc.CreateAccessRule(context.Background(), admin.CLI(), admin.AccessRuleInput{Kind: new("recipient"),
+		Pattern: new(e.unique("r") + "@a.example"), Action: new("REJECT")})
+	e.cli("access rule", err)
+	return strconv.FormatInt(r.ID, 10)
+}
+
+// relocatedOfA marks an address of a.example as moved and returns it.
+func (e *env) relocatedOfA() string {
+	e.t.Helper()
+	addr := e.unique("gone") + "@a.example"
+	_, err := e.svc.CreateRelocated(context.Background(), admin.CLI(), admin.RelocatedInput{Address: &addr,
+		NewLocation: new("x@remote.example")})
+	e.cli("relocated "+addr, err)
+	return addr
+}
+
+// uniqueNet is a client network no other case uses.
+func (e *env) uniqueNet() string {
+	e.n++
+	return fmt.Sprintf("10.%d.%d.0/24", e.n/256, e.n%256)
+}
+
 // queued puts a message for a remote recipient in the queue and returns
 // its id.
 func (e *env) queued() string {
@@ -241,7 +267,10 @@ func (a answer) String() string {
 // apiCall sends one API request as a and classifies the answer: 2xx is
 // allowed; 401, 403 and 404 are refused; anything else means the case
 // itself is wrong and fails the test.
-func (e *env) apiCall(a actor, method, path string, body any) (answer, int) {
+// refusedField, when not "", names the field whose 422 error is the
+// service's refusal (an object of another domain named in the body, which
+// the service answers next to the field rather than with 403).
+func (e *env) apiCall(a actor, method, path string, body any, refusedField string) (answer, int) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -271,6 +300,9 @@ func (e *env) apiCall(a actor, method, path string, body any) (answer, int) {
 	case c >= 200 && c < 300:
 		return allowed, c
 	case c == http.StatusUnauthorized, c == http.StatusForbidden, c == http.StatusNotFound:
+		return refused, c
+	case c == http.StatusUnprocessableEntity && refusedField != "" &&
+		bytes.Contains(raw, []byte(`{"field":"`+refusedField+`"`)):
 		return refused, c
 	default:
 		e.t.Errorf("API %s %s as %s: %d is neither allowed nor refused: %s", method, path, a, c, raw)
@@ -324,7 +356,7 @@ func (c *client) do(method, path string, form url.Values) page {
 // classifies the answer: 2xx, or a redirect after a change, is allowed;
 // 403, 404 and a redirect to the login page are refused; anything else
 // (a form shown again with errors) means the case itself is wrong.
-func (e *env) panelCall(a actor, method, path string, form url.Values) (answer, int) {
+func (e *env) panelCall(a actor, method, path string, form url.Values, refusedField string) (answer, int) {
 	e.t.Helper()
 	p := e.browse[a].do(method, path, form)
 	switch c := p.code; {
@@ -333,6 +365,9 @@ func (e *env) panelCall(a actor, method, path string, form url.Values) (answer, 
 	case c >= 200 && c < 400:
 		return allowed, c
 	case c == http.StatusForbidden, c == http.StatusNotFound:
+		return refused, c
+	case c == http.StatusUnprocessableEntity && refusedField != "" &&
+		strings.Contains(p.body, `id="f-`+refusedField+`-err"`):
 		return refused, c
 	default:
 		body := p.body

@@ -40,6 +40,9 @@ type permCase struct {
 	api   request
 	panel request
 	allow []actor
+	// refusedField: the service refuses this action with an error on
+	// that field (422), which counts as a refusal; "" for none.
+	refusedField string
 }
 
 var (
@@ -138,6 +141,30 @@ var matrix = []permCase{
 		api: call("DELETE", "/queue/{k}", nil), panel: post("/queue/{k}/delete")},
 	{name: "flush the queue", allow: superOnly, api: call("POST", "/queue/flush", obj{}), panel: post("/queue/flush")},
 
+	// Access rules and relocated addresses: a domain admin manages its
+	// domains' recipient rules (OK, DUNNO, REJECT, DEFER) and relocated
+	// entries; the rest is the super-admin's.
+	{name: "list access rules", allow: everyAdmin, api: get("/access-rules"), panel: get("/access")},
+	{name: "create a recipient rule of a.example", allow: ofA, refusedField: "pattern", prep: func(e *env) string { return e.unique("r") + "@a.example" },
+		api:   call("POST", "/access-rules", obj{"kind": "recipient", "pattern": "{k}", "action": "REJECT"}),
+		panel: post("/access/new", "kind", "recipient", "pattern", "{k}", "action", "REJECT")},
+	{name: "create a client rule", allow: superOnly, prep: func(e *env) string { return e.uniqueNet() },
+		api:   call("POST", "/access-rules", obj{"kind": "client", "pattern": "{k}", "action": "REJECT"}),
+		panel: post("/access/new", "kind", "client", "pattern", "{k}", "action", "REJECT")},
+	{name: "create a DISCARD recipient rule of a.example", allow: superOnly, refusedField: "action", prep: func(e *env) string { return e.unique("r") + "@a.example" },
+		api:   call("POST", "/access-rules", obj{"kind": "recipient", "pattern": "{k}", "action": "DISCARD"}),
+		panel: post("/access/new", "kind", "recipient", "pattern", "{k}", "action", "DISCARD")},
+	{name: "change a recipient rule of a.example", allow: ofA, prep: (*env).accessRuleOfA,
+		api: call("PATCH", "/access-rules/{k}", obj{"action": "DEFER"}), panel: post("/access/{k}", "action", "DEFER")},
+	{name: "delete a recipient rule of a.example", allow: ofA, prep: (*env).accessRuleOfA,
+		api: call("DELETE", "/access-rules/{k}", nil), panel: post("/access/{k}/delete")},
+	{name: "list relocated addresses", allow: everyAdmin, api: get("/relocated"), panel: get("/relocated")},
+	{name: "relocate an address of a.example", allow: ofA, refusedField: "address", prep: func(e *env) string { return e.unique("gone") + "@a.example" },
+		api:   call("POST", "/relocated", obj{"address": "{k}", "new_location": "x@remote.example"}),
+		panel: post("/relocated/new", "address", "{k}", "new_location", "x@remote.example")},
+	{name: "delete a relocated address of a.example", allow: ofA, prep: (*env).relocatedOfA,
+		api: call("DELETE", "/relocated/{k}", nil), panel: post("/relocated/{k}/delete")},
+
 	// The audit log: everyone admin sees the entries of its domains.
 	{name: "read the audit log", allow: everyAdmin, api: get("/audit-log"), panel: get("/audit")},
 }
@@ -158,12 +185,12 @@ func TestPermissionMatrix(t *testing.T) {
 				k = c.prep(e)
 			}
 			r := c.api.expand(k, a)
-			gotAPI, codeAPI := e.apiCall(a, r.method, r.path, r.body)
+			gotAPI, codeAPI := e.apiCall(a, r.method, r.path, r.body, c.refusedField)
 			if c.prep != nil {
 				k = c.prep(e) // a fresh object: the API may have changed or removed the first
 			}
 			r = c.panel.expand(k, a)
-			gotPanel, codePanel := e.panelCall(a, r.method, r.path, r.form)
+			gotPanel, codePanel := e.panelCall(a, r.method, r.path, r.form, c.refusedField)
 			if gotAPI != want || gotPanel != want {
 				t.Errorf("%s, as %s: want %s; API %s (%d), panel %s (%d)", c.name, a, want, gotAPI, codeAPI, gotPanel, codePanel)
 			}
