@@ -162,12 +162,8 @@ func TestIPs(t *testing.T) {
 		{"192.0.2.9", []string{"192.0.2.9"}},
 	} {
 		ips, err := r.IPs(ctx, tc.host)
-		var got []string
-		for _, ip := range ips {
-			got = append(got, ip.String())
-		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("%s: got %v, %v; want %v", tc.host, got, err, tc.want)
+		if got := texts(ips); err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, %v; want %v", tc.host, ips, err, tc.want)
 		}
 	}
 	_, err := r.IPs(ctx, "none.test")
@@ -194,12 +190,8 @@ func TestBlockList(t *testing.T) {
 		{"127.0.0.4", nil}, // NODATA: not listed
 	} {
 		got, err := r.BlockList(ctx, "bl.test", netip.MustParseAddr(tc.ip))
-		var s []string
-		for _, a := range got {
-			s = append(s, a.String())
-		}
-		if err != nil || !slices.Equal(s, tc.want) {
-			t.Errorf("%s: got %v, %v; want %v", tc.ip, s, err, tc.want)
+		if err != nil || !slices.Equal(texts(got), tc.want) {
+			t.Errorf("%s: got %v, %v; want %v", tc.ip, got, err, tc.want)
 		}
 	}
 	_, err := r.BlockList(ctx, "bl.test", netip.MustParseAddr("127.0.0.3"))
@@ -280,4 +272,12 @@ func TestServersFromConfigOrResolvConf(t *testing.T) {
 	if got := r.Servers(); !slices.Equal(got, []string{"127.0.0.1:53"}) {
 		t.Errorf("without resolv.conf: %v", got)
 	}
+}
+
+func texts(ips []netip.Addr) []string {
+	var out []string
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
 }

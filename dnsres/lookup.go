@@ -24,28 +24,15 @@ type MX struct {
 // record is "MX 0 ." is ErrNullMX (RFC 7505 3). A "." among other
 // records is left out.
 func (r *Resolver) MX(ctx context.Context, domain string) ([]MX, error) {
-	resp, err := r.query(ctx, domain, dns.TypeMX)
+	all, err := answers(ctx, r, domain, dns.TypeMX, func(mx *dns.MX) (MX, bool) {
+		return MX{Host: strings.TrimSuffix(mx.Mx, "."), Pref: mx.Preference}, true
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []MX
-	null := false
-	for _, rr := range resp.Answer {
-		mx, ok := rr.(*dns.MX)
-		if !ok {
-			continue
-		}
-		if mx.Mx == "." {
-			null = true
-			continue
-		}
-		out = append(out, MX{Host: strings.TrimSuffix(mx.Mx, "."), Pref: mx.Preference})
-	}
-	switch {
-	case len(out) == 0 && null:
+	out := slices.DeleteFunc(all, func(mx MX) bool { return mx.Host == "" }) // "." trimmed
+	if len(out) == 0 {
 		return nil, &Error{Name: domain, Type: "MX", Kind: ErrNullMX}
-	case len(out) == 0:
-		return nil, &Error{Name: domain, Type: "MX", Kind: ErrNoData}
 	}
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	slices.SortStableFunc(out, func(a, b MX) int { return int(a.Pref) - int(b.Pref) })
@@ -85,21 +72,26 @@ func (r *Resolver) IPs(ctx context.Context, host string) ([]netip.Addr, error) {
 
 // addrs returns the A or AAAA records of name.
 func (r *Resolver) addrs(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error) {
+	if qtype == dns.TypeA {
+		return answers(ctx, r, name, qtype, func(a *dns.A) (netip.Addr, bool) { return netip.AddrFromSlice(a.A.To4()) })
+	}
+	return answers(ctx, r, name, qtype, func(a *dns.AAAA) (netip.Addr, bool) { return netip.AddrFromSlice(a.AAAA.To16()) })
+}
+
+// answers queries name's records of qtype and returns f of each answer
+// record of type T for which f says ok (records of other types, such as
+// the CNAMEs leading to them, are skipped); none is ErrNoData.
+func answers[T dns.RR, V any](ctx context.Context, r *Resolver, name string, qtype uint16, f func(T) (V, bool)) ([]V, error) {
 	resp, err := r.query(ctx, name, qtype)
 	if err != nil {
 		return nil, err
 	}
-	var out []netip.Addr
+	var out []V
 	for _, rr := range resp.Answer {
-		var ip netip.Addr
-		switch a := rr.(type) {
-		case *dns.A:
-			ip, _ = netip.AddrFromSlice(a.A.To4())
-		case *dns.AAAA:
-			ip, _ = netip.AddrFromSlice(a.AAAA.To16())
-		}
-		if ip.IsValid() {
-			out = append(out, ip)
+		if t, ok := rr.(T); ok {
+			if v, ok := f(t); ok {
+				out = append(out, v)
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -111,21 +103,9 @@ func (r *Resolver) addrs(ctx context.Context, name string, qtype uint16) ([]neti
 // PTR returns the names ip's reverse record points to (RFC 1035 3.5,
 // RFC 3596 2.5), without the trailing dots.
 func (r *Resolver) PTR(ctx context.Context, ip netip.Addr) ([]string, error) {
-	name := reverse(ip) + arpa(ip)
-	resp, err := r.query(ctx, name, dns.TypePTR)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range resp.Answer {
-		if p, ok := rr.(*dns.PTR); ok {
-			out = append(out, strings.TrimSuffix(p.Ptr, "."))
-		}
-	}
-	if len(out) == 0 {
-		return nil, &Error{Name: name, Type: "PTR", Kind: ErrNoData}
-	}
-	return out, nil
+	return answers(ctx, r, reverse(ip)+arpa(ip), dns.TypePTR, func(p *dns.PTR) (string, bool) {
+		return strings.TrimSuffix(p.Ptr, "."), true
+	})
 }
 
 // maxConfirm bounds the PTR names ForwardConfirmed looks up.
@@ -163,20 +143,9 @@ func (r *Resolver) ForwardConfirmed(ctx context.Context, ip netip.Addr) (string,
 // TXT returns name's TXT records, the strings of each joined into one
 // (RFC 7208 3.3, RFC 6376 3.6.2.2).
 func (r *Resolver) TXT(ctx context.Context, name string) ([]string, error) {
-	resp, err := r.query(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range resp.Answer {
-		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
-		}
-	}
-	if len(out) == 0 {
-		return nil, &Error{Name: name, Type: "TXT", Kind: ErrNoData}
-	}
-	return out, nil
+	return answers(ctx, r, name, dns.TypeTXT, func(t *dns.TXT) (string, bool) {
+		return strings.Join(t.Txt, ""), true
+	})
 }
 
 // BlockList looks ip up in the DNS block list zone (RFC 5782 2.1: an A
