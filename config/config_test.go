@@ -116,6 +116,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"wrong type in file", "[smtp]\nmessage_size_limit = \"big\"\n", nil, []string{"message_size_limit"}},
 		{"delimiter", "[smtp]\nrecipient_delimiter = \"@\"\n", nil, []string{"smtp.recipient_delimiter"}},
 		{"half tls", "[tls]\ncert_file = \"/x.pem\"\n", nil, []string{"tls.key_file", "together"}},
+		{"resolver name", "[dns]\nresolver = \"192.0.2.1, ns.example.com\"\n", nil, []string{"dns.resolver", `"ns.example.com"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.file, tc.env)
@@ -128,6 +129,21 @@ func TestErrorsNameTheKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// dns.resolver lists nameservers, from the file or the environment.
+func TestDNSResolverList(t *testing.T) {
+	c, err := load(t, "[dns]\nresolver = \"192.0.2.1, [2001:db8::53]:5353 192.0.2.2:53\"\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.DNS.Servers(), " "); got != "192.0.2.1 [2001:db8::53]:5353 192.0.2.2:53" {
+		t.Errorf("servers %q", got)
+	}
+	c, err = load(t, "", map[string]string{"MAILHOST_DNS_RESOLVER": "2001:db8::1"})
+	if err != nil || len(c.DNS.Servers()) != 1 {
+		t.Errorf("from the environment: %v %v", c, err)
 	}
 }
 

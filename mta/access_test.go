@@ -1,9 +1,8 @@
 package mta_test
 
 import (
-	"context"
+	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
@@ -15,14 +14,13 @@ import (
 // TestAccessActions: every access(5) action the admin service writes has
 // the reply or the effect a Postfix admin expects.
 func TestAccessActions(t *testing.T) {
+	bl := newDNSZone(t)
+	for i := range 16 { // every 127.0.1.x the test uses is listed
+		bl.add(fmt.Sprintf("%d.1.0.127.bl.test. 60 IN A 127.0.0.2", i))
+	}
 	e := newEnv(t, func(c *mta.Config) {
 		c.DNSBL = []string{"bl.test"}
-		c.LookupHost = func(ctx context.Context, host string) ([]string, error) {
-			if strings.HasSuffix(host, ".1.0.127.bl.test") { // every 127.0.1.x is listed
-				return []string{"127.0.0.2"}, nil
-			}
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-		}
+		c.DNS = bl.resolver(t)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)

@@ -1,7 +1,6 @@
 package mta_test
 
 import (
-	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-smtp"
@@ -262,17 +260,11 @@ func TestOpenRelay(t *testing.T) {
 // TestDNSBLOncePerConnection: the block list is asked once per connection,
 // whatever the transactions and the sessions (STARTTLS starts a new one).
 func TestDNSBLOncePerConnection(t *testing.T) {
-	var mu sync.Mutex
-	lookups := 0
+	bl := newDNSZone(t) // lists nobody
 	e := newEnv(t, func(c *mta.Config) {
 		c.TLS = tlsConfig(t)
 		c.DNSBL = []string{"bl.test"}
-		c.LookupHost = func(ctx context.Context, host string) ([]string, error) {
-			mu.Lock()
-			lookups++
-			mu.Unlock()
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-		}
+		c.DNS = bl.resolver(t)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
@@ -295,10 +287,7 @@ func TestDNSBLOncePerConnection(t *testing.T) {
 			}
 		}
 		c.Close()
-		mu.Lock()
-		n := lookups
-		mu.Unlock()
-		if n != conn {
+		if n := bl.count(); n != conn {
 			t.Errorf("after %d connections: %d DNSBL lookups", conn, n)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mailhost/dnsres"
 	"mailhost/store"
 )
 
@@ -46,7 +47,9 @@ type OutboundConfig struct {
 	DestConcurrency int
 	Lease           time.Duration
 	Poll            time.Duration // how often an idle node looks for due work
-	Resolver        string        // "" = resolv.conf
+	// DNS answers the MX, A and AAAA lookups; nil: the nameservers of
+	// /etc/resolv.conf.
+	DNS *dnsres.Resolver
 	// Port is where MX hosts are contacted (25; tests use another).
 	Port                                        int
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
@@ -127,7 +130,7 @@ type Outbound struct {
 	st      QueueStore
 	log     *slog.Logger
 	metrics *OutboundMetrics
-	dns     *dnsResolver
+	dns     *dnsres.Resolver
 	wake    chan struct{}
 	// hard ends deliveries in progress when a shutdown's grace is over.
 	hard       context.Context
@@ -145,9 +148,12 @@ func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *Outboun
 	if m == nil {
 		m = NewOutboundMetrics()
 	}
-	r, err := newDNSResolver(cfg.Resolver, 10*time.Second)
-	if err != nil {
-		return nil, err
+	r := cfg.DNS
+	if r == nil {
+		var err error
+		if r, err = dnsres.New(dnsres.Config{}); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = fmt.Sprintf("%s/%s", cfg.Hostname, randHex(6))
@@ -406,7 +412,7 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 	var err error
 	if !rt.literal {
 		var prefs []uint16
-		if hosts, prefs, err = o.dns.mxHostsPrefs(dctx, rt.host); err == nil {
+		if hosts, prefs, err = mxHostsPrefs(dctx, o.dns, rt.host); err == nil {
 			hosts, err = withoutSelf(hosts, prefs, o.cfg.Hostname)
 		}
 	}
@@ -428,7 +434,7 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 			break
 		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ips, err := o.dns.addrs(actx, h)
+		ips, err := hostAddrs(actx, o.dns, h)
 		cancel()
 		if err != nil {
 			if errors.Is(err, errNoDomain) {

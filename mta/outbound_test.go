@@ -27,7 +27,7 @@ const outMsg = "From: alice@example.test\r\nTo: x@remote.example\r\nSubject: out
 func (e *env) startOutbound(z *dnsZone, port int, id string, tune ...func(*mta.OutboundConfig)) *mta.Outbound {
 	e.t.Helper()
 	cfg := mta.OutboundConfig{Hostname: "mx.test", NodeID: id, Retry: []time.Duration{time.Hour},
-		Lease: time.Minute, Poll: 50 * time.Millisecond, Resolver: z.addr, Port: port,
+		Lease: time.Minute, Poll: 50 * time.Millisecond, DNS: z.resolver(e.t), Port: port,
 		ConnectTimeout: 2 * time.Second, CommandTimeout: time.Second, DataTimeout: 2 * time.Second}
 	for _, f := range tune {
 		f(&cfg)

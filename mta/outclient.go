@@ -47,7 +47,10 @@ func (e *replyError) enhanced() string {
 
 // outConn is one outbound SMTP client connection (RFC 5321 as a client):
 // each command and reply has its own deadline, so a tarpitting or silent
-// peer ends in a timeout, never in a stuck worker.
+// peer ends in a timeout, never in a stuck worker. go-smtp's Client is not
+// used because it cannot STARTTLS after an EHLO with our name, has no
+// handshake step of its own, and writes the message body without a
+// deadline (ARCHITECTURE.md, the mta row).
 type outConn struct {
 	conn    net.Conn
 	text    *textproto.Conn

@@ -3,100 +3,42 @@ package mta
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net"
-	"net/netip"
-	"sort"
 	"strings"
-	"time"
 
-	"github.com/miekg/dns"
+	"mailhost/dnsres"
 )
 
-// DNS failures of an outbound lookup. errNoDomain and errNullMX are
-// permanent (bounce); every other error is temporary (retry).
+// DNS failures of an outbound lookup, in the words a bounce gives the
+// sender. errNoDomain and errNullMX are permanent (bounce); every other
+// error is temporary (retry).
 var (
 	errNoDomain = errors.New("Host or domain name not found")
 	errNullMX   = errors.New("Domain does not accept mail (null MX)")
 )
 
-// dnsResolver asks one DNS server directly (dns.resolver, or the first
-// nameserver of resolv.conf), because delivery must tell NXDOMAIN
-// (permanent) from SERVFAIL or a timeout (temporary), which the standard
-// library's resolver folds together.
-type dnsResolver struct {
-	server string
-	client *dns.Client
-}
-
-func newDNSResolver(server string, timeout time.Duration) (*dnsResolver, error) {
-	if server == "" {
-		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
-		if err != nil || len(cc.Servers) == 0 {
-			server = "127.0.0.1:53" // as the C library does without resolv.conf
-		} else {
-			server = net.JoinHostPort(cc.Servers[0], cc.Port)
-		}
-	} else if _, err := netip.ParseAddrPort(server); err != nil {
-		server = net.JoinHostPort(server, "53")
-	}
-	return &dnsResolver{server: server, client: &dns.Client{Timeout: timeout}}, nil
-}
-
-func (r *dnsResolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), qtype)
-	m.RecursionDesired = true
-	resp, _, err := r.client.ExchangeContext(ctx, m, r.server)
-	if err == nil && resp.Truncated {
-		tcp := &dns.Client{Net: "tcp", Timeout: r.client.Timeout}
-		resp, _, err = tcp.ExchangeContext(ctx, m, r.server)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dns %s %s: %w", dns.TypeToString[qtype], name, err)
-	}
-	switch resp.Rcode {
-	case dns.RcodeSuccess:
-		return resp, nil
-	case dns.RcodeNameError:
-		return nil, errNoDomain
-	}
-	return nil, fmt.Errorf("dns %s %s: %s", dns.TypeToString[qtype], name, dns.RcodeToString[resp.Rcode])
-}
-
 // mxHostsPrefs returns the hosts to try for domain, best first (equal
 // preferences shuffled, RFC 5321 5.1); the domain itself when it has no
-// MX (implicit MX); errNullMX for RFC 7505's "MX 0 .".
-// It returns each host's preference too (0 for an implicit MX).
-func (r *dnsResolver) mxHostsPrefs(ctx context.Context, domain string) ([]string, []uint16, error) {
-	resp, err := r.query(ctx, domain, dns.TypeMX)
-	if err != nil {
+// MX (implicit MX); errNullMX for RFC 7505's "MX 0 .", errNoDomain when
+// the domain does not exist. It returns each host's preference too (0
+// for an implicit MX).
+func mxHostsPrefs(ctx context.Context, r *dnsres.Resolver, domain string) ([]string, []uint16, error) {
+	mxs, err := r.MX(ctx, domain)
+	switch {
+	case errors.Is(err, dnsres.ErrNoData):
+		return []string{domain}, []uint16{0}, nil
+	case errors.Is(err, dnsres.ErrNullMX):
+		return nil, nil, errNullMX
+	case errors.Is(err, dnsres.ErrNotFound):
+		return nil, nil, errNoDomain
+	case err != nil:
 		return nil, nil, err
 	}
-	var mxs []*dns.MX
-	for _, rr := range resp.Answer {
-		if mx, ok := rr.(*dns.MX); ok {
-			mxs = append(mxs, mx)
-		}
+	hosts := make([]string, len(mxs))
+	prefs := make([]uint16, len(mxs))
+	for i, mx := range mxs {
+		hosts[i], prefs[i] = mx.Host, mx.Pref
 	}
-	if len(mxs) == 0 {
-		return []string{domain}, []uint16{0}, nil
-	}
-	if len(mxs) == 1 && mxs[0].Mx == "." {
-		return nil, nil, errNullMX
-	}
-	rand.Shuffle(len(mxs), func(i, j int) { mxs[i], mxs[j] = mxs[j], mxs[i] })
-	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Preference < mxs[j].Preference })
-	var out []string
-	var prefs []uint16
-	for _, mx := range mxs {
-		if mx.Mx != "." {
-			out = append(out, strings.TrimSuffix(mx.Mx, "."))
-			prefs = append(prefs, mx.Preference)
-		}
-	}
-	return out, prefs, nil
+	return hosts, prefs, nil
 }
 
 // errLoop is a destination whose best MX is this host (we are its backup
@@ -123,36 +65,20 @@ func withoutSelf(hosts []string, prefs []uint16, self string) ([]string, error) 
 	return hosts, nil
 }
 
-// addrs returns host's IPv4 and IPv6 addresses (IPv4 first); a literal
-// address is returned as is.
-func (r *dnsResolver) addrs(ctx context.Context, host string) ([]string, error) {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []string{ip.String()}, nil
-	}
-	var out []string
-	var firstErr error
-	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		resp, err := r.query(ctx, host, t)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		for _, rr := range resp.Answer {
-			switch a := rr.(type) {
-			case *dns.A:
-				out = append(out, a.A.String())
-			case *dns.AAAA:
-				out = append(out, a.AAAA.String())
-			}
-		}
-	}
-	if len(out) == 0 {
-		if firstErr != nil {
-			return nil, firstErr
-		}
+// hostAddrs returns host's IPv4 and IPv6 addresses (IPv4 first); a
+// literal address is returned as is. A host without addresses is
+// errNoDomain.
+func hostAddrs(ctx context.Context, r *dnsres.Resolver, host string) ([]string, error) {
+	ips, err := r.IPs(ctx, host)
+	if errors.Is(err, dnsres.ErrNotFound) || errors.Is(err, dnsres.ErrNoData) {
 		return nil, errNoDomain
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
 	}
 	return out, nil
 }

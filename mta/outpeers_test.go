@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
+
+	"mailhost/dnsres"
 )
 
 // dnsZone is a DNS server on loopback (miekg/dns) answering from records;
@@ -21,7 +23,25 @@ type dnsZone struct {
 	mu       sync.Mutex
 	records  map[string][]string // "name. TYPE" -> RR strings
 	servfail map[string]bool
+	queries  int
 	addr     string
+}
+
+// resolver is a dnsres.Resolver asking only this zone's server.
+func (z *dnsZone) resolver(t *testing.T) *dnsres.Resolver {
+	t.Helper()
+	r, err := dnsres.New(dnsres.Config{Servers: []string{z.addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// count returns the number of queries the server got.
+func (z *dnsZone) count() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.queries
 }
 
 func newDNSZone(t *testing.T) *dnsZone {
@@ -57,6 +77,7 @@ func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	name := strings.ToLower(q.Name)
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.queries++
 	if z.servfail[name] {
 		m.Rcode = dns.RcodeServerFailure
 		w.WriteMsg(m)

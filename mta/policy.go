@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -85,50 +84,27 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 }
 
 // checkDNSBL looks the client up in each configured zone and returns the
-// first zone that lists it, or "". Only 127.0.0.0/8 answers count as
-// listings (others are DNSBL error codes, e.g. Spamhaus 127.255.255.x are
-// "query refused"); lookups failing are logged and ignored.
+// first zone that lists it, or "". Lookups failing, and answers that are
+// a list's error codes (e.g. Spamhaus's 127.255.255.x "query refused"),
+// are logged and ignored.
 func (s *Server) checkDNSBL(ctx context.Context, cc *clientConn) string {
-	name := reverseName(cc)
-	if name == "" {
+	if !cc.ip.IsValid() {
 		return ""
 	}
 	for _, zone := range s.cfg.DNSBL {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		addrs, err := s.cfg.LookupHost(lctx, name+"."+zone)
+		listed, err := s.cfg.DNS.BlockList(lctx, zone, cc.ip)
 		cancel()
 		if err != nil {
-			continue // NXDOMAIN: not listed
+			s.log.Warn("dnsbl lookup failed", "conn", cc.id, "client", cc.ip.String(), "zone", zone, "err", err)
+			continue
 		}
-		for _, a := range addrs {
-			if strings.HasPrefix(a, "127.") && !strings.HasPrefix(a, "127.255.255.") {
-				s.log.Info("dnsbl listed", "conn", cc.id, "client", cc.ip.String(), "zone", zone, "answer", a)
-				return zone
-			}
+		if len(listed) > 0 {
+			s.log.Info("dnsbl listed", "conn", cc.id, "client", cc.ip.String(), "zone", zone, "answer", listed[0].String())
+			return zone
 		}
 	}
 	return ""
-}
-
-// reverseName is the DNSBL query name of the client: reversed octets for
-// IPv4, reversed nibbles for IPv6.
-func reverseName(cc *clientConn) string {
-	ip := cc.ip
-	if !ip.IsValid() {
-		return ""
-	}
-	b := ip.AsSlice()
-	var parts []string
-	if ip.Is4() {
-		for i := len(b) - 1; i >= 0; i-- {
-			parts = append(parts, strconv.Itoa(int(b[i])))
-		}
-	} else {
-		for i := len(b) - 1; i >= 0; i-- {
-			parts = append(parts, fmt.Sprintf("%x", b[i]&0xf), fmt.Sprintf("%x", b[i]>>4))
-		}
-	}
-	return strings.Join(parts, ".")
 }
 
 // accessResult is what the client, HELO and sender rules decided.

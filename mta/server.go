@@ -22,6 +22,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/connctx"
+	"mailhost/dnsres"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -68,8 +69,9 @@ type Config struct {
 	// Queued, when set, is called after a message put copies into the
 	// queue (wakes this node's outbound workers).
 	Queued func()
-	// LookupHost resolves DNSBL queries; nil uses net.DefaultResolver.
-	LookupHost func(ctx context.Context, host string) ([]string, error)
+	// DNS answers the DNS block list queries; nil: the nameservers of
+	// /etc/resolv.conf.
+	DNS *dnsres.Resolver
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
@@ -139,8 +141,8 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	if m == nil {
 		m = NewMetrics()
 	}
-	if cfg.LookupHost == nil {
-		cfg.LookupHost = net.DefaultResolver.LookupHost
+	if cfg.DNS == nil {
+		cfg.DNS, _ = dnsres.New(dnsres.Config{}) // no servers given: cannot fail
 	}
 	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m, ctx: context.Background()}
 	s.ln = &listener{Listener: l, srv: s, perIP: map[netip.Addr]int{}, conns: map[*clientConn]struct{}{}}

@@ -1,7 +1,6 @@
 package mta_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -315,14 +314,11 @@ func TestBareLFAndCutOff(t *testing.T) {
 }
 
 func TestAccessRulesAndDNSBL(t *testing.T) {
+	bl := newDNSZone(t)
+	bl.add("3.0.0.127.bl.test. 60 IN A 127.0.0.2")
 	e := newEnv(t, func(c *mta.Config) {
 		c.DNSBL = []string{"bl.test"}
-		c.LookupHost = func(ctx context.Context, host string) ([]string, error) {
-			if host == "3.0.0.127.bl.test" {
-				return []string{"127.0.0.2"}, nil
-			}
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-		}
+		c.DNS = bl.resolver(t)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)

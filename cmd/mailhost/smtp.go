@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailhost/config"
+	"mailhost/dnsres"
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/mta"
@@ -36,6 +37,12 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		}
 		nets = append(nets, p)
 	}
+	// The one resolver of the node: block lists here, MX and addresses in
+	// the queue workers (newOutbound takes it from the server's Config).
+	res, err := dnsres.New(dnsres.Config{Servers: cfg.DNS.Servers()})
+	if err != nil {
+		return nil, err
+	}
 	mcfg := mta.Config{
 		Hostname:           cfg.Hostname,
 		Mynetworks:         nets,
@@ -49,6 +56,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		MaxReceived:        cfg.SMTP.MaxReceived,
 		DNSBL:              cfg.SMTP.DNSBL,
 		DNSBLAction:        cfg.SMTP.DNSBLAction,
+		DNS:                res,
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 	}

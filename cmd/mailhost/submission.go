@@ -99,8 +99,8 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 		Relayhost: cfg.SMTP.Relayhost, RelayUser: cfg.SMTP.RelayhostUsername, RelayPassword: cfg.SMTP.RelayhostPassword,
 		TLSPolicy: cfg.SMTP.OutboundTLS, TLSDomains: tlsDomains, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
 		Workers: cfg.Queue.Workers, DestConcurrency: cfg.Queue.DestinationConcurrency,
-		Lease:    time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
-		Resolver: cfg.DNS.Resolver,
+		Lease: time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
+		DNS:   mx.Config().DNS,
 	}, st, log.With("server", "queue"), nil)
 	if err != nil {
 		return nil, err
