@@ -62,12 +62,12 @@ type Config struct {
 	// Limiter counts connections per client; listeners that count
 	// together (587 and 465) share one. nil: one of MaxConnsPerClient
 	// with Mynetworks exempt, for this listener alone.
-	Limiter *connlimit.Limiter
-	MaxLineLength      int
-	MaxReceived        int
-	DNSBL              []string
-	DNSBLAction        string // reject, defer, log
-	TLS                *tls.Config
+	Limiter       *connlimit.Limiter
+	MaxLineLength int
+	MaxReceived   int
+	DNSBL         []string
+	DNSBLAction   string // reject, defer, log
+	TLS           *tls.Config
 	// Submission makes this a submission listener (submission.go).
 	Submission Submission
 	// Queued, when set, is called after a message put copies into the
