@@ -1,7 +1,6 @@
 package connlimit_test
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"mailhost/connlimit"
+	"mailhost/testsupport"
 	"mailhost/tlscert"
 )
 
@@ -82,10 +82,9 @@ func TestListenRefusesOverTheLimit(t *testing.T) {
 	dialFrom(t, "127.0.0.2", addrs[1])
 	accepted(t, conns[1])
 
-	c := dialFrom(t, "127.0.0.2", addrs[0])
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || line != "BUSY 127.0.0.2\r\n" {
-		t.Fatalf("third connection: %q, %v", line, err)
+	line, c := testsupport.FirstLine(t, "127.0.0.2", addrs[0], nil)
+	if line != "BUSY 127.0.0.2" {
+		t.Fatalf("third connection: %q", line)
 	}
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("third connection still open: %v", err)
@@ -126,10 +125,8 @@ func TestTLSRefusal(t *testing.T) {
 	dialFrom(t, "127.0.0.2", addr)
 	accepted(t, conns)
 
-	tc := tls.Client(dialFrom(t, "127.0.0.2", addr), &tls.Config{InsecureSkipVerify: true})
-	line, err := bufio.NewReader(tc).ReadString('\n')
-	if err != nil || line != "BUSY 127.0.0.2\r\n" {
-		t.Fatalf("refusal over TLS: %q, %v", line, err)
+	if line, _ := testsupport.FirstLine(t, "127.0.0.2", addr, &tls.Config{InsecureSkipVerify: true}); line != "BUSY 127.0.0.2" {
+		t.Fatalf("refusal over TLS: %q", line)
 	}
 
 	// A client that speaks clear text first sees no clear-text reply:

@@ -1,7 +1,6 @@
 package mta_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
@@ -15,28 +14,6 @@ import (
 	"mailhost/mta"
 	"mailhost/testsupport"
 )
-
-// firstLine dials addr from the local address from (over TLS when tc is
-// set) and returns the server's first line; the connection stays open
-// until the test ends.
-func firstLine(t *testing.T, from, addr string, tc *tls.Config) (string, net.Conn) {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	if tc != nil {
-		c = tls.Client(c, tc)
-	}
-	l, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("first line from %s: %v (%q)", addr, err, l)
-	}
-	return strings.TrimSuffix(l, "\r\n"), c
-}
 
 // The submission listeners (587 and 465) count a client's connections
 // together; over the limit, 587 answers 421 in clear text and 465 answers
@@ -58,28 +35,28 @@ func TestSubmissionConnectionLimit(t *testing.T) {
 	addr465 := ln.Addr().String()
 	client := &tls.Config{InsecureSkipVerify: true}
 
-	g, c587 := firstLine(t, "127.0.0.2", e.addr, nil)
+	g, c587 := testsupport.FirstLine(t, "127.0.0.2", e.addr, nil)
 	if !strings.HasPrefix(g, "220 mx.test ") {
 		t.Fatalf("first connection: %q", g)
 	}
 	const refused = "421 4.7.0 mx.test Error: too many connections from 127.0.0.2"
-	if g, c := firstLine(t, "127.0.0.2", addr465, client); g != refused {
+	if g, c := testsupport.FirstLine(t, "127.0.0.2", addr465, client); g != refused {
 		t.Fatalf("second connection, on 465: %q, want %q over TLS", g, refused)
 	} else if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("refused connection left open: %v", err)
 	}
-	if g, _ := firstLine(t, "127.0.0.2", e.addr, nil); g != refused {
+	if g, _ := testsupport.FirstLine(t, "127.0.0.2", e.addr, nil); g != refused {
 		t.Fatalf("second connection, on 587: %q", g)
 	}
 	for i := 0; i < 3; i++ { // mynetworks
-		if g, _ := firstLine(t, "127.0.0.1", addr465, client); !strings.HasPrefix(g, "220 ") {
+		if g, _ := testsupport.FirstLine(t, "127.0.0.1", addr465, client); !strings.HasPrefix(g, "220 ") {
 			t.Fatalf("mynetworks client, connection %d: %q", i, g)
 		}
 	}
 
 	c587.Close()
 	testsupport.Eventually(t, 30*time.Second, "a connection to be served again after the first left", func() bool {
-		g, c := firstLine(t, "127.0.0.2", addr465, client)
+		g, c := testsupport.FirstLine(t, "127.0.0.2", addr465, client)
 		c.Close()
 		return strings.HasPrefix(g, "220 ")
 	})

@@ -162,7 +162,8 @@ func (s *session) authUser() string {
 func (s *Server) Config() Config { return s.cfg }
 
 // Sibling returns a server on l with cfg that shares s's store, delivery
-// agent and metrics: the submission listeners next to the MX.
+// agent and metrics: the submission listeners next to the MX. It counts
+// connections against cfg.Limiter, s's own when cfg came from s.Config().
 func (s *Server) Sibling(l net.Listener, cfg Config, log *slog.Logger) *Server {
 	return NewWithListener(l, cfg, s.store, s.agent, log, s.metrics)
 }
