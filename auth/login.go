@@ -151,10 +151,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 	// The throttle key of an account is the address as typed, normalised
 	// when possible, so that "Alice@Example.com" and "alice@example.com"
 	// count together.
-	name, nerr := address.Normalize(strings.TrimSpace(req.Username))
-	if nerr != nil {
-		name = strings.ToLower(req.Username)
-	}
+	name, isAddr := NormalizeUsername(req.Username)
 	if err := a.throttle.Check(req.RemoteIP, name); err != nil {
 		var te *ThrottledError
 		errors.As(err, &te)
@@ -165,7 +162,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 
 	var cred store.Credential
 	err := store.ErrNotFound // a name that is no address names no mailbox
-	if nerr == nil {
+	if isAddr {
 		cred, err = a.creds.MailboxCredentials(ctx, name)
 	}
 	switch {
@@ -194,6 +191,21 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 		a.rehash(ctx, log, cred, req.Password)
 	}
 	return Account{MailboxID: cred.MailboxID, Address: cred.Address, Maildir: cred.Maildir}, nil
+}
+
+// NormalizeUsername returns the name Login knows a user by: the address as
+// typed, trimmed and normalised (address.Normalize: IDNA A-label domain,
+// NFC, lower case), with ok set; a name that is no address comes back
+// trimmed and lower-cased, with ok false (it names no mailbox). Whoever
+// compares a user name with another (the SASL authorization identity)
+// compares these.
+func NormalizeUsername(username string) (name string, ok bool) {
+	username = strings.TrimSpace(username)
+	n, err := address.Normalize(username)
+	if err != nil {
+		return strings.ToLower(username), false
+	}
+	return n, true
 }
 
 // fail records a failure, logs it, waits the throttle's delay and returns

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"mailhost/connlimit"
 )
 
 // ErrThrottled is matched (errors.Is) by every *ThrottledError: the login
@@ -113,16 +115,10 @@ func NewThrottle(cfg ThrottleConfig, clock Clock) *Throttle {
 	return &Throttle{cfg: cfg, clock: clock, entries: map[string]*failures{}}
 }
 
-// ipKey groups IPv6 clients by /64, the block one subscriber usually holds,
+// ipKey is a client as the connection limits count it (connlimit.Client:
+// an IPv4 address, an IPv6 /64, the block one subscriber usually holds),
 // so an attacker cannot walk through its own addresses.
-func ipKey(ip netip.Addr) string {
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return "ip:" + p.String()
-	}
-	return "ip:" + ip.String()
-}
+func ipKey(ip netip.Addr) string { return "ip:" + connlimit.Client(ip).String() }
 
 func acctKey(name string) string { return "acct:" + name }
 

@@ -19,6 +19,9 @@ func TestAuthAndPOP3Keys(t *testing.T) {
 		{"auth.delay_ms", "60001"},
 		{"pop3.idle_timeout", "5"},
 		{"pop3.max_connections_per_client", "-1"},
+		{"imap.max_connections_per_client", "-1"},
+		{"submission.max_connections_per_client", "-1"},
+		{"smtp.max_connections_per_client", "-1"},
 	} {
 		c := Default()
 		if err := c.Set(tc.key, tc.value); err != nil {

@@ -27,6 +27,7 @@ type Config struct {
 	SMTP     SMTP     `toml:"smtp"`
 	Password Password `toml:"password"`
 	Auth     Auth     `toml:"auth"`
+	IMAP     IMAP     `toml:"imap"`
 	POP3     POP3     `toml:"pop3"`
 	Mailbox  Mailbox  `toml:"mailbox"`
 	Web      Web      `toml:"web"`
@@ -90,7 +91,7 @@ type SMTP struct {
 	MaxRecipients      int      `toml:"max_recipients" help:"most recipients accepted per message"`
 	Timeout            int      `toml:"timeout" help:"seconds an SMTP client may stay silent (or a reply may take to send) before the session ends"`
 	MaxErrors          int      `toml:"max_errors" help:"rejected commands after which a session is closed"`
-	MaxConnsPerClient  int      `toml:"max_connections_per_client" help:"concurrent SMTP connections from one client address (mynetworks exempt); 0 = unlimited"`
+	MaxConnsPerClient  int      `toml:"max_connections_per_client" help:"concurrent connections to the SMTP (MX) listener from one client (IPv6: one /64; mynetworks exempt); 0 = unlimited"`
 	MaxLineLength      int      `toml:"max_line_length" help:"longest command or message line accepted, in bytes"`
 	MaxReceived        int      `toml:"max_received_headers" help:"Received headers after which a message is refused as a mail loop (hopcount_limit)"`
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
@@ -139,10 +140,15 @@ type Auth struct {
 	AllowPlaintextLoopback bool `toml:"allow_plaintext_loopback" help:"allow logins without TLS from loopback clients (127.0.0.0/8, ::1); others must use TLS"`
 }
 
+// IMAP configures the IMAP server.
+type IMAP struct {
+	MaxConnsPerClient int `toml:"max_connections_per_client" help:"concurrent IMAP and IMAPS connections from one client (IPv6: one /64); 0 = unlimited"`
+}
+
 // POP3 configures the POP3 server.
 type POP3 struct {
 	IdleTimeout       int `toml:"idle_timeout" help:"seconds a POP3 client may stay silent before it is disconnected (RFC 1939: at least 600)"`
-	MaxConnsPerClient int `toml:"max_connections_per_client" help:"concurrent POP3 connections from one client address; 0 = unlimited"`
+	MaxConnsPerClient int `toml:"max_connections_per_client" help:"concurrent POP3 and POP3S connections from one client (IPv6: one /64); 0 = unlimited"`
 }
 
 // Default returns the built-in defaults, before the mode-dependent ones
@@ -177,9 +183,13 @@ func Default() Config {
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
-		Auth:    Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
-		POP3:    POP3{IdleTimeout: 600, MaxConnsPerClient: 20},
-		Mailbox: Mailbox{RetentionDays: 30},
+		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
+		// Thunderbird keeps up to 5 IMAP connections per account: 100 lets
+		// a household or an office behind one address in.
+		IMAP:       IMAP{MaxConnsPerClient: 100},
+		POP3:       POP3{IdleTimeout: 600, MaxConnsPerClient: 20},
+		Submission: Submission{MaxConnsPerClient: 50},
+		Mailbox:    Mailbox{RetentionDays: 30},
 		// A mail server mostly holds idle connections: half of Go's default
 		// heap headroom keeps each one small for a little more GC work.
 		Runtime: Runtime{GCPercent: 50},

@@ -9,7 +9,8 @@ import (
 
 // Submission configures the submission listeners (587, 465).
 type Submission struct {
-	ReceivedClientIP bool `toml:"received_client_ip" help:"put the submitting client's address and HELO name into the Received header (off: a user's private address does not leak)"`
+	ReceivedClientIP  bool `toml:"received_client_ip" help:"put the submitting client's address and HELO name into the Received header (off: a user's private address does not leak)"`
+	MaxConnsPerClient int  `toml:"max_connections_per_client" help:"concurrent connections to the submission listeners (587 and 465 together) from one client (IPv6: one /64; mynetworks exempt); 0 = unlimited"`
 }
 
 // Queue configures the outbound queue workers.

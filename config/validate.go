@@ -43,6 +43,19 @@ func (c *Config) Validate() error {
 		bad("vmail.gid", "must be a gid from 1 to 2147483647, got %d", c.Vmail.GID)
 	}
 	c.validateListen(bad)
+	for _, l := range []struct {
+		key string
+		n   int
+	}{
+		{"smtp.max_connections_per_client", c.SMTP.MaxConnsPerClient},
+		{"submission.max_connections_per_client", c.Submission.MaxConnsPerClient},
+		{"imap.max_connections_per_client", c.IMAP.MaxConnsPerClient},
+		{"pop3.max_connections_per_client", c.POP3.MaxConnsPerClient},
+	} {
+		if l.n < 0 {
+			bad(l.key, "must be 0 (unlimited) or more, got %d", l.n)
+		}
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.key_file", "tls.cert_file and tls.key_file must be given together")
 	}
@@ -137,9 +150,6 @@ func (c *Config) validateSMTP(bad reporter) {
 	if s.MaxErrors < 1 {
 		bad("smtp.max_errors", "must be at least 1, got %d", s.MaxErrors)
 	}
-	if s.MaxConnsPerClient < 0 {
-		bad("smtp.max_connections_per_client", "must be 0 (unlimited) or more, got %d", s.MaxConnsPerClient)
-	}
 	if s.MaxLineLength < 1000 { // RFC 5321 4.5.3.1.6: 1000 octets with CRLF
 		bad("smtp.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6), got %d", s.MaxLineLength)
 	}
@@ -187,9 +197,6 @@ func (c *Config) validateAuth(bad reporter) {
 	}
 	if t := c.POP3.IdleTimeout; t < 10 || t > 86400 {
 		bad("pop3.idle_timeout", "must be from 10 to 86400 seconds (RFC 1939 asks for at least 600), got %d", t)
-	}
-	if n := c.POP3.MaxConnsPerClient; n < 0 {
-		bad("pop3.max_connections_per_client", "must be 0 (unlimited) or more, got %d", n)
 	}
 }
 

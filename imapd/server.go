@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailhost/auth"
+	"mailhost/connlimit"
 	"mailhost/maildir"
+	"mailhost/sasl"
 	"mailhost/store"
 )
 
@@ -66,13 +69,6 @@ type Files interface {
 
 var _ Backend = (*store.Store)(nil)
 
-// Authenticator checks a login. *auth.Authenticator satisfies it.
-type Authenticator interface {
-	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
-}
-
-var _ Authenticator = (*auth.Authenticator)(nil)
-
 // Notices wakes sessions when a folder changes. *store.FolderListener
 // satisfies it.
 type Notices interface {
@@ -86,7 +82,7 @@ var _ Notices = (*store.FolderListener)(nil)
 type Options struct {
 	Backend     Backend
 	Files       Files
-	Auth        Authenticator
+	Auth        sasl.Authenticator // the one shared with SMTP and POP3
 	Notices     Notices
 	MaildirRoot string
 	Owner       maildir.Owner
@@ -94,6 +90,10 @@ type Options struct {
 	TLS         *tls.Config // for STARTTLS and the implicit-TLS listener
 	// AllowPlaintextLoopback lets loopback clients log in without TLS.
 	AllowPlaintextLoopback bool
+	// MaxConnsPerClient bounds the connections open at once from one
+	// client (an IPv4 address or an IPv6 /64) over both listeners
+	// (imap.max_connections_per_client); 0 means no limit.
+	MaxConnsPerClient int
 	// AppendLimit is the largest message APPEND accepts (APPENDLIMIT).
 	AppendLimit int64
 	// CommandTimeout bounds each command's database work
@@ -111,6 +111,7 @@ type Server struct {
 	loose  *imapserver.Server // LOGIN allowed in clear text (loopback clients)
 
 	imapLn, imapsLn net.Listener
+	limiter         *connlimit.Limiter // shared by both listeners
 	connID          atomic.Uint64
 	ctx             context.Context // of Serve: sessions' contexts derive from it
 }
@@ -133,7 +134,8 @@ func New(opts Options) *Server {
 	if opts.AppendLimit <= 0 || opts.AppendLimit > 1<<32-1 {
 		opts.AppendLimit = 1<<32 - 1
 	}
-	s := &Server{opts: opts, log: opts.Log, ctx: context.Background()}
+	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
+		limiter: connlimit.New(opts.MaxConnsPerClient, nil)}
 	mk := func(insecure bool) *imapserver.Server {
 		return imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
@@ -145,6 +147,21 @@ func New(opts Options) *Server {
 	}
 	s.strict, s.loose = mk(false), mk(true)
 	return s
+}
+
+// refusal is the greeting of a client over its connection limit: BYE
+// instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.
+func (s *Server) refusal(tlsConf *tls.Config) connlimit.Refusal {
+	return connlimit.Refusal{
+		TLS: tlsConf,
+		Reply: func(netip.Addr) string {
+			return "* BYE [UNAVAILABLE] Too many connections from your address, try again later\r\n"
+		},
+		Refused: func(ip netip.Addr) {
+			s.log.Info("imap connection refused: too many from the client", "client", ip.String(),
+				"max", s.opts.MaxConnsPerClient)
+		},
+	}
 }
 
 type printfLogger struct{ log *slog.Logger }
@@ -161,7 +178,7 @@ func (s *Server) Listen(imapAddr, imapsAddr string) error {
 		if err != nil {
 			return fmt.Errorf("listen.imap %s: %w", imapAddr, err)
 		}
-		s.imapLn = ln
+		s.imapLn = s.limiter.Listen(ln, s.refusal(nil))
 	}
 	if imapsAddr != "" {
 		if s.opts.TLS == nil {
@@ -174,7 +191,7 @@ func (s *Server) Listen(imapAddr, imapsAddr string) error {
 			}
 			return fmt.Errorf("listen.imaps %s: %w", imapsAddr, err)
 		}
-		s.imapsLn = tls.NewListener(ln, s.opts.TLS)
+		s.imapsLn = tls.NewListener(s.limiter.Listen(ln, s.refusal(s.opts.TLS)), s.opts.TLS)
 	}
 	return nil
 }

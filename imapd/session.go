@@ -12,11 +12,11 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-sasl"
 
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/maildir"
+	"mailhost/sasl"
 	"mailhost/store"
 )
 
@@ -157,50 +157,40 @@ func (s *session) Unauthenticate() error {
 	return nil
 }
 
-func (s *session) AuthenticateMechanisms() []string { return []string{"PLAIN", "LOGIN"} }
+// AuthenticateMechanisms is what CAPABILITY advertises as AUTH=;
+// imapserver asks only where a login is allowed (TLS, or the loopback
+// server's clear text), so every mechanism is offered.
+func (s *session) AuthenticateMechanisms() []string { return sasl.Mechanisms(true) }
 
+// Authenticate starts an exchange of mech: the sasl package's server,
+// checking the credentials as LOGIN does. imapserver reads the exchange's
+// lines and answers "*" and a continuation that is not base64 with BAD
+// (RFC 9051 6.2.2); an initial response that is not base64 it answers
+// NO [SERVERBUG].
 func (s *session) Authenticate(mech string) (sasl.Server, error) {
-	switch mech {
-	case "PLAIN":
-		return sasl.NewPlainServer(func(identity, username, password string) error {
-			if identity != "" && identity != username {
-				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
-					Text: "Logging in as another user is not supported"}
-			}
-			return s.Login(username, password)
-		}), nil
-	case "LOGIN":
-		return &loginServer{login: s.Login}, nil
+	srv, err := sasl.NewServer(mech, func(c sasl.Credentials) error {
+		return s.Login(c.Username, c.Password)
+	}, refuseAuth)
+	if errors.Is(err, sasl.ErrUnknownMechanism) {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+			Text: "Unsupported authentication mechanism"}
 	}
-	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-		Text: "Unsupported authentication mechanism"}
+	return srv, err
 }
 
-// loginServer is the server side of the obsolete but widely used SASL
-// LOGIN mechanism (draft-murchison-sasl-login): "Username:", "Password:".
-type loginServer struct {
-	login    func(username, password string) error
-	step     int
-	username string
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step = 1
-		if resp == nil { // no initial response
-			return []byte("Username:"), false, nil
-		}
-		fallthrough
-	case 1:
-		l.username = string(resp)
-		l.step = 2
-		return []byte("Password:"), false, nil
-	case 2:
-		l.step = 3
-		return nil, true, l.login(l.username, string(resp))
+// refuseAuth answers an exchange the client got wrong: BAD for what
+// cannot be read (as imapserver answers bad base64), NO
+// [AUTHORIZATIONFAILED] for acting as another user.
+func refuseAuth(err error) error {
+	switch {
+	case errors.Is(err, sasl.ErrAuthzid):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
+			Text: "Logging in as another user is not supported"}
+	case errors.Is(err, sasl.ErrTooLong):
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "SASL response too long"}
+	default: // sasl.ErrMalformed
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Malformed SASL response"}
 	}
-	return nil, true, errors.New("sasl login: unexpected response")
 }
 
 func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.AppendLimit) }

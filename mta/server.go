@@ -22,6 +22,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/connctx"
+	"mailhost/connlimit"
 	"mailhost/dnsres"
 	"mailhost/mda"
 	"mailhost/store"
@@ -58,12 +59,16 @@ type Config struct {
 	MaxRecipients      int
 	Timeout            time.Duration
 	MaxErrors          int
-	MaxConnsPerClient  int // 0 = unlimited
-	MaxLineLength      int
-	MaxReceived        int
-	DNSBL              []string
-	DNSBLAction        string // reject, defer, log
-	TLS                *tls.Config
+	MaxConnsPerClient  int // 0 = unlimited; mynetworks are exempt
+	// Limiter counts connections per client; listeners that count
+	// together (587 and 465) share one. nil: one of MaxConnsPerClient
+	// with Mynetworks exempt, for this listener alone.
+	Limiter       *connlimit.Limiter
+	MaxLineLength int
+	MaxReceived   int
+	DNSBL         []string
+	DNSBLAction   string // reject, defer, log
+	TLS           *tls.Config
 	// Submission makes this a submission listener (submission.go).
 	Submission Submission
 	// Queued, when set, is called after a message put copies into the
@@ -144,8 +149,11 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	if cfg.DNS == nil {
 		cfg.DNS, _ = dnsres.New(dnsres.Config{}) // no servers given: cannot fail
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = connlimit.New(cfg.MaxConnsPerClient, cfg.Mynetworks)
+	}
 	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m, ctx: context.Background()}
-	s.ln = &listener{Listener: l, srv: s, perIP: map[netip.Addr]int{}, conns: map[*clientConn]struct{}{}}
+	s.ln = &listener{Listener: cfg.Limiter.Listen(l, s.refusal()), srv: s, conns: map[*clientConn]struct{}{}}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -198,47 +206,48 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-// listener counts connections per client address and refuses those over
-// the limit before the SMTP dialogue starts.
+// refusal is the reply to a client over its connection limit (Postfix's
+// smtpd_client_connection_count_limit); on 465 it goes over TLS.
+func (s *Server) refusal() connlimit.Refusal {
+	r := connlimit.Refusal{
+		Reply: func(ip netip.Addr) string {
+			return fmt.Sprintf("421 4.7.0 %s Error: too many connections from %s\r\n", s.cfg.Hostname, ip)
+		},
+		Refused: func(ip netip.Addr) {
+			s.metrics.Rejected.WithLabelValues("connection_limit").Inc()
+			s.log.Warn("reject: too many connections", "client", ip.String(), "limit", s.cfg.MaxConnsPerClient)
+		},
+	}
+	if implicitTLS(s) {
+		r.TLS = s.cfg.TLS
+	}
+	return r
+}
+
+// listener tracks the connections within the limit (the connlimit
+// listener underneath refused the others), for shutdown.
 type listener struct {
 	net.Listener
 	srv   *Server
 	mu    sync.Mutex
-	perIP map[netip.Addr]int
 	conns map[*clientConn]struct{}
 	n     atomic.Uint64
 }
 
 func (l *listener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := auth.RemoteIP(c.RemoteAddr())
-		cc := &clientConn{Conn: c, l: l, ip: ip, id: l.n.Add(1), start: time.Now()}
-		cc.ctx = connctx.New(l.srv.ctx, c, l.srv.cfg.CommandTimeout)
-		cc.trusted = l.srv.inMynetworks(ip)
-		l.mu.Lock()
-		max := l.srv.cfg.MaxConnsPerClient
-		if max > 0 && !cc.trusted && l.perIP[ip] >= max {
-			l.mu.Unlock()
-			l.srv.metrics.Rejected.WithLabelValues("connection_limit").Inc()
-			l.srv.log.Warn("reject: too many connections", "client", ip.String(), "limit", max)
-			cc.ctx.Close()
-			go func() { // never let a slow client hold up Accept
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				fmt.Fprintf(c, "421 4.7.0 %s Error: too many connections from %s\r\n", l.srv.cfg.Hostname, ip)
-				c.Close()
-			}()
-			continue
-		}
-		l.perIP[ip]++
-		l.conns[cc] = struct{}{}
-		l.mu.Unlock()
-		l.srv.metrics.Connections.Inc()
-		return cc, nil
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	ip := auth.RemoteIP(c.RemoteAddr())
+	cc := &clientConn{Conn: c, l: l, ip: ip, id: l.n.Add(1), start: time.Now()}
+	cc.ctx = connctx.New(l.srv.ctx, c, l.srv.cfg.CommandTimeout)
+	cc.trusted = l.srv.inMynetworks(ip)
+	l.mu.Lock()
+	l.conns[cc] = struct{}{}
+	l.mu.Unlock()
+	l.srv.metrics.Connections.Inc()
+	return cc, nil
 }
 
 func (l *listener) release(cc *clientConn) {
@@ -248,9 +257,6 @@ func (l *listener) release(cc *clientConn) {
 		return
 	}
 	delete(l.conns, cc)
-	if l.perIP[cc.ip]--; l.perIP[cc.ip] <= 0 {
-		delete(l.perIP, cc.ip)
-	}
 }
 
 func (l *listener) active() int {

@@ -1,7 +1,6 @@
 package mta
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -11,22 +10,13 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailhost/address"
-	"mailhost/auth"
 	"mailhost/mda"
+	"mailhost/sasl"
 	"mailhost/store"
 )
-
-// Authenticator checks submission logins; *auth.Authenticator satisfies it
-// (shared throttling with IMAP and POP3, hash upgrades inside Login).
-type Authenticator interface {
-	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
-}
-
-var _ Authenticator = (*auth.Authenticator)(nil)
 
 // Submission turns a listener into a submission server (587 with
 // STARTTLS, 465 with implicit TLS): AUTH PLAIN and LOGIN, mail only after
@@ -37,7 +27,8 @@ type Submission struct {
 	// ImplicitTLS makes the listener speak TLS from the first byte (465,
 	// RFC 8314); TLS must be set.
 	ImplicitTLS bool
-	Auth        Authenticator
+	// Auth checks logins (the Authenticator shared with IMAP and POP3).
+	Auth sasl.Authenticator
 	// AllowPlaintextLoopback offers AUTH without TLS to loopback clients
 	// (auth.allow_plaintext_loopback).
 	AllowPlaintextLoopback bool
@@ -47,106 +38,11 @@ type Submission struct {
 	ReceivedClientIP bool
 }
 
-var (
-	errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
-	errAuthThrottle = smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed logins, try again later")
-	errEncryption   = smtpErr(538, smtp.EnhancedCode{5, 7, 11}, "Encryption required for requested authentication mechanism")
-)
+var errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 
 // subSession is a session of a submission listener: the MX session plus
-// go-smtp's AUTH extension.
+// go-smtp's AUTH extension (auth.go).
 type subSession struct{ *session }
-
-var _ smtp.AuthSession = subSession{}
-
-func (s subSession) loginAllowed() bool {
-	_, isTLS := s.conn.TLSConnectionState()
-	return auth.LoginAllowed(isTLS, s.cc.ip, s.srv.cfg.Submission.AllowPlaintextLoopback)
-}
-
-// AuthMechanisms is what EHLO offers: nothing before TLS, except to a
-// loopback client when that is allowed (Dovecot's rule, as for IMAP/POP3).
-func (s subSession) AuthMechanisms() []string {
-	if !s.loginAllowed() {
-		return nil
-	}
-	return []string{sasl.Plain, sasl.Login}
-}
-
-func (s subSession) Auth(mech string) (sasl.Server, error) {
-	if !s.loginAllowed() {
-		return nil, errEncryption
-	}
-	switch mech {
-	case sasl.Plain:
-		return sasl.NewPlainServer(func(identity, username, password string) error {
-			if identity != "" && identity != username {
-				return s.authFailed("authzid differs") // no proxy logins
-			}
-			return s.login(username, password)
-		}), nil
-	case sasl.Login:
-		return &loginServer{check: s.login}, nil
-	}
-	return nil, smtp.ErrAuthUnknownMechanism
-}
-
-func (s subSession) authFailed(why string) error {
-	s.srv.metrics.Rejected.WithLabelValues("auth_failed").Inc()
-	s.log.Info("auth failed", "reason", why)
-	s.cc.errors.Add(1)
-	return smtp.ErrAuthFailed // 535 5.7.8, never which part was wrong
-}
-
-func (s subSession) login(username, password string) error {
-	defer s.begin(s.cc.ctx.Command())()
-	acct, err := s.srv.cfg.Submission.Auth.Login(s.ctx, auth.LoginRequest{
-		Username: username, Password: password, RemoteIP: s.cc.ip, Protocol: auth.ProtoSMTP})
-	switch {
-	case errors.Is(err, auth.ErrInvalidCredentials):
-		return s.authFailed("invalid credentials")
-	case errors.Is(err, auth.ErrThrottled):
-		s.srv.metrics.Rejected.WithLabelValues("auth_throttled").Inc()
-		s.log.Warn("auth throttled", "user", username)
-		return errAuthThrottle
-	case err != nil:
-		s.log.Error("auth: temporary failure", "err", err)
-		return smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure")
-	}
-	s.acct = &acct
-	s.log = s.log.With("user", acct.Address)
-	s.log.Info("authenticated", "user", acct.Address)
-	return nil
-}
-
-// loginServer is the LOGIN mechanism (draft-murchison-sasl-login), which
-// go-sasl offers only as a client; Outlook and older clients still use it.
-type loginServer struct {
-	check    func(username, password string) error
-	step     int
-	username string
-}
-
-func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step++
-		if len(response) > 0 { // initial response: the user name
-			l.username = string(response)
-			l.step++
-			return []byte("Password:"), false, nil
-		}
-		return []byte("Username:"), false, nil
-	case 1:
-		l.username = string(response)
-		l.step++
-		return []byte("Password:"), false, nil
-	case 2:
-		l.step++
-		return nil, true, l.check(l.username, string(response))
-	}
-	return nil, false, errors.New("sasl: unexpected LOGIN response")
-}
 
 // submissionMail checks MAIL FROM on a submission listener: AUTH first
 // (530 5.7.0), then the sender must be the user's (553 5.7.1, Postfix's
@@ -266,7 +162,8 @@ func (s *session) authUser() string {
 func (s *Server) Config() Config { return s.cfg }
 
 // Sibling returns a server on l with cfg that shares s's store, delivery
-// agent and metrics: the submission listeners next to the MX.
+// agent and metrics: the submission listeners next to the MX. It counts
+// connections against cfg.Limiter, s's own when cfg came from s.Config().
 func (s *Server) Sibling(l net.Listener, cfg Config, log *slog.Logger) *Server {
 	return NewWithListener(l, cfg, s.store, s.agent, log, s.metrics)
 }

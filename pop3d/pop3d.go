@@ -1,5 +1,6 @@
 // Package pop3d is the POP3 server: RFC 1939 with CAPA (RFC 2449), STLS
-// (RFC 2595) and AUTH PLAIN (RFC 5034), on 110 with STLS and 995 with
+// (RFC 2595) and AUTH (RFC 5034) with the sasl package's mechanisms (PLAIN,
+// LOGIN), on 110 with STLS and 995 with
 // implicit TLS. It serves a mailbox's INBOX from the message index, reading
 // the bytes from the Maildir files; deletions take effect only at QUIT, and
 // one POP3 session per mailbox runs at a time, across every node sharing
@@ -11,7 +12,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,17 +21,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"mailhost/auth"
+	"mailhost/connlimit"
 	"mailhost/maildir"
+	"mailhost/sasl"
 	"mailhost/store"
 )
-
-// Authenticator checks logins; auth.Authenticator satisfies it.
-type Authenticator interface {
-	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
-}
-
-var _ Authenticator = (*auth.Authenticator)(nil)
 
 // Mailstore is the index a POP3 session reads and changes. store.Store
 // satisfies it.
@@ -82,7 +76,8 @@ type Config struct {
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
 	// MaxConnsPerClient bounds the connections open at once from one
-	// client address (IPv6: one /64); 0 means no limit.
+	// client (an IPv4 address or an IPv6 /64) over both listeners; 0
+	// means no limit.
 	MaxConnsPerClient int
 	Log               *slog.Logger
 	Registry          *prometheus.Registry // nil: metrics are not exported
@@ -95,7 +90,7 @@ const maxAuthFailures = 3
 // Server is the POP3 server. Bind its listeners with Listen, then Serve.
 type Server struct {
 	cfg     Config
-	auth    Authenticator
+	auth    sasl.Authenticator
 	store   Mailstore
 	files   Files
 	locks   Locker
@@ -107,7 +102,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []listener
 	conns     map[net.Conn]struct{}
-	perClient map[netip.Prefix]int
+	limiter   *connlimit.Limiter // shared by both listeners
 	closing   bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
@@ -119,7 +114,7 @@ type listener struct {
 }
 
 // New returns a server; it listens on nothing until Listen.
-func New(cfg Config, a Authenticator, ms Mailstore, f Files, l Locker) (*Server, error) {
+func New(cfg Config, a sasl.Authenticator, ms Mailstore, f Files, l Locker) (*Server, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
 	}
@@ -135,7 +130,7 @@ func New(cfg Config, a Authenticator, ms Mailstore, f Files, l Locker) (*Server,
 	}
 	return &Server{cfg: cfg, auth: a, store: ms, files: f, locks: l, log: cfg.Log, m: m,
 		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{},
-		perClient: map[netip.Prefix]int{}}, nil
+		limiter: connlimit.New(cfg.MaxConnsPerClient, nil)}, nil
 }
 
 // Listen binds addr: POP3 with STLS, or POP3 over implicit TLS (port 995)
@@ -148,8 +143,20 @@ func (s *Server) Listen(addr string, implicitTLS bool) (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pop3d: listen %s: %w", addr, err)
 	}
+	r := connlimit.Refusal{
+		Reply: func(netip.Addr) string {
+			return "-ERR [SYS/TEMP] Too many connections from your address; try again later.\r\n"
+		},
+		Refused: func(ip netip.Addr) {
+			s.m.tooMany.Inc()
+			s.log.Info("pop3 connection refused: too many from the client", "client", ip.String(), "max", s.cfg.MaxConnsPerClient)
+		},
+	}
+	if implicitTLS {
+		r.TLS = s.cfg.TLS // the refusal goes over TLS, never in clear text
+	}
 	s.mu.Lock()
-	s.listeners = append(s.listeners, listener{ln: ln, implicitTLS: implicitTLS})
+	s.listeners = append(s.listeners, listener{ln: s.limiter.Listen(ln, r), implicitTLS: implicitTLS})
 	s.mu.Unlock()
 	return ln.Addr(), nil
 }
@@ -222,20 +229,6 @@ func (s *Server) accept(ctx context.Context, l listener) error {
 			c.Close()
 			return nil
 		}
-		client := clientKey(c.RemoteAddr())
-		if max := s.cfg.MaxConnsPerClient; max > 0 && s.perClient[client] >= max {
-			s.mu.Unlock()
-			s.m.tooMany.Inc()
-			s.log.Info("pop3 connection refused: too many from the client", "remote", c.RemoteAddr().String(), "max", max)
-			// Implicit TLS clients cannot read a clear-text reply.
-			if !l.implicitTLS {
-				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(c, "-ERR [SYS/TEMP] Too many connections from your address; try again later.\r\n")
-			}
-			c.Close()
-			continue
-		}
-		s.perClient[client]++
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -244,26 +237,11 @@ func (s *Server) accept(ctx context.Context, l listener) error {
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
-				if s.perClient[client]--; s.perClient[client] <= 0 {
-					delete(s.perClient, client)
-				}
 				s.mu.Unlock()
 			}()
 			s.serveConn(ctx, c, l.implicitTLS)
 		}()
 	}
-}
-
-// clientKey is the client address a connection limit counts: the address,
-// or its /64 for IPv6.
-func clientKey(a net.Addr) netip.Prefix {
-	ip := auth.RemoteIP(a)
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p
-	}
-	p, _ := ip.Prefix(ip.BitLen())
-	return p
 }
 
 // shuttingDown reports whether Serve is ending.

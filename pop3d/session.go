@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/maildir"
+	"mailhost/sasl"
 	"mailhost/store"
 )
 
@@ -290,7 +290,7 @@ func (ss *session) dispatch(c command) (done bool) {
 		case "STLS":
 			return ss.stls(c)
 		case "APOP":
-			ss.reply(false, "[AUTH] APOP is not supported; use USER/PASS or AUTH PLAIN.")
+			ss.reply(false, "[AUTH] APOP is not supported; use USER/PASS or AUTH.")
 		}
 	case "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL":
 		if ss.state != stateTransaction {
@@ -322,7 +322,7 @@ func (ss *session) capa(c command) {
 	caps := []string{"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"}
 	if ss.state == stateAuthorization {
 		if ss.loginAllowed() {
-			caps = append(caps, "USER", "SASL PLAIN")
+			caps = append(caps, "USER", "SASL "+strings.Join(sasl.Mechanisms(true), " "))
 		}
 		if ss.srv.cfg.TLS != nil && !ss.tls {
 			caps = append(caps, "STLS")
@@ -362,70 +362,73 @@ func (ss *session) passCommand(c command) bool {
 	return ss.login(user, c.Rest)
 }
 
-// authCommand is RFC 5034 AUTH with the PLAIN mechanism (RFC 4616), with an
-// initial response or after a "+ " continuation.
+// authCommand is RFC 5034 AUTH: the sasl package's mechanisms, with an
+// initial response or after "+ " continuations.
 func (ss *session) authCommand(c command) bool {
 	if len(c.Args) == 0 { // RFC 1734's mechanism list, which clients still ask for
 		ss.reply(true, "Mechanisms follow")
-		if ss.loginAllowed() {
-			ss.w.WriteString("PLAIN\r\n")
+		for _, m := range sasl.Mechanisms(ss.loginAllowed()) {
+			ss.w.WriteString(m + "\r\n")
 		}
 		ss.w.WriteString(".\r\n")
-		return false
-	}
-	if !strings.EqualFold(c.Args[0], "PLAIN") {
-		ss.reply(false, "Unsupported authentication mechanism; use PLAIN.")
 		return false
 	}
 	if len(c.Args) > 2 {
 		ss.reply(false, "Too many arguments to AUTH.")
 		return false
 	}
+	var over bool // the session is over after the login's reply
+	srv, err := sasl.NewServer(c.Args[0], func(cr sasl.Credentials) error {
+		over = ss.login(cr.Username, cr.Password)
+		return nil // login has replied
+	}, nil)
+	if err != nil {
+		ss.reply(false, "Unsupported authentication mechanism; use %s.", strings.Join(sasl.Mechanisms(true), " or "))
+		return false
+	}
 	if !ss.loginAllowed() {
 		ss.reply(false, plaintextRefused)
 		return false
 	}
-	var resp string
+	initial := ""
 	if len(c.Args) == 2 {
-		resp = c.Args[1]
-		if resp == "=" { // RFC 5034 4: an empty initial response
-			resp = ""
-		}
-	} else {
-		ss.w.WriteString("+ \r\n")
-		if err := ss.w.Flush(); err != nil {
-			return true
-		}
-		line, err := ss.readLine(maxSASLLine)
-		if errors.Is(err, errLineTooLong) {
-			ss.reply(false, "SASL response too long.")
-			return false
-		}
-		if err != nil {
-			ss.readFailed(err)
-			return true
-		}
-		if line == "*" {
-			ss.reply(false, "Authentication cancelled.")
-			return false
-		}
-		resp = line
+		initial = c.Args[1]
 	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
-	if err != nil {
+	err = sasl.Run(srv, initial, saslConn{ss})
+	switch {
+	case err == nil:
+		return over
+	case errors.Is(err, sasl.ErrCancelled):
+		ss.reply(false, "Authentication cancelled.")
+	case errors.Is(err, sasl.ErrBase64):
 		ss.reply(false, "Invalid SASL response (not base64).")
-		return false
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != 3 || parts[1] == "" {
-		ss.reply(false, "Invalid SASL PLAIN response (want authzid NUL authcid NUL password).")
-		return false
-	}
-	if parts[0] != "" && !strings.EqualFold(parts[0], parts[1]) {
+	case errors.Is(err, sasl.ErrTooLong):
+		ss.reply(false, "SASL response too long.")
+	case errors.Is(err, sasl.ErrMalformed):
+		ss.reply(false, "Invalid SASL %s response.", strings.ToUpper(c.Args[0]))
+	case errors.Is(err, sasl.ErrAuthzid):
 		ss.reply(false, "[AUTH] Logging in as another user is not supported.")
-		return false
+	default: // the connection failed
+		ss.readFailed(err)
+		return true
 	}
-	return ss.login(parts[1], parts[2])
+	ss.log.Info("pop3 auth refused", "err", err)
+	return false
+}
+
+// saslConn carries an exchange's challenges and responses (RFC 5034 4).
+type saslConn struct{ ss *session }
+
+func (c saslConn) Challenge(encoded string) (string, error) {
+	c.ss.w.WriteString("+ " + encoded + "\r\n")
+	if err := c.ss.w.Flush(); err != nil {
+		return "", err
+	}
+	line, err := c.ss.readLine(maxSASLLine)
+	if errors.Is(err, errLineTooLong) {
+		return "", sasl.ErrTooLong
+	}
+	return line, err
 }
 
 // login checks a user name and password, takes the mailbox's POP3 lock and

@@ -22,17 +22,10 @@ import (
 
 	"mailhost/admin"
 	"mailhost/auth"
+	"mailhost/sasl"
 	"mailhost/static"
 	"mailhost/templates"
 )
-
-// Logins checks mailbox owners' passwords; *auth.Authenticator satisfies
-// it, so web logins share the mail protocols' throttling.
-type Logins interface {
-	Login(ctx context.Context, req auth.LoginRequest) (auth.Account, error)
-}
-
-var _ Logins = (*auth.Authenticator)(nil)
 
 // Client is the mail client settings shown to users: the server's host
 // name and the ports of the enabled listeners (0 = off).
@@ -45,8 +38,10 @@ type Client struct {
 
 // Options configure the panel.
 type Options struct {
-	Admin         *admin.Service // every operation, permission and web session
-	Logins        Logins
+	Admin *admin.Service // every operation, permission and web session
+	// Logins checks mailbox owners' passwords through the Authenticator
+	// the mail protocols share, so web logins share their throttling.
+	Logins        sasl.Authenticator
 	AdminThrottle auth.ThrottleConfig // failed admin logins, as auth.* configures the mail protocols'
 	SessionIdle   time.Duration
 	SessionMax    time.Duration

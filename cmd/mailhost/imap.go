@@ -8,10 +8,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"mailhost/auth"
 	"mailhost/config"
 	"mailhost/imapd"
 	"mailhost/maildir"
+	"mailhost/sasl"
 	"mailhost/store"
 )
 
@@ -24,7 +24,7 @@ type imapServer struct {
 
 // newIMAPServer binds listen.imap and listen.imaps ("off" skips one); nil
 // when both are off.
-func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn imapd.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*imapServer, error) {
+func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn sasl.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*imapServer, error) {
 	imapAddr, imapsAddr := "", ""
 	if config.Enabled(cfg.Listen.IMAP) {
 		imapAddr = cfg.Listen.IMAP
@@ -51,6 +51,7 @@ func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn
 		Names:                  names,
 		TLS:                    tlsConf,
 		AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback,
+		MaxConnsPerClient:      cfg.IMAP.MaxConnsPerClient,
 		AppendLimit:            cfg.SMTP.MessageSizeLimit,
 		CommandTimeout:         time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		Log:                    log,
@@ -67,5 +68,3 @@ func (s *imapServer) Serve(ctx context.Context) error {
 	grp.Go(func() error { return s.srv.Serve(gctx) })
 	return grp.Wait()
 }
-
-var _ imapd.Authenticator = (*auth.Authenticator)(nil)

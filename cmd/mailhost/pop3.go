@@ -11,6 +11,7 @@ import (
 
 	"mailhost/config"
 	"mailhost/pop3d"
+	"mailhost/sasl"
 	"mailhost/store"
 )
 
@@ -23,7 +24,7 @@ type pop3Server struct {
 
 // newPOP3Server binds listen.pop3 (STLS) and listen.pop3s (implicit TLS),
 // "off" skipping one; nil when both are off.
-func newPOP3Server(cfg *config.Config, st *store.Store, files pop3d.Files, authn pop3d.Authenticator, tlsConf *tls.Config,
+func newPOP3Server(cfg *config.Config, st *store.Store, files pop3d.Files, authn sasl.Authenticator, tlsConf *tls.Config,
 	reg *prometheus.Registry, log *slog.Logger) (*pop3Server, error) {
 	if !config.Enabled(cfg.Listen.POP3) && !config.Enabled(cfg.Listen.POP3S) {
 		return nil, nil

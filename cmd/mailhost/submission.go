@@ -13,6 +13,7 @@ import (
 
 	"mailhost/auth"
 	"mailhost/config"
+	"mailhost/connlimit"
 	"mailhost/mta"
 	"mailhost/store"
 )
@@ -24,6 +25,9 @@ import (
 func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, authn *auth.Authenticator,
 	tlsConf *tls.Config, log *slog.Logger) ([]server, error) {
 	var out []server
+	// 587 and 465 count a client's connections together.
+	limit := cfg.Submission.MaxConnsPerClient
+	limiter := connlimit.New(limit, mx.Config().Mynetworks)
 	for _, l := range []struct {
 		key, addr string
 		implicit  bool
@@ -43,6 +47,7 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
 		scfg.TLS = tlsConf
 		scfg.DNSBL = nil // authenticated users are not checked against block lists
+		scfg.MaxConnsPerClient, scfg.Limiter = limit, limiter
 		name := "submission"
 		if l.implicit {
 			name = "submissions"
