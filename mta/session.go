@@ -70,7 +70,8 @@ var (
 // returned function ends it. MAIL, RCPT and AUTH run as
 // s.cc.ctx.Command() (a deadline, cancelled when the client hangs up or
 // the server shuts down); DATA as Finishing, since a message received
-// before a shutdown is delivered (DESIGN: in-flight transactions finish).
+// before a shutdown is delivered (ARCHITECTURE.md, "Contexts": a DATA
+// already received finishes at shutdown).
 func (s *session) begin(cmd *connctx.Command) (end func()) {
 	s.ctx = cmd.Context()
 	return func() {
