@@ -212,3 +212,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse reads a typical received header: a dozen fields, some
+// folded, before a body.
+func BenchmarkParse(b *testing.B) {
+	var h strings.Builder
+	for i := range 4 {
+		h.WriteString("Received: from mx" + strings.Repeat("x", i) + ".remote.example (mx.remote.example [192.0.2.1])\r\n" +
+			"\tby mx.example.test (mailhost) with ESMTPS id 0123456789AB\r\n\tfor <alice@example.test>; Mon, 1 Jun 2026 10:00:00 +0000\r\n")
+	}
+	h.WriteString("DKIM-Signature: v=1; a=rsa-sha256; d=remote.example; s=sel;\r\n\th=from:to:subject:date; bh=" + strings.Repeat("A", 44) +
+		";\r\n\tb=" + strings.Repeat("B", 340) + "\r\n")
+	h.WriteString("From: Bob <bob@remote.example>\r\nTo: Alice <alice@example.test>\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n" +
+		"Date: Mon, 1 Jun 2026 10:00:00 +0000\r\nMessage-ID: <1@remote.example>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n")
+	msg := []byte(h.String() + strings.Repeat(strings.Repeat("x", 78)+"\r\n", 50))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		h := mailheader.Parse(msg)
+		if h.FieldsByKey("Received").Len() != 4 {
+			b.Fatal("bad parse")
+		}
+	}
+}
