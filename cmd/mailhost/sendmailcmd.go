@@ -188,6 +188,8 @@ func readMessage(r io.Reader, ignoreDots bool, limit int64) ([]byte, error) {
 	return msg, nil
 }
 
+// readUntilDot reads r to its end, or unless ignoreDots up to a line
+// that holds a single dot (not kept).
 func readUntilDot(r io.Reader, ignoreDots bool) ([]byte, error) {
 	if ignoreDots {
 		return io.ReadAll(r)
