@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func domainIDs(ctx context.Context, tx *store.Tx, field string, names []string) 
 				ids = append(ids, dom.ID)
 				continue
 			}
-			if err != store.ErrNotFound {
+			if !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 		}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -355,7 +356,7 @@ func (s *Service) CreateAliasDomain(ctx context.Context, a Actor, in AliasDomain
 }
 
 func notFoundField(err error, field, detail string) error {
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid(field, "%s", detail)
 	}
 	return err

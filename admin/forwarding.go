@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"mailhost/address"
@@ -78,7 +79,7 @@ func (s *Service) SetForwarding(ctx context.Context, a Actor, addr string, in Fo
 		var before any
 		if old, err := tx.ForwardingOf(ctx, m.ID); err == nil {
 			before = forwardingView(m.Address, old)
-		} else if err != store.ErrNotFound {
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		out, err = tx.PutForwarding(ctx, fw)
@@ -215,7 +216,7 @@ func (s *Service) SetVacation(ctx context.Context, a Actor, addr string, in Vaca
 		var before any
 		if old, err := tx.VacationOf(ctx, m.ID); err == nil {
 			before = vacationView(m.Address, old)
-		} else if err != store.ErrNotFound {
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		out, err = tx.PutVacation(ctx, v)

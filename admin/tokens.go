@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func (s *Service) Authenticate(ctx context.Context, token, remote string) (Actor
 	}
 	tx := s.st.Read()
 	t, ad, err := tx.TokenByHash(ctx, hashToken(token))
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return Actor{}, newErr(Unauthorized, "invalid token")
 	}
 	if err != nil {
@@ -205,7 +206,7 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, username, password, rem
 	}
 	tx := s.st.Read()
 	ad, err := tx.AdminByUsername(ctx, n)
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return Actor{}, fail
 	}
 	if err != nil {

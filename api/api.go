@@ -119,9 +119,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// Router exposes the router for route walks in tests.
-func (a *API) Router() chi.Router { return a.mux }
-
 func remoteAddr(r *http.Request) string {
 	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return h

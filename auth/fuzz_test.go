@@ -21,7 +21,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q, %q) = true, %v", stored, password, err)
 		}
 		Scheme(stored)
-		DefaultHasher().NeedsRehash(stored)
+		recommendedHasher().NeedsRehash(stored)
 	})
 }
 

@@ -25,8 +25,9 @@ const (
 )
 
 // Hasher hashes new passwords in one scheme. Its parameters come from the
-// configuration; DefaultHasher gives the recommended ones. Only the fields of
-// the chosen Scheme matter. The zero Hasher is not valid.
+// configuration (password.*, whose defaults are the recommended ones and
+// say why). Only the fields of the chosen Scheme matter. The zero Hasher
+// is not valid.
 type Hasher struct {
 	// Scheme for new hashes: SchemeArgon2ID, SchemeBlfCrypt or
 	// SchemeSHA512Crypt (case-insensitive).
@@ -44,36 +45,6 @@ type Hasher struct {
 
 	// SHA512CryptRounds is the rounds= of SHA512-CRYPT (1000 to 999999999).
 	SHA512CryptRounds int
-}
-
-// DefaultHasher returns the recommended Hasher: ARGON2ID with m=19456 KiB,
-// t=2, p=1.
-//
-// These are the second of OWASP's equally strong argon2id settings (Password
-// Storage Cheat Sheet), rather than doveadm's m=64 MiB, t=3. A mail server
-// hashes on every login of every IMAP, POP3 and SMTP connection, and clients
-// reconnect often (a phone may hold several IDLE connections and re-login on
-// every network change); 100 logins at once cost 1.9 GiB at 19 MiB each but
-// 6.4 GiB at 64 MiB, and a burst of guessing must not push the server into
-// swap. p=1 keeps each login on one core, so concurrent logins spread over
-// the cores instead of competing for them. Hashes that doveadm wrote with
-// stronger parameters are not "upgraded" downwards by NeedsRehash.
-//
-// The parameters for the other schemes apply only when the configuration
-// selects them: bcrypt cost 10, OWASP's minimum (Dovecot's BLF-CRYPT default
-// of 5 is far too low; each step doubles the time, and cost 12 takes ten
-// times as long as the argon2id default), and SHA512-CRYPT with 100000
-// rounds (20 times glibc's default of 5000, for sites whose other tools read
-// nothing newer). BenchmarkHash measures all three.
-func DefaultHasher() Hasher {
-	return Hasher{
-		Scheme:            SchemeArgon2ID,
-		Argon2Time:        2,
-		Argon2MemoryKiB:   19456,
-		Argon2Threads:     1,
-		BcryptCost:        10,
-		SHA512CryptRounds: 100_000,
-	}
 }
 
 // Validate reports whether h can hash: a supported scheme and parameters in

@@ -187,7 +187,9 @@ func TestLogin(t *testing.T) {
 			f := newFixture(t, defaultLimits)
 			acct, err := f.login(tc.user, tc.pw, client)
 			if tc.want == "" {
-				if !errors.Is(err, ErrInvalidCredentials) || err != ErrInvalidCredentials {
+				// The very sentinel, not a wrapping of it: a wrapped error's
+				// text could tell a guesser which part was wrong.
+				if !errors.Is(err, ErrInvalidCredentials) || err != ErrInvalidCredentials { //nolint:errorlint // identity on purpose
 					t.Fatalf("Login = %+v, %v; want exactly ErrInvalidCredentials", acct, err)
 				}
 				return
@@ -236,7 +238,7 @@ func TestFailureDelayGrowsThenIPIsBlocked(t *testing.T) {
 	var delays []time.Duration
 	for i := 0; i < 4; i++ {
 		// Different accounts each time: only the address accumulates.
-		if _, err := f.login(fmt.Sprintf("u%d@example.com", i), "x", client); err != ErrInvalidCredentials {
+		if _, err := f.login(fmt.Sprintf("u%d@example.com", i), "x", client); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 		delays = append(delays, f.clock.lastSleep())
@@ -289,7 +291,7 @@ func TestAccountIsBlockedAcrossAddresses(t *testing.T) {
 	f := newFixture(t, defaultLimits)
 	for i := 0; i < 5; i++ {
 		ip := netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
-		if _, err := f.login("Alice@example.com", "guess", ip); err != ErrInvalidCredentials {
+		if _, err := f.login("Alice@example.com", "guess", ip); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}

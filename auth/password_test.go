@@ -136,7 +136,7 @@ func TestVerifyErrors(t *testing.T) {
 // Passwords that the encodings could confuse: empty, invalid UTF-8, long.
 func TestVerifyOddPasswords(t *testing.T) {
 	for _, pw := range []string{"", "\xff\xfe", strings.Repeat("long ", 100)} {
-		for _, h := range []Hasher{DefaultHasher(), cheap(SchemeBlfCrypt), cheap(SchemeSHA512Crypt)} {
+		for _, h := range []Hasher{recommendedHasher(), cheap(SchemeBlfCrypt), cheap(SchemeSHA512Crypt)} {
 			if h.Scheme == SchemeBlfCrypt && len(pw) > 72 {
 				continue
 			}

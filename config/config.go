@@ -179,6 +179,25 @@ func Default() Config {
 			OutboundTLS:        "may",
 			OutboundTLSDomains: []string{},
 		},
+		// ARGON2ID with m=19456 KiB, t=2, p=1: the second of OWASP's equally
+		// strong argon2id settings (Password Storage Cheat Sheet), rather
+		// than doveadm's m=64 MiB, t=3. A mail server hashes on every login
+		// of every IMAP, POP3 and SMTP connection, and clients reconnect
+		// often (a phone may hold several IDLE connections and log in again
+		// on every network change); 100 logins at once cost 1.9 GiB at 19
+		// MiB each but 6.4 GiB at 64 MiB, and a burst of guessing must not
+		// push the server into swap. p=1 keeps each login on one core, so
+		// concurrent logins spread over the cores instead of competing for
+		// them. Hashes that doveadm wrote with stronger parameters are not
+		// "upgraded" downwards (auth's NeedsRehash).
+		//
+		// The other schemes' parameters apply only when password.scheme
+		// selects them: bcrypt cost 10, OWASP's minimum (Dovecot's
+		// BLF-CRYPT default of 5 is far too low; each step doubles the
+		// time, and cost 12 takes ten times as long as the argon2id
+		// default), and SHA512-CRYPT with 100000 rounds (20 times glibc's
+		// default of 5000, for sites whose other tools read nothing newer).
+		// auth's BenchmarkHash measures all three.
 		Password: Password{
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,

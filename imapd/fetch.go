@@ -94,7 +94,7 @@ func (mf *msgFile) header() (textproto.Header, error) {
 	if err != nil {
 		return textproto.Header{}, err
 	}
-	h, _ := readHeader(r)
+	h := readHeader(r)
 	mf.hdr = &h
 	return h, nil
 }
@@ -263,7 +263,7 @@ func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.Fet
 		return streamSection(mf, func(r io.Reader) io.Reader { return partBody(r, sec.Part, text) }, sec.Partial,
 			func(n int64) io.WriteCloser { return rw.WriteBodySection(sec, n) })
 	}
-	if !streamed { // headers: bounded by maxHeaderBytes-ish sizes
+	if !streamed { // headers: bounded by mailheader.MaxSize-ish sizes
 		b := imapserver.ExtractBodySection(r, sec)
 		wc := rw.WriteBodySection(sec, int64(len(b)))
 		wc.Write(b)

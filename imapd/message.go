@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime/quotedprintable"
 	"strings"
@@ -13,11 +14,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-)
 
-// maxHeaderBytes bounds what is read to parse a header (ENVELOPE, header
-// search): a longer header is cut there.
-const maxHeaderBytes = 1 << 20
+	"mailhost/mailheader"
+)
 
 // crlfReader turns every bare LF into CRLF, so a Maildir file written with
 // Unix line ends is served as RFC 5322 requires. Sizes (RFC822.SIZE, the
@@ -99,12 +98,12 @@ func headerLength(r io.Reader) (int64, error) {
 	var n int64
 	for {
 		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			n += int64(len(line))
 			continue
 		}
 		n += int64(len(line))
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return n, nil
 		}
 		if err != nil {
@@ -116,15 +115,11 @@ func headerLength(r io.Reader) (int64, error) {
 	}
 }
 
-// readHeader parses the header of a message, reading at most
-// maxHeaderBytes.
-func readHeader(r io.Reader) (textproto.Header, error) {
-	br := bufio.NewReader(io.LimitReader(r, maxHeaderBytes))
-	h, err := textproto.ReadHeader(br)
-	if err != nil && len(h.Map()) == 0 {
-		return h, err
-	}
-	return h, nil
+// readHeader parses the top-level header of a message (ENVELOPE, header
+// fields, SEARCH) through mailheader, the reader every package shares:
+// at most mailheader.MaxSize bytes, the fields before a malformed line.
+func readHeader(r io.Reader) textproto.Header {
+	return mailheader.Read(r).Header
 }
 
 // countWriter counts bytes and lines written to it.

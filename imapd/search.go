@@ -111,7 +111,7 @@ func (mt *matcher) hdr() textproto.Header {
 	if mt.header == nil {
 		var h textproto.Header
 		if r, err := mt.mf.reader(); err == nil {
-			h, _ = readHeader(r)
+			h = readHeader(r)
 		}
 		mt.header = &h
 	}

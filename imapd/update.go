@@ -383,7 +383,7 @@ type exactReader struct {
 func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
+	if errors.Is(err, io.EOF) && e.left > 0 {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err

@@ -359,7 +359,7 @@ func (f Folder) find(key string) (Message, error) {
 				}
 				return newMessage(info, sub, path, fi), nil
 			}
-			if rerr == io.EOF {
+			if errors.Is(rerr, io.EOF) {
 				break
 			}
 			if rerr != nil {

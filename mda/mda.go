@@ -1,9 +1,9 @@
 // Package mda is the mail delivery agent: it stores a message in the
 // Maildirs of local recipients and indexes it, in the order of the delivery
-// contract (DESIGN.md): file in tmp/, fsync, publish into new/, fsync the
-// directory, then one transaction for every index row, quota charge and
-// queued remote copy, then the folder notices (sent by PostgreSQL on
-// commit). Only when Deliver returns nil may the caller acknowledge the
+// contract ("Order of a delivery" in ARCHITECTURE.md): file in tmp/,
+// fsync, publish into new/, fsync the directory, then one transaction for
+// every index row, quota charge and queued remote copy, then the folder
+// notices (sent by PostgreSQL on commit). Only when Deliver returns nil may the caller acknowledge the
 // message; once the commit succeeded it always does (see Deliver).
 package mda
 

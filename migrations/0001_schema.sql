@@ -1,6 +1,7 @@
--- The whole data model of DESIGN.md. Constraints guard the data even against
--- a bug in the application: lower-case unique addresses, non-negative sizes,
--- aliases that point somewhere, foreign keys everywhere.
+-- The whole data model (ARCHITECTURE.md, "The database"). Constraints guard
+-- the data even against a bug in the application: lower-case unique
+-- addresses, non-negative sizes, aliases that point somewhere, foreign keys
+-- everywhere.
 
 -- A domain name as stored: lower-case A-label (IDNA), no trailing dot.
 CREATE DOMAIN dns_name AS text

@@ -8,98 +8,15 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailhost/mailheader"
 )
 
-// header is the parsed header section of a message: field names in lower
-// case with their unfolded values, in order.
-type header struct {
-	fields []headerField
-}
-
-type headerField struct {
-	name  string // lower case
-	value string // unfolded, trimmed
-}
-
-// maxHeaderScan bounds the header bytes parsed for cleanup decisions.
-const maxHeaderScan = 1 << 20
-
-// parseHeader reads the header section of msg (RFC 5322 2.2): up to the
-// first empty line, or the first line that is neither a field nor a
-// continuation. It never fails: what it cannot read is body.
-func parseHeader(msg []byte) header {
-	var h header
-	if len(msg) > maxHeaderScan {
-		msg = msg[:maxHeaderScan]
-	}
-	for len(msg) > 0 {
-		i := bytes.IndexByte(msg, '\n')
-		line := msg
-		if i >= 0 {
-			line, msg = msg[:i], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if n := len(h.fields); n > 0 {
-				h.fields[n-1].value += " " + strings.TrimSpace(string(line))
-				continue
-			}
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isFieldName(line[:colon]) {
-			break
-		}
-		h.fields = append(h.fields, headerField{
-			name:  strings.ToLower(string(line[:colon])),
-			value: strings.TrimSpace(string(line[colon+1:])),
-		})
-	}
-	return h
-}
-
-// isFieldName: printable US-ASCII but ':' (RFC 5322 2.2).
-func isFieldName(b []byte) bool {
-	for _, c := range b {
-		if c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
-}
-
-func (h header) get(name string) (string, bool) {
-	for _, f := range h.fields {
-		if f.name == name {
-			return f.value, true
-		}
-	}
-	return "", false
-}
-
-func (h header) count(name string) int {
-	n := 0
-	for _, f := range h.fields {
-		if f.name == name {
-			n++
-		}
-	}
-	return n
-}
-
-// has reports a field name whose value is addr, bare or in angle
-// brackets (case-insensitive), as Postfix compares Delivered-To.
-func (h header) has(name, addr string) bool {
-	for _, f := range h.fields {
-		if f.name != name {
-			continue
-		}
-		v := strings.TrimSpace(f.value)
+// deliveredTo reports a Delivered-To field whose value is addr, bare or
+// in angle brackets (case-insensitive), as Postfix compares it.
+func deliveredTo(h *mailheader.Header, addr string) bool {
+	for f := h.FieldsByKey("Delivered-To"); f.Next(); {
+		v := strings.TrimSpace(f.Value())
 		v = strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
 		if strings.EqualFold(v, addr) {
 			return true
@@ -142,7 +59,7 @@ type cleanupInput struct {
 	qid                     string
 	rcpts                   []rcpt
 	now                     time.Time
-	h                       header
+	h                       *mailheader.Header
 	// Submission: the client logged in (RFC 3848 ESMTPA/ESMTPSA); its
 	// address and HELO name stay out of the header unless configured;
 	// addFrom is the From line of a message without one.
@@ -184,10 +101,10 @@ func cleanupHeader(in cleanupInput) []byte {
 		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitize(in.rcpts[0].given))
 	}
 	fmt.Fprintf(&b, "; %s\r\n", in.now.Format(time.RFC1123Z))
-	if _, ok := in.h.get("message-id"); !ok {
+	if !in.h.Has("Message-Id") {
 		fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\r\n", in.now.UTC().Format("20060102150405"), in.qid, in.hostname)
 	}
-	if _, ok := in.h.get("date"); !ok {
+	if !in.h.Has("Date") {
 		fmt.Fprintf(&b, "Date: %s\r\n", in.now.Format(time.RFC1123Z))
 	}
 	b.WriteString(in.addFrom)

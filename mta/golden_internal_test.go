@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mailhost/mailheader"
 	"mailhost/store"
 )
 
@@ -47,9 +48,9 @@ func TestGoldenDSN(t *testing.T) {
 }
 
 func TestGoldenVacationReply(t *testing.T) {
-	h := parseHeader([]byte("Message-ID: <q1@remote.example>\r\nReferences: <q0@remote.example>\r\nSubject: hi\r\n\r\n"))
+	h := mailheader.Parse([]byte("Message-ID: <q1@remote.example>\r\nReferences: <q0@remote.example>\r\nSubject: hi\r\n\r\n"))
 	got := vacationReply("mx.test", "alice@example.test", "bob@remote.example",
-		store.Vacation{Subject: "Absent — back Monday", Body: "I am away.\nBack on Monday."}, h, fixed)
+		store.Vacation{Subject: "Absent — back Monday", Body: "I am away.\nBack on Monday."}, &h, fixed)
 	got = regexp.MustCompile(`<\d{14}\.[0-9A-F]{12}@`).ReplaceAll(got, []byte("<MSGID@"))
 	golden(t, "vacation-reply.golden", got)
 }

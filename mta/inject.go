@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mailhost/address"
+	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -61,7 +62,7 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	if e := checkBody(body); e != nil {
 		return res, fmt.Errorf("message refused: %s", e.Message)
 	}
-	h := parseHeader(body)
+	h := mailheader.Parse(body)
 	var locals []mda.Recipient
 	seenBox, seenRemote := map[int64]bool{}, map[string]bool{}
 	q := store.QueuedMessage{Sender: in.Sender, Origin: "sendmail", AuthUser: in.User}
@@ -97,13 +98,13 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Received: by %s (mailhost sendmail, from userid %s)\r\n\tid %s; %s\r\n",
 		in.Hostname, sanitize(in.User), res.ID, in.Now.Format(time.RFC1123Z))
-	if _, ok := h.get("message-id"); !ok {
+	if !h.Has("Message-Id") {
 		fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\r\n", in.Now.UTC().Format("20060102150405"), res.ID, in.Hostname)
 	}
-	if _, ok := h.get("date"); !ok {
+	if !h.Has("Date") {
 		fmt.Fprintf(&b, "Date: %s\r\n", in.Now.Format(time.RFC1123Z))
 	}
-	if _, ok := h.get("from"); !ok {
+	if !h.Has("From") {
 		from := in.Sender
 		if from == "" {
 			from = "MAILER-DAEMON@" + in.Hostname

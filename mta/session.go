@@ -16,6 +16,7 @@ import (
 	"mailhost/address"
 	"mailhost/auth"
 	"mailhost/connctx"
+	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -69,7 +70,8 @@ var (
 // returned function ends it. MAIL, RCPT and AUTH run as
 // s.cc.ctx.Command() (a deadline, cancelled when the client hangs up or
 // the server shuts down); DATA as Finishing, since a message received
-// before a shutdown is delivered (DESIGN: in-flight transactions finish).
+// before a shutdown is delivered (ARCHITECTURE.md, "Contexts": a DATA
+// already received finishes at shutdown).
 func (s *session) begin(cmd *connctx.Command) (end func()) {
 	s.ctx = cmd.Context()
 	return func() {
@@ -314,14 +316,14 @@ func (s *session) Data(r io.Reader) error {
 	if e := checkBody(body); e != nil {
 		return s.reject("DATA", "bad_data", e, "size", len(body))
 	}
-	h := parseHeader(body)
-	if n := h.count("received"); n > s.srv.cfg.MaxReceived {
+	h := mailheader.Parse(body)
+	if n := h.FieldsByKey("Received").Len(); n > s.srv.cfg.MaxReceived {
 		return s.reject("DATA", "loop", smtpErr(554, smtp.EnhancedCode{5, 4, 6},
 			"Too many hops (%d Received headers): mail forwarding loop", n))
 	}
 	for _, rc := range s.rcpts {
 		for _, t := range rc.res.Local {
-			if h.has("delivered-to", t.Address) {
+			if deliveredTo(&h, t.Address) {
 				return s.reject("DATA", "loop", smtpErr(554, smtp.EnhancedCode{5, 4, 6},
 					"Mail forwarding loop for <%s>", t.Address))
 			}
@@ -329,7 +331,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	addFrom := ""
 	if s.acct != nil {
-		if addFrom, err = s.submissionFrom(h); err != nil {
+		if addFrom, err = s.submissionFrom(&h); err != nil {
 			return err
 		}
 	}
@@ -346,7 +348,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	header := cleanupHeader(cleanupInput{
 		hostname: s.srv.cfg.Hostname, helo: s.conn.Hostname(), ip: s.cc.ip.String(), tls: tlsInfo,
-		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: h,
+		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: &h,
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
 	if s.hold != "" {
@@ -378,7 +380,7 @@ func (s *session) Data(r io.Reader) error {
 	if len(res.QueueIDs) > 0 && s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}
-	s.vacations(res.Outcomes, h)
+	s.vacations(res.Outcomes, &h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 }

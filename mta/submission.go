@@ -3,16 +3,14 @@ package mta
 import (
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net"
-	"net/mail"
 	"strings"
 
 	"github.com/emersion/go-smtp"
 
 	"mailhost/address"
+	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/sasl"
 	"mailhost/store"
@@ -92,25 +90,33 @@ func (s *session) ownsAddress(addr string) (bool, error) {
 	return false, nil
 }
 
-// submissionFrom checks the From: addresses at the end of DATA (553
-// 5.7.1 unless each is the user's) and returns the From line to add when
-// the message has none.
-func (s *session) submissionFrom(h header) (add string, _ error) {
-	v, ok := h.get("from")
-	if !ok {
+// submissionFrom checks the From: field at the end of DATA and returns
+// the From line to add when the message has none. RFC 5322 3.6 allows
+// exactly one From: field, so a second one, which a reader might show
+// instead of the checked one, is refused; so is a From: that is not an
+// address list or names an address that is not the user's (553 5.7.1).
+// A field name with white space before the colon is that field
+// (mailheader), so "From :" is checked like "From:".
+func (s *session) submissionFrom(h *mailheader.Header) (add string, _ error) {
+	switch h.FieldsByKey("From").Len() {
+	case 0:
 		from := s.from
 		if from == "" {
 			from = s.acct.Address
 		}
 		return "From: <" + from + ">\r\n", nil
+	case 1:
+	default:
+		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+			"Message must have exactly one From: header (RFC 5322 3.6)"))
 	}
-	list, err := addressParser.ParseList(v)
+	list, err := mailheader.ParseAddressList(h.Get("From"))
 	if err != nil || len(list) == 0 {
 		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
 			"From: header is not a valid address list"))
 	}
 	for _, a := range list {
-		n, err := address.Normalize(a.Address)
+		n, err := address.Normalize(a)
 		if err != nil {
 			return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
 				"From: header is not a valid address list"))
@@ -179,8 +185,3 @@ func (s *Server) CloseListener() error { return s.ln.Listener.Close() }
 // OnQueued sets the function called after a message queued copies.
 // Call it before Serve and before Sibling.
 func (s *Server) OnQueued(f func()) { s.cfg.Queued = f }
-
-// addressParser reads address lists whatever the charset of the display
-// names' encoded words: only the addresses matter here.
-var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{
-	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}}

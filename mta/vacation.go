@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net/mail"
 	"strings"
 	"time"
 
 	"mailhost/address"
+	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/store"
 )
@@ -17,7 +17,7 @@ import (
 // vacations sends the vacation replies (RFC 3834) of the mailboxes that
 // got the message, after it is safely delivered. Failures are logged: a
 // reply is a courtesy, never a reason to refuse mail.
-func (s *session) vacations(outs []mda.Outcome, h header) {
+func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
 	var todo []store.LocalTarget
 	for _, o := range outs {
 		if !o.OverQuota && o.Recipient.Target.Vacation {
@@ -65,7 +65,7 @@ func (s *session) vacations(outs []mda.Outcome, h header) {
 
 // noAutoReply says why a message must not get an automatic reply
 // (RFC 3834 2 and 3.1), or "".
-func noAutoReply(from string, h header) string {
+func noAutoReply(from string, h *mailheader.Header) string {
 	if from == "" {
 		return "null sender"
 	}
@@ -76,21 +76,21 @@ func noAutoReply(from string, h header) string {
 	case strings.HasPrefix(local, "owner-") || strings.HasSuffix(local, "-request") || strings.HasSuffix(local, "-bounces"):
 		return "list sender"
 	}
-	if v, ok := h.get("auto-submitted"); ok && !strings.EqualFold(strings.TrimSpace(strings.SplitN(v, ";", 2)[0]), "no") {
+	if h.Has("Auto-Submitted") && !strings.EqualFold(strings.TrimSpace(strings.SplitN(h.Get("Auto-Submitted"), ";", 2)[0]), "no") {
 		return "auto-submitted"
 	}
-	if v, ok := h.get("precedence"); ok {
-		switch strings.ToLower(v) {
+	if v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v != "" {
+		switch v {
 		case "bulk", "list", "junk":
-			return "precedence " + strings.ToLower(v)
+			return "precedence " + v
 		}
 	}
 	for _, f := range []string{"list-id", "list-unsubscribe", "list-post", "list-help", "x-auto-response-suppress"} {
-		if _, ok := h.get(f); ok {
+		if h.Has(f) {
 			return f
 		}
 	}
-	if v, ok := h.get("x-spam-flag"); ok && strings.EqualFold(v, "yes") {
+	if strings.EqualFold(strings.TrimSpace(h.Get("X-Spam-Flag")), "yes") {
 		return "spam"
 	}
 	return ""
@@ -98,7 +98,7 @@ func noAutoReply(from string, h header) string {
 
 // addressedTo reports whether the mailbox address, or the address the
 // message was sent to that led to it, is in To or Cc (RFC 3834 2).
-func addressedTo(h header, mailbox string, rcpts []rcpt) bool {
+func addressedTo(h *mailheader.Header, mailbox string, rcpts []rcpt) bool {
 	want := map[string]bool{strings.ToLower(mailbox): true}
 	for _, r := range rcpts {
 		for _, t := range r.res.Local {
@@ -107,21 +107,21 @@ func addressedTo(h header, mailbox string, rcpts []rcpt) bool {
 			}
 		}
 	}
-	for _, f := range h.fields {
-		if f.name != "to" && f.name != "cc" {
+	for f := h.Fields(); f.Next(); {
+		if k := f.Key(); k != "To" && k != "Cc" {
 			continue
 		}
-		list, err := mail.ParseAddressList(f.value)
+		list, err := mailheader.ParseAddressList(f.Value())
 		if err != nil {
 			for a := range want {
-				if strings.Contains(strings.ToLower(f.value), a) {
+				if strings.Contains(strings.ToLower(f.Value()), a) {
 					return true
 				}
 			}
 			continue
 		}
 		for _, a := range list {
-			if n, err := address.Normalize(a.Address); err == nil && want[n] {
+			if n, err := address.Normalize(a); err == nil && want[n] {
 				return true
 			}
 		}
@@ -130,7 +130,7 @@ func addressedTo(h header, mailbox string, rcpts []rcpt) bool {
 }
 
 // vacationReply builds the auto-reply message (RFC 3834 3).
-func vacationReply(hostname, mailbox, to string, v store.Vacation, h header, now time.Time) []byte {
+func vacationReply(hostname, mailbox, to string, v store.Vacation, h *mailheader.Header, now time.Time) []byte {
 	var b bytes.Buffer
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
 	w("From: <%s>", mailbox)
@@ -138,9 +138,10 @@ func vacationReply(hostname, mailbox, to string, v store.Vacation, h header, now
 	w("Subject: %s", mime.QEncoding.Encode("utf-8", v.Subject))
 	w("Date: %s", now.Format(time.RFC1123Z))
 	w("Message-ID: <%s.%s@%s>", now.UTC().Format("20060102150405"), randHex(6), hostname)
-	if id, ok := h.get("message-id"); ok {
+	if h.Has("Message-Id") {
+		id := h.Get("Message-Id")
 		w("In-Reply-To: %s", id)
-		refs, _ := h.get("references")
+		refs := h.Get("References")
 		w("References: %s", strings.TrimSpace(refs+" "+id))
 	}
 	w("Auto-Submitted: auto-replied (vacation)")

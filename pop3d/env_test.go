@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -339,7 +340,7 @@ func (c *client) login(user, pw string) {
 func (c *client) closed() bool {
 	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := c.r.ReadByte()
-	return err == io.EOF
+	return errors.Is(err, io.EOF)
 }
 
 func message(subject string, body ...string) string {

@@ -3,6 +3,7 @@ package pop3d
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -73,10 +74,10 @@ func writeMessage(w *bufio.Writer, br *bufio.Reader, r io.Reader, bodyLines int)
 				}
 			}
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -113,10 +114,10 @@ func crlfSize(br *bufio.Reader, r io.Reader) (int64, error) {
 		if len(chunk) > 0 {
 			prevCR = chunk[len(chunk)-1] == '\r'
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return n, nil
 		}
 		if err != nil {

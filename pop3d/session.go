@@ -222,7 +222,7 @@ func (ss *session) readLine(max int) (string, error) {
 				line = append(line, chunk...)
 			}
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err != nil {

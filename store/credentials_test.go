@@ -91,7 +91,7 @@ func TestAuthenticatorOnStore(t *testing.T) {
 	if auth.Scheme(c.Password) != auth.SchemeArgon2ID {
 		t.Fatalf("PLAIN hash not upgraded: %q", c.Password)
 	}
-	if _, err := a.Login(ctx, auth.LoginRequest{Username: "alice@example.com", Password: "wrong"}); err != auth.ErrInvalidCredentials {
+	if _, err := a.Login(ctx, auth.LoginRequest{Username: "alice@example.com", Password: "wrong"}); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }

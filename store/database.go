@@ -9,7 +9,7 @@ import (
 
 // EnsureDatabase connects to the maintenance database at adminURL and creates
 // database name when it does not exist yet (used for the embedded cluster
-// and for test databases).
+// and for test databases; cloning and dropping them is testdb's).
 func EnsureDatabase(ctx context.Context, adminURL, name string) error {
 	return withConn(ctx, adminURL, func(c *pgx.Conn) error {
 		var exists bool
@@ -22,29 +22,6 @@ func EnsureDatabase(ctx context.Context, adminURL, name string) error {
 		_, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 		if err != nil && !IsConstraint(err, "") { // lost a race with another creator: fine
 			return fmt.Errorf("store: create database %q: %w", name, err)
-		}
-		return nil
-	})
-}
-
-// CloneDatabase creates database name as a copy of template (a test uses a
-// migrated template to get a fresh database in milliseconds).
-func CloneDatabase(ctx context.Context, adminURL, name, template string) error {
-	return withConn(ctx, adminURL, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{template}.Sanitize())
-		if err != nil {
-			return fmt.Errorf("store: create database %q from %q: %w", name, template, err)
-		}
-		return nil
-	})
-}
-
-// DropDatabase removes database name, disconnecting its sessions.
-func DropDatabase(ctx context.Context, adminURL, name string) error {
-	return withConn(ctx, adminURL, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		if err != nil {
-			return fmt.Errorf("store: drop database %q: %w", name, err)
 		}
 		return nil
 	})

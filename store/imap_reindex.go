@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -52,7 +53,7 @@ func (s *Store) EnsureIMAPFolder(ctx context.Context, mailboxID int64, name, spe
 	if err == nil {
 		return f, false, nil
 	}
-	if err != ErrNotFound {
+	if !errors.Is(err, ErrNotFound) {
 		return f, false, err
 	}
 	f, err = s.CreateIMAPFolder(ctx, mailboxID, name, specialUse)

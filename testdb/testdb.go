@@ -56,7 +56,7 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "testdb:", err)
 		return 1
 	}
-	defer store.DropDatabase(ctx, admin, server.template) //nolint:errcheck // best effort
+	defer dropDatabase(ctx, admin, server.template) //nolint:errcheck // best effort
 	return m.Run()
 }
 
@@ -83,7 +83,7 @@ func New(t testing.TB) string {
 	name := fmt.Sprintf("%s_%d", server.prefix, server.next.Add(1))
 	var err error
 	for try := 0; try < 5; try++ { // a clone races with another clone's lock now and then
-		if err = store.CloneDatabase(ctx, server.adminURL, name, server.template); err == nil {
+		if err = cloneDatabase(ctx, server.adminURL, name, server.template); err == nil {
 			break
 		}
 		time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)
@@ -92,7 +92,7 @@ func New(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := store.DropDatabase(ctx, server.adminURL, name); err != nil {
+		if err := dropDatabase(ctx, server.adminURL, name); err != nil {
 			t.Logf("testdb: %v", err)
 		}
 	})
@@ -108,7 +108,7 @@ func NewEmpty(t testing.TB) string {
 	if err := store.EnsureDatabase(ctx, server.adminURL, name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = store.DropDatabase(ctx, server.adminURL, name) })
+	t.Cleanup(func() { _ = dropDatabase(ctx, server.adminURL, name) })
 	return WithDatabase(server.adminURL, name)
 }
 

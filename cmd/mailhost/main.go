@@ -50,6 +50,16 @@ func commands() map[string]command {
 // errUsage marks an error whose message is a usage line.
 var errUsage = errors.New("usage")
 
+// exitError is an error with the exit status it asks for (sendmail's
+// sysexits.h codes); other errors exit with 1, usage errors with 2.
+type exitError struct {
+	status int
+	err    error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 func main() {
 	os.Exit(run(context.Background(), os.Args, stdio{os.Stdin, os.Stdout, os.Stderr}))
 }
@@ -76,7 +86,11 @@ func run(ctx context.Context, argv []string, sio stdio) int {
 			return 0
 		}
 		fmt.Fprintf(sio.err, "mailhost %s: %s\n", args[0], oneLine(err))
-		if errors.Is(err, errUsage) {
+		var ee *exitError
+		switch {
+		case errors.As(err, &ee):
+			return ee.status
+		case errors.Is(err, errUsage):
 			return 2
 		}
 		return 1

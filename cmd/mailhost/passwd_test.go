@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mailhost/auth"
+	"mailhost/config"
 )
 
 // `mailhost passwd hash` prints a hash that verifies the password read
@@ -36,5 +37,23 @@ func TestPasswdHash(t *testing.T) {
 	}
 	if code, _, errOut := mailhost(t, env, "x\n", "passwd", "hash", "--scheme", "MD5"); code != 1 || !strings.Contains(errOut, "MD5") {
 		t.Errorf("unknown scheme = %d %q", code, errOut)
+	}
+}
+
+// The default configuration hashes with the recommended parameters
+// (config.Default explains them), and they are valid for auth.
+func TestDefaultHasher(t *testing.T) {
+	c := config.Default()
+	c.Finish()
+	h := hasher(&c)
+	if err := h.Validate(); err != nil {
+		t.Fatalf("default hasher: %v", err)
+	}
+	got, err := h.Hash("correct horse")
+	if err != nil || !strings.HasPrefix(got, "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("default hash = %q, %v", got, err)
+	}
+	if h.NeedsRehash(got) {
+		t.Errorf("a fresh default hash needs a rehash")
 	}
 }

@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net/mail"
+	"math"
 	"os/user"
 	"strings"
 
+	"github.com/emersion/go-message/textproto"
+
 	"mailhost/maildir"
+	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/mta"
 )
@@ -93,7 +96,7 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	msg, err := readMessage(sio.in, ignoreDots)
+	msg, err := readMessage(sio.in, ignoreDots, cfg.SMTP.MessageSizeLimit)
 	if err != nil {
 		return err
 	}
@@ -157,9 +160,37 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 	return nil
 }
 
-// readMessage reads stdin; without -i a line with a single dot ends the
+// exUnavailable is sysexits.h's EX_UNAVAILABLE, the status Postfix's
+// sendmail exits with when a message is larger than message_size_limit
+// ("message file too big"); scripts and MUAs that call sendmail know it.
+const exUnavailable = 69
+
+// errTooBig is a message larger than smtp.message_size_limit.
+var errTooBig = errors.New("message file too big")
+
+// readMessage reads stdin, a message of at most limit bytes (counted as
+// read, before line ends become CRLF): a larger one is refused with
+// errTooBig and the exit status EX_UNAVAILABLE, having read only a few
+// bytes past the limit. Without -i a line with a single dot ends the
 // message, as in sendmail.
-func readMessage(r io.Reader, ignoreDots bool) ([]byte, error) {
+func readMessage(r io.Reader, ignoreDots bool, limit int64) ([]byte, error) {
+	// Three bytes more than the limit: enough to see a whole ".\r\n" that
+	// follows a message of limit bytes, so a dot line cut short by the
+	// limit can only end a message that is too big anyway.
+	msg, err := readUntilDot(io.LimitReader(r, min(limit, math.MaxInt64-3)+3), ignoreDots)
+	if err != nil {
+		return nil, fmt.Errorf("read the message: %w", err)
+	}
+	if int64(len(msg)) > limit {
+		return nil, &exitError{status: exUnavailable,
+			err: fmt.Errorf("%w: larger than smtp.message_size_limit (%d bytes)", errTooBig, limit)}
+	}
+	return msg, nil
+}
+
+// readUntilDot reads r to its end, or unless ignoreDots up to a line
+// that holds a single dot (not kept).
+func readUntilDot(r io.Reader, ignoreDots bool) ([]byte, error) {
 	if ignoreDots {
 		return io.ReadAll(r)
 	}
@@ -171,7 +202,7 @@ func readMessage(r io.Reader, ignoreDots bool) ([]byte, error) {
 			return b.Bytes(), nil
 		}
 		b.Write(line)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return b.Bytes(), nil
 		}
 		if err != nil {
@@ -180,58 +211,32 @@ func readMessage(r io.Reader, ignoreDots bool) ([]byte, error) {
 	}
 }
 
-// extractRecipients reads To, Cc and Bcc (-t) and removes the Bcc lines.
+// extractRecipients reads the addresses of every To, Cc and Bcc field
+// (-t) and removes the Bcc fields. A header it cannot read is refused
+// rather than guessed at.
 func extractRecipients(msg []byte) ([]byte, []string, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
-	if err != nil {
-		return nil, nil, fmt.Errorf("-t: cannot read the message header: %v", err)
+	h := mailheader.Parse(msg)
+	if h.Err != nil {
+		return nil, nil, fmt.Errorf("-t: cannot read the message header: %w", h.Err)
 	}
 	var out []string
 	for _, f := range []string{"To", "Cc", "Bcc"} {
-		if m.Header.Get(f) == "" {
-			continue
-		}
-		list, err := (&mail.AddressParser{WordDecoder: &mime.WordDecoder{
-			CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}}).ParseList(m.Header.Get(f))
+		list, err := h.Addresses(f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("-t: bad %s: header: %v", f, err)
+			return nil, nil, fmt.Errorf("-t: bad header: %w", err)
 		}
-		for _, a := range list {
-			out = append(out, a.Address)
-		}
+		out = append(out, list...)
 	}
-	return removeBcc(msg), out, nil
-}
-
-// removeBcc drops Bcc: fields (with their continuation lines) from the
-// header section.
-func removeBcc(msg []byte) []byte {
-	var out bytes.Buffer
-	inHeader, skipping := true, false
-	for len(msg) > 0 {
-		i := bytes.IndexByte(msg, '\n')
-		line := msg
-		if i >= 0 {
-			line, msg = msg[:i+1], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		if inHeader {
-			t := bytes.TrimRight(line, "\r\n")
-			if len(t) == 0 {
-				inHeader = false
-			} else if t[0] == ' ' || t[0] == '\t' {
-				if skipping {
-					continue
-				}
-			} else {
-				skipping = len(t) >= 4 && strings.EqualFold(string(t[:4]), "bcc:")
-				if skipping {
-					continue
-				}
-			}
-		}
-		out.Write(line)
+	if !h.Has("Bcc") {
+		return msg, out, nil
 	}
-	return out.Bytes()
+	// The other fields keep their bytes (their line ends become CRLF, as
+	// the whole message does at injection); the body follows as it was.
+	h.Del("Bcc")
+	var b bytes.Buffer
+	if err := textproto.WriteHeader(&b, h.Header); err != nil {
+		return nil, nil, fmt.Errorf("-t: %w", err)
+	}
+	b.Write(msg[h.Size:])
+	return b.Bytes(), out, nil
 }
