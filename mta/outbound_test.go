@@ -26,6 +26,14 @@ const outMsg = "From: alice@example.test\r\nTo: x@remote.example\r\nSubject: out
 // test ends; DNS answers come from z, MX hosts are contacted on port.
 func (e *env) startOutbound(z *dnsZone, port int, id string, tune ...func(*mta.OutboundConfig)) *mta.Outbound {
 	e.t.Helper()
+	o, _ := e.runOutbound(z, port, id, tune...)
+	return o
+}
+
+// runOutbound is startOutbound that also returns stop, which ends the
+// workers and waits until their deliveries in progress have finished.
+func (e *env) runOutbound(z *dnsZone, port int, id string, tune ...func(*mta.OutboundConfig)) (_ *mta.Outbound, stop func()) {
+	e.t.Helper()
 	cfg := mta.OutboundConfig{Hostname: "mx.test", NodeID: id, Retry: []time.Duration{time.Hour},
 		Lease: time.Minute, Poll: 50 * time.Millisecond, Resolver: z.addr, Port: port,
 		ConnectTimeout: 2 * time.Second, CommandTimeout: time.Second, DataTimeout: 2 * time.Second}
@@ -45,8 +53,9 @@ func (e *env) startOutbound(z *dnsZone, port int, id string, tune ...func(*mta.O
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.Serve(ctx); close(done) }()
-	e.t.Cleanup(func() { cancel(); <-done })
-	return o
+	stop = func() { cancel(); <-done }
+	e.t.Cleanup(stop)
+	return o, stop
 }
 
 func (e *env) enqueue(sender string, rcpts ...string) int64 {
