@@ -21,6 +21,10 @@ type QueueJob struct {
 	Arrival    time.Time
 	Warned     bool
 	Recipients []QueueJobRecipient
+	// LeaseStart is this process's clock just before the claim was sent:
+	// the lease lasts at least until LeaseStart plus the lease asked for,
+	// so an attempt measured from it ends within the lease.
+	LeaseStart time.Time
 }
 
 // QueueJobRecipient is one claimed recipient.
@@ -34,27 +38,34 @@ type QueueJobRecipient struct {
 	Attempts      int
 }
 
-// claimSQL leases due recipients of messages not on hold. SKIP LOCKED lets
-// several nodes claim at once without waiting on each other; the lease
-// (owner, until) keeps a claimed row away from other nodes after the
-// claiming transaction commits, and frees it when the owner dies.
+// claimSQL leases due recipients of at most $3 messages, $4 recipients in
+// all, of messages not on hold. SKIP LOCKED lets several nodes claim at
+// once without waiting on each other; the lease (owner, until) keeps a
+// claimed row away from other nodes after the claiming transaction
+// commits, and frees it when the owner dies. Rows locked here beyond the
+// first $3 messages are not leased: the lock ends with the statement.
 const claimSQL = `
 WITH due AS (
-	SELECT r.id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+	SELECT r.id, r.queue_id, r.next_attempt_at FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
 	WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
 	  AND (r.lease_until IS NULL OR r.lease_until < now()) AND NOT q.hold
 	ORDER BY r.next_attempt_at, r.queue_id
-	LIMIT $3
+	LIMIT $4
 	FOR UPDATE OF r SKIP LOCKED
+), msgs AS (
+	SELECT queue_id FROM due GROUP BY queue_id ORDER BY min(next_attempt_at), queue_id LIMIT $3
 )
 UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
-FROM due WHERE r.id = due.id
+FROM due WHERE r.id = due.id AND due.queue_id IN (SELECT queue_id FROM msgs)
 RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts`
 
-// ClaimQueue leases up to limit due recipients for owner (a node id) for
-// lease and returns them with their messages.
-func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duration, limit int) ([]QueueJob, error) {
-	rows, err := s.pool.Query(ctx, claimSQL, owner, lease.Seconds(), limit)
+// ClaimQueue leases, for owner (a node id) and for lease, the due
+// recipients of up to messages messages, at most recipients in all, and
+// returns them as one job per message. A caller claims only what its free
+// workers start at once: a claimed job that waits spends its lease.
+func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duration, messages, recipients int) ([]QueueJob, error) {
+	start := time.Now()
+	rows, err := s.pool.Query(ctx, claimSQL, owner, lease.Seconds(), messages, recipients)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
@@ -86,7 +97,7 @@ func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duratio
 	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
 		var j QueueJob
 		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned)
-		j.Recipients = byMsg[j.ID]
+		j.Recipients, j.LeaseStart = byMsg[j.ID], start
 		return j, err
 	})
 	if err != nil {
