@@ -20,8 +20,8 @@ import (
 // QueueStore is what the outbound workers need from the database.
 // *store.Store satisfies it.
 type QueueStore interface {
-	ClaimQueue(ctx context.Context, owner string, lease time.Duration, messages, recipients int) ([]store.QueueJob, error)
-	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) error
+	ClaimQueue(ctx context.Context, owner string, c store.QueueClaim) ([]store.QueueJob, error)
+	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) ([]store.QueueJob, error)
 	ReleaseQueue(ctx context.Context, owner string, ids []int64) error
 	QueueCounts(ctx context.Context) (map[string]int64, error)
 }
@@ -180,11 +180,12 @@ const claimRecipients = 10
 // Serve claims and delivers until ctx ends; deliveries in progress then
 // get shutdownGrace to finish.
 //
-// A recipient is claimed only when a worker is free to start on it: each
-// claim takes at most one message per free worker, and each job it
-// returns starts at once. A claimed job never waits while its lease runs,
-// so the attempt, measured from the claim, ends within the lease and no
-// other node takes the recipient meanwhile.
+// Work is claimed only for a worker that starts on it at once: this loop
+// claims one message per idle worker, and a worker that finishes claims
+// its next message in the transaction that records its results. A claimed
+// job never waits while its lease runs, so the attempt, measured from the
+// claim, ends within the lease and no other node takes the recipients
+// meanwhile.
 func (o *Outbound) Serve(ctx context.Context) error {
 	o.log.Info("queue workers started", "node", o.cfg.NodeID, "workers", o.cfg.Workers)
 	slots := make(chan struct{}, o.cfg.Workers) // one per busy worker
@@ -220,12 +221,12 @@ func (o *Outbound) Serve(ctx context.Context) error {
 				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
-					defer func() { <-slots; wg.Done(); o.Wake() }() // a free worker looks for more at once
-					o.deliverMessage(j)
+					defer func() { <-slots; wg.Done(); o.Wake() }() // idle now: the loop looks for work at once
+					o.work(ctx, j)
 				}()
 			}
 			if len(jobs) > 0 && ctx.Err() == nil {
-				continue // more may be due for the workers still free
+				continue // more may be due for the workers still idle
 			}
 		}
 		select {
@@ -237,15 +238,29 @@ func (o *Outbound) Serve(ctx context.Context) error {
 	}
 }
 
-// claim leases work for up to free workers: at most one message each.
+// claim leases work for free idle workers: at most one message each.
 func (o *Outbound) claim(ctx context.Context, free int) []store.QueueJob {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.cfg.Lease, free, free*claimRecipients)
+	jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.nextClaim(free))
 	if err != nil && ctx.Err() == nil {
 		o.log.Error("queue: claim", "err", err)
 	}
 	return jobs
+}
+
+// nextClaim asks for work for n workers.
+func (o *Outbound) nextClaim(n int) store.QueueClaim {
+	return store.QueueClaim{Lease: o.cfg.Lease, Messages: n, Recipients: n * claimRecipients}
+}
+
+// work is one worker: it delivers j, then the job it claimed when it
+// recorded j's results, until there is none (or Serve is ending).
+func (o *Outbound) work(ctx context.Context, j store.QueueJob) {
+	for jobs := []store.QueueJob{j}; len(jobs) > 0; {
+		j, jobs = jobs[0], jobs[1:]
+		jobs = append(jobs, o.deliverMessage(j, ctx.Err() == nil)...)
+	}
 }
 
 // release gives back the leases of recipients not attempted, so that any
@@ -355,8 +370,9 @@ func (o *Outbound) routeFor(r store.QueueJobRecipient) (route, error) {
 }
 
 // deliverMessage makes one attempt for the claimed recipients of a
-// message: one connection per destination for all its recipients.
-func (o *Outbound) deliverMessage(j store.QueueJob) {
+// message: one connection per destination for all its recipients. With
+// more, it claims the worker's next job as it records the results.
+func (o *Outbound) deliverMessage(j store.QueueJob, more bool) (next []store.QueueJob) {
 	// The whole attempt ends within half the lease, counted from the
 	// claim, so no other node takes these recipients while this one
 	// still works on them; the other half is for recording the results.
@@ -413,14 +429,15 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 	wg.Wait()
 	if o.hard.Err() != nil { // shut down mid-attempt: let the next run decide
 		o.release(j.Recipients)
-		return
+		return nil
 	}
 	if len(untried) > 0 {
 		o.release(untried)
 	}
-	if len(results) > 0 {
-		o.finish(j, results)
+	if len(results) == 0 {
+		return nil
 	}
+	return o.finish(j, results, more)
 }
 
 // deliverGroup delivers a message to the recipients of one destination:

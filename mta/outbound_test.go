@@ -318,7 +318,7 @@ func TestOutboundFaults(t *testing.T) {
 func TestOutboundDeadWorkersLeaseExpires(t *testing.T) {
 	e, z, s := outEnv(t)
 	id := e.enqueue("alice@example.test", "x@remote.example")
-	jobs, err := e.st.ClaimQueue(context.Background(), "dead-node", 300*time.Millisecond, 1, 10)
+	jobs, err := e.st.ClaimQueue(context.Background(), "dead-node", store.QueueClaim{Lease: 300 * time.Millisecond, Messages: 1, Recipients: 10})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}
@@ -332,7 +332,7 @@ func TestOutboundDeadWorkersLeaseExpires(t *testing.T) {
 		t.Fatalf("sink got %d messages", n)
 	}
 	// The dead worker's late result (and its bounce) is refused.
-	err = e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{QueueID: id,
+	_, err = e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{QueueID: id,
 		Results: []store.QueueResult{{ID: jobs[0].Recipients[0].ID, State: "bounced"}},
 		Notices: []store.QueuedMessage{{Origin: "bounce", Body: []byte("x"),
 			Recipients: []store.QueuedRecipient{{Address: "alice@example.test", Domain: "example.test"}}}}})

@@ -35,7 +35,7 @@ func TestClaimQueueLimits(t *testing.T) {
 	}
 
 	before := time.Now()
-	a, err := s.ClaimQueue(ctx, "node-a", time.Minute, 2, 100)
+	a, err := s.ClaimQueue(ctx, "node-a", store.QueueClaim{Lease: time.Minute, Messages: 2, Recipients: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,21 +46,21 @@ func TestClaimQueueLimits(t *testing.T) {
 		t.Errorf("LeaseStart %v is not the time of the claim", a[0].LeaseStart)
 	}
 
-	b, err := s.ClaimQueue(ctx, "node-b", time.Minute, 5, 2)
+	b, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 5, Recipients: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b) != 1 || count(b) != 2 || b[0].ID == a[0].ID || b[0].ID == a[1].ID {
 		t.Fatalf("node-b: %+v; want 2 recipients of the third message", b)
 	}
-	b2, err := s.ClaimQueue(ctx, "node-b", time.Minute, 5, 100)
+	b2, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 5, Recipients: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b2) != 1 || count(b2) != 1 || b2[0].ID != b[0].ID {
 		t.Fatalf("node-b again: %+v; want the third message's last recipient", b2)
 	}
-	if c, err := s.ClaimQueue(ctx, "node-c", time.Minute, 5, 100); err != nil || len(c) != 0 {
+	if c, err := s.ClaimQueue(ctx, "node-c", store.QueueClaim{Lease: time.Minute, Messages: 5, Recipients: 100}); err != nil || len(c) != 0 {
 		t.Fatalf("node-c: %+v, %v; want nothing left", c, err)
 	}
 }

@@ -38,68 +38,83 @@ type QueueJobRecipient struct {
 	Attempts      int
 }
 
-// claimSQL leases due recipients of at most $3 messages, $4 recipients in
-// all, of messages not on hold. SKIP LOCKED lets several nodes claim at
-// once without waiting on each other; the lease (owner, until) keeps a
-// claimed row away from other nodes after the claiming transaction
-// commits, and frees it when the owner dies. Rows locked here beyond the
-// first $3 messages are not leased: the lock ends with the statement.
+// QueueClaim asks for work for free workers: the due recipients of up to
+// Messages messages (one per worker), at most Recipients in all, leased
+// for Lease.
+type QueueClaim struct {
+	Lease      time.Duration
+	Messages   int
+	Recipients int
+}
+
+// claimSQL leases due recipients of at most %[1]d messages, %[2]d
+// recipients in all, of messages not on hold, and returns one row per
+// message with its claimed recipients in arrays. SKIP LOCKED lets several
+// nodes claim at once without waiting on each other; the lease (owner,
+// until) keeps a claimed row away from other nodes after the claiming
+// transaction commits, and frees it when the owner dies. Rows locked
+// beyond the first %[1]d messages are not leased: their locks end with
+// the transaction. Ordering by next_attempt_at alone lets the scan of the
+// partial index queue_recipients_due stop after %[2]d rows.
 const claimSQL = `
 WITH due AS (
 	SELECT r.id, r.queue_id, r.next_attempt_at FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
 	WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
 	  AND (r.lease_until IS NULL OR r.lease_until < now()) AND NOT q.hold
-	ORDER BY r.next_attempt_at, r.queue_id
-	LIMIT $4
+	ORDER BY r.next_attempt_at
+	LIMIT %[2]d
 	FOR UPDATE OF r SKIP LOCKED
 ), msgs AS (
-	SELECT queue_id FROM due GROUP BY queue_id ORDER BY min(next_attempt_at), queue_id LIMIT $3
+	SELECT queue_id FROM due GROUP BY queue_id ORDER BY min(next_attempt_at), queue_id LIMIT %[1]d
+), claimed AS (
+	UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
+	FROM due WHERE r.id = due.id AND due.queue_id IN (SELECT queue_id FROM msgs)
+	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts
 )
-UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
-FROM due WHERE r.id = due.id AND due.queue_id IN (SELECT queue_id FROM msgs)
-RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts`
+SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
+	array_agg(c.id ORDER BY c.id), array_agg(c.recipient ORDER BY c.id), array_agg(c.orig_recipient ORDER BY c.id),
+	array_agg(c.dsn_notify ORDER BY c.id), array_agg(c.domain ORDER BY c.id), array_agg(c.next_hop ORDER BY c.id),
+	array_agg(c.attempts ORDER BY c.id)
+FROM claimed c JOIN queue q ON q.id = c.queue_id
+GROUP BY q.id ORDER BY q.id`
 
-// ClaimQueue leases, for owner (a node id) and for lease, the due
-// recipients of up to messages messages, at most recipients in all, and
-// returns them as one job per message. A caller claims only what its free
-// workers start at once: a claimed job that waits spends its lease.
-func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duration, messages, recipients int) ([]QueueJob, error) {
-	start := time.Now()
-	rows, err := s.pool.Query(ctx, claimSQL, owner, lease.Seconds(), messages, recipients)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	byMsg := map[int64][]QueueJobRecipient{}
-	var ids []int64
-	for rows.Next() {
-		var r QueueJobRecipient
-		var qid int64
-		if err := rows.Scan(&r.ID, &qid, &r.Address, &r.OrigRecipient, &r.Notify, &r.Domain, &r.NextHop, &r.Attempts); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: claim queue: %w", err)
+// claimQuery is claimSQL for c. The limits are written into the text, not
+// passed as parameters: with them known the planner's estimate does not
+// change between runs, so PostgreSQL keeps one generic plan per prepared
+// statement instead of planning each claim anew (a claim runs once per
+// message delivered).
+func claimQuery(c QueueClaim) string {
+	return fmt.Sprintf(claimSQL, max(c.Messages, 0), max(c.Recipients, 0))
+}
+
+// collectJobs reads claimSQL's rows; start is taken before the claim's
+// transaction began.
+func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
+		j := QueueJob{LeaseStart: start}
+		var ids []int64
+		var addrs, origs, notifies, domains, hops []string
+		var attempts []int32
+		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
+			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts)
+		for i := range ids {
+			j.Recipients = append(j.Recipients, QueueJobRecipient{ID: ids[i], Address: addrs[i], OrigRecipient: origs[i],
+				Notify: notifies[i], Domain: domains[i], NextHop: hops[i], Attempts: int(attempts[i])})
 		}
-		if _, ok := byMsg[qid]; !ok {
-			ids = append(ids, qid)
-		}
-		byMsg[qid] = append(byMsg[qid], r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err = s.pool.Query(ctx, `SELECT id, sender, origin, dsn_envid, dsn_ret, body, arrival_at, warned_at IS NOT NULL
-		FROM queue WHERE id = ANY($1) ORDER BY id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
-		var j QueueJob
-		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned)
-		j.Recipients, j.LeaseStart = byMsg[j.ID], start
 		return j, err
 	})
+}
+
+// ClaimQueue leases the work c asks for to owner (a node id) and returns
+// it as one job per message. A caller claims only what its free workers
+// start at once: a claimed job that waits spends its lease.
+func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]QueueJob, error) {
+	start := time.Now()
+	rows, err := s.pool.Query(ctx, claimQuery(c), owner, c.Lease.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	jobs, err := collectJobs(rows, start)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
@@ -129,6 +144,10 @@ type QueueFinish struct {
 	// same transaction, so a crash cannot lose or double them.
 	Notices []QueuedMessage
 	Warned  bool // a delay warning is among Notices
+	// Next is the worker's next work, claimed in the same transaction
+	// once the results are recorded (none when Next.Messages is 0): a
+	// worker that finishes takes more without another round trip.
+	Next QueueClaim
 }
 
 // ErrLeaseLost is returned by FinishQueue when a recipient's lease is no
@@ -137,16 +156,19 @@ type QueueFinish struct {
 var ErrLeaseLost = errors.New("store: queue lease lost")
 
 // FinishQueue records the results of owner's attempt, queues the notices,
-// and removes the message once no recipient is left to try (as Postfix
-// removes a queue file), in one transaction; ErrLeaseLost when owner no
-// longer holds every recipient's lease.
-func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) error {
+// removes the message once no recipient is left to try (as Postfix
+// removes a queue file), and claims f.Next, in one transaction. It returns
+// the claimed jobs, or ErrLeaseLost (and nothing written or claimed) when
+// owner no longer holds every recipient's lease.
+func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([]QueueJob, error) {
 	n := len(f.Results)
 	ids, states, errs := make([]int64, n), make([]string, n), make([]string, n)
 	next := make([]time.Time, n)
 	for i, r := range f.Results {
 		ids[i], states[i], errs[i], next[i] = r.ID, r.State, r.LastError, r.NextTry
 	}
+	var jobs []QueueJob
+	start := time.Now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
 			last_attempt_at = now(),
@@ -170,15 +192,22 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) er
 		}
 		b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
 			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
+		if f.Next.Messages > 0 {
+			b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+				var err error
+				jobs, err = collectJobs(rows, start)
+				return err
+			})
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if errors.Is(err, ErrLeaseLost) {
-		return ErrLeaseLost
+		return nil, ErrLeaseLost
 	}
 	if err != nil {
-		return fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
+		return nil, fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
 	}
-	return nil
+	return jobs, nil
 }
 
 // ReleaseQueue gives back owner's leases of the recipients ids (not

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Sending mail: authenticated submission throughput and queue drain rate,
+# against Postfix's smtp-sink as the relay host (so only mailhost is
+# measured, not a receiving server).
+#
+# 1. submission: N messages of SIZE bytes from C concurrent sessions (AUTH
+#    PLAIN on loopback, PER messages per connection) to a remote address;
+#    reports accepted messages/s (each 250 means durably queued) and the
+#    time until the queue is empty (end to end, via smtp-sink).
+# 2. drain: N messages inserted into the queue on hold in one SQL
+#    statement, then released at once: reports delivered messages/s until
+#    the queue is empty (queue.workers, default 20; includes up to one
+#    poll interval, 1 s, before the workers notice).
+#
+# Usage: bench/submission.sh   (as root or not; ~1 min)
+# Env: N=2000 C=20 PER=20 SIZE=4096 WORKERS=20 BIN=bin/mailhost PORT=22587 SINK_PORT=22525
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000} C=${C:-20} PER=${PER:-20} SIZE=${SIZE:-4096} WORKERS=${WORKERS:-20}
+BIN=${BIN:-bin/mailhost}
+PORT=${PORT:-22587} SINK_PORT=${SINK_PORT:-22525}
+[ -x /usr/sbin/smtp-sink ] || { echo "submission.sh: smtp-sink missing (make setup installs postfix)" >&2; exit 1; }
+work=$(mktemp -d /tmp/mailhost-submission.XXXXXX); chmod 755 "$work"
+pid="" sinkpid=""
+cleanup() {
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$sinkpid" ] && kill "$sinkpid" 2>/dev/null && wait "$sinkpid" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+	true
+}
+trap cleanup EXIT
+sinkuser=(); [ "$(id -u)" = 0 ] && sinkuser=(-u nobody)
+/usr/sbin/smtp-sink "${sinkuser[@]}" -c 127.0.0.1:$SINK_PORT 256 >"$work/sink.log" 2>&1 &
+sinkpid=$!
+
+export MAILHOST_DATA_DIR=$work/data MAILHOST_HOSTNAME=mail.bench.test MAILHOST_LOG_LEVEL=warn
+export MAILHOST_SMTP_RELAYHOST="[127.0.0.1]:$SINK_PORT" MAILHOST_QUEUE_WORKERS=$WORKERS
+export MAILHOST_PASSWORD_SCHEME=ARGON2ID MAILHOST_PASSWORD_ARGON2_TIME=1 MAILHOST_PASSWORD_ARGON2_MEMORY_KIB=64
+for l in SMTP SUBMISSIONS IMAP IMAPS POP3 POP3S HTTP; do export MAILHOST_LISTEN_$l=off; done
+export MAILHOST_LISTEN_SUBMISSION=127.0.0.1:$PORT
+unset DATABASE_URL
+"$BIN" domain add bench.test >/dev/null
+echo "bench-password-1" | "$BIN" mailbox add bench@bench.test --password-stdin >/dev/null
+psql_() { psql -qAt -v ON_ERROR_STOP=1 "host=$work/data/postgres dbname=mailhost user=mailhost" "$@"; }
+start() {
+	"$BIN" serve >>"$work/serve.log" 2>&1 &
+	pid=$!
+	until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
+wait_empty() {
+	while [ "$(psql_ -c 'SELECT count(*) FROM queue')" != 0 ]; do sleep 0.05; done
+}
+echo "mailhost $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), $(nproc) CPUs, N=$N, embedded PostgreSQL (fsync on)"
+
+start
+t0=$(date +%s.%N)
+bin/subbench -addr 127.0.0.1:$PORT -pass bench-password-1 -user bench@bench.test -to sink@remote.test \
+	-n "$N" -c "$C" -per "$PER" -size "$SIZE"
+wait_empty
+t1=$(date +%s.%N)
+awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "end to end (submitted and delivered to smtp-sink): %.2fs, %.0f msgs/s\n", b-a, n/(b-a) }'
+
+psql_ <<SQL
+WITH q AS (
+	INSERT INTO queue (sender, origin, size, body, expires_at, hold)
+	SELECT 'bench@bench.test', 'submission', length(b), b, now() + interval '5 days', true
+	FROM generate_series(1, $N) i,
+	     LATERAL (SELECT convert_to('From: bench@bench.test' || chr(13) || chr(10) || 'Subject: drain ' || i
+	              || chr(13) || chr(10) || chr(13) || chr(10) || repeat('x', $SIZE) || chr(13) || chr(10), 'UTF8') AS b) m
+	RETURNING id
+)
+INSERT INTO queue_recipients (queue_id, recipient, domain) SELECT id, 'sink' || id || '@remote.test', 'remote.test' FROM q;
+SQL
+cpu() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{ s += $14 + $15 + $16 + $17 } END { print s }'; }
+c0=$(cpu)
+psql_ -c 'UPDATE queue SET hold = false'
+while [ "$(psql_ -c 'SELECT count(*) FROM queue')" = "$N" ]; do sleep 0.01; done
+t0=$(date +%s.%N)
+wait_empty
+t1=$(date +%s.%N)
+c1=$(cpu)
+echo "drain cpu ticks: $((c1 - c0))"
+awk -v n="$N" -v a="$t0" -v b="$t1" -v w="$WORKERS" 'BEGIN { printf "queue drain to smtp-sink: %d messages in %.2fs, %.0f msgs/s, %d workers\n", n, b-a, n/(b-a), w }'
+stop
