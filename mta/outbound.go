@@ -173,8 +173,8 @@ func (o *Outbound) Wake() {
 // once, never lost).
 const shutdownGrace = 20 * time.Second
 
-// claimRecipients is how many recipients a claim takes per free worker
-// at most (a message with more is delivered in several jobs).
+// claimRecipients is how many recipients a claim takes per worker at
+// most (a message with more is delivered in several jobs).
 const claimRecipients = 10
 
 // Serve claims and delivers until ctx ends; deliveries in progress then
@@ -251,7 +251,7 @@ func (o *Outbound) claim(ctx context.Context, free int) []store.QueueJob {
 
 // nextClaim asks for work for n workers.
 func (o *Outbound) nextClaim(n int) store.QueueClaim {
-	return store.QueueClaim{Lease: o.cfg.Lease, Messages: n, Recipients: n * claimRecipients}
+	return store.QueueClaim{Lease: o.cfg.Lease, Messages: n, PerMessage: claimRecipients}
 }
 
 // work is one worker: it delivers j, then the job it claimed when it

@@ -318,7 +318,7 @@ func TestOutboundFaults(t *testing.T) {
 func TestOutboundDeadWorkersLeaseExpires(t *testing.T) {
 	e, z, s := outEnv(t)
 	id := e.enqueue("alice@example.test", "x@remote.example")
-	jobs, err := e.st.ClaimQueue(context.Background(), "dead-node", store.QueueClaim{Lease: 300 * time.Millisecond, Messages: 1, Recipients: 10})
+	jobs, err := e.st.ClaimQueue(context.Background(), "dead-node", store.QueueClaim{Lease: 300 * time.Millisecond, Messages: 1, PerMessage: 10})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}

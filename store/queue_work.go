@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,9 +22,10 @@ type QueueJob struct {
 	Arrival    time.Time
 	Warned     bool
 	Recipients []QueueJobRecipient
-	// LeaseStart is this process's clock just before the claim was sent:
-	// the lease lasts at least until LeaseStart plus the lease asked for,
-	// so an attempt measured from it ends within the lease.
+	// LeaseStart is this process's clock just before the claiming
+	// transaction began: the lease lasts at least until LeaseStart plus
+	// the lease asked for, so an attempt timed from it ends within the
+	// lease.
 	LeaseStart time.Time
 }
 
@@ -38,13 +40,13 @@ type QueueJobRecipient struct {
 	Attempts      int
 }
 
-// QueueClaim asks for work for free workers: the due recipients of up to
-// Messages messages (one per worker), at most Recipients in all, leased
-// for Lease.
+// QueueClaim asks for work for idle workers: the due recipients of up to
+// Messages messages (one per worker; rounded down to a power of two), at
+// most Messages × PerMessage recipients in all, leased for Lease.
 type QueueClaim struct {
 	Lease      time.Duration
 	Messages   int
-	Recipients int
+	PerMessage int
 }
 
 // claimSQL leases due recipients of at most %[1]d messages, %[2]d
@@ -79,12 +81,17 @@ FROM claimed c JOIN queue q ON q.id = c.queue_id
 GROUP BY q.id ORDER BY q.id`
 
 // claimQuery is claimSQL for c. The limits are written into the text, not
-// passed as parameters: with them known the planner's estimate does not
-// change between runs, so PostgreSQL keeps one generic plan per prepared
-// statement instead of planning each claim anew (a claim runs once per
-// message delivered).
+// passed as parameters: known to the planner, they keep the scan on the
+// index, and the plan does not depend on the parameters, so PostgreSQL
+// keeps one generic plan per prepared statement instead of planning each
+// claim anew (a claim runs once per message delivered). Messages is
+// rounded down to a power of two so that a few texts serve every claim.
 func claimQuery(c QueueClaim) string {
-	return fmt.Sprintf(claimSQL, max(c.Messages, 0), max(c.Recipients, 0))
+	m := 0
+	if c.Messages > 0 {
+		m = 1 << (bits.Len(uint(c.Messages)) - 1)
+	}
+	return fmt.Sprintf(claimSQL, m, m*max(c.PerMessage, 1))
 }
 
 // collectJobs reads claimSQL's rows; start is taken before the claim's
@@ -106,8 +113,9 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 }
 
 // ClaimQueue leases the work c asks for to owner (a node id) and returns
-// it as one job per message. A caller claims only what its free workers
-// start at once: a claimed job that waits spends its lease.
+// it as one job per message; it may take fewer messages than asked even
+// when more are due. A caller claims only what its idle workers start at
+// once: a claimed job that waits spends its lease.
 func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]QueueJob, error) {
 	start := time.Now()
 	rows, err := s.pool.Query(ctx, claimQuery(c), owner, c.Lease.Seconds())
