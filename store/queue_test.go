@@ -33,8 +33,8 @@ func claimed(jobs []store.QueueJob) (n int) {
 	return n
 }
 
-// TestClaimQueueLimits: a claim takes whole messages up to its message
-// limit and no more recipients than its limit; what another owner holds
+// TestClaimQueueLimits: a claim takes all the due recipients of the
+// messages it picks, up to its recipient limit; what another owner holds
 // is skipped; a message's remaining recipients come with a later claim.
 func TestClaimQueueLimits(t *testing.T) {
 	s := testdb.Open(t)
@@ -42,12 +42,12 @@ func TestClaimQueueLimits(t *testing.T) {
 	queueMessages(t, s, 3, 3)
 
 	before := time.Now()
-	a, err := s.ClaimQueue(ctx, "node-a", store.QueueClaim{Lease: time.Minute, Messages: 2, PerMessage: 10})
+	a, err := s.ClaimQueue(ctx, "node-a", store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a) != 2 || claimed(a) != 6 {
-		t.Fatalf("node-a: %d jobs, %d recipients; want 2 messages with their 3 recipients each", len(a), claimed(a))
+	if len(a) != 1 || claimed(a) != 3 {
+		t.Fatalf("node-a: %d jobs, %d recipients; want 1 message with its 3 recipients", len(a), claimed(a))
 	}
 	if a[0].LeaseStart.Before(before) || a[0].LeaseStart.After(time.Now()) {
 		t.Errorf("LeaseStart %v is not the time of the claim", a[0].LeaseStart)
@@ -57,17 +57,17 @@ func TestClaimQueueLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) != 1 || claimed(b) != 2 || b[0].ID == a[0].ID || b[0].ID == a[1].ID {
-		t.Fatalf("node-b: %+v; want 2 recipients of the third message", b)
+	if len(b) != 1 || claimed(b) != 2 || b[0].ID == a[0].ID {
+		t.Fatalf("node-b: %+v; want 2 recipients of the second message", b)
 	}
-	b2, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 5, PerMessage: 10})
+	b2, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 4, PerMessage: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b2) != 1 || claimed(b2) != 1 || b2[0].ID != b[0].ID {
-		t.Fatalf("node-b again: %+v; want the third message's last recipient", b2)
+	if len(b2) != 2 || claimed(b2) != 4 || b2[0].ID != b[0].ID || b2[1].ID == a[0].ID {
+		t.Fatalf("node-b again: %+v; want the second message's last recipient and the third message", b2)
 	}
-	if c, err := s.ClaimQueue(ctx, "node-c", store.QueueClaim{Lease: time.Minute, Messages: 5, PerMessage: 10}); err != nil || len(c) != 0 {
+	if c, err := s.ClaimQueue(ctx, "node-c", store.QueueClaim{Lease: time.Minute, Messages: 4, PerMessage: 10}); err != nil || len(c) != 0 {
 		t.Fatalf("node-c: %+v, %v; want nothing left", c, err)
 	}
 }

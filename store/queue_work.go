@@ -52,25 +52,29 @@ type QueueClaim struct {
 // claimSQL leases due recipients of at most %[1]d messages, %[2]d
 // recipients in all, of messages not on hold, and returns one row per
 // message with its claimed recipients in arrays. SKIP LOCKED lets several
-// nodes claim at once without waiting on each other; the lease (owner,
-// until) keeps a claimed row away from other nodes after the claiming
-// transaction commits, and frees it when the owner dies. Rows locked
-// beyond the first %[1]d messages are not leased: their locks end with
-// the transaction. Ordering by next_attempt_at alone lets the scan of the
-// partial index queue_recipients_due stop after %[2]d rows.
+// nodes and workers claim at once without waiting on each other; the
+// lease (owner, until) keeps a claimed row away from others after the
+// claiming transaction commits, and frees it when the owner dies. The
+// first scan picks the messages of the first %[1]d due recipients
+// (ordering by next_attempt_at alone lets it stop early in the partial
+// index queue_recipients_due), the second takes their due recipients.
+// Only what is leased is locked: concurrent claims skip little.
 const claimSQL = `
-WITH due AS (
-	SELECT r.id, r.queue_id, r.next_attempt_at FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
-	WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
-	  AND (r.lease_until IS NULL OR r.lease_until < now()) AND NOT q.hold
+WITH first AS (
+	SELECT r.queue_id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+	WHERE ` + claimDue + ` AND NOT q.hold
 	ORDER BY r.next_attempt_at
+	LIMIT %[1]d
+	FOR UPDATE OF r SKIP LOCKED
+), due AS (
+	SELECT r.id FROM queue_recipients r
+	WHERE r.queue_id IN (SELECT queue_id FROM first) AND ` + claimDue + `
+	ORDER BY r.next_attempt_at, r.id
 	LIMIT %[2]d
 	FOR UPDATE OF r SKIP LOCKED
-), msgs AS (
-	SELECT queue_id FROM due GROUP BY queue_id ORDER BY min(next_attempt_at), queue_id LIMIT %[1]d
 ), claimed AS (
 	UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
-	FROM due WHERE r.id = due.id AND due.queue_id IN (SELECT queue_id FROM msgs)
+	FROM due WHERE r.id = due.id
 	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts
 )
 SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
@@ -79,6 +83,10 @@ SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q
 	array_agg(c.attempts ORDER BY c.id)
 FROM claimed c JOIN queue q ON q.id = c.queue_id
 GROUP BY q.id ORDER BY q.id`
+
+// claimDue selects the recipients r due for an attempt and not leased.
+const claimDue = `r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
+	  AND (r.lease_until IS NULL OR r.lease_until < now())`
 
 // claimQuery is claimSQL for c. The limits are written into the text, not
 // passed as parameters: known to the planner, they keep the scan on the
