@@ -21,8 +21,8 @@ import (
 // QueueStore is what the outbound workers need from the database.
 // *store.Store satisfies it.
 type QueueStore interface {
-	ClaimQueue(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.QueueJob, error)
-	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) error
+	ClaimQueue(ctx context.Context, owner string, c store.QueueClaim) ([]store.QueueJob, error)
+	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) ([]store.QueueJob, error)
 	ReleaseQueue(ctx context.Context, owner string, ids []int64) error
 	QueueCounts(ctx context.Context) (map[string]int64, error)
 }
@@ -179,11 +179,22 @@ func (o *Outbound) Wake() {
 // once, never lost).
 const shutdownGrace = 20 * time.Second
 
+// claimRecipients is how many recipients a claim takes per worker at
+// most (a message with more is delivered in several jobs).
+const claimRecipients = 10
+
 // Serve claims and delivers until ctx ends; deliveries in progress then
 // get shutdownGrace to finish.
+//
+// Work is claimed only for a worker that starts on it at once: this loop
+// claims one message per idle worker, and a worker that finishes claims
+// its next message in the transaction that records its results. A claimed
+// job never waits while its lease runs, so the attempt, measured from the
+// claim, ends within the lease and no other node takes the recipients
+// meanwhile.
 func (o *Outbound) Serve(ctx context.Context) error {
 	o.log.Info("queue workers started", "node", o.cfg.NodeID, "workers", o.cfg.Workers)
-	slots := make(chan struct{}, o.cfg.Workers)
+	slots := make(chan struct{}, o.cfg.Workers) // one per busy worker
 	var wg sync.WaitGroup
 	defer func() {
 		done := make(chan struct{})
@@ -204,32 +215,25 @@ func (o *Outbound) Serve(ctx context.Context) error {
 			o.updateGauge(ctx)
 			lastCount = time.Now()
 		}
-		free := o.cfg.Workers - len(slots)
-		claimed := 0
-		if free > 0 {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.cfg.Lease, free*10)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				o.log.Error("queue: claim", "err", err)
-			}
+		// Only this loop takes slots, so at least free stay free until
+		// the jobs below take them.
+		if free := cap(slots) - len(slots); free > 0 {
+			jobs := o.claim(ctx, free)
 			for _, j := range jobs {
-				claimed += len(j.Recipients)
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
-					o.release(j)
+				if ctx.Err() != nil {
+					o.release(j.Recipients)
 					continue
 				}
+				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
-					defer func() { <-slots; wg.Done(); o.Wake() }() // a free worker looks for more at once
-					o.deliverMessage(j)
+					defer func() { <-slots; wg.Done(); o.Wake() }() // idle now: the loop looks for work at once
+					o.work(ctx, j)
 				}()
 			}
-		}
-		if claimed >= free*10 && free > 0 {
-			continue // more is due
+			if len(jobs) > 0 && ctx.Err() == nil {
+				continue // more may be due for the workers still idle
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -240,9 +244,36 @@ func (o *Outbound) Serve(ctx context.Context) error {
 	}
 }
 
-func (o *Outbound) release(j store.QueueJob) {
-	ids := make([]int64, len(j.Recipients))
-	for i, r := range j.Recipients {
+// claim leases work for free idle workers: at most one message each.
+func (o *Outbound) claim(ctx context.Context, free int) []store.QueueJob {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.nextClaim(free))
+	if err != nil && ctx.Err() == nil {
+		o.log.Error("queue: claim", "err", err)
+	}
+	return jobs
+}
+
+// nextClaim asks for work for n workers.
+func (o *Outbound) nextClaim(n int) store.QueueClaim {
+	return store.QueueClaim{Lease: o.cfg.Lease, Messages: n, PerMessage: claimRecipients}
+}
+
+// work is one worker: it delivers j, then the job it claimed when it
+// recorded j's results, until there is none (or Serve is ending).
+func (o *Outbound) work(ctx context.Context, j store.QueueJob) {
+	for jobs := []store.QueueJob{j}; len(jobs) > 0; {
+		j, jobs = jobs[0], jobs[1:]
+		jobs = append(jobs, o.deliverMessage(j, ctx.Err() == nil)...)
+	}
+}
+
+// release gives back the leases of recipients not attempted, so that any
+// node may take them at once.
+func (o *Outbound) release(rcpts []store.QueueJobRecipient) {
+	ids := make([]int64, len(rcpts))
+	for i, r := range rcpts {
 		ids[i] = r.ID
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -265,8 +296,9 @@ func (o *Outbound) updateGauge(ctx context.Context) {
 }
 
 // destSlot takes a connection slot for a destination (the per-destination
-// concurrency limit); the returned function gives it back.
-func (o *Outbound) destSlot(dest string) func() {
+// concurrency limit); the returned function gives it back. ok is false
+// when ctx ended first.
+func (o *Outbound) destSlot(ctx context.Context, dest string) (done func(), ok bool) {
 	o.destMu.Lock()
 	ch := o.dest[dest]
 	if ch == nil {
@@ -274,8 +306,12 @@ func (o *Outbound) destSlot(dest string) func() {
 		o.dest[dest] = ch
 	}
 	o.destMu.Unlock()
-	ch <- struct{}{}
-	return func() { <-ch }
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // attempt is the outcome for one recipient.
@@ -340,8 +376,14 @@ func (o *Outbound) routeFor(r store.QueueJobRecipient) (route, error) {
 }
 
 // deliverMessage makes one attempt for the claimed recipients of a
-// message: one connection per destination for all its recipients.
-func (o *Outbound) deliverMessage(j store.QueueJob) {
+// message: one connection per destination for all its recipients. With
+// more, it claims the worker's next job as it records the results.
+func (o *Outbound) deliverMessage(j store.QueueJob, more bool) (next []store.QueueJob) {
+	// The whole attempt ends within half the lease, counted from the
+	// claim, so no other node takes these recipients while this one
+	// still works on them; the other half is for recording the results.
+	ctx, cancel := context.WithDeadline(o.hard, j.LeaseStart.Add(o.cfg.Lease/2))
+	defer cancel()
 	type group struct {
 		rt    route
 		rcpts []store.QueueJobRecipient
@@ -350,7 +392,7 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 	var order []string
 	var results []attempt
 	for _, r := range j.Recipients {
-		if a, ok := o.tryLocal(j, r); ok {
+		if a, ok := o.tryLocal(ctx, j, r); ok {
 			results = append(results, a)
 			continue
 		}
@@ -368,18 +410,21 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 		}
 		g.rcpts = append(g.rcpts, r)
 	}
-	// The whole attempt ends well within the lease, so no other node
-	// takes these recipients while this one still works on them.
-	ctx, cancel := context.WithTimeout(o.hard, o.cfg.Lease/2)
-	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var untried []store.QueueJobRecipient // no connection slot in time
 	for _, k := range order {
 		g := groups[k]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			done := o.destSlot(g.rt.host)
+			done, ok := o.destSlot(ctx, g.rt.host)
+			if !ok {
+				mu.Lock()
+				untried = append(untried, g.rcpts...)
+				mu.Unlock()
+				return
+			}
 			res := o.deliverGroup(ctx, j, g.rt, g.rcpts)
 			done()
 			mu.Lock()
@@ -389,10 +434,16 @@ func (o *Outbound) deliverMessage(j store.QueueJob) {
 	}
 	wg.Wait()
 	if o.hard.Err() != nil { // shut down mid-attempt: let the next run decide
-		o.release(j)
-		return
+		o.release(j.Recipients)
+		return nil
 	}
-	o.finish(j, results)
+	if len(untried) > 0 {
+		o.release(untried)
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	return o.finish(j, results, more)
 }
 
 // deliverGroup delivers a message to the recipients of one destination:

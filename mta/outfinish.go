@@ -26,10 +26,14 @@ func (o *Outbound) retryAfter(n int) time.Duration {
 // finish turns an attempt's outcomes into recipient states, one bounce for
 // the recipients that failed for good (never to the null sender), and a
 // delay warning when due, all written in one transaction; then logs them.
-func (o *Outbound) finish(j store.QueueJob, results []attempt) {
+// With more, that transaction also claims the worker's next job.
+func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next []store.QueueJob) {
 	now := time.Now()
 	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
 	f := store.QueueFinish{QueueID: j.ID}
+	if more {
+		f.Next = o.nextClaim(1)
+	}
 	var failed, delayed []DSNRecipient
 	for i := range results {
 		a := &results[i]
@@ -68,16 +72,17 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
-	if err := o.st.FinishQueue(ctx, o.cfg.NodeID, f); errors.Is(err, store.ErrLeaseLost) {
+	next, err := o.st.FinishQueue(ctx, o.cfg.NodeID, f)
+	if errors.Is(err, store.ErrLeaseLost) {
 		// Too slow: the lease ran out and another node took over; its
 		// attempt decides (a delivery made here too is the at-least-once
 		// duplicate).
 		o.log.Warn("queue: lease lost before the results were recorded", "queue_id", j.ID)
-		return
+		return nil
 	} else if err != nil {
 		// The leases run out and the attempt is made again: at least once.
 		o.log.Error("queue: recording results failed; will retry after the lease", "queue_id", j.ID, "err", err)
-		return
+		return nil
 	}
 	for i, a := range results {
 		r := f.Results[i]
@@ -101,6 +106,7 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt) {
 		o.log.Info("sender notified", "queue_id", j.ID, "to", j.Sender, "failed", len(failed), "delayed", len(delayed))
 		o.Wake()
 	}
+	return next
 }
 
 func dsnRcpt(a attempt, action string) DSNRecipient {

@@ -25,11 +25,11 @@ func (o *Outbound) SetLocal(r Recipients, agent *mda.Agent, delims string) {
 
 // tryLocal delivers r here when its address is hosted here; handled is
 // false when it must go out by SMTP.
-func (o *Outbound) tryLocal(j store.QueueJob, r store.QueueJobRecipient) (a attempt, handled bool) {
+func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.QueueJobRecipient) (a attempt, handled bool) {
 	if o.local == nil || r.NextHop != "" {
 		return attempt{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout) // and within the attempt's deadline
 	defer cancel()
 	res, err := o.local.rcpts.Resolve(ctx, r.Address, o.local.delims)
 	var moved *store.RelocatedError

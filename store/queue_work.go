@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,11 @@ type QueueJob struct {
 	Arrival    time.Time
 	Warned     bool
 	Recipients []QueueJobRecipient
+	// LeaseStart is this process's clock just before the claiming
+	// transaction began: the lease lasts at least until LeaseStart plus
+	// the lease asked for, so an attempt timed from it ends within the
+	// lease.
+	LeaseStart time.Time
 }
 
 // QueueJobRecipient is one claimed recipient.
@@ -34,61 +40,97 @@ type QueueJobRecipient struct {
 	Attempts      int
 }
 
-// claimSQL leases due recipients of messages not on hold. SKIP LOCKED lets
-// several nodes claim at once without waiting on each other; the lease
-// (owner, until) keeps a claimed row away from other nodes after the
-// claiming transaction commits, and frees it when the owner dies.
-const claimSQL = `
-WITH due AS (
-	SELECT r.id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
-	WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
-	  AND (r.lease_until IS NULL OR r.lease_until < now()) AND NOT q.hold
-	ORDER BY r.next_attempt_at, r.queue_id
-	LIMIT $3
-	FOR UPDATE OF r SKIP LOCKED
-)
-UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
-FROM due WHERE r.id = due.id
-RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts`
+// QueueClaim asks for work for idle workers: the due recipients of up to
+// Messages messages (one per worker; rounded down to a power of two), at
+// most Messages × PerMessage recipients in all, leased for Lease.
+type QueueClaim struct {
+	Lease      time.Duration
+	Messages   int
+	PerMessage int
+}
 
-// ClaimQueue leases up to limit due recipients for owner (a node id) for
-// lease and returns them with their messages.
-func (s *Store) ClaimQueue(ctx context.Context, owner string, lease time.Duration, limit int) ([]QueueJob, error) {
-	rows, err := s.pool.Query(ctx, claimSQL, owner, lease.Seconds(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
+// claimSQL leases due recipients of at most %[1]d messages, %[2]d
+// recipients in all, of messages not on hold, and returns one row per
+// message with its claimed recipients in arrays. SKIP LOCKED lets several
+// nodes and workers claim at once without waiting on each other; the
+// lease (owner, until) keeps a claimed row away from others after the
+// claiming transaction commits, and frees it when the owner dies. The
+// first scan picks the messages of the first %[1]d due recipients
+// (ordering by next_attempt_at alone lets it stop early in the partial
+// index queue_recipients_due), the second takes their due recipients.
+// Only what is leased is locked: concurrent claims skip little.
+const claimSQL = `
+WITH first AS (
+	SELECT r.queue_id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+	WHERE ` + claimDue + ` AND NOT q.hold
+	ORDER BY r.next_attempt_at
+	LIMIT %[1]d
+	FOR UPDATE OF r SKIP LOCKED
+), due AS (
+	SELECT r.id FROM queue_recipients r
+	WHERE r.queue_id IN (SELECT queue_id FROM first) AND ` + claimDue + `
+	ORDER BY r.next_attempt_at, r.id
+	LIMIT %[2]d
+	FOR UPDATE OF r SKIP LOCKED
+), claimed AS (
+	UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
+	FROM due WHERE r.id = due.id
+	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts
+)
+SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
+	array_agg(c.id ORDER BY c.id), array_agg(c.recipient ORDER BY c.id), array_agg(c.orig_recipient ORDER BY c.id),
+	array_agg(c.dsn_notify ORDER BY c.id), array_agg(c.domain ORDER BY c.id), array_agg(c.next_hop ORDER BY c.id),
+	array_agg(c.attempts ORDER BY c.id)
+FROM claimed c JOIN queue q ON q.id = c.queue_id
+GROUP BY q.id ORDER BY q.id`
+
+// claimDue selects the recipients r due for an attempt and not leased.
+const claimDue = `r.state IN ('queued', 'deferred') AND r.next_attempt_at <= now()
+	  AND (r.lease_until IS NULL OR r.lease_until < now())`
+
+// claimQuery is claimSQL for c. The limits are written into the text, not
+// passed as parameters: known to the planner, they keep the scan on the
+// index, and the plan does not depend on the parameters, so PostgreSQL
+// keeps one generic plan per prepared statement instead of planning each
+// claim anew (a claim runs once per message delivered). Messages is
+// rounded down to a power of two so that a few texts serve every claim.
+func claimQuery(c QueueClaim) string {
+	m := 0
+	if c.Messages > 0 {
+		m = 1 << (bits.Len(uint(c.Messages)) - 1)
 	}
-	byMsg := map[int64][]QueueJobRecipient{}
-	var ids []int64
-	for rows.Next() {
-		var r QueueJobRecipient
-		var qid int64
-		if err := rows.Scan(&r.ID, &qid, &r.Address, &r.OrigRecipient, &r.Notify, &r.Domain, &r.NextHop, &r.Attempts); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: claim queue: %w", err)
+	return fmt.Sprintf(claimSQL, m, m*max(c.PerMessage, 1))
+}
+
+// collectJobs reads claimSQL's rows; start is taken before the claim's
+// transaction began.
+func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
+		j := QueueJob{LeaseStart: start}
+		var ids []int64
+		var addrs, origs, notifies, domains, hops []string
+		var attempts []int32
+		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
+			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts)
+		for i := range ids {
+			j.Recipients = append(j.Recipients, QueueJobRecipient{ID: ids[i], Address: addrs[i], OrigRecipient: origs[i],
+				Notify: notifies[i], Domain: domains[i], NextHop: hops[i], Attempts: int(attempts[i])})
 		}
-		if _, ok := byMsg[qid]; !ok {
-			ids = append(ids, qid)
-		}
-		byMsg[qid] = append(byMsg[qid], r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err = s.pool.Query(ctx, `SELECT id, sender, origin, dsn_envid, dsn_ret, body, arrival_at, warned_at IS NOT NULL
-		FROM queue WHERE id = ANY($1) ORDER BY id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
-		var j QueueJob
-		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned)
-		j.Recipients = byMsg[j.ID]
 		return j, err
 	})
+}
+
+// ClaimQueue leases the work c asks for to owner (a node id) and returns
+// it as one job per message; it may take fewer messages than asked even
+// when more are due. A caller claims only what its idle workers start at
+// once: a claimed job that waits spends its lease.
+func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]QueueJob, error) {
+	start := time.Now()
+	rows, err := s.pool.Query(ctx, claimQuery(c), owner, c.Lease.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("store: claim queue: %w", err)
+	}
+	jobs, err := collectJobs(rows, start)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
@@ -118,6 +160,10 @@ type QueueFinish struct {
 	// same transaction, so a crash cannot lose or double them.
 	Notices []QueuedMessage
 	Warned  bool // a delay warning is among Notices
+	// Next is the worker's next work, claimed in the same transaction
+	// once the results are recorded (none when Next.Messages is 0): a
+	// worker that finishes takes more without another round trip.
+	Next QueueClaim
 }
 
 // ErrLeaseLost is returned by FinishQueue when a recipient's lease is no
@@ -126,16 +172,19 @@ type QueueFinish struct {
 var ErrLeaseLost = errors.New("store: queue lease lost")
 
 // FinishQueue records the results of owner's attempt, queues the notices,
-// and removes the message once no recipient is left to try (as Postfix
-// removes a queue file), in one transaction; ErrLeaseLost when owner no
-// longer holds every recipient's lease.
-func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) error {
+// removes the message once no recipient is left to try (as Postfix
+// removes a queue file), and claims f.Next, in one transaction. It returns
+// the claimed jobs, or ErrLeaseLost (and nothing written or claimed) when
+// owner no longer holds every recipient's lease.
+func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([]QueueJob, error) {
 	n := len(f.Results)
 	ids, states, errs := make([]int64, n), make([]string, n), make([]string, n)
 	next := make([]time.Time, n)
 	for i, r := range f.Results {
 		ids[i], states[i], errs[i], next[i] = r.ID, r.State, r.LastError, r.NextTry
 	}
+	var jobs []QueueJob
+	start := time.Now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
 			last_attempt_at = now(),
@@ -159,15 +208,22 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) er
 		}
 		b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
 			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
+		if f.Next.Messages > 0 {
+			b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+				var err error
+				jobs, err = collectJobs(rows, start)
+				return err
+			})
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if errors.Is(err, ErrLeaseLost) {
-		return ErrLeaseLost
+		return nil, ErrLeaseLost
 	}
 	if err != nil {
-		return fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
+		return nil, fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
 	}
-	return nil
+	return jobs, nil
 }
 
 // ReleaseQueue gives back owner's leases of the recipients ids (not

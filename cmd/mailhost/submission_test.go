@@ -83,14 +83,22 @@ s.quit()
 		defer sink.mu.Unlock()
 		t.Fatalf("sink has %v\n%s", sink.seen, r.log)
 	}
-	resp, err := http.Get("http://" + r.http + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(b), "mailhost_queue_deliveries_total 2") {
-		t.Errorf("metrics lack the deliveries:\n%s", grepLines(string(b), "mailhost_queue"))
+	// The sink has the message before the worker records the delivery
+	// (and counts it): wait for the count too.
+	for {
+		resp, err := http.Get("http://" + r.http + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "mailhost_queue_deliveries_total 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack the deliveries:\n%s", grepLines(string(b), "mailhost_queue"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if code := r.stop(t); code != 0 {
 		t.Errorf("serve exit %d", code)

@@ -1,0 +1,118 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"mailhost/store"
+	"mailhost/testdb"
+)
+
+// queueMessages queues n messages with rcpts recipients each.
+func queueMessages(t *testing.T, s *store.Store, n, rcpts int) {
+	t.Helper()
+	for m := 0; m < n; m++ {
+		q := store.QueuedMessage{Sender: "a@example.test", Origin: "submission", Body: []byte("x")}
+		for r := 0; r < rcpts; r++ {
+			q.Recipients = append(q.Recipients, store.QueuedRecipient{
+				Address: fmt.Sprintf("m%dr%d@remote.example", m, r), Domain: "remote.example"})
+		}
+		if _, err := s.Enqueue(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func claimed(jobs []store.QueueJob) (n int) {
+	for _, j := range jobs {
+		n += len(j.Recipients)
+	}
+	return n
+}
+
+// TestClaimQueueLimits: a claim takes all the due recipients of the
+// messages it picks, up to its recipient limit; what another owner holds
+// is skipped; a message's remaining recipients come with a later claim.
+func TestClaimQueueLimits(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	queueMessages(t, s, 3, 3)
+
+	before := time.Now()
+	a, err := s.ClaimQueue(ctx, "node-a", store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 1 || claimed(a) != 3 {
+		t.Fatalf("node-a: %d jobs, %d recipients; want 1 message with its 3 recipients", len(a), claimed(a))
+	}
+	if a[0].LeaseStart.Before(before) || a[0].LeaseStart.After(time.Now()) {
+		t.Errorf("LeaseStart %v is not the time of the claim", a[0].LeaseStart)
+	}
+
+	b, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 1 || claimed(b) != 2 || b[0].ID == a[0].ID {
+		t.Fatalf("node-b: %+v; want 2 recipients of the second message", b)
+	}
+	b2, err := s.ClaimQueue(ctx, "node-b", store.QueueClaim{Lease: time.Minute, Messages: 4, PerMessage: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b2) != 2 || claimed(b2) != 4 || b2[0].ID != b[0].ID || b2[1].ID == a[0].ID {
+		t.Fatalf("node-b again: %+v; want the second message's last recipient and the third message", b2)
+	}
+	if c, err := s.ClaimQueue(ctx, "node-c", store.QueueClaim{Lease: time.Minute, Messages: 4, PerMessage: 10}); err != nil || len(c) != 0 {
+		t.Fatalf("node-c: %+v, %v; want nothing left", c, err)
+	}
+}
+
+// TestFinishQueueClaimsNext: a worker's results and its next claim go in
+// one transaction; a lost lease writes nothing and claims nothing.
+func TestFinishQueueClaimsNext(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	queueMessages(t, s, 3, 1)
+	one := store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 10}
+	jobs, err := s.ClaimQueue(ctx, "node-a", one)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %+v, %v", jobs, err)
+	}
+	first := jobs[0]
+	done := store.QueueFinish{QueueID: first.ID, Next: one,
+		Results: []store.QueueResult{{ID: first.Recipients[0].ID, State: store.RcptDelivered}}}
+
+	if next, err := s.FinishQueue(ctx, "node-b", done); !errors.Is(err, store.ErrLeaseLost) || next != nil {
+		t.Fatalf("finish by another owner: %+v, %v; want ErrLeaseLost and nothing claimed", next, err)
+	}
+	var leased int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue_recipients WHERE lease_owner <> ''`).Scan(&leased); err != nil {
+		t.Fatal(err)
+	}
+	if leased != 1 {
+		t.Fatalf("%d recipients leased after the refused finish, want 1", leased)
+	}
+
+	before := time.Now()
+	next, err := s.FinishQueue(ctx, "node-a", done)
+	if err != nil || len(next) != 1 || claimed(next) != 1 || next[0].ID == first.ID {
+		t.Fatalf("finish: %+v, %v; want the next message", next, err)
+	}
+	if next[0].LeaseStart.Before(before) {
+		t.Errorf("next job's LeaseStart %v is before the finish began", next[0].LeaseStart)
+	}
+	var owner string
+	if err := s.Pool().QueryRow(ctx, `SELECT lease_owner FROM queue_recipients WHERE id = $1`,
+		next[0].Recipients[0].ID).Scan(&owner); err != nil || owner != "node-a" {
+		t.Fatalf("next job's lease: %q, %v", owner, err)
+	}
+	var left int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue WHERE id = $1`, first.ID).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("finished message still queued (%d, %v)", left, err)
+	}
+}
