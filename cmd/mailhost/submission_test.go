@@ -85,20 +85,18 @@ s.quit()
 	}
 	// The sink has the message before the worker records the delivery
 	// (and counts it): wait for the count too.
-	for {
+	var metrics string
+	if !testsupport.Poll(30*time.Second, func() bool {
 		resp, err := http.Get("http://" + r.http + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(b), "mailhost_queue_deliveries_total 2") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics lack the deliveries:\n%s", grepLines(string(b), "mailhost_queue"))
-		}
-		time.Sleep(50 * time.Millisecond)
+		metrics = string(b)
+		return strings.Contains(metrics, "mailhost_queue_deliveries_total 2")
+	}) {
+		t.Fatalf("metrics lack the deliveries:\n%s", grepLines(metrics, "mailhost_queue"))
 	}
 	if code := r.stop(t); code != 0 {
 		t.Errorf("serve exit %d", code)
