@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,37 @@ import (
 	"mailhost/store"
 )
 
+// maildirCommand is what reindex and check start from: the configuration,
+// the database and the mailbox named (all when addr is "").
+type maildirCommand struct {
+	cfg  *config.Config
+	db   *database
+	log  *slog.Logger
+	addr string
+}
+
+// openMaildirCommand parses a command's flags and its optional ADDRESS,
+// loads the configuration and opens the database; the caller closes it.
+func openMaildirCommand(ctx context.Context, fs *flag.FlagSet, g *globals, args []string, usage string) (maildirCommand, error) {
+	pos, err := parse(fs, g, args)
+	if err != nil {
+		return maildirCommand{}, err
+	}
+	if len(pos) > 1 {
+		return maildirCommand{}, fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	m := maildirCommand{}
+	if len(pos) == 1 {
+		m.addr = strings.ToLower(pos[0])
+	}
+	if m.cfg, err = g.load(); err != nil {
+		return maildirCommand{}, err
+	}
+	m.log = newLogger(m.cfg, io.Discard)
+	m.db, err = openDatabase(ctx, m.cfg, m.log, false)
+	return m, err
+}
+
 // errDifferences makes `mailhost check` exit 1 after its report.
 var errDifferences = errors.New("differences found")
 
@@ -27,28 +59,13 @@ var errDifferences = errors.New("differences found")
 func cmdCheck(ctx context.Context, args []string, sio stdio) error {
 	fs, g := newFlagSet("check", sio)
 	repair := fs.Bool("repair", false, "fix what can be fixed: finish interrupted removals, adopt files left without a row, drop rows without a file, recompute usage")
-	pos, err := parse(fs, g, args)
+	m, err := openMaildirCommand(ctx, fs, g, args, "mailhost check [--repair] [ADDRESS]")
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return fmt.Errorf("%w: mailhost check [--repair] [ADDRESS]", errUsage)
-	}
-	cfg, err := g.load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, io.Discard)
-	db, err := openDatabase(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
-	defer db.close(ctx)
-	addr := ""
-	if len(pos) == 1 {
-		addr = strings.ToLower(pos[0])
-	}
-	c, err := newChecker(cfg, db.Store, log)
+	defer m.db.close(ctx)
+	addr := m.addr
+	c, err := newChecker(m.cfg, m.db.Store, m.log)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"mailhost/imapd"
 	"mailhost/store"
@@ -14,27 +13,12 @@ import (
 // Maildir files, like doveadm force-resync.
 func cmdReindex(ctx context.Context, args []string, sio stdio) error {
 	fs, g := newFlagSet("reindex", sio)
-	pos, err := parse(fs, g, args)
+	m, err := openMaildirCommand(ctx, fs, g, args, "mailhost reindex [ADDRESS]")
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return fmt.Errorf("%w: mailhost reindex [ADDRESS]", errUsage)
-	}
-	cfg, err := g.load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, io.Discard)
-	db, err := openDatabase(ctx, cfg, log, false)
-	if err != nil {
-		return err
-	}
-	defer db.close(ctx)
-	addr := ""
-	if len(pos) == 1 {
-		addr = pos[0]
-	}
+	defer m.db.close(ctx)
+	cfg, db, log, addr := m.cfg, m.db, m.log, m.addr
 	boxes, err := db.ReindexMailboxes(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no mailbox %q", addr)
