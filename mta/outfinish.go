@@ -30,7 +30,7 @@ func (o *Outbound) retryAfter(n int) time.Duration {
 func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next []store.QueueJob) {
 	now := time.Now()
 	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
-	f := store.QueueFinish{QueueID: j.ID}
+	f := store.QueueFinish{QueueID: j.ID, LeaseUntil: j.LeaseUntil}
 	if more {
 		f.Next = o.nextClaim(1)
 	}

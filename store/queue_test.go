@@ -9,6 +9,7 @@ import (
 
 	"mailhost/store"
 	"mailhost/testdb"
+	"mailhost/testsupport"
 )
 
 // queueMessages queues n messages with rcpts recipients each.
@@ -114,5 +115,43 @@ func TestFinishQueueClaimsNext(t *testing.T) {
 	var left int
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue WHERE id = $1`, first.ID).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("finished message still queued (%d, %v)", left, err)
+	}
+}
+
+// TestFinishQueueChecksTheLease: a node whose lease ran out and that
+// claimed the same recipient again cannot record the first attempt's
+// results: only the attempt of the lease it holds now writes.
+func TestFinishQueueChecksTheLease(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	queueMessages(t, s, 1, 1)
+	c := store.QueueClaim{Lease: 200 * time.Millisecond, Messages: 1, PerMessage: 10}
+	first, err := s.ClaimQueue(ctx, "node-a", c)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first claim: %v %v", first, err)
+	}
+	var second []store.QueueJob
+	testsupport.Eventually(t, 30*time.Second, "the first lease to run out and a second claim", func() bool {
+		if second, err = s.ClaimQueue(ctx, "node-a", c); err != nil {
+			t.Fatal(err)
+		}
+		return len(second) == 1
+	})
+	if !second[0].LeaseUntil.After(first[0].LeaseUntil) {
+		t.Fatalf("leases: first until %v, second until %v", first[0].LeaseUntil, second[0].LeaseUntil)
+	}
+	result := func(j store.QueueJob) store.QueueFinish {
+		return store.QueueFinish{QueueID: j.ID, LeaseUntil: j.LeaseUntil,
+			Results: []store.QueueResult{{ID: j.Recipients[0].ID, State: store.RcptDelivered}}}
+	}
+	if _, err := s.FinishQueue(ctx, "node-a", result(first[0])); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("the stale attempt's results: %v, want ErrLeaseLost", err)
+	}
+	if _, err := s.FinishQueue(ctx, "node-a", result(second[0])); err != nil {
+		t.Fatalf("the current attempt's results: %v", err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("queue holds %d messages (%v); want the delivered one gone", n, err)
 	}
 }

@@ -27,6 +27,10 @@ type QueueJob struct {
 	// the lease asked for, so an attempt timed from it ends within the
 	// lease.
 	LeaseStart time.Time
+	// LeaseUntil is when the claim's lease ends, as the database has it:
+	// FinishQueue writes results only while this very lease is held, not
+	// a later one of the same owner.
+	LeaseUntil time.Time
 }
 
 // QueueJobRecipient is one claimed recipient.
@@ -75,12 +79,12 @@ WITH first AS (
 ), claimed AS (
 	UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
 	FROM due WHERE r.id = due.id
-	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts
+	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts, r.lease_until
 )
 SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
 	array_agg(c.id ORDER BY c.id), array_agg(c.recipient ORDER BY c.id), array_agg(c.orig_recipient ORDER BY c.id),
 	array_agg(c.dsn_notify ORDER BY c.id), array_agg(c.domain ORDER BY c.id), array_agg(c.next_hop ORDER BY c.id),
-	array_agg(c.attempts ORDER BY c.id)
+	array_agg(c.attempts ORDER BY c.id), max(c.lease_until)
 FROM claimed c JOIN queue q ON q.id = c.queue_id
 GROUP BY q.id ORDER BY q.id`
 
@@ -111,7 +115,7 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 		var addrs, origs, notifies, domains, hops []string
 		var attempts []int32
 		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
-			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts)
+			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts, &j.LeaseUntil)
 		for i := range ids {
 			j.Recipients = append(j.Recipients, QueueJobRecipient{ID: ids[i], Address: addrs[i], OrigRecipient: origs[i],
 				Notify: notifies[i], Domain: domains[i], NextHop: hops[i], Attempts: int(attempts[i])})
@@ -155,6 +159,9 @@ type QueueResult struct {
 // QueueFinish is what a worker writes after an attempt on one message.
 type QueueFinish struct {
 	QueueID int64
+	// LeaseUntil is the job's (QueueJob.LeaseUntil): the results are
+	// written only while that lease is held. Zero checks the owner only.
+	LeaseUntil time.Time
 	Results []QueueResult
 	// Notices are the DSNs to queue (a bounce, a delay warning), in the
 	// same transaction, so a crash cannot lose or double them.
@@ -167,8 +174,9 @@ type QueueFinish struct {
 }
 
 // ErrLeaseLost is returned by FinishQueue when a recipient's lease is no
-// longer the caller's (it ran out and another node took the recipient):
-// nothing is written, that node's attempt decides.
+// longer the caller's (it ran out and another node, or a later claim of
+// the same node, took the recipient): nothing is written, that attempt
+// decides.
 var ErrLeaseLost = errors.New("store: queue lease lost")
 
 // FinishQueue records the results of owner's attempt, queues the notices,
@@ -184,6 +192,10 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 		ids[i], states[i], errs[i], next[i] = r.ID, r.State, r.LastError, r.NextTry
 	}
 	var jobs []QueueJob
+	var lease *time.Time
+	if !f.LeaseUntil.IsZero() {
+		lease = &f.LeaseUntil
+	}
 	start := time.Now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
@@ -191,7 +203,8 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 			next_attempt_at = CASE WHEN x.state = 'deferred' THEN x.next ELSE r.next_attempt_at END,
 			last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
 			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS x(id, state, next, err)
-			WHERE r.id = x.id AND r.lease_owner = $5`, ids, states, next, errs, owner)
+			WHERE r.id = x.id AND r.lease_owner = $5 AND ($6::timestamptz IS NULL OR r.lease_until = $6)`,
+			ids, states, next, errs, owner, lease)
 		if err != nil {
 			return err
 		}
