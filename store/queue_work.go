@@ -162,7 +162,7 @@ type QueueFinish struct {
 	// LeaseUntil is the job's (QueueJob.LeaseUntil): the results are
 	// written only while that lease is held. Zero checks the owner only.
 	LeaseUntil time.Time
-	Results []QueueResult
+	Results    []QueueResult
 	// Notices are the DSNs to queue (a bounce, a delay warning), in the
 	// same transaction, so a crash cannot lose or double them.
 	Notices []QueuedMessage
