@@ -76,7 +76,9 @@ func (r *Reconciler) Adopt(ctx context.Context, mailboxID, folderID int64, dir m
 	}
 	var add []store.NewIMAPMessage
 	var finish []string
+	onDisk := make(map[string]bool, len(scan.Messages))
 	for _, m := range scan.Messages {
+		onDisk[m.Key] = true
 		if _, ok := ff.Indexed[m.Key]; ok {
 			continue
 		}
@@ -103,7 +105,7 @@ func (r *Reconciler) Adopt(ctx context.Context, mailboxID, folderID int64, dir m
 	// Journal rows whose file is gone already (the crash came after the
 	// unlink) are finished too.
 	for key, p := range ff.Pending {
-		if !hasKey(scan.Messages, key) && (p.Op == store.PendingRemove || r.dead(key, p.Created)) {
+		if !onDisk[key] && (p.Op == store.PendingRemove || r.dead(key, p.Created)) {
 			finish = append(finish, key)
 		}
 	}
@@ -198,10 +200,6 @@ func removeFile(path string) error {
 		return err
 	}
 	return nil
-}
-
-func hasKey(msgs []maildir.Message, key string) bool {
-	return slices.ContainsFunc(msgs, func(m maildir.Message) bool { return m.Key == key })
 }
 
 // ctime is the inode change time: set by the link or rename that made the
