@@ -216,32 +216,19 @@ func (c *Checker) folder(ctx context.Context, mb store.ReindexMailbox, box maild
 	if err != nil {
 		return err
 	}
-	onDisk := make(map[string]bool, len(scan.Messages))
-	adopt := false // Reconciler.Adopt repairs what is noted so
-	for _, m := range scan.Messages {
-		onDisk[m.Key] = true
-		if _, ok := ff.Indexed[m.Key]; ok {
-			continue
-		}
-		p, pending := ff.Pending[m.Key]
-		switch {
-		case pending && p.Op == store.PendingRemove:
-			adopt = c.note(f.Name, "removed message still on disk", m.Name, diff)
-		case pending && c.Files.dead(p.Key, p.Created):
-			adopt = c.note(f.Name, "link of an unfinished MOVE or COPY", m.Name, diff)
-		case pending:
-		default:
-			fi, err := os.Stat(m.Path)
-			if err == nil && c.Files.dead(m.Key, ctime(fi)) {
-				adopt = c.note(f.Name, "file without index row", m.Name, diff)
-			}
-		}
+	st := c.Files.sort(scan, ff)
+	onDisk := st.onDisk
+	for _, u := range st.unlink {
+		c.note(f.Name, u.why, u.file.Name, diff)
 	}
-	for key, p := range ff.Pending {
-		if !onDisk[key] && (p.Op == store.PendingRemove || c.Files.dead(key, p.Created)) {
-			adopt = c.note(f.Name, "journal row of a finished file operation", key, diff)
-		}
+	for _, m := range st.adopt {
+		c.note(f.Name, "file without index row", m.Name, diff)
 	}
+	for _, key := range st.finished {
+		c.note(f.Name, "journal row of a finished file operation", key, diff)
+	}
+	// Reconciler.Adopt repairs all of these.
+	adopt := len(st.unlink)+len(st.adopt)+len(st.finished) > 0
 	if adopt && c.Repair {
 		if _, err := c.Files.Adopt(ctx, mb.ID, f.ID, dir); err != nil {
 			return err
@@ -268,11 +255,11 @@ func (c *Checker) folder(ctx context.Context, mb store.ReindexMailbox, box maild
 	return c.tmp(dir.Path, f.Name, diff)
 }
 
-// note reports a difference that Reconciler.Adopt repairs; it returns
-// true, for the caller's "adopt" flag.
-func (c *Checker) note(folder, what, name string, diff diffFunc) bool {
+// note reports a difference that Reconciler.Adopt repairs (its fix is
+// that call, made once for the folder, so the one passed here does
+// nothing and cannot fail).
+func (c *Checker) note(folder, what, name string, diff diffFunc) {
 	_ = diff(folder, what, name, func() error { return nil })
-	return true
 }
 
 // tmp reports (and removes) entries of a folder's tmp/ older than

@@ -67,47 +67,23 @@ func (r *Reconciler) Adopt(ctx context.Context, mailboxID, folderID int64, dir m
 	if err != nil {
 		return 0, err
 	}
-	// The index is read after the directories: a removal committed before
-	// the scan shows as its journal row; one finished (file unlinked, row
-	// dropped) after the scan is caught by the stat below.
-	ff, err := r.Index.IMAPFolderFiles(ctx, folderID)
+	ff, err := r.Index.IMAPFolderFiles(ctx, folderID) // after the scan: see sort
 	if err != nil {
 		return 0, err
 	}
-	var add []store.NewIMAPMessage
-	var finish []string
-	onDisk := make(map[string]bool, len(scan.Messages))
-	for _, m := range scan.Messages {
-		onDisk[m.Key] = true
-		if _, ok := ff.Indexed[m.Key]; ok {
+	st := r.sort(scan, ff)
+	finish := st.finished
+	for _, u := range st.unlink {
+		if err := removeFile(u.file.Path); err != nil {
+			r.log().Warn("reconcile: remove file of a pending operation", "path", u.file.Path, "err", err)
 			continue
 		}
-		if p, ok := ff.Pending[m.Key]; ok {
-			if p.Op == store.PendingRemove || r.dead(p.Key, p.Created) {
-				if err := removeFile(m.Path); err != nil {
-					r.log().Warn("reconcile: remove file of a pending operation", "path", m.Path, "op", p.Op, "err", err)
-					continue
-				}
-				finish = append(finish, p.Key)
-			}
-			continue
-		}
-		fi, err := os.Stat(m.Path)
-		if err != nil {
-			continue // gone meanwhile: expunged or moved
-		}
-		if !r.dead(m.Key, ctime(fi)) {
-			continue // in flight: its own operation indexes or removes it
-		}
+		finish = append(finish, u.file.Key)
+	}
+	add := make([]store.NewIMAPMessage, 0, len(st.adopt))
+	for _, m := range st.adopt {
 		add = append(add, store.NewIMAPMessage{Key: m.Key, Subdir: m.Sub, Filename: m.Name,
 			Flags: FlagsOf(m.Flags), Keywords: []string{}, Size: m.FileSize, InternalDate: m.ModTime})
-	}
-	// Journal rows whose file is gone already (the crash came after the
-	// unlink) are finished too.
-	for key, p := range ff.Pending {
-		if !onDisk[key] && (p.Op == store.PendingRemove || r.dead(key, p.Created)) {
-			finish = append(finish, key)
-		}
 	}
 	if len(finish) > 0 {
 		if err := r.Index.FinishPending(ctx, folderID, finish); err != nil {
@@ -126,6 +102,54 @@ func (r *Reconciler) Adopt(ctx context.Context, mailboxID, folderID int64, dir m
 		r.log().Info("reconcile: adopted files into the index", "folder", dir.Path, "count", n)
 	}
 	return n, nil
+}
+
+// sorted is what a folder's files are against its index.
+type sorted struct {
+	onDisk   map[string]bool   // every key scanned
+	adopt    []maildir.Message // without a row, journal entry or operation in flight
+	unlink   []unlinkFile      // journaled as removed, or links of a dead MOVE or COPY
+	finished []string          // journal rows whose file is gone already
+}
+
+// unlinkFile is a file to unlink, and why (for check's report).
+type unlinkFile struct {
+	file maildir.Message
+	why  string
+}
+
+// sort sorts scanned files against the index read after the scan: a
+// removal committed before the scan shows as its journal row; one
+// finished (file unlinked, row dropped) after the scan is caught by the
+// stat of each candidate for adoption.
+func (r *Reconciler) sort(scan maildir.ScanResult, ff store.FolderFiles) sorted {
+	st := sorted{onDisk: make(map[string]bool, len(scan.Messages))}
+	for _, m := range scan.Messages {
+		st.onDisk[m.Key] = true
+		if _, ok := ff.Indexed[m.Key]; ok {
+			continue
+		}
+		if p, ok := ff.Pending[m.Key]; ok {
+			switch {
+			case p.Op == store.PendingRemove:
+				st.unlink = append(st.unlink, unlinkFile{m, "removed message still on disk"})
+			case r.dead(p.Key, p.Created):
+				st.unlink = append(st.unlink, unlinkFile{m, "link of an unfinished MOVE or COPY"})
+			}
+			continue
+		}
+		fi, err := os.Stat(m.Path)
+		if err != nil || !r.dead(m.Key, ctime(fi)) {
+			continue // gone meanwhile (expunged, moved), or in flight: its own operation decides
+		}
+		st.adopt = append(st.adopt, m)
+	}
+	for key, p := range ff.Pending {
+		if !st.onDisk[key] && (p.Op == store.PendingRemove || r.dead(key, p.Created)) {
+			st.finished = append(st.finished, key) // the crash came after the unlink
+		}
+	}
+	return st
 }
 
 // Remove unlinks the files of messages whose rows a removal committed
