@@ -128,3 +128,48 @@ func tombstoneUIDs(rows pgx.Rows, err error) ([]int64, error) {
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
+
+// IMAPSync is what a QRESYNC SELECT (RFC 7162 3.2.5) or a CONDSTORE poll
+// needs of a folder since a modseq, read in one snapshot.
+type IMAPSync struct {
+	Folder   IMAPFolder    // UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ of the snapshot
+	Changed  []IMAPMessage // modseq above since, by UID
+	Vanished []uint32      // removed with a modseq above since, ascending
+	// Complete is false when since is below the folder's vanished floor:
+	// Vanished then lacks older removals and the caller falls back to the
+	// UIDs below UIDNEXT that are not in the folder (RFC 7162 3.2.5.1).
+	Complete bool
+}
+
+// IMAPSyncSince reads a folder, its messages changed after since and those
+// removed after it, in one read-only snapshot, so that what it reports is
+// exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
+// does not exist.
+func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
+	var out IMAPSync
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var err error
+			if out.Folder, err = scanIMAPFolder(tx.QueryRow(ctx, `SELECT `+imapFolderCols+` FROM folders
+				WHERE id = $1`, folderID)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+				WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, since)
+			if out.Changed, err = collectIMAPMessages(rows, err, "sync changed"); err != nil {
+				return err
+			}
+			var floor int64
+			if err := tx.QueryRow(ctx, `SELECT vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
+				FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
+				folderID, since).Scan(&floor, &out.Vanished); err != nil {
+				return err
+			}
+			out.Complete = since >= floor
+			return nil
+		})
+	if err != nil {
+		return IMAPSync{}, translate(err, "sync folder")
+	}
+	return out, nil
+}

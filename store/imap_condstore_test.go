@@ -124,6 +124,14 @@ func TestModSeqEveryChange(t *testing.T) {
 	if err != nil || floor != 0 || !slices.Equal(got, want) {
 		t.Errorf("vanished since %d: %v floor %d (%v), want %v floor 0", afterExpunge, got, floor, err, want)
 	}
+	sync, err := b.s.IMAPSyncSince(ctx, inbox, afterExpunge)
+	if err != nil || !sync.Complete || !slices.Equal(sync.Vanished, want) || sync.Folder.HighestModSeq != b.hms(t, inbox) ||
+		len(sync.Changed) != 0 {
+		t.Errorf("sync since %d: %+v, %v", afterExpunge, sync, err)
+	}
+	if _, err := b.s.IMAPSyncSince(ctx, 1<<40, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("sync of no folder: %v", err)
+	}
 	if _, _, err := b.s.IMAPVanishedSince(ctx, 1<<40, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("vanished of no folder: %v", err)
 	}
@@ -195,6 +203,9 @@ func TestTombstonesPruned(t *testing.T) {
 	got, _, err := b.s.IMAPVanishedSince(ctx, b.inbox.ID, floor)
 	if err != nil || !slices.Equal(got, uids[3:]) {
 		t.Errorf("vanished since the floor: %v (%v), want %v", got, err, uids[3:])
+	}
+	if sync, err := b.s.IMAPSyncSince(ctx, b.inbox.ID, 0); err != nil || sync.Complete || !slices.Equal(sync.Vanished, uids[3:]) {
+		t.Errorf("sync since 0 after pruning: %+v, %v", sync, err)
 	}
 	var count, rows int64
 	if err := b.s.Pool().QueryRow(ctx, `SELECT tombstones, (SELECT count(*) FROM expunged_messages WHERE folder_id = $1)

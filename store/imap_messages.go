@@ -112,7 +112,10 @@ func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32)
 }
 
 // IMAPChangedSince returns the messages of a folder whose modseq is above
-// modseq (new or with changed flags), by ascending UID.
+// modseq (new or with changed flags), by ascending UID: FETCH (CHANGEDSINCE
+// m) asks for m (RFC 7162 3.1.4.1), SEARCH MODSEQ m for m-1 (3.1.5: "equal
+// or greater"; a message has one modseq for all its flags, so the
+// search's entry name and type change nothing).
 func (s *Store) IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]IMAPMessage, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, modseq)
