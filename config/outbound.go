@@ -114,13 +114,18 @@ func (s SMTP) TLSDomains() (map[string]string, error) {
 	return out, nil
 }
 
-// LoadCAFile reads PEM CA certificates into a pool (smtp.relayhost_ca_file).
+// LoadCAFile returns the system's roots with the PEM CA certificates of
+// path added (smtp.relayhost_ca_file): the roots of outbound TLS
+// verification.
 func LoadCAFile(path string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
 	if !pool.AppendCertsFromPEM(b) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
