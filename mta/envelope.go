@@ -63,7 +63,7 @@ func routed(addr string) bool {
 	return strings.ContainsAny(local, "%!")
 }
 
-var errRouting = "<%s>: Recipient address rejected: sender-specified routing (%% or ! in the local part) is not allowed"
+const routingRefusal = "<%s>: Recipient address rejected: sender-specified routing (%% or ! in the local part) is not allowed"
 
 // routingRefused applies the routing rule to a recipient: clients in
 // mynetworks may route; every other client may not, for hosted and relay
@@ -73,7 +73,7 @@ func (s *session) routingRefused(to, addr string, foreign bool) error {
 	if s.cc.trusted || !routed(addr) || s.acct != nil && foreign {
 		return nil
 	}
-	return s.reject("RCPT", "untrusted_routing", smtpErr(550, smtp.EnhancedCode{5, 7, 1}, errRouting, to), "to", addr)
+	return s.reject("RCPT", "untrusted_routing", smtpErr(550, smtp.EnhancedCode{5, 7, 1}, routingRefusal, to), "to", addr)
 }
 
 // resolved reports whether err from Resolve is an answer about the

@@ -45,7 +45,7 @@ func cleanText(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
 
-// checkValues adds the problems of vs to in; bad values are dropped from
+// check adds the problems of vs to in; bad values are left out of
 // clean and kept cleaned in in.values.
 func (in *badInput) check(vs url.Values, clean url.Values) {
 	for k, list := range vs {
