@@ -31,6 +31,7 @@ type Config struct {
 	POP3     POP3     `toml:"pop3"`
 	Mailbox  Mailbox  `toml:"mailbox"`
 	Web      Web      `toml:"web"`
+	Metrics  Metrics  `toml:"metrics"`
 
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
@@ -97,7 +98,14 @@ type SMTP struct {
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
 	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: may (opportunistic) or encrypt (required, else retry later)"`
-	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may or domain=encrypt"`
+	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may, domain=encrypt or domain=verify"`
+	RelayhostCAFile    string   `toml:"relayhost_ca_file" help:"PEM CA certificates that verify the relayhost's certificate (a private relay host); empty uses the system's roots"`
+}
+
+// Metrics says who may read /metrics.
+type Metrics struct {
+	Allow []string `toml:"allow" help:"client networks (CIDR list) that may read /metrics besides loopback and smtp.mynetworks"`
+	Token string   `toml:"token" secret:"true" help:"bearer token that lets any client read /metrics (Authorization: Bearer ...); empty: none"`
 }
 
 // Mailbox configures what happens to mailboxes' files.

@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 		bad("tls.key_file", "tls.cert_file and tls.key_file must be given together")
 	}
 	c.validateSMTP(bad)
+	c.validateMetrics(bad)
 	c.validatePassword(bad)
 	if c.Runtime.GCPercent < 10 || c.Runtime.GCPercent > 1000 {
 		bad("runtime.gc_percent", "must be from 10 to 1000, got %d", c.Runtime.GCPercent)
@@ -245,4 +246,15 @@ func ParseNextHop(s string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("%q: bad host name", s)
 	}
 	return host, port, nil
+}
+
+func (c *Config) validateMetrics(bad reporter) {
+	for _, n := range c.Metrics.Allow {
+		if _, err := ParseNetwork(n); err != nil {
+			bad("metrics.allow", "%q is not an IP address or CIDR network such as 192.0.2.0/24", n)
+		}
+	}
+	if t := c.Metrics.Token; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		bad("metrics.token", "must be at least 16 characters without white space")
+	}
 }

@@ -34,6 +34,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	status = applyBadInput(r, status, v) // textinput.go
 	v.S = current(r)
 	v.CSS, v.JS = h.static.URL("app.css"), h.static.URL("app.js")
 	if v.Flash == "" {

@@ -22,7 +22,7 @@ func (h *Handler) routes() http.Handler {
 	r.Handle(static.Prefix+"*", h.static)
 
 	r.Group(func(r chi.Router) {
-		r.Use(h.csrf, h.loadSession)
+		r.Use(h.csrf, h.loadSession, h.textInput)
 		r.Get("/", h.home)
 		r.Get("/login", h.loginPage)
 		r.Post("/login", h.login)
