@@ -10,7 +10,9 @@ import (
 
 func TestSentDate(t *testing.T) {
 	internal := time.Date(2026, 12, 3, 4, 25, 43, 0, time.UTC)
-	utc := func(y int, mo time.Month, d, h, mi, s int) time.Time { return time.Date(y, mo, d, h, mi, s, 0, time.UTC) }
+	utc := func(y int, mo time.Month, d, h, mi, s int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, 0, time.UTC)
+	}
 	for _, tc := range []struct {
 		name, date string
 		want       time.Time
