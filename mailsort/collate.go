@@ -13,7 +13,9 @@ type Collation int
 
 const (
 	// UnicodeCasemap is i;unicode-casemap (RFC 5051): each character
-	// to its titlecase, then the canonical decomposition, compared as
+	// to its titlecase, then decomposed (the decomposition mappings of
+	// UnicodeData.txt, compatibility ones included, as Dovecot does:
+	// "ü" is "U" and a combining diaeresis, "³" is "3"), compared as
 	// octets. RFC 5256 requires I18NLEVEL=1 (RFC 5255), whose comparator
 	// this is; it is the default.
 	UnicodeCasemap Collation = iota
@@ -31,8 +33,15 @@ func (c Collation) Key(s string) string {
 		return upperASCIIString(s)
 	}
 	// Titlecase per character (the simple mapping of UnicodeData.txt,
-	// which RFC 5051 names), then NFD. Octets that are not UTF-8 are
-	// kept as they are, so that different octets stay different.
+	// which RFC 5051 names), then NFKD, then titlecase again for what
+	// the decomposition produced ("ﬁ" is "FI"). Octets that are not
+	// UTF-8 are kept as they are, so that different octets stay
+	// different.
+	return titlecase(norm.NFKD.String(titlecase(s)))
+}
+
+// titlecase maps each character of s to its simple titlecase mapping.
+func titlecase(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/2)
 	for len(s) > 0 {
@@ -45,7 +54,7 @@ func (c Collation) Key(s string) string {
 		b.WriteRune(unicode.ToTitle(r))
 		s = s[n:]
 	}
-	return norm.NFD.String(b.String())
+	return b.String()
 }
 
 func isASCII(s string) bool {
