@@ -112,3 +112,18 @@ func TestBenchMailbox(t *testing.T) {
 		t.Errorf("%d threads of %d messages", len(threads), len(msgs))
 	}
 }
+
+// BenchmarkThreadLongReferences is one message whose References field
+// fills a 1 MiB header (30,000 IDs) in a 10,000-message mailbox: the
+// chain of dummies it makes must not cost a walk per link.
+func BenchmarkThreadLongReferences(b *testing.B) {
+	msgs := benchMailbox(10000)
+	var refs []byte
+	for i := range 30000 {
+		refs = fmt.Appendf(refs, "<long.%d@example.test> ", i)
+	}
+	msgs[5000].References = string(refs)
+	for b.Loop() {
+		Thread(msgs, References, UnicodeCasemap)
+	}
+}

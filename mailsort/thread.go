@@ -77,8 +77,9 @@ type threader struct {
 	seconds  []int64   // per message: the sent date, as SORT compares it
 
 	isMsg    []bool    // per container: false for a dummy
-	parent   []int32   // per container, -1 for none (step 1 only)
-	children [][]int32 // per container
+	parent   []int32   // per container, -1 for none (step 1)
+	nkids    []int32   // per container, its number of children (step 1)
+	children [][]int32 // per container (steps 2 to 6)
 }
 
 type subject struct {
@@ -155,12 +156,21 @@ func (t *threader) orderedSubject() []Node {
 func (t *threader) newContainer(isMsg bool) int32 {
 	t.isMsg = append(t.isMsg, isMsg)
 	t.parent = append(t.parent, -1)
+	t.nkids = append(t.nkids, 0)
 	return int32(len(t.isMsg) - 1)
 }
 
 // wouldLoop says whether making p the parent of c would make a loop: p
-// is c or one of its descendants.
+// is c or one of its descendants. A container without children has no
+// descendants, which spares the walk up for the long chains of new
+// dummies a long References field makes.
 func (t *threader) wouldLoop(p, c int32) bool {
+	if p == c {
+		return true
+	}
+	if t.nkids[c] == 0 {
+		return false
+	}
 	for x := p; x >= 0; x = t.parent[x] {
 		if x == c {
 			return true
@@ -175,6 +185,7 @@ func (t *threader) references() []Node {
 	n := len(t.msgs)
 	t.isMsg = make([]bool, n, n+n/4)
 	t.parent = make([]int32, n, n+n/4)
+	t.nkids = make([]int32, n, n+n/4)
 	for i := range n {
 		t.isMsg[i], t.parent[i] = true, -1
 	}
@@ -244,16 +255,27 @@ func (t *threader) link(c int32, refs []string, container func(string) int32) {
 	for _, r := range refs {
 		x := container(r)
 		if prev >= 0 && t.parent[x] < 0 && !t.wouldLoop(prev, x) {
-			t.parent[x] = prev
+			t.setParent(x, prev)
 		}
 		prev = x
 	}
 	if t.parent[c] == prev {
 		return
 	}
-	t.parent[c] = -1
+	t.setParent(c, -1)
 	if prev >= 0 && !t.wouldLoop(prev, c) {
-		t.parent[c] = prev
+		t.setParent(c, prev)
+	}
+}
+
+// setParent makes p the parent of c (-1: none), counting children.
+func (t *threader) setParent(c, p int32) {
+	if old := t.parent[c]; old >= 0 {
+		t.nkids[old]--
+	}
+	t.parent[c] = p
+	if p >= 0 {
+		t.nkids[p]++
 	}
 }
 
