@@ -72,8 +72,9 @@ func parseDate(v string) (time.Time, bool) {
 	return t.Add(-time.Duration(offset) * time.Minute), true
 }
 
-// dateTokens splits a date into words: comments and commas out, and a
-// zone written against the time ("10:00:00+0100") split off.
+// dateTokens splits a date into words: comments and commas out, a zone
+// written against the time ("10:00:00+0100") split off, and dashes
+// next to a month's name taken as spaces.
 func dateTokens(v string) []string {
 	var b strings.Builder
 	depth := 0
@@ -88,6 +89,8 @@ func dateTokens(v string) []string {
 			c = ' '
 		case depth > 0 || c == ',':
 			c = ' '
+		case c == '-' && (i > 0 && isLetter(v[i-1]) || i+1 < len(v) && isLetter(v[i+1])):
+			c = ' ' // "3-Dec-2026", as IMAP writes dates
 		case (c == '+' || c == '-') && i > 0 && v[i-1] >= '0' && v[i-1] <= '9':
 			b.WriteByte(' ')
 		}
@@ -171,3 +174,5 @@ func isDigits(s string) bool {
 	}
 	return true
 }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -158,14 +158,13 @@ func msgIDs(v string, max int) []string {
 			case ')':
 				depth--
 			}
-		case c == '(':
-			depth++
+		case c == '(' && strings.IndexByte(v[i:], ')') > 0:
+			depth++ // a comment (one left open is no comment)
 		case c == '"':
-			// A quoted phrase outside brackets (RFC 822 In-Reply-To).
-			for i++; i < len(v) && v[i] != '"'; i++ {
-				if v[i] == '\\' {
-					i++
-				}
+			// A quoted phrase outside brackets (RFC 822 In-Reply-To);
+			// a quote left open is just a character.
+			if end := quotedEnd(v, i); end > 0 {
+				i = end
 			}
 		case c == '<':
 			id, n := msgIDAt(v[i:])
@@ -176,6 +175,20 @@ func msgIDs(v string, max int) []string {
 		}
 	}
 	return out
+}
+
+// quotedEnd returns the index of the quote that closes the quoted string
+// starting at v[i], 0 if none does.
+func quotedEnd(v string, i int) int {
+	for j := i + 1; j < len(v); j++ {
+		switch v[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return 0
 }
 
 // msgIDAt reads "<...>" at the start of s and returns the normalised

@@ -31,6 +31,7 @@ func TestSentDate(t *testing.T) {
 		{"zone against the time", "3 Dec 2026 04:25:43-0100", utc(2026, 12, 3, 5, 25, 43)},
 		{"asctime order", "Wed Jan  2 15:04:05 2006", utc(2006, 1, 2, 15, 4, 5)},
 		{"leap second", "31 Dec 2016 23:59:60 +0000", utc(2016, 12, 31, 23, 59, 59)},
+		{"IMAP's dashes", "3-Dec-2026 04:25:43 +0000", utc(2026, 12, 3, 4, 25, 43)},
 		{"missing", "", internal},
 		{"garbage", "yesterday at noon", internal},
 		{"no such day", "31 Feb 2026 10:00:00 +0000", internal},
@@ -87,6 +88,8 @@ func TestMsgIDs(t *testing.T) {
 		{"unclosed then valid", "<a@x.test <b@x.test>", []string{"b@x.test"}},
 		{"quoted > inside", `<"a>b"@x.test>`, []string{"a>b@x.test"}},
 		{"case kept", "<ABC@X.test>", []string{"ABC@X.test"}},
+		{"quote left open", `John's "message <a@x.test>`, []string{"a@x.test"}},
+		{"comment left open", "<a@x.test> (see <b@x.test>", []string{"a@x.test", "b@x.test"}},
 		{"nothing", "no ids here", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
