@@ -76,7 +76,7 @@ print("OK", c.stat()); c.quit()
 // a revoked app password is refused everywhere.
 func TestAppPasswordsWithRealClients(t *testing.T) {
 	m := mailClients{t: t, swaks: testsupport.RequireTool(t, "swaks", "swaks"),
-		python: testsupport.RequireTool(t, "python3", "python3"),
+		python:     testsupport.RequireTool(t, "python3", "python3"),
 		submission: freePort(t), imap: freePort(t), pop: freePort(t)}
 	env := baseEnv("DATABASE_URL="+testdb.New(t), "MAILHOST_DATA_DIR="+dataDir(t), "MAILHOST_HOSTNAME=mail.test",
 		"MAILHOST_LISTEN_SUBMISSION="+m.submission, "MAILHOST_LISTEN_IMAP="+m.imap, "MAILHOST_LISTEN_POP3="+m.pop,
