@@ -309,3 +309,31 @@ func TestSecondFactorInBrowser(t *testing.T) {
 		t.Fatalf("serve exit %d:\n%s", code, srv.log)
 	}
 }
+
+// TestTOTPCommand: the command line shows second factors, resets them
+// (the way back in without the panel) and sets the policy; app-password
+// refuses a bad protocol with the field named.
+func TestTOTPCommand(t *testing.T) {
+	env, _ := provEnv(t)
+	run1(t, env, "root password 1\n", "admin", "add", "root", "--super", "--password-stdin")
+	run1(t, env, "", "domain", "add", "example.test")
+	run1(t, env, "alice password\n", "mailbox", "add", "alice@example.test", "--password-stdin")
+	if out := run1(t, env, "", "totp", "status", "root"); !regexp.MustCompile(`enabled:\s+no`).MatchString(out) {
+		t.Fatalf("totp status root:\n%s", out)
+	}
+	if out := run1(t, env, "", "totp", "policy", "--require-admins=true"); !regexp.MustCompile(`require admins:\s+yes`).MatchString(out) {
+		t.Fatalf("totp policy:\n%s", out)
+	}
+	if out := run1(t, env, "", "totp", "policy"); !regexp.MustCompile(`require admins:\s+yes`).MatchString(out) {
+		t.Fatalf("totp policy without a change:\n%s", out)
+	}
+	if code, _, errOut := mailhost(t, env, "", "totp", "reset", "alice@example.test"); code != 1 || !strings.Contains(errOut, "no second factor") {
+		t.Fatalf("reset of nothing: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := mailhost(t, env, "", "totp", "reset"); code != 2 {
+		t.Fatalf("reset without a name: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := mailhost(t, env, "", "app-password", "add", "alice@example.test", "--name", "x", "--protocol", "ftp"); code != 1 || !strings.Contains(errOut, "protocols[0]") {
+		t.Fatalf("app-password with a bad protocol: exit %d: %s", code, errOut)
+	}
+}
