@@ -242,6 +242,27 @@ func TestAppPasswords(t *testing.T) {
 	if ok, _ := st.UseAppPassword(ctx, m.ID, h, "imap", ""); ok {
 		t.Fatal("a revoked app password still works")
 	}
+
+	// A new mailbox password ends the owner's panel sessions; a new name
+	// does not.
+	now := time.Now()
+	if err := st.CreateWebSession(ctx, store.WebSession{IDHash: hashToken("owner"), Kind: "user", MailboxID: &m.ID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	owned := func() int {
+		var n int
+		if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM web_sessions WHERE mailbox_id = $1`, m.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := s.UpdateMailbox(ctx, CLI(), "user@a.example", MailboxInput{Name: new("User")}); err != nil || owned() != 1 {
+		t.Fatalf("rename: %v, %d sessions", err, owned())
+	}
+	if _, err := s.UpdateMailbox(ctx, CLI(), "user@a.example", MailboxInput{Password: new("another good password")}); err != nil || owned() != 0 {
+		t.Fatalf("new password: %v, %d sessions", err, owned())
+	}
 }
 
 func sessionOf(t *testing.T, st *store.Store, id string, adminID int64) {
