@@ -24,7 +24,7 @@ require github.com/miekg/dns v1.1.73
 
 require (
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
-	github.com/pquerna/otp v1.5.0 // indirect
+	github.com/pquerna/otp v1.5.0
 )
 
 require (
