@@ -239,7 +239,7 @@ func (s *Service) selfActor(ctx context.Context, tx *store.Tx, c Account) Actor 
 // matchTOTP returns the step of code if it is right for secret within the
 // skew. It does not check for replay (AcceptTOTPStep does).
 func (s *Service) matchTOTP(secret, code string) (int64, bool) {
-	code = strings.TrimSpace(code)
+	code = strings.NewReplacer(" ", "", "-", "").Replace(code) // "123 456" as some apps show it
 	if len(code) != totpDigits.Length() {
 		return 0, false
 	}

@@ -96,7 +96,7 @@ func TestTOTPLifecycle(t *testing.T) {
 	}
 	clk.t = clk.t.Add(30 * time.Second)
 	c := code(t, e.Secret, clk.t)
-	if err := s.CheckSecondFactor(ctx, me, c); err != nil {
+	if err := s.CheckSecondFactor(ctx, me, c[:3]+" "+c[3:]); err != nil {
 		t.Fatalf("a fresh code: %v", err)
 	}
 	if err := s.CheckSecondFactor(ctx, me, c); KindOf(err) != Unauthorized {
