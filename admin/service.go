@@ -30,6 +30,7 @@ type Options struct {
 	Owner         maildir.Owner // vmail uid/gid of every Maildir file
 	Log           *slog.Logger
 	Now           func() time.Time // for tests; time.Now by default
+	TOTPIssuer    string           // how authenticator apps name this server; "mailhost" by default
 }
 
 // Service is the provisioning service. It is safe for concurrent use.

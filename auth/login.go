@@ -173,9 +173,9 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 		log.Error("login: look up credentials", "user", name, "err", err)
 		return Account{}, fmt.Errorf("auth: look up %q: %w", name, err)
 	}
-	ok, verr := Verify(cred.Password, req.Password)
-	if verr != nil {
-		log.Warn("login: stored password unusable", "user", cred.Address, "err", verr)
+	ok, viaApp, err := a.checkPassword(ctx, log, cred, req) // apppass.go
+	if err != nil {
+		return Account{}, err
 	}
 	if !ok || !cred.Active {
 		why := "wrong password"
@@ -187,7 +187,7 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 
 	a.throttle.Succeed(name)
 	a.logins.WithLabelValues(proto).Inc()
-	if a.hasher.NeedsRehash(cred.Password) {
+	if !viaApp && a.hasher.NeedsRehash(cred.Password) {
 		a.rehash(ctx, log, cred, req.Password)
 	}
 	return Account{MailboxID: cred.MailboxID, Address: cred.Address, Maildir: cred.Maildir}, nil

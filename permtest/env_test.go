@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"mailhost/admin"
 	"mailhost/api"
 	"mailhost/auth"
@@ -128,12 +130,26 @@ func (e *env) fixture() {
 		e.tokens[a] = tok.Token
 	}
 	for _, a := range actors {
-		c := e.client()
-		p := c.do("POST", "/login", url.Values{"username": {a.username()}, "password": {pw}})
-		if p.code != http.StatusSeeOther || p.hdr.Get("Location") == "/login" {
-			e.t.Fatalf("panel login of %s: %d to %q", a, p.code, p.hdr.Get("Location"))
-		}
-		e.browse[a] = c
+		e.browse[a] = e.client()
+		e.login(a)
+	}
+}
+
+// login logs a's browser in to the panel.
+func (e *env) login(a actor) {
+	e.t.Helper()
+	p := e.browse[a].do("POST", "/login", url.Values{"username": {a.username()}, "password": {pw}})
+	if p.code != http.StatusSeeOther || p.hdr.Get("Location") == "/login" {
+		e.t.Fatalf("panel login of %s: %d to %q", a, p.code, p.hdr.Get("Location"))
+	}
+}
+
+// stayLoggedIn logs a's browser in again when its session ended (a new
+// password ends every panel session of its account).
+func (e *env) stayLoggedIn(a actor) {
+	e.t.Helper()
+	if p := e.browse[a].do("GET", "/login", nil); p.code == http.StatusOK {
+		e.login(a)
 	}
 }
 
@@ -377,4 +393,48 @@ func (e *env) panelCall(a actor, method, path string, form url.Values, refusedFi
 		e.t.Errorf("panel %s %s as %s: %d is neither allowed nor refused: %.2000s", method, path, a, c, body)
 		return 0, c
 	}
+}
+
+// appPasswordOfUser creates an app password of user@a.example (the
+// owner's mailbox) and returns its id.
+func (e *env) appPasswordOfUser() string {
+	e.t.Helper()
+	p, err := e.svc.CreateAppPassword(context.Background(), admin.CLI(), "user@a.example",
+		admin.AppPasswordInput{Name: new(e.unique("app")), Protocols: []string{"imap"}})
+	e.cli("app password", err)
+	return strconv.FormatInt(p.ID, 10)
+}
+
+// mailboxWithTOTP creates a mailbox of a.example whose owner has a second
+// factor, and returns its address.
+func (e *env) mailboxWithTOTP() string {
+	e.t.Helper()
+	addr := e.mailbox()
+	m, err := e.st.Read().MailboxByAddress(context.Background(), addr, false)
+	e.cli("mailbox "+addr, err)
+	e.enrol(admin.Account{MailboxID: m.ID})
+	return addr
+}
+
+// adminWithTOTP creates a domain admin with a second factor and returns
+// its user name.
+func (e *env) adminWithTOTP() string {
+	e.t.Helper()
+	name := e.admin()
+	ad, err := e.st.Read().AdminByUsername(context.Background(), name)
+	e.cli("admin "+name, err)
+	e.enrol(admin.Account{AdminID: ad.ID})
+	return name
+}
+
+// enrol turns on c's second factor, as its owner would in the panel.
+func (e *env) enrol(c admin.Account) {
+	e.t.Helper()
+	ctx := context.Background()
+	en, err := e.svc.BeginTOTP(ctx, c)
+	e.cli("begin totp", err)
+	code, err := totp.GenerateCode(en.Secret, time.Now())
+	e.cli("totp code", err)
+	_, err = e.svc.ConfirmTOTP(ctx, c, code)
+	e.cli("confirm totp", err)
 }

@@ -51,6 +51,11 @@ func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.Info("mailbox password changed through the web panel", "user", o.Address, "remote", remoteAddr(r))
+		// The new password ended every session of the owner; this one goes on.
+		if err := h.startSession(w, r, "user", 0, o.MailboxID); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		redirect(w, r, "/me?done=passwd")
 		return
 	}

@@ -246,12 +246,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	actor, err := h.svc.AdminLogin(r.Context(), name, pw, remoteAddr(r))
 	if err == nil {
 		h.throttle.Succeed(key)
-		if err := h.startSession(w, r, "admin", actor.AdminID, 0); err != nil {
-			h.fail(w, r, err)
-			return
-		}
 		h.log.Info("web login", "kind", "admin", "user", actor.Username, "remote", remoteAddr(r))
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		h.passwordPassed(w, r, "admin", actor.Account(), next) // second_factor.go
 		return
 	}
 	if admin.KindOf(err) != admin.Unauthorized {
@@ -263,15 +259,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		acct, err := h.opts.Logins.Login(r.Context(), auth.LoginRequest{Username: name, Password: pw, RemoteIP: ip, Protocol: auth.ProtoWeb})
 		switch {
 		case err == nil:
-			if err := h.startSession(w, r, "user", 0, acct.MailboxID); err != nil {
-				h.fail(w, r, err)
-				return
-			}
 			h.log.Info("web login", "kind", "user", "user", acct.Address, "remote", remoteAddr(r))
 			if next == "/" || !strings.HasPrefix(next, "/me") {
 				next = "/me"
 			}
-			http.Redirect(w, r, next, http.StatusSeeOther)
+			h.passwordPassed(w, r, "user", admin.Account{MailboxID: acct.MailboxID}, next)
 			return
 		case errors.As(err, &te):
 			again(http.StatusTooManyRequests, tooMany(te))

@@ -244,5 +244,10 @@ func (h *Handler) adminPassword(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The new password ended every session of the admin; this one goes on.
+	if err := h.startSession(w, r, "admin", a.AdminID, 0); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	redirect(w, r, "/?done=passwd")
 }

@@ -22,6 +22,7 @@ func newAdminService(cfg *config.Config, st *store.Store, log *slog.Logger) *adm
 		RetentionDays: cfg.Mailbox.RetentionDays,
 		Owner:         maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
 		Log:           log,
+		TOTPIssuer:    cfg.Hostname, // how authenticator apps name the account's server
 	})
 }
 

@@ -44,6 +44,10 @@ func commands() map[string]command {
 		// The SMTP server's policy tables (accesscmd.go).
 		"access":    {"access add|list|delete: the SMTP server's access rules (Postfix access(5))", cmdAccess},
 		"relocated": {"relocated add|list|delete: addresses whose users moved (Postfix relocated(5))", cmdRelocated},
+
+		// Second factors and app passwords (secondfactorcmd.go).
+		"app-password": {"app-password add|list|revoke: a mailbox's passwords for mail programs, each for some protocols", cmdAppPassword},
+		"totp":         {"totp status|reset|policy: panel second factors (a reset for a lost device) and the admins' policy", cmdTOTP},
 	}
 }
 
