@@ -78,6 +78,8 @@ for i in $(seq 1 "$USERS"); do
 done
 stress mailhost "127.0.0.1:$PORT" "$PW"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+echo "mailhost's log at warn and above (counted, numbers folded):"
+sed -E 's/time=[^ ]+ //; s/[0-9]+/N/g' "$work/serve.log" | sort | uniq -c | sort -rn | head -5
 echo "== mailhost check (index against Maildirs, serve stopped)"
 if "$BIN" check >"$work/check.out" 2>&1; then check=ok; else check=failed; fi
 cat "$work/check.out"
@@ -103,7 +105,9 @@ if [ "$BASELINE" = 1 ]; then
 	stack_started=1
 	NUSERS=$USERS bash "$work/stack-up.sh" >"$work/stack.log" 2>&1 || { cat "$work/stack.log" >&2; exit 1; }
 	stress dovecot "127.0.0.1:$((BASE_PORT + 3))" secret
-	grep -iE "error|fatal|warning" "$STACK_DIR/dovecot/dovecot.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
+	echo "Dovecot's warnings and errors (counted, users and numbers folded):"
+	grep -E "Warning|Error|Fatal|Panic" "$STACK_DIR/dovecot/dovecot.log" | grep -v "Killed with signal 15" | cut -d' ' -f4- |
+		sed -E 's/<[^>]*>//g; s/\(u[0-9]+@bench.test\)//; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 || true
 	"$SHARED/stack-down.sh" >/dev/null 2>&1 || true
 	stack_started=0
 fi
@@ -118,6 +122,8 @@ for line in open(sys.argv[1]):
         tot[kv["server"]] = kv
     elif f[1] == "imap_stress_cmd":
         cmd.setdefault(kv["cmd"], {})[kv["server"]] = kv
+    elif f[1] == "imap_stress_client":
+        tot.setdefault(kv["server"], {})["client_cpu_s"] = kv["client_cpu_s"]
     elif f[1] == "imap_stress_check":
         chk = kv["check"]
 servers = [s for s in ("mailhost", "dovecot") if s in tot]
@@ -130,6 +136,8 @@ for c in sorted(cmd):
     print("%-20s%s" % (c, row))
 print("%-20s" % "commands/s" + "".join("%28s" % tot[s]["cmds_per_s"] for s in servers))
 print("%-20s" % "errors" + "".join("%28s" % tot[s]["errors"] for s in servers))
+print("%-20s" % "setup errors" + "".join("%28s" % tot[s].get("setup_errors", "?") for s in servers))
+print("%-20s" % "load generator CPU s" + "".join("%28s" % tot[s].get("client_cpu_s", "?") for s in servers))
 if len(servers) == 2:
     print("mailhost/dovecot commands/s: %.2f" % (float(tot["mailhost"]["cmds_per_s"]) / float(tot["dovecot"]["cmds_per_s"])))
 print("mailhost check:", chk)

@@ -18,8 +18,12 @@ import (
 	"log"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// connectParallel is how many sessions log in at once before the run.
+const connectParallel = 8
 
 // config is the run's parameters, from the command line.
 type config struct {
@@ -54,8 +58,10 @@ func main() {
 	}
 	log.Printf("%s: %d users filled (INBOX %d, %s %d messages) in %.1f s",
 		cfg.label, cfg.users, cfg.prefill, archive, archiveSize(cfg.prefill), time.Since(start).Seconds())
-	s, elapsed := run(cfg)
-	report(os.Stdout, cfg.label, cfg, s, elapsed)
+	cpu0 := cpuTime()
+	s, setupErrors, elapsed := run(cfg)
+	report(os.Stdout, cfg.label, cfg, s, setupErrors, elapsed)
+	fmt.Printf("RESULT imap_stress_client server=%s client_cpu_s=%.1f\n", cfg.label, (cpuTime() - cpu0).Seconds())
 }
 
 func (cfg *config) user(i int) string { return fmt.Sprintf(cfg.userFmt, i+1) }
@@ -149,18 +155,23 @@ func expectOK(rep reply, err error) error {
 // until the duration is over; it returns the merged statistics of the
 // timed part and its length (until the last command started in time has
 // its answer).
-func run(cfg *config) (*stats, time.Duration) {
+func run(cfg *config) (s *stats, setupErrors int, elapsed time.Duration) {
 	n := cfg.users * cfg.clients
 	clients := make([]*client, n)
 	setup := make([]*stats, n)
 	var wg sync.WaitGroup
 	t0 := time.Now()
+	// A few logins at a time, as clients arrive: hundreds in the same
+	// millisecond overrun Dovecot's login processes (connections reset).
+	slots := make(chan struct{}, connectParallel)
 	for i := range clients {
 		setup[i] = newStats()
 		clients[i] = newClient(cfg, cfg.user(i%cfg.users), uint64(i), setup[i])
 		wg.Add(1)
+		slots <- struct{}{}
 		go func(cl *client) {
 			defer wg.Done()
+			defer func() { <-slots }()
 			cl.connect()
 		}(clients[i])
 	}
@@ -198,8 +209,8 @@ func run(cfg *config) (*stats, time.Duration) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	s := newStats()
+	elapsed = time.Since(start)
+	s = newStats()
 	for _, w := range window {
 		s.merge(w)
 	}
@@ -210,7 +221,7 @@ func run(cfg *config) (*stats, time.Duration) {
 			cl.c.close()
 		}
 	}
-	return s, elapsed
+	return s, failed, elapsed
 }
 
 // loop runs commands until the deadline; a lost connection is opened
@@ -238,6 +249,16 @@ func (cl *client) loop(deadline time.Time) {
 			}
 		}
 	}
+}
+
+// cpuTime is the CPU this process used so far (user and system): the
+// load generator shares the machine with the server it measures.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // pick returns the op whose weight interval holds x (0 <= x < total).

@@ -90,7 +90,8 @@ func key(name string) string {
 }
 
 // report writes the table and the RESULT lines of one run.
-func report(w io.Writer, label string, cfg *config, s *stats, elapsed time.Duration) {
+// setupErrors are those of the logins before the clock started.
+func report(w io.Writer, label string, cfg *config, s *stats, setupErrors int, elapsed time.Duration) {
 	names := make([]string, 0, len(s.cmds))
 	for n := range s.cmds {
 		names = append(names, n)
@@ -128,8 +129,11 @@ func report(w io.Writer, label string, cfg *config, s *stats, elapsed time.Durat
 	for _, e := range s.samples {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
-	fmt.Fprintf(w, "RESULT imap_stress server=%s users=%d clients=%d seconds=%.1f seed=%d commands=%d cmds_per_s=%.1f errors=%d %s\n",
-		label, cfg.users, cfg.clients, elapsed.Seconds(), cfg.seed, total, rate, errs, strings.ToLower(strings.Join(kinds, " ")))
+	if setupErrors > 0 {
+		fmt.Fprintf(w, "setup: %d errors in the logins before the run (not counted above)\n", setupErrors)
+	}
+	fmt.Fprintf(w, "RESULT imap_stress server=%s users=%d clients=%d seconds=%.1f seed=%d commands=%d cmds_per_s=%.1f errors=%d %s setup_errors=%d\n",
+		label, cfg.users, cfg.clients, elapsed.Seconds(), cfg.seed, total, rate, errs, strings.ToLower(strings.Join(kinds, " ")), setupErrors)
 	for _, n := range names {
 		c := s.cmds[n]
 		ne := 0
