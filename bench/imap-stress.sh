@@ -48,10 +48,34 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n 20000 2>/dev/null || true
+cpu_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; } # busy idle
+# tree_cpu_s PID: CPU seconds of a process and its descendants, counting
+# children they have already reaped (cutime, cstime).
+tree_cpu_s() {
+	local p
+	ps -e -o pid=,ppid= | awk -v root="$1" '{ up[$1] = $2 } END {
+		for (p in up) { q = p; while (q != root && q in up && q > 1) q = up[q]; if (q == root) print p } }' |
+		while read -r p; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }'; done |
+		awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
+}
+server_cpu() { # label: "name=seconds ..." of the server's processes
+	case $1 in
+	mailhost) echo "mailhost_cpu_s=$(tree_cpu_s "$pid") postgres_cpu_s=$(tree_cpu_s "$(head -1 "$(find "$work/data" -name postmaster.pid | head -1)")")" ;;
+	dovecot) echo "dovecot_cpu_s=$(tree_cpu_s "$DOVECOT_MASTER_PID")" ;;
+	esac
+}
 stress() { # label addr password
+	local a b ca cb
+	bin/imapstress -label "$1" -addr "$2" -pass "$3" -users "$USERS" -prefill "$PREFILL" -seed "$SEED" -prefill-only
 	echo "load average before $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$work/stress.log" >&2
+	a=$(cpu_jiffies) ca=$(server_cpu "$1")
 	bin/imapstress -label "$1" -addr "$2" -pass "$3" -users "$USERS" -clients "$CLIENTS" \
 		-duration "${DURATION}s" -prefill "$PREFILL" -seed "$SEED" -idle "$IDLE" | tee -a "$work/stress.log"
+	b=$(cpu_jiffies) cb=$(server_cpu "$1")
+	# The whole machine, this run included: other work shows as less CPU
+	# left for the server. Server CPU includes the logins before the clock.
+	echo "$a $b" | awk -v l="$1" '{ printf "RESULT imap_stress_machine server=%s machine_busy_pct=%.0f", l, 100 * ($3 - $1) / ($3 - $1 + $4 - $2) }' | tee -a "$work/stress.log"
+	echo "$ca $cb" | awk '{ for (i = 1; i <= NF / 2; i++) { split($i, x, "="); split($(i + NF / 2), y, "="); printf " %s=%.1f", x[1], y[2] - x[2] } print "" }' | tee -a "$work/stress.log"
 	grep '^RESULT' "$work/stress.log" | grep "server=$1 " >>"$OUT" || true
 }
 echo "mailhost $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), $(nproc) CPUs;" \
@@ -104,6 +128,8 @@ if [ "$BASELINE" = 1 ]; then
 		{ echo "imap-stress.sh: cannot adapt $SHARED/stack-up.sh" >&2; exit 1; }
 	stack_started=1
 	NUSERS=$USERS bash "$work/stack-up.sh" >"$work/stack.log" 2>&1 || { cat "$work/stack.log" >&2; exit 1; }
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/stack.env"
 	stress dovecot "127.0.0.1:$((BASE_PORT + 3))" secret
 	echo "Dovecot's warnings and errors (counted, users and numbers folded):"
 	grep -E "Warning|Error|Fatal|Panic" "$STACK_DIR/dovecot/dovecot.log" | grep -v "Killed with signal 15" | cut -d' ' -f4- |
@@ -122,6 +148,8 @@ for line in open(sys.argv[1]):
         tot[kv["server"]] = kv
     elif f[1] == "imap_stress_cmd":
         cmd.setdefault(kv["cmd"], {})[kv["server"]] = kv
+    elif f[1] == "imap_stress_machine":
+        tot.setdefault(kv["server"], {}).update(kv)
     elif f[1] == "imap_stress_client":
         tot.setdefault(kv["server"], {})["client_cpu_s"] = kv["client_cpu_s"]
     elif f[1] == "imap_stress_check":
@@ -137,6 +165,8 @@ for c in sorted(cmd):
 print("%-20s" % "commands/s" + "".join("%28s" % tot[s]["cmds_per_s"] for s in servers))
 print("%-20s" % "errors" + "".join("%28s" % tot[s]["errors"] for s in servers))
 print("%-20s" % "setup errors" + "".join("%28s" % tot[s].get("setup_errors", "?") for s in servers))
+print("%-20s" % "machine CPU busy %" + "".join("%28s" % tot[s].get("machine_busy_pct", "?") for s in servers))
+print("%-20s" % "server CPU s" + "".join("%28s" % " ".join("%s=%s" % (k.replace("_cpu_s", ""), v) for k, v in tot[s].items() if k.endswith("_cpu_s") and k != "client_cpu_s") for s in servers))
 print("%-20s" % "load generator CPU s" + "".join("%28s" % tot[s].get("client_cpu_s", "?") for s in servers))
 if len(servers) == 2:
     print("mailhost/dovecot commands/s: %.2f" % (float(tot["mailhost"]["cmds_per_s"]) / float(tot["dovecot"]["cmds_per_s"])))

@@ -46,6 +46,7 @@ func main() {
 	flag.DurationVar(&cfg.idle, "idle", 100*time.Millisecond, "mean time a client stays in IDLE")
 	flag.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "per command (longer counts as a timeout error)")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "random seed (messages and command mix)")
+	prefillOnly := flag.Bool("prefill-only", false, "fill the mailboxes and stop (the run's own check for them is then quick)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("imapstress: ")
@@ -58,6 +59,9 @@ func main() {
 	}
 	log.Printf("%s: %d users filled (INBOX %d, %s %d messages) in %.1f s",
 		cfg.label, cfg.users, cfg.prefill, archive, archiveSize(cfg.prefill), time.Since(start).Seconds())
+	if *prefillOnly {
+		return
+	}
 	cpu0 := cpuTime()
 	s, setupErrors, elapsed := run(cfg)
 	report(os.Stdout, cfg.label, cfg, s, setupErrors, elapsed)
