@@ -167,6 +167,10 @@ print("%-20s" % "errors" + "".join("%28s" % tot[s]["errors"] for s in servers))
 print("%-20s" % "setup errors" + "".join("%28s" % tot[s].get("setup_errors", "?") for s in servers))
 print("%-20s" % "machine CPU busy %" + "".join("%28s" % tot[s].get("machine_busy_pct", "?") for s in servers))
 print("%-20s" % "server CPU s" + "".join("%28s" % " ".join("%s=%s" % (k.replace("_cpu_s", ""), v) for k, v in tot[s].items() if k.endswith("_cpu_s") and k != "client_cpu_s") for s in servers))
+def cpu_per_cmd(t):
+    c = sum(float(v) for k, v in t.items() if k.endswith("_cpu_s") and k != "client_cpu_s")
+    return "%.2f" % (1000 * c / float(t["commands"])) if float(t.get("commands", 0)) else "?"
+print("%-20s" % "server CPU ms/cmd" + "".join("%28s" % cpu_per_cmd(tot[s]) for s in servers))
 print("%-20s" % "load generator CPU s" + "".join("%28s" % tot[s].get("client_cpu_s", "?") for s in servers))
 if len(servers) == 2:
     print("mailhost/dovecot commands/s: %.2f" % (float(tot["mailhost"]["cmds_per_s"]) / float(tot["dovecot"]["cmds_per_s"])))
