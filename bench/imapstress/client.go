@@ -159,6 +159,7 @@ func (cl *client) open(mailbox string, readOnly bool) error {
 		rep, err = cl.c.command(verb + quote(mailbox))
 		return rep, err
 	}); err != nil {
+		cl.mailbox = "" // a failed SELECT leaves none selected (RFC 3501 6.3.1): start over
 		return err
 	}
 	cl.mailbox, cl.readOnly = mailbox, readOnly
@@ -310,10 +311,7 @@ func (cl *client) appendOp() error {
 		return cl.expungeOp()
 	}
 	cl.seq++
-	msg := message(cl.cfg.seed^0x5eed, cl.user, 1_000_000+cl.seq)
-	if len(msg) > 2048 {
-		msg = append(msg[:2048:2048], "\r\n"...)
-	}
+	msg := draft(cl.user, cl.seq)
 	var rep reply
 	if err := cl.timed("APPEND", func() (r reply, err error) {
 		rep, err = cl.c.appendMessage(cl.mailbox, `\Seen \Draft`, msg)

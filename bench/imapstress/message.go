@@ -66,6 +66,14 @@ func message(seed uint64, user string, i int) []byte {
 	return []byte(b.String())
 }
 
+// draft is the small message a client saves (about 600 octets).
+func draft(user string, n int) []byte {
+	return []byte(fmt.Sprintf("From: %s\r\nTo: colleague%d@remote.test\r\nSubject: draft %d\r\n"+
+		"Date: Tue, 3 Feb 2026 10:00:00 +0000\r\nMessage-ID: <draft.%d.%s>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n%s", user, n%senderPool, n, n, user,
+		strings.Repeat("A few lines of a draft that is saved now and then.\r\n", 9)))
+}
+
 // body returns about size octets of text lines, with the needle when asked.
 func body(r *rand.Rand, size int, withNeedle bool) string {
 	var b strings.Builder
