@@ -87,12 +87,17 @@ export MAILHOST_DATA_DIR=$work/data MAILHOST_LOG_LEVEL=warn \
 	MAILHOST_LISTEN_IMAP=127.0.0.1:$PORT MAILHOST_IMAP_MAX_CONNECTIONS_PER_CLIENT=0
 for l in IMAPS SMTP SUBMISSION SUBMISSIONS POP3 POP3S HTTP; do export MAILHOST_LISTEN_$l=off; done
 unset DATABASE_URL
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "imap-stress.sh: port $PORT is busy; set PORT to a free one" >&2
+	exit 1
+fi
 "$BIN" serve >"$work/serve.log" 2>&1 &
 pid=$!
 until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
 	kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
 	sleep 0.1
 done
+kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; } # the port is ours
 # Through the CLI, hashed with the scheme above. The admin service wants
 # passwords of 8 characters or more, hence not Dovecot's "secret".
 PW=benchsecret
