@@ -45,6 +45,10 @@ type ThrottleConfig struct {
 	// with each further failure of the same address or account, up to
 	// MaxDelayFactor times Delay.
 	Delay time.Duration
+	// KnownFor is how long a client address that logged in to an account
+	// successfully stays known to it (not held back by the account's
+	// failures); 0 means 30 days. Only the Authenticator uses it.
+	KnownFor time.Duration
 }
 
 // MaxDelayFactor caps the growing failure delay at this multiple of

@@ -79,7 +79,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var servers []server
-	authn, err := newAuthenticator(cfg, db.Store, reg, log)
+	authn, err := newAuthenticator(cfg, db.Store, db.Store, reg, log)
 	if err != nil {
 		return err
 	}
