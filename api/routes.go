@@ -287,5 +287,5 @@ func (a *API) table() []route {
 					ObjectType: r.query("object_type"), Object: r.query("object"), Domain: r.query("domain"),
 					Since: since, Until: until, Cursor: p.Cursor, Limit: p.Limit})
 			}},
-	}, append(a.queueRoutes(), a.policyRoutes()...)...) // api/queue.go, api/policy.go
+	}, append(append(a.queueRoutes(), a.policyRoutes()...), a.loginBlockRoutes()...)...) // api/queue.go, api/policy.go, api/login_blocks.go
 }

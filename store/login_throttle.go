@@ -172,7 +172,7 @@ func (s *Store) LoginBlocks(ctx context.Context, now time.Time) ([]ThrottleRecor
 }
 
 // DeleteLoginThrottle removes the records of keys (their failures and
-// blocks) and returns those that were blocked at now.
+// blocks) and returns those that held failures or a block running at now.
 func (s *Store) DeleteLoginThrottle(ctx context.Context, keys []string, now time.Time) ([]ThrottleRecord, error) {
 	rows, err := s.pool.Query(ctx, `
 		DELETE FROM auth_throttle WHERE key = ANY($1)
@@ -186,7 +186,7 @@ func (s *Store) DeleteLoginThrottle(ctx context.Context, keys []string, now time
 	}
 	var out []ThrottleRecord
 	for _, r := range list {
-		if rec := r.record(); rec.BlockedUntil.After(now) {
+		if rec := r.record(); rec.BlockedUntil.After(now) || rec.Failures > 0 {
 			out = append(out, rec)
 		}
 	}

@@ -53,16 +53,17 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 // flashes are the fixed messages a redirect after a change may show
 // (?done=saved); no text of the user's travels through the URL.
 var flashes = map[string]string{
-	"saved":    "Saved.",
-	"created":  "Created.",
-	"deleted":  "Deleted.",
-	"on":       "Activated.",
-	"off":      "Deactivated.",
-	"revoked":  "Token revoked.",
-	"passwd":   "Password changed.",
-	"flushed":  "Waiting recipients will be tried now.",
-	"held":     "Message on hold: no delivery attempts until it is released.",
-	"released": "Message released: it will be tried now.",
+	"saved":     "Saved.",
+	"created":   "Created.",
+	"deleted":   "Deleted.",
+	"on":        "Activated.",
+	"off":       "Deactivated.",
+	"revoked":   "Token revoked.",
+	"passwd":    "Password changed.",
+	"flushed":   "Waiting recipients will be tried now.",
+	"held":      "Message on hold: no delivery attempts until it is released.",
+	"released":  "Message released: it will be tried now.",
+	"unblocked": "Block lifted: its failed logins are forgotten.",
 }
 
 // form is a submitted (or empty) form: its values, kept when it is shown

@@ -149,6 +149,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.errorPage(w, r, http.StatusConflict, "Cannot do that", err.Error())
 	case admin.Unauthorized:
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	case admin.Throttled:
+		h.errorPage(w, r, http.StatusTooManyRequests, "Too many failed logins", err.Error())
+	case admin.Unavailable:
+		h.errorPage(w, r, http.StatusServiceUnavailable, "Busy", err.Error())
 	default:
 		if errors.Is(err, context.Canceled) {
 			return

@@ -29,7 +29,7 @@ func newAuthenticator(cfg *config.Config, creds auth.Credentials, st auth.Thrott
 		ThrottleStore:       st,
 		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
 		HashWait:            time.Duration(cfg.Auth.HashWaitSeconds) * time.Second,
-		Log:      log.With("component", "auth"),
-		Registry: reg,
+		Log:                 log.With("component", "auth"),
+		Registry:            reg,
 	})
 }
