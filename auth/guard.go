@@ -46,7 +46,14 @@ const (
 // ClientKey is the throttle key of a client address: an IPv4 address or
 // the IPv6 /64 holding it (connlimit.Client), so an attacker cannot walk
 // through the addresses of its own network.
-func ClientKey(ip netip.Addr) string { return IPKeyPrefix + connlimit.Client(ip).String() }
+// An IPv4 client is written as its address, an IPv6 one as its /64.
+func ClientKey(ip netip.Addr) string {
+	p := connlimit.Client(ip)
+	if p.Addr().Is4() {
+		return IPKeyPrefix + p.Addr().String()
+	}
+	return IPKeyPrefix + p.String()
+}
 
 // AccountKey is the throttle key of a user name, normalised as
 // NormalizeUsername does (so "Alice@Example.com" counts with
