@@ -94,11 +94,12 @@ type failures struct {
 	blockedUntil time.Time
 }
 
-// Throttle counts failed logins per client address and per account and
-// decides delays and blocks. Its table lives in this process's memory: each
-// node of a cluster throttles on its own, so an attacker spread over n nodes
-// gets n times the attempts (still a handful per block period). It is safe
-// for concurrent use.
+// Throttle counts failures per client address and per key in this
+// process's memory and decides delays and blocks, after the fact: it does
+// not count checks in flight. Logins do not use it (the Authenticator's
+// throttle does, see Authenticator.Reserve); it remains for the panel's
+// forms that re-check a logged-in user's current password. It is safe for
+// concurrent use.
 type Throttle struct {
 	cfg   ThrottleConfig
 	clock Clock
