@@ -133,14 +133,30 @@ func (s *Service) OwnMailbox(ctx context.Context, o Owner) (MailboxView, error) 
 }
 
 // ChangeOwnPassword sets the owner's password after checking the current
-// one (field "current_password").
+// one (field "current_password"). The check goes through the login
+// throttle like a login of the mailbox (Throttled when blocked; a wrong
+// current password counts as a failure).
 func (s *Service) ChangeOwnPassword(ctx context.Context, o Owner, current, password string) error {
 	m, err := s.st.Read().MailboxByID(ctx, o.MailboxID)
 	if err != nil {
 		return notFound(err, "no mailbox %s", o.Address)
 	}
+	at, err := s.reserve(ctx, o.actor.Remote, o.Address)
+	if err != nil {
+		return err
+	}
+	defer at.Release()
+	var ok bool
+	if err := at.Hash(ctx, func() { ok, _ = auth.Verify(m.Password, current) }); err != nil {
+		return loginError(err)
+	}
 	var f fields
-	if ok, _ := auth.Verify(m.Password, current); !ok {
+	if ok {
+		at.Succeed(ctx)
+	} else {
+		if err := at.FailAndWait(ctx); !errors.Is(err, auth.ErrInvalidCredentials) {
+			return err
+		}
 		f.add("current_password", "is not your current password")
 	}
 	checkPassword(&f, "password", password)

@@ -88,7 +88,7 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: filepath.Join(dir, "vmail"),
 		RetentionRoot: filepath.Join(dir, "retention"), RetentionDays: 30, Owner: own, Log: log, Logins: authn})
-	panel, err := web.New(web.Options{Admin: svc, Logins: authn, AdminThrottle: throttle, RetentionDays: 30, Log: log})
+	panel, err := web.New(web.Options{Admin: svc, Logins: authn, RetentionDays: 30, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

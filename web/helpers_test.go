@@ -77,7 +77,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	}
 	e.svc = admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: e.root, RetentionRoot: filepath.Join(dir, "retention"),
 		RetentionDays: 30, Owner: owner, Log: log, Logins: authn})
-	o := web.Options{Admin: e.svc, Logins: authn, AdminThrottle: throttle,
+	o := web.Options{Admin: e.svc, Logins: authn,
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, RetentionDays: 30, Log: log, Now: e.clock.Now,
 		Client: web.Client{Host: "mail.example.net", IMAP: 143, IMAPS: 993, POP3: 110, POP3S: 995, Submission: 587, Submissions: 465}}
 	for _, f := range opts {

@@ -33,3 +33,18 @@ func TestLoginBlocksPage(t *testing.T) {
 	d.post("/auth/blocks/unblock", "target", "alice@example.com").must(t, 404)
 	d.get("/").must(t, 200).lacks(t, `href="/auth/blocks"`)
 }
+
+// A wrong current password on the owner's password form counts in the
+// login throttle like a failed login of the mailbox.
+func TestOwnerPasswordFormIsThrottled(t *testing.T) {
+	e := newEnv(t)
+	e.domain("example.com")
+	e.mailbox("alice@example.com")
+	c := e.client()
+	c.login("alice@example.com", pw, "/me")
+	for range 5 {
+		c.post("/me/password", "current_password", "wrong", "password", "new password 2").must(t, 422)
+	}
+	c.post("/me/password", "current_password", pw, "password", "new password 2").must(t, 429).has(t, "Try again later")
+	e.client().post("/login", "username", "alice@example.com", "password", pw).must(t, 429)
+}
