@@ -39,7 +39,7 @@ for i in $(seq "$USERS"); do
 done
 "$BIN" serve >>"$work/serve.log" 2>&1 &
 pid=$!
-until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
+until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null; do
 	kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
 	sleep 0.05
 done
