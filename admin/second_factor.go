@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"image/png"
+	"strconv"
 	"strings"
 	"time"
 
@@ -255,17 +256,50 @@ func (s *Service) matchTOTP(secret, code string) (int64, bool) {
 	return 0, false
 }
 
-// CheckSecondFactor checks the second step of c's panel login: a current
-// TOTP code not used before, or an unused recovery code (then used up).
-// Anything else is Unauthorized; the caller throttles failures as it
-// throttles passwords.
-func (s *Service) CheckSecondFactor(ctx context.Context, c Account, code string) error {
-	if !c.valid() {
-		return newErr(Unauthorized, "wrong code")
+// CheckSecondFactor checks the second step of c's panel login from
+// remote: a current TOTP code not used before, or an unused recovery code
+// (then used up). Anything else is Unauthorized, after the failure delay.
+// Codes are throttled with the passwords' policy, under an account key of
+// their own (codeAccount).
+func (s *Service) CheckSecondFactor(ctx context.Context, c Account, code, remote string) error {
+	at, err := s.reserve(ctx, remote, codeAccount(c))
+	if err != nil {
+		return err
 	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
-		return s.useSecondFactor(ctx, tx, c, code)
-	})
+	defer at.Release() // a check that ran and did not end counts as failed
+	err = newErr(Unauthorized, "wrong code")
+	if c.valid() {
+		err = s.st.Tx(ctx, func(tx *store.Tx) error {
+			return s.useSecondFactor(ctx, tx, c, code)
+		})
+	}
+	return s.settle(ctx, at, err)
+}
+
+// settle ends a throttled check: a success gives its place back, a wrong
+// code or password (Unauthorized, or a field error) counts as a failure
+// and waits out its delay.
+func (s *Service) settle(ctx context.Context, at *auth.Attempt, err error) error {
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		at.Succeed(ctx)
+	case KindOf(err) == Unauthorized || errors.As(err, &ve):
+		if ferr := at.FailAndWait(ctx); !errors.Is(ferr, auth.ErrInvalidCredentials) {
+			return loginError(ferr)
+		}
+	}
+	return err
+}
+
+// codeAccount is the throttle's account name for the second factor of c:
+// apart from its password's, so a stranger's wrong passwords do not hold
+// back the owner's codes.
+func codeAccount(c Account) string {
+	if c.AdminID != 0 {
+		return "code:admin:" + strconv.FormatInt(c.AdminID, 10)
+	}
+	return "code:mailbox:" + strconv.FormatInt(c.MailboxID, 10)
 }
 
 // useSecondFactor accepts code for c's confirmed secret in tx.
@@ -304,17 +338,26 @@ func (s *Service) useSecondFactor(ctx context.Context, tx *store.Tx, c Account, 
 // DisableTOTP turns c's second factor off, given its password (field
 // "current_password") and a code or recovery code (field "code"). The
 // account's panel sessions end.
-func (s *Service) DisableTOTP(ctx context.Context, c Account, password, code string) error {
+func (s *Service) DisableTOTP(ctx context.Context, c Account, password, code, remote string) error {
 	if !c.valid() {
 		return newErr(NotFound, "no such account")
 	}
-	return s.st.Tx(ctx, func(tx *store.Tx) error {
+	at, err := s.reserve(ctx, remote, codeAccount(c))
+	if err != nil {
+		return err
+	}
+	defer at.Release()
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
 		hash, err := s.passwordOf(ctx, tx, c)
 		if err != nil {
 			return err
 		}
+		var ok bool
+		if err := at.Hash(ctx, func() { ok, _ = auth.Verify(hash, password) }); err != nil {
+			return loginError(err)
+		}
 		var f fields
-		if ok, _ := auth.Verify(hash, password); !ok {
+		if !ok {
 			f.add("current_password", "is not your current password")
 		} else if err := s.useSecondFactor(ctx, tx, c, code); KindOf(err) == Unauthorized {
 			f.add("code", "is not a current code or an unused recovery code")
@@ -329,6 +372,7 @@ func (s *Service) DisableTOTP(ctx context.Context, c Account, password, code str
 		}
 		return s.secondFactorChanged(ctx, tx, c, "disable")
 	})
+	return s.settle(ctx, at, err)
 }
 
 // passwordOf returns the stored password hash of c.

@@ -65,7 +65,7 @@ func TestTOTPLifecycle(t *testing.T) {
 	if v, err := s.SecondFactor(ctx, me); err != nil || v.Enabled || v.Pending {
 		t.Fatalf("before enrolment: %+v, %v", v, err)
 	}
-	if err := s.CheckSecondFactor(ctx, me, "123456"); KindOf(err) != Unauthorized {
+	if err := s.CheckSecondFactor(ctx, me, "123456", "192.0.2.1"); KindOf(err) != Unauthorized {
 		t.Fatalf("check without a second factor: %v", err)
 	}
 	e, err := s.BeginTOTP(ctx, me)
@@ -91,22 +91,22 @@ func TestTOTPLifecycle(t *testing.T) {
 		t.Fatalf("BeginTOTP with a second factor on: %v", err)
 	}
 	// The code that confirmed is used; the next step's is good once.
-	if err := s.CheckSecondFactor(ctx, me, code(t, e.Secret, clk.t)); KindOf(err) != Unauthorized {
+	if err := s.CheckSecondFactor(ctx, me, code(t, e.Secret, clk.t), "192.0.2.1"); KindOf(err) != Unauthorized {
 		t.Fatalf("the confirming code again: %v", err)
 	}
 	clk.t = clk.t.Add(30 * time.Second)
 	c := code(t, e.Secret, clk.t)
-	if err := s.CheckSecondFactor(ctx, me, c[:3]+" "+c[3:]); err != nil {
+	if err := s.CheckSecondFactor(ctx, me, c[:3]+" "+c[3:], "192.0.2.1"); err != nil {
 		t.Fatalf("a fresh code: %v", err)
 	}
-	if err := s.CheckSecondFactor(ctx, me, c); KindOf(err) != Unauthorized {
+	if err := s.CheckSecondFactor(ctx, me, c, "192.0.2.1"); KindOf(err) != Unauthorized {
 		t.Fatalf("a replayed code in its step: %v", err)
 	}
 	// A recovery code works once, in any case and without its dash.
-	if err := s.CheckSecondFactor(ctx, me, strings.ToUpper(strings.ReplaceAll(codes[0], "-", ""))); err != nil {
+	if err := s.CheckSecondFactor(ctx, me, strings.ToUpper(strings.ReplaceAll(codes[0], "-", "")), "192.0.2.1"); err != nil {
 		t.Fatalf("recovery code: %v", err)
 	}
-	if err := s.CheckSecondFactor(ctx, me, codes[0]); KindOf(err) != Unauthorized {
+	if err := s.CheckSecondFactor(ctx, me, codes[0], "192.0.2.1"); KindOf(err) != Unauthorized {
 		t.Fatalf("recovery code twice: %v", err)
 	}
 	if v, _ := s.SecondFactor(ctx, me); !v.Enabled || v.RecoveryCodesLeft != RecoveryCodeCount-1 {
@@ -115,13 +115,13 @@ func TestTOTPLifecycle(t *testing.T) {
 	// Disabling needs the password and a code.
 	sessionOf(t, st, "s2", ad.ID)
 	clk.t = clk.t.Add(30 * time.Second)
-	if err := s.DisableTOTP(ctx, me, "wrong", code(t, e.Secret, clk.t)); !errors.As(err, &f) || f.Fields[0].Field != "current_password" {
+	if err := s.DisableTOTP(ctx, me, "wrong", code(t, e.Secret, clk.t), "192.0.2.1"); !errors.As(err, &f) || f.Fields[0].Field != "current_password" {
 		t.Fatalf("disable with a wrong password: %v", err)
 	}
-	if err := s.DisableTOTP(ctx, me, pw, "999999"); !errors.As(err, &f) || f.Fields[0].Field != "code" {
+	if err := s.DisableTOTP(ctx, me, pw, "999999", "192.0.2.1"); !errors.As(err, &f) || f.Fields[0].Field != "code" {
 		t.Fatalf("disable with a wrong code: %v", err)
 	}
-	if err := s.DisableTOTP(ctx, me, pw, codes[1]); err != nil {
+	if err := s.DisableTOTP(ctx, me, pw, codes[1], "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.SecondFactor(ctx, me); v.Enabled || sessions(t, st, ad.ID) != 0 {

@@ -146,6 +146,9 @@ type Auth struct {
 	BlockSeconds           int  `toml:"block_seconds" help:"how long a block lasts, and how long a failure is remembered, in seconds"`
 	DelayMS                int  `toml:"delay_ms" help:"pause before answering a failed login, in milliseconds; doubles with each further failure, up to 16 times"`
 	AllowPlaintextLoopback bool `toml:"allow_plaintext_loopback" help:"allow logins without TLS from loopback clients (127.0.0.0/8, ::1); others must use TLS"`
+	MaxConcurrentHashes    int  `toml:"max_concurrent_hashes" help:"password hashes running at once on this node; 0 = a quarter of the available memory divided by the memory of one hash, at most 2 per CPU"`
+	HashWaitSeconds        int  `toml:"hash_wait_seconds" help:"how long a login waits for a free hash slot (or a place in the throttle) before a temporary failure, in seconds"`
+	KnownClientDays        int  `toml:"known_client_days" help:"how long a client address that logged in to an account stays exempt from that account's block, in days"`
 }
 
 // IMAP configures the IMAP server.
@@ -210,7 +213,8 @@ func Default() Config {
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
-		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
+		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true,
+			HashWaitSeconds: 10, KnownClientDays: 30},
 		// Thunderbird keeps up to 5 IMAP connections per account: 100 lets
 		// a household or an office behind one address in.
 		IMAP:       IMAP{MaxConnsPerClient: 100},

@@ -196,6 +196,15 @@ func (c *Config) validateAuth(bad reporter) {
 	if a.DelayMS < 0 || a.DelayMS > 60000 {
 		bad("auth.delay_ms", "must be from 0 to 60000, got %d", a.DelayMS)
 	}
+	if a.MaxConcurrentHashes < 0 || a.MaxConcurrentHashes > 10000 {
+		bad("auth.max_concurrent_hashes", "must be from 0 (sized from memory) to 10000, got %d", a.MaxConcurrentHashes)
+	}
+	if a.HashWaitSeconds < 1 || a.HashWaitSeconds > 300 {
+		bad("auth.hash_wait_seconds", "must be from 1 to 300, got %d", a.HashWaitSeconds)
+	}
+	if a.KnownClientDays < 1 || a.KnownClientDays > 3650 {
+		bad("auth.known_client_days", "must be from 1 to 3650, got %d", a.KnownClientDays)
+	}
 	if t := c.POP3.IdleTimeout; t < 10 || t > 86400 {
 		bad("pop3.idle_timeout", "must be from 10 to 86400 seconds (RFC 1939 asks for at least 600), got %d", t)
 	}

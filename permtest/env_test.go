@@ -83,14 +83,14 @@ func newEnv(t *testing.T) *env {
 		own = maildir.Owner{UID: 5000, GID: 5000}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: filepath.Join(dir, "vmail"),
-		RetentionRoot: filepath.Join(dir, "retention"), RetentionDays: 30, Owner: own, Log: log})
 	throttle := auth.ThrottleConfig{MaxFailures: 50, Block: time.Minute, Delay: time.Millisecond}
-	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, Log: log})
+	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, ThrottleStore: st, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	panel, err := web.New(web.Options{Admin: svc, Logins: authn, AdminThrottle: throttle, RetentionDays: 30, Log: log})
+	svc := admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: filepath.Join(dir, "vmail"),
+		RetentionRoot: filepath.Join(dir, "retention"), RetentionDays: 30, Owner: own, Log: log, Logins: authn})
+	panel, err := web.New(web.Options{Admin: svc, Logins: authn, RetentionDays: 30, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +249,21 @@ func (e *env) relocatedOfA() string {
 func (e *env) uniqueNet() string {
 	e.n++
 	return fmt.Sprintf("10.%d.%d.0/24", e.n/256, e.n%256)
+}
+
+// loginBlock blocks a fresh client address in the login throttle and
+// returns it.
+func (e *env) loginBlock() string {
+	ip := e.uniqueNet()
+	ip = ip[:strings.IndexByte(ip+"/", '/')]
+	now := time.Now()
+	if _, err := e.st.UpdateLoginThrottle(context.Background(), []string{"ip:" + ip}, func(r store.ThrottleRecord) store.ThrottleRecord {
+		r.LastFailure, r.BlockedUntil = now, now.Add(time.Hour)
+		return r
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return ip
 }
 
 // queued puts a message for a remote recipient in the queue and returns

@@ -141,6 +141,11 @@ var matrix = []permCase{
 		api: call("DELETE", "/queue/{k}", nil), panel: post("/queue/{k}/delete")},
 	{name: "flush the queue", allow: superOnly, api: call("POST", "/queue/flush", obj{}), panel: post("/queue/flush")},
 
+	// The login throttle's blocks.
+	{name: "list login blocks", allow: superOnly, api: get("/auth/blocks"), panel: get("/auth/blocks")},
+	{name: "lift a login block", allow: superOnly, prep: (*env).loginBlock,
+		api: call("POST", "/auth/unblock", obj{"target": "{k}"}), panel: post("/auth/blocks/unblock", "target", "{k}")},
+
 	// Access rules and relocated addresses: a domain admin manages its
 	// domains' recipient rules (OK, DUNNO, REJECT, DEFER) and relocated
 	// entries; the rest is the super-admin's.

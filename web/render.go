@@ -67,6 +67,7 @@ var flashes = map[string]string{
 	"totp-off":    "Second factor off.",
 	"totp-reset":  "Second factor reset: the account logs in with its password alone until it enrols again.",
 	"app-revoked": "App password revoked.",
+	"unblocked":   "Block lifted: its failed logins are forgotten.",
 }
 
 // form is a submitted (or empty) form: its values, kept when it is shown

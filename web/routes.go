@@ -129,6 +129,9 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/tokens/new", h.tokenCreate)
 			r.Get("/tokens/{id}/revoke", h.tokenRevokeConfirm)
 			r.Post("/tokens/{id}/revoke", h.tokenRevoke)
+			// Login blocks: 404 for everyone but super-admins.
+			r.Get("/auth/blocks", h.loginBlocks)
+			r.Post("/auth/blocks/unblock", h.unblock)
 			// The mail queue: 404 for everyone but super-admins.
 			r.Get("/queue", h.queueList)
 			r.Post("/queue/flush", h.queueFlush)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/rand"
-	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"mailhost/admin"
-	"mailhost/auth"
 )
 
 // The panel's second factor: the login's second step (a login challenge
@@ -129,24 +127,17 @@ func (h *Handler) loginCode(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnprocessableEntity, "")
 		return
 	}
-	ip, key := remoteIP(r), codeKey(c.Account)
-	var te *auth.ThrottledError
-	if err := h.throttle.Check(ip, key); errors.As(err, &te) {
-		again(http.StatusTooManyRequests, tooMany(te))
-		return
-	}
-	err = h.svc.CheckSecondFactor(r.Context(), c.Account, code)
-	if admin.KindOf(err) == admin.Unauthorized {
-		out := h.throttle.Fail(ip, key)
+	err = h.svc.CheckSecondFactor(r.Context(), c.Account, code, remoteAddr(r))
+	switch admin.KindOf(err) {
+	case admin.Unauthorized:
 		h.log.Info("web login: wrong second factor", "admin_id", c.Account.AdminID, "mailbox_id", c.Account.MailboxID, "remote", remoteAddr(r))
-		t := time.NewTimer(out.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
 		again(http.StatusUnauthorized, "Wrong code, or a code used already.")
+		return
+	case admin.Throttled:
+		again(http.StatusTooManyRequests, "Too many wrong codes. "+capitalFirst(tryAgain(err)))
+		return
+	case admin.Unavailable:
+		again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
 		return
 	}
 	if err == nil {
@@ -160,7 +151,6 @@ func (h *Handler) loginCode(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.throttle.Succeed(key)
 	h.setChallengeCookie(w, r, "", -1)
 	kind := "user"
 	if c.Account.AdminID != 0 {
@@ -168,14 +158,6 @@ func (h *Handler) loginCode(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("web login: second factor passed", "kind", kind, "remote", remoteAddr(r))
 	h.sessionFor(w, r, kind, c.Account, c.Next)
-}
-
-// codeKey is the throttle's account key of a login's second step.
-func codeKey(a admin.Account) string {
-	if a.AdminID != 0 {
-		return "code:admin:" + itoa(int(a.AdminID))
-	}
-	return "code:mailbox:" + itoa(int(a.MailboxID))
 }
 
 // selfTOTP is the logged-in account's own second factor pages.
@@ -263,15 +245,13 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 	me := self(r)
 	f := newForm(r)
-	ip, key := remoteIP(r), codeKey(me.acct)
-	if err := h.throttle.Check(ip, key); err != nil {
+	err := h.svc.DisableTOTP(r.Context(), me.acct, f.secret("current_password"), f.secret("code"), remoteAddr(r))
+	if admin.KindOf(err) == admin.Throttled {
 		f.Error = "Too many wrong passwords or codes. Try again later."
 		h.renderTOTP(w, r, http.StatusTooManyRequests, f)
 		return
 	}
-	err := h.svc.DisableTOTP(r.Context(), me.acct, f.secret("current_password"), f.secret("code"))
 	if f.fail(err) {
-		h.throttle.Fail(ip, key)
 		h.renderTOTP(w, r, f.Status(), f)
 		return
 	}

@@ -79,7 +79,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var servers []server
-	authn, err := newAuthenticator(cfg, db.Store, reg, log)
+	authn, err := newAuthenticator(cfg, db.Store, db.Store, reg, log)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if imapSrv != nil {
 		servers = append(servers, imapSrv)
 	}
-	adminSvc := newAdminService(cfg, db.Store, log)
+	adminSvc := newAdminService(cfg, db.Store, authn, log)
 	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
 		panel, err := newWebPanel(ctx, cfg, adminSvc, authn, log)
