@@ -83,14 +83,15 @@ func (s *Store) UpdateLoginThrottle(ctx context.Context, keys []string, update f
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, k := range keys {
 			// A row to lock, also for a first failure: two first failures
-			// of one key must not both insert their count of one.
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO auth_throttle (key, failures, last_failure) VALUES ($1, 0, 'epoch')
-				ON CONFLICT (key) DO NOTHING`, k); err != nil {
-				return fmt.Errorf("insert %s: %w", k, err)
-			}
+			// of one key must not both insert their count of one. One
+			// upsert inserts or locks it: an INSERT ... DO NOTHING then a
+			// SELECT ... FOR UPDATE found no row when a login's success
+			// (LoginSucceeded) deleted it in between, and the failure went
+			// unrecorded, one more guess for the attacker.
 			rows, _ := tx.Query(ctx, `
-				SELECT key, failures, last_failure, blocked_until FROM auth_throttle WHERE key = $1 FOR UPDATE`, k)
+				INSERT INTO auth_throttle (key, failures, last_failure) VALUES ($1, 0, 'epoch')
+				ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
+				RETURNING key, failures, last_failure, blocked_until`, k)
 			r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[throttleRow])
 			if err != nil {
 				return fmt.Errorf("lock %s: %w", k, err)

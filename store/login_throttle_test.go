@@ -116,3 +116,41 @@ func TestParallelGuessesOnStore(t *testing.T) {
 		t.Fatalf("blocks = %+v, %v; want the /64 and the account (%+v)", blocks, err, recs)
 	}
 }
+
+// TestFailureRecordedWhileSuccessForgets: a failure recorded while a
+// success of the same account deletes the account's row is recorded all
+// the same, for the account and for the address. The update once read the
+// row it had just found existing and got none, and the failure was lost:
+// one more guess for whoever was guessing.
+func TestFailureRecordedWhileSuccessForgets(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	const acct, ip = "acct:bob@example.com", "ip:192.0.2.9"
+	const rounds = 200
+	var wg sync.WaitGroup
+	for i := range rounds {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdateLoginThrottle(ctx, []string{acct, ip}, func(r store.ThrottleRecord) store.ThrottleRecord {
+				r.Failures++
+				r.LastFailure = t0
+				return r
+			}); err != nil {
+				t.Errorf("failure %d: %v", i, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := s.LoginSucceeded(ctx, acct, "bob@example.com", "198.51.100.1", t0, t0.Add(-time.Hour)); err != nil {
+				t.Errorf("success %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	recs, _, err := s.LoginThrottle(ctx, []string{ip}, "", "", t0)
+	if err != nil || recs[ip].Failures != rounds {
+		t.Fatalf("the address's failures: %v, %v; want %d", recs[ip], err, rounds)
+	}
+}
