@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies the errors the faces (API, CLI, web) translate.
@@ -25,6 +26,8 @@ const (
 type Error struct {
 	Kind   Kind
 	Detail string
+	// RetryAfter is, for Throttled, how long until the block ends.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Detail }
@@ -47,6 +50,16 @@ var (
 	ErrLimitReached = &Error{Kind: LimitReached}
 	ErrUnauthorized = &Error{Kind: Unauthorized}
 )
+
+// RetryAfter returns how long the caller should wait before trying
+// again after err (a Throttled error), 0 when err does not say.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
 
 // KindOf returns the kind of err, 0 when it is not an *Error (an internal
 // failure: log it, answer generically).

@@ -37,7 +37,8 @@ func loginError(err error) error {
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
-		return newErr(Throttled, "too many failed logins; try again in %s minutes", strconv.Itoa(int(te.RetryAfter.Minutes())+1))
+		return &Error{Kind: Throttled, RetryAfter: te.RetryAfter,
+			Detail: "too many failed logins; try again in " + strconv.Itoa(int(te.RetryAfter.Minutes())+1) + " minutes"}
 	case errors.Is(err, auth.ErrBusy):
 		return newErr(Unavailable, "the server is busy checking passwords; try again in a moment")
 	}

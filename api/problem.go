@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"mailhost/admin"
 )
@@ -65,7 +67,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case admin.Unauthorized:
 		writeProblem(w, http.StatusUnauthorized, "unauthorized", err.Error(), nil)
 	case admin.Throttled:
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", retryAfter(admin.RetryAfter(err)))
 		writeProblem(w, http.StatusTooManyRequests, "too-many-requests", err.Error(), nil)
 	case admin.Unavailable:
 		w.Header().Set("Retry-After", "5")
@@ -74,4 +76,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "internal", "internal error; the server log has the details", nil)
 	}
+}
+
+// retryAfter is the Retry-After value (RFC 9110 10.2.3, whole seconds,
+// rounded up) of a block ending in d; a minute when d is unknown.
+func retryAfter(d time.Duration) string {
+	if d <= 0 {
+		return "60"
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
