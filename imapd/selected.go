@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
@@ -28,7 +26,8 @@ type selected struct {
 	dirty    bool     // an expunge could not be reported yet
 	sub      *store.FolderSub
 
-	searchRes     []uint32 // SEARCHRES: the last SEARCH RETURN (SAVE)
+	searchRes     []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	keywords      map[string]struct{} // those the client was told of (FLAGS)
 	newMT, curMT  time.Time
 	lastScanCheck time.Time
 }
@@ -54,17 +53,16 @@ func (sel *selected) isRecent(uid uint32) bool {
 	return ok
 }
 
-// resolve turns a sequence or UID set (with '*' and '$') into the UIDs it
-// names among those the client knows, ascending.
-func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
-	if imap.IsSearchRes(numSet) {
+// resolve turns a sequence set (uid false) or UID set (with '*' and
+// '$') into the UIDs it names among those the client knows, ascending.
+func (sel *selected) resolve(set imapwire.NumSet, uid bool) []uint32 {
+	if set.SearchRes {
 		return slices.Clone(sel.searchRes)
 	}
 	var out []uint32
-	switch set := numSet.(type) {
-	case imap.SeqSet:
+	if !uid {
 		n := uint32(len(sel.uids))
-		for _, r := range set {
+		for _, r := range set.Ranges {
 			lo, hi := r.Start, r.Stop
 			if lo == 0 {
 				lo = n
@@ -79,13 +77,13 @@ func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
 				out = append(out, sel.uids[seq-1])
 			}
 		}
-	case imap.UIDSet:
+	} else {
 		var last uint32
 		if len(sel.uids) > 0 {
 			last = sel.uids[len(sel.uids)-1]
 		}
-		for _, r := range set {
-			lo, hi := uint32(r.Start), uint32(r.Stop)
+		for _, r := range set.Ranges {
+			lo, hi := r.Start, r.Stop
 			if lo == 0 {
 				lo = last
 			}
@@ -101,53 +99,56 @@ func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
 			}
 		}
 	}
-	slices.Sort(out)
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
 	return slices.Compact(out)
 }
 
-var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+var systemFlags = []string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`}
 
-func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
-	var data *imap.SelectData
-	err := offStack(func() error {
-		var err error
-		data, err = s.selectFolder(name, options)
-		return err
-	})
-	return data, err
-}
-
-func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+func cmdSelect(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.SelectArgs)
 	if s.sel != nil {
 		s.sel.close()
 		s.sel = nil
+		s.state = stateAuth
+		s.enc.Status("*", "OK", "CLOSED", "Previous mailbox closed")
 	}
+	name, err := s.mailboxName(a.Mailbox)
+	if err != nil {
+		return err
+	}
+	return s.selectFolder(name, cmd.Name == "EXAMINE")
+}
+
+func (s *session) selectFolder(name string, readOnly bool) error {
 	f, err := s.folder(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := s.mbox.Folder(f.Name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if f.Name == "INBOX" {
-			return nil, s.internal("select", err)
+			return s.internal("select", err)
 		}
 		if err := s.mbox.CreateFolder(f.Name); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, s.internal("select: recreate folder directory", err)
+			return s.internal("select: recreate folder directory", err)
 		}
 		dir, err = s.mbox.Folder(f.Name)
 	}
 	if err != nil {
-		return nil, s.internal("select", err)
+		return s.internal("select", err)
 	}
-	sel := &selected{folder: f, dir: dir, readOnly: options.ReadOnly}
+	sel := &selected{folder: f, dir: dir, readOnly: readOnly}
 	if err := s.adopt(sel, true); err != nil {
-		return nil, s.internal("select: adopt new files", err)
+		return s.internal("select: adopt new files", err)
 	}
 	b := s.srv.opts.Backend
 	sel.sub = s.srv.opts.Notices.Subscribe(f.ID)
-	fail := func(err error) (*imap.SelectData, error) {
+	fail := func(err error) error {
 		sel.close()
-		return nil, s.internal("select", err)
+		return s.internal("select", err)
 	}
 	// The folder row first, then the messages: a change between the two
 	// is reported again by the next poll, never lost.
@@ -162,7 +163,7 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 	sel.uids = make([]uint32, len(msgs))
 	var firstUnseen uint32
 	var newUIDs []uint32
-	keywords := map[string]struct{}{}
+	sel.keywords = map[string]struct{}{}
 	for i, m := range msgs {
 		sel.uids[i] = m.UID
 		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
@@ -172,7 +173,7 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 			newUIDs = append(newUIDs, m.UID)
 		}
 		for _, k := range m.Keywords {
-			keywords[k] = struct{}{}
+			sel.keywords[k] = struct{}{}
 		}
 	}
 	msgs = nil
@@ -190,36 +191,91 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 			sel.recent = append(sel.recent, c.UID)
 		}
 	}
-	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.rev2 {
 		sel.recent = nil // IMAP4rev2 has no \Recent (RFC 9051 appendix E)
 	}
-	flags := slices.Clone(systemFlags)
-	kws := make([]string, 0, len(keywords))
-	for k := range keywords {
+	s.writeFlags(sel)
+	e := &s.enc
+	e.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
+	if !s.rev2 {
+		e.Raw("* ").Number(uint64(len(sel.recent))).Raw(" RECENT").CRLF()
+		if firstUnseen > 0 {
+			e.Raw("* OK [UNSEEN ").Number(uint64(firstUnseen)).Raw("] First unseen").CRLF()
+		}
+	}
+	e.Raw("* OK [UIDVALIDITY ").Number(uint64(f.UIDValidity)).Raw("] UIDs valid").CRLF()
+	e.Raw("* OK [UIDNEXT ").Number(uint64(f.UIDNext)).Raw("] Predicted next UID").CRLF()
+	if s.rev2 {
+		e.Raw(`* LIST () "/" `).Mailbox(f.Name).CRLF()
+	}
+	s.sel = sel
+	s.state = stateSelected
+	s.okCode = "READ-WRITE"
+	if readOnly {
+		s.okCode = "READ-ONLY"
+	}
+	return nil
+}
+
+// writeFlags writes FLAGS and PERMANENTFLAGS: the system flags and the
+// keywords the folder's messages use.
+func (s *session) writeFlags(sel *selected) {
+	kws := make([]string, 0, len(sel.keywords))
+	for k := range sel.keywords {
 		kws = append(kws, k)
 	}
 	slices.Sort(kws)
+	e := &s.enc
+	e.Raw("* FLAGS (")
+	for i, f := range systemFlags {
+		if i > 0 {
+			e.SP()
+		}
+		e.Raw(f)
+	}
 	for _, k := range kws {
-		flags = append(flags, imap.Flag(k))
+		e.SP().Raw(k)
 	}
-	perm := append(slices.Clone(flags), imap.FlagWildcard)
+	e.Raw(")").CRLF()
 	if sel.readOnly {
-		perm = nil
+		e.Raw("* OK [PERMANENTFLAGS ()] Read-only mailbox").CRLF()
+		return
 	}
-	s.sel = sel
-	return &imap.SelectData{
-		Flags: flags, PermanentFlags: perm,
-		NumMessages: uint32(len(sel.uids)), NumRecent: uint32(len(sel.recent)),
-		FirstUnseenSeqNum: firstUnseen,
-		UIDNext:           imap.UID(f.UIDNext), UIDValidity: f.UIDValidity,
-	}, nil
+	e.Raw("* OK [PERMANENTFLAGS (")
+	for _, f := range systemFlags {
+		e.Raw(f).SP()
+	}
+	for _, k := range kws {
+		e.Raw(k).SP()
+	}
+	e.Raw(`\*)] Flags permitted`).CRLF()
 }
 
-func (s *session) Unselect() error {
-	if s.sel != nil {
-		s.sel.close()
-		s.sel = nil
+// announce writes FLAGS and PERMANENTFLAGS again when keywords holds one
+// the client has not been told of, before a FETCH shows it.
+func (s *session) announce(keywords []string) {
+	sel := s.sel
+	fresh := false
+	for _, k := range keywords {
+		if _, ok := sel.keywords[k]; !ok {
+			sel.keywords[k] = struct{}{}
+			fresh = true
+		}
 	}
+	if fresh {
+		s.writeFlags(sel)
+	}
+}
+
+func cmdUnselect(s *session, cmd *imapwire.Command) error {
+	if cmd.Name == "CLOSE" && !s.sel.readOnly {
+		if _, err := s.expunge(nil, true); err != nil {
+			return err
+		}
+	}
+	s.sel.close()
+	s.sel = nil
+	s.state = stateAuth
 	return nil
 }
 
@@ -269,16 +325,30 @@ func lettersOf(flags []string) maildir.Flags {
 	return maildir.Flags(b)
 }
 
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.sel == nil {
-		return nil
+// pollIfChanged polls when the folder may have changed (a notice came)
+// or force; a poll that owes EXPUNGEs runs again when they are allowed.
+func (s *session) pollIfChanged(force, allowExpunge bool) {
+	sel := s.sel
+	select {
+	case <-sel.sub.C:
+		force = true
+	default:
 	}
-	return offStack(func() error { return s.poll(w, allowExpunge) })
+	if !force && !(sel.dirty && allowExpunge) {
+		return
+	}
+	c := s.cc.Command()
+	s.ctx = c.Context()
+	if err := s.poll(allowExpunge); err != nil {
+		s.logger().Warn("imap: poll", "err", err)
+	}
+	c.End()
+	s.ctx = s.cc.Context()
 }
 
 // poll brings the client up to date with the index: EXPUNGE for messages
 // gone (when allowed), EXISTS for new ones, FETCH FLAGS for changed flags.
-func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) poll(allowExpunge bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
 	if time.Since(sel.lastScanCheck) > time.Second {
@@ -291,9 +361,7 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if errors.Is(err, store.ErrNotFound) { // deleted by another session
 		if allowExpunge {
 			for i := len(sel.uids); i > 0; i-- {
-				if err := w.WriteExpunge(uint32(i)); err != nil {
-					return err
-				}
+				s.enc.Raw("* ").Number(uint64(i)).Raw(" EXPUNGE").CRLF()
 			}
 			sel.uids = nil
 		}
@@ -318,9 +386,7 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			if _, ok := slices.BinarySearch(now, sel.uids[i]); ok {
 				continue
 			}
-			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
-				return err
-			}
+			s.enc.Raw("* ").Number(uint64(i + 1)).Raw(" EXPUNGE").CRLF()
 			sel.uids = slices.Delete(sel.uids, i, i+1)
 		}
 		sel.dirty = false
@@ -344,52 +410,45 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	if added > 0 {
-		if err := w.WriteNumMessages(uint32(len(sel.uids))); err != nil {
-			return err
-		}
+		s.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
 	}
 	for _, m := range flagged {
-		if err := w.WriteMessageFlags(sel.seqOf(m.UID), imap.UID(m.UID), sel.imapFlags(m.UID, m.Flags, m.Keywords)); err != nil {
-			return err
-		}
+		s.announce(m.Keywords)
+		s.enc.Raw("* ").Number(uint64(sel.seqOf(m.UID))).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
+		s.writeMsgFlags(m.UID, m.Flags, m.Keywords)
+		s.enc.Raw(")").CRLF()
 	}
 	sel.modseq = f.HighestModSeq
 	sel.folder.UIDNext = f.UIDNext
 	return nil
 }
 
-// imapFlags is the FLAGS of a message as this session shows it.
-func (sel *selected) imapFlags(uid uint32, flags, keywords []string) []imap.Flag {
-	out := make([]imap.Flag, 0, len(flags)+len(keywords)+1)
+// writeMsgFlags writes the FLAGS of a message as this session shows it.
+func (s *session) writeMsgFlags(uid uint32, flags, keywords []string) {
+	e := &s.enc
+	e.Byte('(')
+	n := 0
 	for _, f := range flags {
-		out = append(out, imap.Flag(f))
+		if n > 0 {
+			e.SP()
+		}
+		e.Raw(f)
+		n++
 	}
 	for _, k := range keywords {
-		out = append(out, imap.Flag(k))
-	}
-	if sel.isRecent(uid) {
-		out = append(out, flagRecent)
-	}
-	return out
-}
-
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	s.idling.Lock() // see session.idling
-	defer s.idling.Unlock()
-	if s.sel == nil {
-		<-stop
-		return nil
-	}
-	for {
-		select {
-		case <-stop:
-			return nil
-		case <-s.sel.sub.C: // a notice, or the node's periodic wake-up
+		if n > 0 {
+			e.SP()
 		}
-		if err := offStack(func() error { return s.poll(w, true) }); err != nil {
-			return err
-		}
+		e.Raw(k)
+		n++
 	}
+	if s.sel.isRecent(uid) {
+		if n > 0 {
+			e.SP()
+		}
+		e.Raw(flagRecent)
+	}
+	e.Byte(')')
 }
 
 // countFiles counts the entries of new/ and cur/ that are not dot-files,
