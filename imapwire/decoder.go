@@ -259,11 +259,17 @@ func (d *Decoder) AString() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if b == '"' || b == '{' || b == '~' {
+	if b == '"' || b == '{' || d.literal8Next() {
 		return d.String()
 	}
 	t, err := d.token(isAStringChar, "a string")
 	return string(t), err
+}
+
+// literal8Next reports whether "~{" comes next ("~" alone is an atom).
+func (d *Decoder) literal8Next() bool {
+	b, _ := d.r.Peek(2)
+	return len(b) == 2 && b[0] == '~' && b[1] == '{'
 }
 
 // String reads a quoted string or a literal.
@@ -576,7 +582,7 @@ func (d *Decoder) ListMailbox() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if b == '"' || b == '{' || b == '~' {
+	if b == '"' || b == '{' || d.literal8Next() {
 		return d.String()
 	}
 	t, err := d.token(func(b byte) bool { return isAStringChar(b) || b == '%' || b == '*' }, "a mailbox pattern")
