@@ -253,11 +253,15 @@ func (s *session) command() bool {
 	}
 	s.bad = 0
 	s.okCode = ""
-	c := s.cc.Command()
-	s.ctx = c.Context()
-	err = h.fn(s, cmd)
-	c.End()
-	s.ctx = s.cc.Context()
+	if h.poll == pollNever && cmd.Name == "IDLE" {
+		err = h.fn(s, cmd) // lasts as long as the client wants: no deadline
+	} else {
+		c := s.cc.Command()
+		s.ctx = c.Context()
+		err = h.fn(s, cmd)
+		c.End()
+		s.ctx = s.cc.Context()
+	}
 	if s.sel != nil && h.poll != pollNever && s.state == stateSelected && !isConnErr(err) {
 		s.pollIfChanged(h.poll == pollAlways, h.poll == pollAllowExpunge || cmd.UID)
 	}
