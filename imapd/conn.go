@@ -86,7 +86,16 @@ func (s *session) Read(p []byte) (int, error) {
 		s.hasFirst = false
 		return 1, nil
 	}
-	return s.conn.Read(p)
+	for {
+		n, err := s.conn.Read(p)
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			// An IDLE notice while the client's line was on its way: the
+			// notice waits in the subscription for the next poll.
+			s.conn.SetReadDeadline(time.Time{})
+			continue
+		}
+		return n, err
+	}
 }
 
 // take gets the buffers for a command.
@@ -110,17 +119,21 @@ func (s *session) takeWriter() {
 // release gives the buffers back: the writer once flushed, the reader
 // when it holds no pipelined bytes.
 func (s *session) release() {
-	if s.bw != nil && s.bw.Buffered() == 0 {
-		s.bw.Reset(nil)
-		writers.Put(s.bw)
-		s.bw = nil
-		s.enc.Reset(nil)
-	}
+	s.releaseWriter()
 	if s.br != nil && s.br.Buffered() == 0 {
 		s.br.Reset(nil)
 		readers.Put(s.br)
 		s.br = nil
 		s.dec.Reset(nil)
+	}
+}
+
+func (s *session) releaseWriter() {
+	if s.bw != nil && s.bw.Buffered() == 0 {
+		s.bw.Reset(nil)
+		writers.Put(s.bw)
+		s.bw = nil
+		s.enc.Reset(nil)
 	}
 }
 

@@ -56,5 +56,9 @@ func init() {
 		"SEARCH":       {cmdSearch, stateSelected, pollNoExpunge},
 		"COPY":         {cmdCopy, stateSelected, pollAllowExpunge},
 		"MOVE":         {cmdCopy, stateSelected, pollAllowExpunge},
+		"GETQUOTAROOT": {cmdGetQuotaRoot, authed, pollAllowExpunge},
+		"GETQUOTA":     {cmdGetQuota, authed, pollAllowExpunge},
+		"SETQUOTA":     {cmdSetQuota, authed, pollAllowExpunge},
+		"COMPRESS":     {cmdCompress, authed, pollNever},
 	}
 }

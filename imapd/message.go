@@ -66,10 +66,16 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	src := p[n : n+k]
 	bare := 0
 	prevCR := c.lastCR
-	for i, b := range src {
-		if b == '\n' && !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
+	for i := 0; ; {
+		j := bytes.IndexByte(src[i:], '\n') // not a loop over every byte: the common case has few line ends to look at
+		if j < 0 {
+			break
+		}
+		i += j
+		if !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
 			bare++
 		}
+		i++
 	}
 	c.lastCR = src[k-1] == '\r'
 	if bare == 0 {

@@ -37,6 +37,7 @@ type Backend interface {
 	RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error
 	SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error
 	IMAPStatus(ctx context.Context, folderID int64) (store.IMAPFolderStatus, error)
+	IMAPMailboxUsage(ctx context.Context, mailboxID int64) (quota, used int64, err error)
 
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
 	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
@@ -132,7 +133,12 @@ func New(opts Options) *Server {
 // baseCaps are the capabilities of every state; see session.capabilities.
 const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " +
 	"CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE " +
-	"BINARY UTF8=ACCEPT MULTIAPPEND"
+	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE"
+
+// COMPRESS=DEFLATE (RFC 4978, cmdCompress) works for clients that flush
+// with Z_SYNC_FLUSH but is not advertised: compress/flate's reader hands
+// out a block's data only at a stored block or a full window, so a client
+// that flushes with Z_PARTIAL_FLUSH (mbsync) waits forever for the answer.
 
 // refusal is the greeting of a client over its connection limit: BYE
 // instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.

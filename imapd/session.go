@@ -250,6 +250,9 @@ func cmdIdle(s *session, cmd *imapwire.Command) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
+	if _, ok := s.conn.(*deflateConn); ok && s.sel != nil {
+		return s.idleCompressed()
+	}
 	if s.sel != nil {
 		s.sel.sub.SetWake(func() {
 			s.wake.Store(true)
@@ -291,6 +294,14 @@ func (s *session) Idle() error { return s.waitFirst() }
 
 // idlePoll writes the changes of the selected folder during IDLE.
 func (s *session) idlePoll() {
+	s.idleWrite()
+	if s.br == nil || s.br.Buffered() == 0 {
+		s.release()
+	}
+}
+
+// idleWrite polls and writes what changed; it touches only the writer.
+func (s *session) idleWrite() {
 	if s.sel == nil {
 		return
 	}
@@ -307,7 +318,37 @@ func (s *session) idlePoll() {
 	c.End()
 	s.ctx = s.cc.Context()
 	s.flush()
-	if s.br == nil || s.br.Buffered() == 0 {
-		s.release()
+	s.releaseWriter()
+}
+
+// idleCompressed is IDLE under COMPRESS=DEFLATE. The decompressor may
+// hold the client's bytes where no socket deadline can reach them, so
+// here a goroutine of its own writes the notices while the session's
+// reads the client's DONE; the two touch different halves (the writer,
+// the reader) until the reader has its line and stops the other.
+func (s *session) idleCompressed() error {
+	s.idleWrite()
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-s.sel.sub.C:
+				s.idleWrite()
+			}
+		}
+	}()
+	line, err := s.dec.ReadLine()
+	close(done)
+	<-finished
+	s.takeWriter()
+	if err != nil {
+		return err
 	}
+	if !strings.EqualFold(line, "DONE") {
+		return imapErr("BAD", "", "Expected DONE")
+	}
+	return nil
 }
