@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -66,8 +67,11 @@ type session struct {
 	enc      imapwire.Encoder
 	bad      int
 	okCode   string // the response code of the running command's OK
-	tag      string // the running command's tag
-	wake     atomic.Bool
+	// idleUntil is when the wait for the client's next bytes ends: the
+	// read deadline, but for an IDLE notice's interruption.
+	idleUntil time.Time
+	tag       string // the running command's tag
+	wake      atomic.Bool
 }
 
 func (s *Server) newSession(c net.Conn, implicitTLS bool) *session {
@@ -88,15 +92,21 @@ func (s *session) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := s.conn.Read(p)
-		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(s.idleUntil) {
 			// An IDLE notice while the client's line was on its way: the
 			// notice waits in the subscription for the next poll.
-			s.conn.SetReadDeadline(time.Time{})
+			s.conn.SetReadDeadline(s.idleUntil)
 			continue
 		}
 		return n, err
 	}
 }
+
+// Autologout timers (RFC 9051 5.4: at least 30 minutes once logged in).
+const (
+	loginTimeout = 30 * time.Second
+	idleTimeout  = 35 * time.Minute
+)
 
 // take gets the buffers for a command.
 func (s *session) take() {
@@ -150,7 +160,15 @@ func (s *session) logger() *slog.Logger {
 // waitFirst waits for the first byte of the next command with no buffer
 // held. A wake-up (IDLE's notices) interrupts the wait through the read
 // deadline: it returns errWoken.
+// The wait ends with errAutologout after loginTimeout before login,
+// idleTimeout after.
 func (s *session) waitFirst() error {
+	wait := cmp.Or(s.srv.opts.IdleTimeout, idleTimeout)
+	if s.state == stateNotAuth {
+		wait = cmp.Or(s.srv.opts.LoginTimeout, loginTimeout)
+	}
+	s.idleUntil = time.Now().Add(wait)
+	s.conn.SetReadDeadline(s.idleUntil)
 	for {
 		_, err := s.conn.Read(s.first[:])
 		if err == nil {
@@ -158,15 +176,21 @@ func (s *session) waitFirst() error {
 			return nil
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			s.conn.SetReadDeadline(time.Time{})
 			if s.wake.Swap(false) {
+				s.conn.SetReadDeadline(s.idleUntil)
 				return errWoken
 			}
+			if !time.Now().Before(s.idleUntil) {
+				return errAutologout
+			}
+			s.conn.SetReadDeadline(s.idleUntil)
 			continue
 		}
 		return err
 	}
 }
+
+var errAutologout = errors.New("autologout")
 
 var errWoken = errors.New("woken")
 
@@ -186,6 +210,11 @@ func (s *session) serve() {
 		if s.br == nil || s.br.Buffered() == 0 {
 			s.release()
 			if err := s.waitFirst(); err != nil {
+				if errors.Is(err, errAutologout) {
+					s.takeWriter()
+					s.enc.Status("*", "BYE", "", "Autologout: idle for too long")
+					s.flush()
+				}
 				return
 			}
 		}
@@ -346,7 +375,11 @@ func (s *session) respond(cmd *imapwire.Command, err error) bool {
 	}
 	var ie *imapError
 	if errors.As(err, &ie) {
-		s.enc.Status(cmd.Tag, ie.status, ie.code, ie.text)
+		tag := cmd.Tag
+		if ie.status == "BYE" {
+			tag = "*"
+		}
+		s.enc.Status(tag, ie.status, ie.code, ie.text)
 		return !ie.bye
 	}
 	var se *imapwire.SyntaxError

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"mailhost/imapd"
 )
 
 // login opens a raw conversation logged in as bob.
@@ -253,4 +256,55 @@ func TestDigestEnvelopeSearch(t *testing.T) {
 		t.Errorf("SEARCH HEADER of an address with comments: %q", l)
 	}
 	r.expect("e OK")
+}
+
+// TestIMAP4rev2: a client that ENABLEs IMAP4rev2 gets its behaviours:
+// no \Recent, ESEARCH for SEARCH, UTF-8 mailbox names.
+func TestIMAP4rev2(t *testing.T) {
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
+	appendMsg(t, c, "INBOX", testMsg)
+	r := rawLogin(t, e)
+	r.send("a ENABLE IMAP4rev2\r\n")
+	if l := r.expect("* ENABLED"); l != "* ENABLED IMAP4rev2\r\n" {
+		t.Errorf("ENABLE: %q", l)
+	}
+	r.expect("a OK")
+	r.send("b CREATE \"Réunions\"\r\n")
+	r.expect("b OK")
+	r.send("c LIST \"\" R*\r\n")
+	if l := r.expect("* LIST"); !strings.Contains(l, `"Réunions"`) {
+		t.Errorf("LIST in UTF-8: %q", l)
+	}
+	r.expect("c OK")
+	r.send("d SELECT INBOX\r\n")
+	for {
+		l := r.expect("")
+		if strings.Contains(l, "RECENT") {
+			t.Errorf("IMAP4rev2 SELECT: %q", l)
+		}
+		if strings.HasPrefix(l, "d ") {
+			break
+		}
+	}
+	r.send("e SEARCH ALL\r\n")
+	if l := r.expect("* "); l != "* ESEARCH (TAG \"e\") ALL 1\r\n" {
+		t.Errorf("IMAP4rev2 SEARCH: %q", l)
+	}
+	r.expect("e OK")
+}
+
+// TestAutologout: a client silent for too long, before login and after,
+// gets BYE and the connection closes.
+func TestAutologout(t *testing.T) {
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	n := e.startNodeWith(t, func(o *imapd.Options) { o.LoginTimeout, o.IdleTimeout = time.Second, 2*time.Second })
+	r := dialRaw(t, n.addr)
+	r.expect("* BYE Autologout")
+	r = dialRaw(t, n.addr)
+	r.send("a LOGIN bob@example.test secret\r\nb SELECT INBOX\r\nc IDLE\r\n")
+	r.expect("+ idling")
+	r.expect("* BYE Autologout")
 }

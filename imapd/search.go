@@ -71,6 +71,9 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		sel.searchRes = found
 	}
 	e := &s.enc
+	if !a.HasReturn && s.rev2 { // IMAP4rev2 has no SEARCH response (RFC 9051 7.3.4)
+		a.HasReturn = true
+	}
 	if !a.HasReturn {
 		e.Raw("* SEARCH")
 		for _, n := range nums {

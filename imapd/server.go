@@ -97,7 +97,11 @@ type Options struct {
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
-	Log            *slog.Logger
+	// LoginTimeout and IdleTimeout end a session that sends nothing for
+	// so long before login (0: 30 seconds) and after (0: 35 minutes,
+	// RFC 9051 5.4), with "* BYE".
+	LoginTimeout, IdleTimeout time.Duration
+	Log                       *slog.Logger
 }
 
 // Server is the IMAP server of a node.

@@ -218,6 +218,7 @@ func cmdEnable(s *session, cmd *imapwire.Command) error {
 		case "IMAP4REV2":
 			if !s.rev2 {
 				s.rev2 = true
+				s.enc.UTF8 = true // mailbox names and strings in UTF-8 (RFC 9051 5.1)
 				on = append(on, "IMAP4rev2")
 			}
 		case "UTF8=ACCEPT":
@@ -261,7 +262,7 @@ func cmdIdle(s *session, cmd *imapwire.Command) error {
 		defer func() {
 			s.sel.sub.SetWake(nil)
 			s.wake.Store(false)
-			s.conn.SetReadDeadline(time.Time{})
+			s.conn.SetReadDeadline(s.idleUntil)
 		}()
 		s.idlePoll()
 	}
@@ -269,6 +270,10 @@ func cmdIdle(s *session, cmd *imapwire.Command) error {
 		if s.br == nil || s.br.Buffered() == 0 {
 			s.release()
 			err := s.Idle()
+			if errors.Is(err, errAutologout) {
+				s.takeWriter()
+				return &imapError{status: "BYE", text: "Autologout: idle for too long", bye: true}
+			}
 			if errors.Is(err, errWoken) {
 				s.idlePoll()
 				continue
