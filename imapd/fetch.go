@@ -29,8 +29,51 @@ func cmdFetch(s *session, cmd *imapwire.Command) error {
 	return s.fetchUIDs(s.sel.resolve(a.Set, cmd.UID), items)
 }
 
+// flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
+func flagsOnly(it *imapwire.FetchItems) bool {
+	return !(it.InternalDate || it.RFC822Size || it.Envelope || it.Body || it.BodyStructure || it.ModSeq ||
+		it.Preview || it.SaveDate || it.EmailID || it.ThreadID || len(it.Sections) > 0 || len(it.BinarySize) > 0)
+}
+
+// fetchCachedFlags answers a FETCH of UID and FLAGS from the session's
+// view of the flags, which the poll after each notice keeps current:
+// no round trip to the index.
+func (s *session) fetchCachedFlags(uids []uint32, it *imapwire.FetchItems) {
+	sel := s.sel
+	e := &s.enc
+	for _, uid := range uids {
+		i, ok := slices.BinarySearch(sel.uids, uid)
+		if !ok {
+			continue
+		}
+		flags, keywords := sel.cachedFlags(i)
+		if it.Flags {
+			s.announce(keywords)
+		}
+		e.Raw("* ").Number(uint64(i + 1)).Raw(" FETCH (")
+		if it.UID {
+			e.Raw("UID ").Number(uint64(uid))
+			if it.Flags {
+				e.SP()
+			}
+		}
+		if it.Flags {
+			e.Raw("FLAGS ")
+			s.writeMsgFlags(uid, flags, keywords)
+		}
+		e.Raw(")").CRLF()
+	}
+}
+
 func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 	sel := s.sel
+	if flagsOnly(items) {
+		// Bring the cache up to date first when a notice says something
+		// changed (no EXPUNGE during FETCH: RFC 9051 7.5.1).
+		s.pollIfChanged(false, false)
+		s.fetchCachedFlags(uids, items)
+		return nil
+	}
 	setSeen := false
 	if !sel.readOnly {
 		for _, b := range items.Sections {
@@ -68,6 +111,8 @@ func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 			c, changed := seen[m.UID]
 			if changed {
 				m.Flags, m.Keywords, m.Filename = c.Flags, c.Keywords, c.NewName
+			} else {
+				sel.setFlags(m.UID, m.Flags, m.Keywords)
 			}
 			if err := s.fetchOne(m, items, changed); err != nil {
 				return err

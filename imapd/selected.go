@@ -26,10 +26,77 @@ type selected struct {
 	dirty    bool     // an expunge could not be reported yet
 	sub      *store.FolderSub
 
-	searchRes     []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
-	keywords      map[string]struct{} // those the client was told of (FLAGS)
+	searchRes []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	keywords  map[string]struct{} // those the client was told of (FLAGS)
+	// The flags of the messages as last read from the index: system flags
+	// as bits (flagBits), parallel to uids, and the keywords of those that
+	// have some. A FETCH of flags alone is answered from here.
+	msgFlags      []uint8
+	msgKw         map[uint32][]string
 	newMT, curMT  time.Time
 	lastScanCheck time.Time
+}
+
+// flagBits are the system flags the cache holds, one bit each.
+var flagBits = [...]string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`}
+
+func bitsOf(flags []string) uint8 {
+	var b uint8
+	for _, f := range flags {
+		for i, s := range flagBits {
+			if f == s {
+				b |= 1 << i
+			}
+		}
+	}
+	return b
+}
+
+// push adds a message after the last one the client knows.
+func (sel *selected) push(uid uint32, flags, keywords []string) {
+	sel.uids = append(sel.uids, uid)
+	sel.msgFlags = append(sel.msgFlags, bitsOf(flags))
+	sel.setKeywords(uid, keywords)
+}
+
+func (sel *selected) setKeywords(uid uint32, keywords []string) {
+	if len(keywords) == 0 {
+		delete(sel.msgKw, uid)
+		return
+	}
+	if sel.msgKw == nil {
+		sel.msgKw = map[uint32][]string{}
+	}
+	sel.msgKw[uid] = keywords
+}
+
+// remove forgets the message at index i (sequence number i+1).
+func (sel *selected) remove(i int) {
+	delete(sel.msgKw, sel.uids[i])
+	sel.uids = slices.Delete(sel.uids, i, i+1)
+	sel.msgFlags = slices.Delete(sel.msgFlags, i, i+1)
+}
+
+// setFlags records the flags the index has for uid.
+func (sel *selected) setFlags(uid uint32, flags, keywords []string) {
+	i, ok := slices.BinarySearch(sel.uids, uid)
+	if !ok {
+		return
+	}
+	sel.msgFlags[i] = bitsOf(flags)
+	sel.setKeywords(uid, keywords)
+}
+
+// cachedFlags returns the flags of the message at index i as the cache
+// has them.
+func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
+	b := sel.msgFlags[i]
+	for k, f := range flagBits {
+		if b&(1<<k) != 0 {
+			flags = append(flags, f)
+		}
+	}
+	return flags, sel.msgKw[sel.uids[i]]
 }
 
 func (sel *selected) close() {
@@ -160,12 +227,13 @@ func (s *session) selectFolder(name string, readOnly bool) error {
 	if err != nil {
 		return fail(err)
 	}
-	sel.uids = make([]uint32, len(msgs))
+	sel.uids = make([]uint32, 0, len(msgs))
+	sel.msgFlags = make([]uint8, 0, len(msgs))
 	var firstUnseen uint32
 	var newUIDs []uint32
 	sel.keywords = map[string]struct{}{}
 	for i, m := range msgs {
-		sel.uids[i] = m.UID
+		sel.push(m.UID, m.Flags, m.Keywords)
 		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
 			firstUnseen = uint32(i + 1)
 		}
@@ -337,13 +405,14 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	if !force && !(sel.dirty && allowExpunge) {
 		return
 	}
+	prev := s.ctx
 	c := s.cc.Command()
 	s.ctx = c.Context()
 	if err := s.poll(allowExpunge); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
 	c.End()
-	s.ctx = s.cc.Context()
+	s.ctx = prev
 }
 
 // poll brings the client up to date with the index: EXPUNGE for messages
@@ -363,7 +432,7 @@ func (s *session) poll(allowExpunge bool) error {
 			for i := len(sel.uids); i > 0; i-- {
 				s.enc.Raw("* ").Number(uint64(i)).Raw(" EXPUNGE").CRLF()
 			}
-			sel.uids = nil
+			sel.uids, sel.msgFlags, sel.msgKw = nil, nil, nil
 		}
 		return nil
 	}
@@ -387,7 +456,7 @@ func (s *session) poll(allowExpunge bool) error {
 				continue
 			}
 			s.enc.Raw("* ").Number(uint64(i + 1)).Raw(" EXPUNGE").CRLF()
-			sel.uids = slices.Delete(sel.uids, i, i+1)
+			sel.remove(i)
 		}
 		sel.dirty = false
 	} else {
@@ -402,10 +471,11 @@ func (s *session) poll(allowExpunge bool) error {
 	for _, m := range changed {
 		switch {
 		case m.UID > last:
-			sel.uids = append(sel.uids, m.UID)
+			sel.push(m.UID, m.Flags, m.Keywords)
 			last = m.UID
 			added++
 		case sel.seqOf(m.UID) != 0:
+			sel.setFlags(m.UID, m.Flags, m.Keywords)
 			flagged = append(flagged, m)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +58,9 @@ func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flag
 	changes, err := s.srv.opts.Backend.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords, rename)
 	if err != nil {
 		return nil, s.internal("store flags", err)
+	}
+	for _, c := range changes {
+		sel.setFlags(c.UID, c.Flags, c.Keywords)
 	}
 	if len(changes) > 0 {
 		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
@@ -131,7 +133,7 @@ func (s *session) expunge(only []uint32, quiet bool) (int, error) {
 		if !quiet {
 			s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
 		}
-		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+		sel.remove(int(seq - 1))
 	}
 	return len(gone), nil
 }
@@ -452,7 +454,7 @@ func (s *session) move(a imapwire.Copy, uid bool) error {
 			continue
 		}
 		s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
-		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+		sel.remove(int(seq - 1))
 	}
 	return nil
 }
