@@ -295,8 +295,8 @@ func (s *session) command() bool {
 	}
 	s.bad = 0
 	s.okCode = ""
-	if h.poll == pollNever && cmd.Name == "IDLE" {
-		err = h.fn(s, cmd) // lasts as long as the client wants: no deadline
+	if noDatabase[cmd.Name] {
+		err = h.fn(s, cmd)
 	} else {
 		c := s.cc.Command()
 		s.ctx = c.Context()

@@ -17,6 +17,12 @@ type handler struct {
 	poll   int
 }
 
+// noDatabase are the commands that do no database work of their own (a
+// poll after them has its own context): they run without a command
+// context (IDLE lasts as long as the client wants).
+var noDatabase = map[string]bool{"CAPABILITY": true, "NOOP": true, "CHECK": true, "LOGOUT": true, "ID": true,
+	"ENABLE": true, "NAMESPACE": true, "IDLE": true, "STARTTLS": true, "UNSELECT": true}
+
 const (
 	anyState = stateNotAuth | stateAuth | stateSelected
 	authed   = stateAuth | stateSelected
