@@ -82,3 +82,42 @@ func BenchmarkIMAP10kSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIMAPCommands runs 20 clients in parallel on one mailbox of 50
+// messages, each in a loop of the commands a mail client sends most
+// (FETCH of flags, of a header, STORE, NOOP, STATUS); it reports
+// commands per second.
+func BenchmarkIMAPCommands(b *testing.B) {
+	e := newEnv(b)
+	e.addMailbox(b, "bench@example.test", "secret", 0)
+	c := e.dial(b, e.nodes[0], "bench@example.test", "secret", nil)
+	for i := 0; i < 50; i++ {
+		appendMsg(b, c, "INBOX", testMsg)
+	}
+	const clients = 20
+	script := "f1 FETCH 1:* (FLAGS)\r\nf2 UID FETCH 1:10 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])\r\n" +
+		"f3 STORE 5 +FLAGS (\\Seen)\r\nf4 NOOP\r\nf5 STATUS Sent (MESSAGES UNSEEN)\r\n"
+	const perScript = 5
+	conns := make([]*raw, clients)
+	for i := range conns {
+		conns[i] = dialRaw(b, e.nodes[0].addr)
+		conns[i].send("l LOGIN bench@example.test secret\r\ns SELECT INBOX\r\n")
+		conns[i].expect("s OK")
+	}
+	b.ResetTimer()
+	start := time.Now()
+	done := make(chan struct{}, clients)
+	for _, r := range conns {
+		go func() {
+			for i := 0; i < b.N; i++ {
+				r.send(script)
+				r.expect("f5 ")
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range conns {
+		<-done
+	}
+	b.ReportMetric(float64(b.N*clients*perScript)/time.Since(start).Seconds(), "cmds/s")
+}

@@ -8,12 +8,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message/textproto"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
@@ -21,18 +20,63 @@ import (
 // fetchChunk is how many index rows a FETCH reads at a time.
 const fetchChunk = 500
 
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
-	return s.fetchUIDs(w, s.sel.resolve(numSet), options)
+func cmdFetch(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.Fetch)
+	items := &a.Items
+	if cmd.UID {
+		items.UID = true
+	}
+	return s.fetchUIDs(s.sel.resolve(a.Set, cmd.UID), items)
 }
 
-func (s *session) fetchUIDs(w *imapserver.FetchWriter, uids []uint32, options *imap.FetchOptions) error {
+// flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
+func flagsOnly(it *imapwire.FetchItems) bool {
+	return !(it.InternalDate || it.RFC822Size || it.Envelope || it.Body || it.BodyStructure || it.ModSeq ||
+		it.Preview || it.SaveDate || it.EmailID || it.ThreadID || len(it.Sections) > 0 || len(it.BinarySize) > 0)
+}
+
+// fetchCachedFlags answers a FETCH of UID and FLAGS from the session's
+// view of the flags, which the poll after each notice keeps current:
+// no round trip to the index.
+func (s *session) fetchCachedFlags(uids []uint32, it *imapwire.FetchItems) {
 	sel := s.sel
+	e := &s.enc
+	for _, uid := range uids {
+		i, ok := slices.BinarySearch(sel.uids, uid)
+		if !ok {
+			continue
+		}
+		flags, keywords := sel.cachedFlags(i)
+		if it.Flags {
+			s.announce(keywords)
+		}
+		e.Raw("* ").Number(uint64(i + 1)).Raw(" FETCH (")
+		if it.UID {
+			e.Raw("UID ").Number(uint64(uid))
+			if it.Flags {
+				e.SP()
+			}
+		}
+		if it.Flags {
+			e.Raw("FLAGS ")
+			s.writeMsgFlags(uid, flags, keywords)
+		}
+		e.Raw(")").CRLF()
+	}
+}
+
+func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
+	sel := s.sel
+	if flagsOnly(items) {
+		// Bring the cache up to date first when a notice says something
+		// changed (no EXPUNGE during FETCH: RFC 9051 7.5.1).
+		s.pollIfChanged(false, false)
+		s.fetchCachedFlags(uids, items)
+		return nil
+	}
 	setSeen := false
 	if !sel.readOnly {
-		for _, b := range options.BodySection {
-			setSeen = setSeen || !b.Peek
-		}
-		for _, b := range options.BinarySection {
+		for _, b := range items.Sections {
 			setSeen = setSeen || !b.Peek
 		}
 	}
@@ -52,7 +96,7 @@ func (s *session) fetchUIDs(w *imapserver.FetchWriter, uids []uint32, options *i
 				}
 			}
 			if len(unseen) > 0 {
-				changes, err := s.storeFlags(sel, unseen, store.FlagsAdd, []imap.Flag{imap.FlagSeen})
+				changes, err := s.storeFlags(sel, unseen, store.FlagsAdd, []string{`\Seen`})
 				if err != nil {
 					return err
 				}
@@ -67,8 +111,10 @@ func (s *session) fetchUIDs(w *imapserver.FetchWriter, uids []uint32, options *i
 			c, changed := seen[m.UID]
 			if changed {
 				m.Flags, m.Keywords, m.Filename = c.Flags, c.Keywords, c.NewName
+			} else {
+				sel.setFlags(m.UID, m.Flags, m.Keywords)
 			}
-			if err := s.fetchOne(w, m, options, changed); err != nil {
+			if err := s.fetchOne(m, items, changed); err != nil {
 				return err
 			}
 		}
@@ -131,7 +177,7 @@ func (mf *msgFile) vsize(m *store.IMAPMessage) (int64, error) {
 	return io.Copy(io.Discard, r)
 }
 
-func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, options *imap.FetchOptions, flagsChanged bool) error {
+func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsChanged bool) error {
 	sel := s.sel
 	seq := sel.seqOf(m.UID)
 	if seq == 0 {
@@ -141,13 +187,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 	defer mf.close()
 	// Open the file before writing anything, so a message whose file has
 	// vanished is skipped rather than half written.
-	needsFile := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
-		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 || options.RFC822Size
+	needsBytes := it.Envelope || it.Body || it.BodyStructure || len(it.Sections) > 0 || len(it.BinarySize) > 0 || it.Preview
 	var vsize int64
-	if needsFile {
+	if needsBytes || it.RFC822Size {
 		var err error
-		if vsize, err = mf.vsize(m); err == nil && mf.f == nil && (options.Envelope || options.BodyStructure != nil ||
-			len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0) {
+		if vsize, err = mf.vsize(m); err == nil && mf.f == nil && needsBytes {
 			_, err = mf.reader()
 		}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -158,124 +202,133 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, m *store.IMAPMessage, opti
 			return s.internal("fetch: open message", err)
 		}
 	}
-	rw := w.CreateMessage(seq)
-	if options.UID {
-		rw.WriteUID(imap.UID(m.UID))
+	showFlags := it.Flags || flagsChanged
+	if showFlags {
+		s.announce(m.Keywords)
 	}
-	if options.Flags || flagsChanged {
-		rw.WriteFlags(sel.imapFlags(m.UID, m.Flags, m.Keywords))
+	e := &s.enc
+	e.Raw("* ").Number(uint64(seq)).Raw(" FETCH (")
+	sp := false
+	item := func(name string) *imapwire.Encoder {
+		if sp {
+			e.SP()
+		}
+		sp = true
+		return e.Raw(name)
 	}
-	if options.InternalDate {
-		rw.WriteInternalDate(m.InternalDate)
+	if it.UID {
+		item("UID ").Number(uint64(m.UID))
 	}
-	if options.RFC822Size {
-		rw.WriteRFC822Size(vsize)
+	if showFlags {
+		item("FLAGS ")
+		s.writeMsgFlags(m.UID, m.Flags, m.Keywords)
+	}
+	if it.InternalDate {
+		item("INTERNALDATE ").DateTime(m.InternalDate)
+	}
+	if it.RFC822Size {
+		item("RFC822.SIZE ").Number(uint64(vsize))
+	}
+	if it.ModSeq {
+		item("MODSEQ (").Number(uint64(m.ModSeq)).Byte(')')
 	}
 	var ferr error
-	if options.Envelope {
+	if it.Envelope {
 		h, err := mf.header()
-		if err == nil {
-			rw.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		if err != nil {
+			h = textproto.Header{}
 		}
+		item("ENVELOPE ").Envelope(envelopeOf(h))
 		ferr = errors.Join(ferr, err)
 	}
-	if options.BodyStructure != nil {
+	if it.Body || it.BodyStructure {
 		r, err := mf.reader()
+		if err != nil {
+			return s.internal("fetch: read message", err)
+		}
+		bs := bodyStructure(r)
+		if it.BodyStructure {
+			item("BODYSTRUCTURE ").BodyStructure(bs, true)
+		}
+		if it.Body {
+			item("BODY ").BodyStructure(bs, false)
+		}
+	}
+	if it.Preview {
+		r, err := mf.reader()
+		p := ""
 		if err == nil {
-			rw.WriteBodyStructure(bodyStructure(r))
+			p = preview(r)
 		}
-		ferr = errors.Join(ferr, err)
+		item("PREVIEW ").NString(p)
 	}
-	for _, sec := range options.BodySection {
-		if err := writeSection(rw, mf, sec, vsize); err != nil {
-			rw.Close()
-			return err
-		}
-	}
-	for _, sec := range options.BinarySection {
-		var err error
-		if len(sec.Part) == 0 {
-			var r io.Reader
-			if r, err = mf.reader(); err == nil {
-				b := imapserver.ExtractBinarySection(r, sec)
-				wc := rw.WriteBinarySection(sec, int64(len(b)))
-				wc.Write(b)
-				err = wc.Close()
-			}
-		} else {
-			err = streamSection(mf, func(r io.Reader) io.Reader { return binaryBody(r, sec.Part) }, sec.Partial,
-				func(n int64) io.WriteCloser { return rw.WriteBinarySection(sec, n) })
-		}
-		if err != nil {
-			rw.Close()
-			return err
-		}
-	}
-	for _, sec := range options.BinarySectionSize {
+	for i := range it.BinarySize {
+		sec := &it.BinarySize[i]
 		r, err := mf.reader()
 		if err != nil {
-			ferr = errors.Join(ferr, err)
-			continue
+			return s.internal("fetch: read message", err)
 		}
 		var n int64
-		if src := binaryBody(r, sec.Part); len(sec.Part) > 0 && src != nil {
+		if src := binaryBody(r, sec.Part); src != nil {
 			n, _ = io.Copy(io.Discard, src)
-		} else if len(sec.Part) == 0 {
-			n = int64(imapserver.ExtractBinarySectionSize(r, sec))
 		}
-		rw.WriteBinarySectionSize(sec, uint32(n))
+		item("").BinarySizeName(sec).SP().Number(uint64(n))
 	}
+	for i := range it.Sections {
+		sec := &it.Sections[i]
+		item("").SectionName(sec).SP()
+		if err := writeSection(e, mf, sec, vsize); err != nil {
+			return err
+		}
+	}
+	e.Raw(")").CRLF()
 	if ferr != nil {
 		s.logger().Warn("imap: fetch: read message", "uid", m.UID, "err", ferr)
 	}
-	return rw.Close()
+	return nil
 }
 
-// writeSection writes one BODY[...] item. The whole message, its top-level
-// header and its top-level text are streamed from the file; other sections
-// (parts, header field lists) go through go-imap's section extraction.
-func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.FetchItemBodySection, vsize int64) error {
-	if len(sec.Part) == 0 && sec.Specifier == imap.PartSpecifierHeader && (len(sec.HeaderFields) > 0 || len(sec.HeaderFieldsNot) > 0) {
+// writeSection writes one BODY[...] or BINARY[...] item's data. The
+// whole message, its top-level header and its top-level text are streamed
+// from the file, and so are parts' bodies; header sections of parts are
+// read into memory (bounded as headers are).
+func writeSection(e *imapwire.Encoder, mf *msgFile, sec *imapwire.Section, vsize int64) error {
+	lit := func(n int64) io.Writer {
+		e.LiteralHeader(n, sec.Binary)
+		return e.Writer()
+	}
+	if sec.Binary {
+		return streamSection(mf, func(r io.Reader) io.Reader { return binaryBody(r, sec.Part) }, sec.Partial, lit)
+	}
+	fields := sec.Specifier == "HEADER.FIELDS" || sec.Specifier == "HEADER.FIELDS.NOT"
+	if len(sec.Part) == 0 && fields {
 		// HEADER.FIELDS (NOT) of the message: from the header parsed once.
 		h, err := mf.header()
 		if err != nil {
 			return err
 		}
-		b := headerFields(h, sec.HeaderFields, sec.HeaderFieldsNot)
-		if p := sec.Partial; p != nil {
-			b = b[min(int64(len(b)), p.Offset):min(int64(len(b)), p.Offset+p.Size)]
-		}
-		wc := rw.WriteBodySection(sec, int64(len(b)))
-		wc.Write(b)
-		return wc.Close()
+		return writeBytes(lit, headerFields(h, sec), sec.Partial)
 	}
 	r, err := mf.reader()
 	if err != nil {
 		return err
 	}
-	streamed := len(sec.Part) == 0 && len(sec.HeaderFields) == 0 && len(sec.HeaderFieldsNot) == 0 &&
-		(sec.Specifier == imap.PartSpecifierNone || sec.Specifier == imap.PartSpecifierText ||
-			sec.Specifier == imap.PartSpecifierHeader)
-	if !streamed && len(sec.HeaderFields) == 0 && len(sec.HeaderFieldsNot) == 0 &&
-		(sec.Specifier == imap.PartSpecifierNone || sec.Specifier == imap.PartSpecifierText) {
-		// A part's body, or the text of an attached message: streamed too.
-		text := sec.Specifier == imap.PartSpecifierText
-		return streamSection(mf, func(r io.Reader) io.Reader { return partBody(r, sec.Part, text) }, sec.Partial,
-			func(n int64) io.WriteCloser { return rw.WriteBodySection(sec, n) })
-	}
-	if !streamed { // headers: bounded by mailheader.MaxSize-ish sizes
-		b := imapserver.ExtractBodySection(r, sec)
-		wc := rw.WriteBodySection(sec, int64(len(b)))
-		wc.Write(b)
-		return wc.Close()
+	if len(sec.Part) > 0 {
+		switch sec.Specifier {
+		case "", "TEXT":
+			// A part's body, or the text of an attached message: streamed.
+			text := sec.Specifier == "TEXT"
+			return streamSection(mf, func(r io.Reader) io.Reader { return partBody(r, sec.Part, text) }, sec.Partial, lit)
+		}
+		return writeBytes(lit, partHeader(r, sec), sec.Partial)
 	}
 	start, length := int64(0), vsize
-	if sec.Specifier != imap.PartSpecifierNone {
+	if sec.Specifier != "" {
 		hl, err := headerLength(r)
 		if err != nil {
 			return err
 		}
-		if sec.Specifier == imap.PartSpecifierHeader {
+		if sec.Specifier == "HEADER" {
 			length = hl
 		} else {
 			start, length = hl, vsize-hl
@@ -298,23 +351,32 @@ func writeSection(rw *imapserver.FetchResponseWriter, mf *msgFile, sec *imap.Fet
 	if _, err := io.CopyN(io.Discard, r, start); err != nil && length > 0 {
 		return err
 	}
-	wc := rw.WriteBodySection(sec, length)
-	if n, err := io.CopyN(wc, r, length); err != nil && n < length {
+	w := lit(length)
+	if n, err := copyN(w, r, length); err != nil && n < length {
 		// The file is shorter than its name says: pad, so the literal
 		// keeps its announced length and the session stays in sync.
-		if _, err := io.CopyN(wc, padding{}, length-n); err != nil {
+		if _, err := io.CopyN(w, padding{}, length-n); err != nil {
 			return err
 		}
 	}
-	return wc.Close()
+	return nil
+}
+
+// writeBytes writes b (its partial range) as the literal of a section.
+func writeBytes(lit func(int64) io.Writer, b []byte, p *imapwire.Partial) error {
+	if p != nil {
+		b = b[min(int64(len(b)), p.Offset):min(int64(len(b)), p.Offset+p.Size)]
+	}
+	_, err := lit(int64(len(b))).Write(b)
+	return err
 }
 
 // streamSection sends the bytes open finds in the message in two passes
 // over the file, one to count them (the literal's size comes first) and one
 // to send them, so memory does not grow with the section's size. A section
 // that does not exist is sent empty.
-func streamSection(mf *msgFile, open func(io.Reader) io.Reader, partial *imap.SectionPartial,
-	write func(size int64) io.WriteCloser) error {
+func streamSection(mf *msgFile, open func(io.Reader) io.Reader, partial *imapwire.Partial,
+	write func(size int64) io.Writer) error {
 	r, err := mf.reader()
 	if err != nil {
 		return err
@@ -341,13 +403,29 @@ func streamSection(mf *msgFile, open func(io.Reader) io.Reader, partial *imap.Se
 			src = bytes.NewReader(nil)
 		}
 		io.CopyN(io.Discard, src, start)
-		if n, err := io.CopyN(wc, src, length); err != nil && n < length {
+		if n, err := copyN(wc, src, length); err != nil && n < length {
 			if _, err := io.CopyN(wc, padding{}, length-n); err != nil {
 				return err
 			}
 		}
 	}
-	return wc.Close()
+	return nil
+}
+
+// copyBufs are the buffers of copyN: large reads from the file, whole
+// writes to the connection past the response's buffer.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyN copies n bytes of r to w through a pooled buffer (not through
+// w's ReadFrom, which would read in the response buffer's small steps).
+func copyN(w io.Writer, r io.Reader, n int64) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	written, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(r, n), *bp)
+	if err == nil && written < n {
+		err = io.EOF
+	}
+	return written, err
 }
 
 // padding reads spaces: it fills a literal whose source came up short
@@ -361,16 +439,41 @@ func (padding) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// headerFields serializes the fields of h named in keep (all when keep is
-// empty) and not in drop, then the blank line (RFC 3501 6.4.5).
-func headerFields(h textproto.Header, keep, drop []string) []byte {
+// headerFields serializes the fields of h named in the section's list
+// (HEADER.FIELDS) or not in it (.NOT), then the blank line (RFC 3501
+// 6.4.5).
+func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
+	not := sec.Specifier == "HEADER.FIELDS.NOT"
 	h = h.Copy()
 	for f := h.Fields(); f.Next(); {
 		k := f.Key()
-		eq := func(s string) bool { return strings.EqualFold(s, k) }
-		if len(keep) > 0 && !slices.ContainsFunc(keep, eq) || slices.ContainsFunc(drop, eq) {
+		named := slices.ContainsFunc(sec.Fields, func(s string) bool { return strings.EqualFold(s, k) })
+		if named == not {
 			f.Del()
 		}
+	}
+	var buf bytes.Buffer
+	textproto.WriteHeader(&buf, h)
+	return buf.Bytes()
+}
+
+// partHeader returns a part's HEADER, HEADER.FIELDS (NOT) or MIME
+// section: MIME is the part's own header; the others are the header of
+// the message a message/rfc822 part holds.
+func partHeader(r io.Reader, sec *imapwire.Section) []byte {
+	h, body, mt, ok := findPart(r, sec.Part)
+	if !ok {
+		return nil
+	}
+	if sec.Specifier != "MIME" {
+		if !isMessageType(mt) {
+			return nil
+		}
+		h = readHeader(body)
+	}
+	switch sec.Specifier {
+	case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+		return headerFields(h, sec)
 	}
 	var buf bytes.Buffer
 	textproto.WriteHeader(&buf, h)

@@ -5,25 +5,21 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
 
 const delim = '/'
 
-func imapErr(typ imap.StatusResponseType, code imap.ResponseCode, text string) error {
-	return &imap.Error{Type: typ, Code: code, Text: text}
-}
-
 var (
-	errNoSuchFolder = imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeNonExistent, "No such mailbox")
-	errTryCreate    = imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeTryCreate, "No such mailbox")
-	errOverQuota    = imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeOverQuota, "Quota exceeded (mailbox is full)")
-	errReadOnly     = imapErr(imap.StatusResponseTypeNo, "READ-ONLY", "Mailbox is read-only (EXAMINE)")
+	errNoSuchFolder = imapErr("NO", "NONEXISTENT", "No such mailbox")
+	errTryCreate    = imapErr("NO", "TRYCREATE", "No such mailbox")
+	errOverQuota    = imapErr("NO", "OVERQUOTA", "Quota exceeded (mailbox is full)")
+	errReadOnly     = imapErr("NO", "READ-ONLY", "Mailbox is read-only (EXAMINE)")
+	errBadName      = imapErr("NO", "CANNOT", "Invalid mailbox name: not modified UTF-7")
 )
 
 // canonName writes a first level "INBOX" in upper case, as DirName does on
@@ -44,11 +40,39 @@ func checkName(name string) error {
 	if _, err := maildir.DirName(name, delim); err != nil {
 		var ne *maildir.NameError
 		if errors.As(err, &ne) {
-			return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeCannot, "Invalid mailbox name: "+ne.Reason)
+			return imapErr("NO", "CANNOT", "Invalid mailbox name: "+ne.Reason)
 		}
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeCannot, "Invalid mailbox name")
+		return imapErr("NO", "CANNOT", "Invalid mailbox name")
 	}
 	return nil
+}
+
+// mailboxName reads a mailbox name as the client wrote it: UTF-8 for a
+// session that enabled UTF8=ACCEPT or IMAP4rev2, else modified UTF-7
+// (RFC 3501 5.1.3), whose errors are answered NO.
+func (s *session) mailboxName(raw string) (string, error) {
+	if s.utf8 || s.rev2 || !isASCII(raw) {
+		// 8-bit bytes cannot be modified UTF-7: a client that writes
+		// UTF-8 without ENABLE is taken at its word.
+		if !utf8.ValidString(raw) {
+			return "", errBadName
+		}
+		return raw, nil
+	}
+	name, err := imapwire.DecodeMailbox(raw)
+	if err != nil {
+		return "", errBadName
+	}
+	return name, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *session) folder(name string) (store.IMAPFolder, error) {
@@ -62,26 +86,31 @@ func (s *session) folder(name string) (store.IMAPFolder, error) {
 	return f, nil
 }
 
-func (s *session) Create(name string, options *imap.CreateOptions) error {
+func cmdCreate(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(imapwire.Create)
+	name, err := s.mailboxName(a.Mailbox)
+	if err != nil {
+		return err
+	}
 	name = canonName(strings.TrimSuffix(name, string(delim))) // RFC 3501 6.3.3: a trailing separator
 	if name == "INBOX" {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "INBOX always exists")
+		return imapErr("NO", "ALREADYEXISTS", "INBOX always exists")
 	}
 	if err := checkName(name); err != nil {
 		return err
 	}
 	use := ""
-	if options != nil && len(options.SpecialUse) > 0 {
-		if len(options.SpecialUse) > 1 {
-			return imapErr(imap.StatusResponseTypeNo, "USEATTR", "Only one special-use attribute per mailbox")
+	if len(a.SpecialUse) > 0 {
+		if len(a.SpecialUse) > 1 {
+			return imapErr("NO", "USEATTR", "Only one special-use attribute per mailbox")
 		}
-		use = specialUse(string(options.SpecialUse[0]))
+		use = specialUse(a.SpecialUse[0])
 		if use == "" {
-			return imapErr(imap.StatusResponseTypeNo, "USEATTR", "Unsupported special-use attribute")
+			return imapErr("NO", "USEATTR", "Unsupported special-use attribute")
 		}
 	}
 	if _, err := s.srv.opts.Backend.IMAPFolder(s.ctx, s.acct.MailboxID, name); err == nil {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Mailbox already exists")
+		return imapErr("NO", "ALREADYEXISTS", "Mailbox already exists")
 	}
 	madeDir := true
 	if err := s.mbox.CreateFolder(name); errors.Is(err, fs.ErrExist) {
@@ -89,13 +118,13 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 	} else if err != nil {
 		return s.internal("create folder", err)
 	}
-	_, err := s.srv.opts.Backend.CreateIMAPFolder(s.ctx, s.acct.MailboxID, name, use)
+	_, err = s.srv.opts.Backend.CreateIMAPFolder(s.ctx, s.acct.MailboxID, name, use)
 	if err != nil {
 		if madeDir {
 			s.mbox.DeleteFolder(name)
 		}
 		if errors.Is(err, store.ErrConflict) {
-			return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Mailbox already exists")
+			return imapErr("NO", "ALREADYEXISTS", "Mailbox already exists")
 		}
 		return s.internal("create folder", err)
 	}
@@ -113,10 +142,14 @@ func specialUse(attr string) string {
 	return ""
 }
 
-func (s *session) Delete(name string) error {
+func cmdDelete(s *session, cmd *imapwire.Command) error {
+	name, err := s.mailboxName(cmd.Args.(string))
+	if err != nil {
+		return err
+	}
 	name = canonName(name)
 	if name == "INBOX" {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeCannot, "INBOX cannot be deleted")
+		return imapErr("NO", "CANNOT", "INBOX cannot be deleted")
 	}
 	if _, err := s.folder(name); err != nil {
 		return err
@@ -142,16 +175,25 @@ func (s *session) Delete(name string) error {
 	return nil
 }
 
-func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+func cmdRename(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(imapwire.Rename)
+	oldName, err := s.mailboxName(a.From)
+	if err != nil {
+		return err
+	}
+	newName, err := s.mailboxName(a.To)
+	if err != nil {
+		return err
+	}
 	oldName, newName = canonName(oldName), canonName(strings.TrimSuffix(newName, string(delim)))
 	if err := checkName(newName); err != nil {
 		return err
 	}
 	if newName == "INBOX" {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "INBOX already exists")
+		return imapErr("NO", "ALREADYEXISTS", "INBOX already exists")
 	}
 	if _, err := s.srv.opts.Backend.IMAPFolder(s.ctx, s.acct.MailboxID, newName); err == nil {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Target mailbox already exists")
+		return imapErr("NO", "ALREADYEXISTS", "Target mailbox already exists")
 	}
 	b := s.srv.opts.Backend
 	if oldName == "INBOX" { // RFC 3501 6.3.5: the messages move, INBOX stays
@@ -161,7 +203,7 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 		}
 		if err := s.mbox.RenameFolder("INBOX", newName); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Target mailbox already exists")
+				return imapErr("NO", "ALREADYEXISTS", "Target mailbox already exists")
 			}
 			return s.internal("rename INBOX", err)
 		}
@@ -172,16 +214,16 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 		return nil
 	}
 	if strings.HasPrefix(newName, oldName+string(delim)) {
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeCannot, "Cannot rename a mailbox below itself")
+		return imapErr("NO", "CANNOT", "Cannot rename a mailbox below itself")
 	}
-	err := s.mbox.RenameFolder(oldName, newName)
+	err = s.mbox.RenameFolder(oldName, newName)
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Target mailbox already exists")
+		return imapErr("NO", "ALREADYEXISTS", "Target mailbox already exists")
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		var ne *maildir.NameError
 		if errors.As(err, &ne) {
-			return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeCannot, ne.Reason)
+			return imapErr("NO", "CANNOT", ne.Reason)
 		}
 		return s.internal("rename folder", err)
 	}
@@ -195,7 +237,7 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 		case errors.Is(err, store.ErrNotFound):
 			return errNoSuchFolder
 		case errors.Is(err, store.ErrConflict):
-			return imapErr(imap.StatusResponseTypeNo, imap.ResponseCodeAlreadyExists, "Target mailbox already exists")
+			return imapErr("NO", "ALREADYEXISTS", "Target mailbox already exists")
 		}
 		return s.internal("rename folder", err)
 	}
@@ -208,11 +250,12 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 	return nil
 }
 
-func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
-func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
-
-func (s *session) subscribe(name string, on bool) error {
-	err := s.srv.opts.Backend.SetIMAPSubscribed(s.ctx, s.acct.MailboxID, canonName(name), on)
+func cmdSubscribe(s *session, cmd *imapwire.Command) error {
+	name, err := s.mailboxName(cmd.Args.(string))
+	if err != nil {
+		return err
+	}
+	err = s.srv.opts.Backend.SetIMAPSubscribed(s.ctx, s.acct.MailboxID, canonName(name), cmd.Name == "SUBSCRIBE")
 	if errors.Is(err, store.ErrNotFound) {
 		return errNoSuchFolder
 	}
@@ -222,57 +265,96 @@ func (s *session) subscribe(name string, on bool) error {
 	return nil
 }
 
-func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+func cmdStatus(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(imapwire.Status)
+	name, err := s.mailboxName(a.Mailbox)
+	if err != nil {
+		return err
+	}
 	f, err := s.folder(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.status(f, options)
+	return s.status(f, a.Items)
 }
 
-func (s *session) status(f store.IMAPFolder, options *imap.StatusOptions) (*imap.StatusData, error) {
-	data := &imap.StatusData{Mailbox: f.Name}
-	if options.UIDNext {
-		data.UIDNext = imap.UID(f.UIDNext)
-	}
-	if options.UIDValidity {
-		data.UIDValidity = f.UIDValidity
-	}
-	if options.HighestModSeq {
-		data.HighestModSeq = uint64(f.HighestModSeq)
-	}
-	if options.AppendLimit {
-		l := s.AppendLimit()
-		data.AppendLimit = &l
-	}
-	if options.NumMessages || options.NumUnseen || options.NumDeleted || options.Size || options.NumRecent || options.DeletedStorage {
-		st, err := s.srv.opts.Backend.IMAPStatus(s.ctx, f.ID)
-		if err != nil {
-			return nil, s.internal("status", err)
-		}
-		if options.NumMessages {
-			data.NumMessages = &st.Messages
-		}
-		if options.NumUnseen {
-			data.NumUnseen = &st.Unseen
-		}
-		if options.NumDeleted {
-			data.NumDeleted = &st.Deleted
-		}
-		if options.Size {
-			data.Size = &st.Size
-		}
-		if options.NumRecent {
-			data.NumRecent = &st.Recent
+// status writes the STATUS response of f.
+func (s *session) status(f store.IMAPFolder, items []string) error {
+	var st store.IMAPFolderStatus
+	need := false
+	for _, it := range items {
+		switch it {
+		case "MESSAGES", "UNSEEN", "DELETED", "SIZE", "RECENT":
+			need = true
+		case "UIDNEXT", "UIDVALIDITY", "APPENDLIMIT", "HIGHESTMODSEQ":
+		default:
+			return imapErr("BAD", "", "Unknown STATUS item "+it)
 		}
 	}
-	return data, nil
+	if need {
+		var err error
+		if st, err = s.srv.opts.Backend.IMAPStatus(s.ctx, f.ID); err != nil {
+			return s.internal("status", err)
+		}
+	}
+	e := &s.enc
+	e.Raw("* STATUS ").Mailbox(f.Name).Raw(" (")
+	for i, it := range items {
+		if i > 0 {
+			e.SP()
+		}
+		e.Raw(it).SP()
+		switch it {
+		case "MESSAGES":
+			e.Number(uint64(st.Messages))
+		case "UNSEEN":
+			e.Number(uint64(st.Unseen))
+		case "DELETED":
+			e.Number(uint64(st.Deleted))
+		case "SIZE":
+			e.Number(uint64(st.Size))
+		case "RECENT":
+			e.Number(uint64(st.Recent))
+		case "UIDNEXT":
+			e.Number(uint64(f.UIDNext))
+		case "UIDVALIDITY":
+			e.Number(uint64(f.UIDValidity))
+		case "APPENDLIMIT":
+			e.Number(uint64(s.srv.opts.AppendLimit))
+		case "HIGHESTMODSEQ":
+			e.Number(uint64(f.HighestModSeq))
+		}
+	}
+	e.Raw(")").CRLF()
+	return nil
 }
 
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	if len(patterns) == 1 && patterns[0] == "" && !options.SelectSubscribed && !options.SelectSpecialUse {
+func cmdList(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.ListArgs)
+	selSubscribed := imapwire.Has(a.Select, "SUBSCRIBED") || a.LSUB
+	selSpecial := imapwire.Has(a.Select, "SPECIAL-USE")
+	recursive := imapwire.Has(a.Select, "RECURSIVEMATCH")
+	retSubscribed := imapwire.Has(a.Return, "SUBSCRIBED")
+	retStatus := imapwire.Has(a.Return, "STATUS")
+	verb := "LIST"
+	if a.LSUB {
+		verb = "LSUB"
+	}
+	ref, err := s.mailboxName(a.Ref)
+	if err != nil {
+		ref = a.Ref
+	}
+	patterns := make([]string, 0, len(a.Patterns))
+	for _, p := range a.Patterns {
+		if n, err := s.mailboxName(p); err == nil {
+			p = n
+		}
+		patterns = append(patterns, p)
+	}
+	if len(patterns) == 1 && patterns[0] == "" && a.Select == nil {
 		// RFC 3501 6.3.8: the hierarchy delimiter and root
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
+		s.enc.Raw("* ").Raw(verb).Raw(` (\Noselect) "/" ""`).CRLF()
+		return nil
 	}
 	folders, err := s.srv.opts.Backend.IMAPFolders(s.ctx, s.acct.MailboxID)
 	if err != nil {
@@ -284,15 +366,20 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	}
 	// Every name with its missing parents ("A" of "A/B" when only "A/B" exists).
 	names := make([]string, 0, len(folders))
+	seen := make(map[string]bool, len(folders))
 	for _, f := range folders {
 		names = append(names, f.Name)
+		seen[f.Name] = true
+	}
+	for _, f := range folders {
 		for p := f.Name; ; {
 			i := strings.LastIndexByte(p, delim)
 			if i <= 0 {
 				break
 			}
 			p = p[:i]
-			if _, ok := byName[p]; !ok && !slices.Contains(names, p) {
+			if !seen[p] {
+				seen[p] = true
 				names = append(names, p)
 			}
 		}
@@ -312,10 +399,11 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 		return
 	}
+	e := &s.enc
 	for _, name := range names {
 		matched := false
 		for _, p := range patterns {
-			if imapserver.MatchList(name, delim, ref, p) {
+			if matchList(name, ref, p) {
 				matched = true
 				break
 			}
@@ -325,43 +413,85 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 		f := byName[name]
 		children, subChild := hasChildren(name)
-		data := &imap.ListData{Delim: delim, Mailbox: name}
 		subscribed := f != nil && f.Subscribed
-		if options.SelectSubscribed && !subscribed {
-			if !(options.SelectRecursiveMatch && subChild) {
+		childInfo := false
+		if selSubscribed && !subscribed {
+			if !(recursive && subChild) {
 				continue
 			}
-			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+			childInfo = true
 		}
-		if options.SelectSpecialUse && (f == nil || f.SpecialUse == "") {
+		if selSpecial && (f == nil || f.SpecialUse == "") {
 			continue
 		}
+		var attrs []string
 		if f == nil {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+			attrs = append(attrs, `\Noselect`)
 		}
-		if subscribed && (options.ReturnSubscribed || options.SelectSubscribed) {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		if subscribed && (retSubscribed || selSubscribed) && !a.LSUB {
+			attrs = append(attrs, `\Subscribed`)
 		}
 		if children {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+			attrs = append(attrs, `\HasChildren`)
 		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+			attrs = append(attrs, `\HasNoChildren`)
 		}
 		if f != nil && f.SpecialUse != "" {
-			data.Attrs = append(data.Attrs, imap.MailboxAttr(f.SpecialUse))
+			attrs = append(attrs, f.SpecialUse)
 		}
-		if options.ReturnStatus != nil && f != nil {
-			st, err := s.status(*f, options.ReturnStatus)
-			if err != nil {
+		e.Raw("* ").Raw(verb).SP().Flags(attrs).Raw(` "/" `).Mailbox(name)
+		if childInfo && !a.LSUB {
+			e.Raw(` ("CHILDINFO" ("SUBSCRIBED"))`)
+		}
+		e.CRLF()
+		if retStatus && f != nil {
+			if err := s.status(*f, a.Status); err != nil {
 				return err
 			}
-			data.Status = st
-		}
-		if err := w.WriteList(data); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+// matchList reports whether name matches the LIST pattern under ref
+// (RFC 3501 6.3.8): '*' matches anything, '%' anything but the
+// delimiter; INBOX matches case-insensitively.
+func matchList(name, ref, pattern string) bool {
+	if strings.HasPrefix(pattern, string(delim)) || ref == "" {
+		ref = ""
+	} else if !strings.HasSuffix(ref, string(delim)) && ref != "" {
+		ref += string(delim)
+	}
+	pattern = ref + pattern
+	if strings.EqualFold(name, "INBOX") {
+		return match("INBOX", canonName(pattern))
+	}
+	return match(name, canonName(pattern))
+}
+
+func match(name, pattern string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*', '%':
+			wild := pattern[0]
+			rest := pattern[1:]
+			for i := 0; i <= len(name); i++ {
+				if match(name[i:], rest) {
+					return true
+				}
+				if i < len(name) && wild == '%' && name[i] == delim {
+					return false
+				}
+			}
+			return false
+		default:
+			if len(name) == 0 || name[0] != pattern[0] {
+				return false
+			}
+			name, pattern = name[1:], pattern[1:]
+		}
+	}
+	return name == ""
 }
 
 func boolCmp(a, b bool) int {
@@ -374,6 +504,5 @@ func boolCmp(a, b bool) int {
 	return -1
 }
 
-// flagRecent is the session flag of RFC 3501 2.3.2 (gone from IMAP4rev2,
-// so go-imap v2 does not name it).
-const flagRecent imap.Flag = `\Recent`
+// flagRecent is the session flag of RFC 3501 2.3.2 (gone from IMAP4rev2).
+const flagRecent = `\Recent`

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"io"
 	"mime/quotedprintable"
+	"slices"
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/mailheader"
 )
 
@@ -67,10 +66,16 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	src := p[n : n+k]
 	bare := 0
 	prevCR := c.lastCR
-	for i, b := range src {
-		if b == '\n' && !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
+	for i := 0; ; {
+		j := bytes.IndexByte(src[i:], '\n') // not a loop over every byte: the common case has few line ends to look at
+		if j < 0 {
+			break
+		}
+		i += j
+		if !(i == 0 && prevCR || i > 0 && src[i-1] == '\r') {
 			bare++
 		}
+		i++
 	}
 	c.lastCR = src[k-1] == '\r'
 	if bare == 0 {
@@ -133,104 +138,120 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // bodyStructure computes BODYSTRUCTURE while streaming the message: part
 // sizes and line counts are counted, never held in memory.
-func bodyStructure(r io.Reader) imap.BodyStructure {
+func bodyStructure(r io.Reader) *imapwire.BodyStructure {
 	br := bufio.NewReader(r)
 	h, _ := textproto.ReadHeader(br)
 	return partStructure(h, br, "")
 }
 
-func partStructure(raw textproto.Header, body io.Reader, parentType string) imap.BodyStructure {
+// mediaType is a part's type (RFC 2045 5.2: text/plain by default,
+// message/rfc822 inside multipart/digest, RFC 2046 5.1.5).
+func mediaType(raw textproto.Header, parentType string) (string, map[string]string) {
 	h := gomessage.Header{Header: raw}
-	mediaType, params, err := h.ContentType()
-	if err != nil || mediaType == "" || !raw.Has("Content-Type") {
+	mt, params, err := h.ContentType()
+	if err != nil || mt == "" || !raw.Has("Content-Type") {
 		if parentType == "multipart/digest" {
-			mediaType, params = "message/rfc822", nil
-		} else {
-			mediaType, params = "text/plain", map[string]string{"charset": "us-ascii"}
+			return "message/rfc822", nil
 		}
+		return "text/plain", map[string]string{"charset": "us-ascii"}
 	}
-	typ, sub, _ := strings.Cut(mediaType, "/")
-	disp := disposition(h)
-	var lang []string
+	return mt, params
+}
+
+func sortedParams(p map[string]string) []string {
+	if len(p) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		out = append(out, k, p[k])
+	}
+	return out
+}
+
+func partStructure(raw textproto.Header, body io.Reader, parentType string) *imapwire.BodyStructure {
+	h := gomessage.Header{Header: raw}
+	mt, params := mediaType(raw, parentType)
+	typ, sub, _ := strings.Cut(mt, "/")
+	bs := &imapwire.BodyStructure{Type: typ, Subtype: sub, Params: sortedParams(params),
+		Location: h.Get("Content-Location")}
+	if d, dp, err := h.ContentDisposition(); err == nil && d != "" {
+		bs.Disposition, bs.DispositionParams = d, sortedParams(dp)
+	}
 	if v := h.Get("Content-Language"); v != "" {
 		for _, l := range strings.Split(v, ",") {
 			if l = strings.TrimSpace(l); l != "" {
-				lang = append(lang, l)
+				bs.Language = append(bs.Language, l)
 			}
 		}
 	}
 	if typ == "multipart" {
-		mp := &imap.BodyStructureMultiPart{Subtype: sub}
 		mr := textproto.NewMultipartReader(body, params["boundary"])
 		for {
 			p, err := mr.NextPart()
 			if err != nil || p == nil {
 				break
 			}
-			mp.Children = append(mp.Children, partStructure(p.Header, p, mediaType))
+			bs.Children = append(bs.Children, partStructure(p.Header, p, mt))
 		}
-		io.Copy(io.Discard, body) // the epilogue
-		mp.Extended = &imap.BodyStructureMultiPartExt{Params: params, Disposition: disp, Language: lang,
-			Location: h.Get("Content-Location")}
-		return mp
+		io.Copy(io.Discard, body)  // the epilogue
+		if len(bs.Children) == 0 { // RFC 3501 needs one: an empty text part
+			bs.Children = []*imapwire.BodyStructure{{Type: "text", Subtype: "plain", Params: []string{"charset", "us-ascii"}, Encoding: "7BIT"}}
+		}
+		return bs
 	}
 	enc := h.Get("Content-Transfer-Encoding")
 	if enc == "" {
 		enc = "7BIT"
 	}
-	sp := &imap.BodyStructureSinglePart{Type: typ, Subtype: sub, Params: params,
-		ID: h.Get("Content-Id"), Description: h.Get("Content-Description"), Encoding: strings.ToUpper(enc)}
+	bs.ID, bs.Description, bs.Encoding = h.Get("Content-Id"), h.Get("Content-Description"), strings.ToUpper(enc)
+	bs.MD5 = h.Get("Content-Md5")
 	cw := &countWriter{}
-	if mediaType == "message/rfc822" || mediaType == "message/global" {
+	if mt == "message/rfc822" || mt == "message/global" {
 		tr := io.TeeReader(body, cw)
 		inner := bufio.NewReader(tr)
 		ih, _ := textproto.ReadHeader(inner)
-		sp.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      imapserver.ExtractEnvelope(ih),
-			BodyStructure: partStructure(ih, inner, ""),
-		}
+		bs.Envelope = envelopeOf(ih)
+		bs.Inner = partStructure(ih, inner, "")
 		io.Copy(io.Discard, inner)
-		sp.MessageRFC822.NumLines = cw.lines
+		bs.Lines = cw.lines
 	} else {
 		io.Copy(cw, body)
 	}
-	sp.Size = uint32(cw.n)
+	bs.Size = cw.n
 	if typ == "text" {
-		sp.Text = &imap.BodyStructureText{NumLines: cw.lines}
+		bs.Lines = cw.lines
 	}
-	sp.Extended = &imap.BodyStructureSinglePartExt{Disposition: disp, Language: lang, Location: h.Get("Content-Location")}
-	return sp
-}
-
-func disposition(h gomessage.Header) *imap.BodyStructureDisposition {
-	d, params, err := h.ContentDisposition()
-	if err != nil || d == "" {
-		return nil
-	}
-	return &imap.BodyStructureDisposition{Value: d, Params: params}
+	return bs
 }
 
 // findPart walks to the body part named by path (RFC 3501 6.4.5) in the
-// message r (CRLF form), streaming: it returns the part's header and a
-// reader positioned at its body, or ok false when there is no such part.
-func findPart(r io.Reader, path []int) (textproto.Header, io.Reader, bool) {
+// message r (CRLF form), streaming: it returns the part's header, a
+// reader positioned at its body and its media type, or ok false when
+// there is no such part.
+func findPart(r io.Reader, path []int) (h textproto.Header, body io.Reader, mt string, ok bool) {
 	br := bufio.NewReader(r)
 	h, err := textproto.ReadHeader(br)
 	if err != nil && len(h.Map()) == 0 {
-		return h, nil, false
+		return h, nil, "", false
 	}
-	var body io.Reader = br
+	body = br
+	mt, params := mediaType(h, "")
 	for i, n := range path {
-		if i > 0 && isMessage(h) { // a number below message/rfc822 names a part of the inner message
+		if i > 0 && isMessageType(mt) { // a number below message/rfc822 names a part of the inner message
 			inner := bufio.NewReader(body)
 			h, _ = textproto.ReadHeader(inner)
 			body = inner
+			mt, params = mediaType(h, "")
 		}
-		gh := gomessage.Header{Header: h}
-		mt, params, _ := gh.ContentType()
 		if !strings.HasPrefix(mt, "multipart/") {
 			if n != 1 {
-				return h, nil, false
+				return h, nil, "", false
 			}
 			continue // part 1 of a single-part entity is its body
 		}
@@ -238,31 +259,36 @@ func findPart(r io.Reader, path []int) (textproto.Header, io.Reader, bool) {
 		var p *textproto.Part
 		for j := 1; j <= n; j++ {
 			if p, err = mr.NextPart(); err != nil {
-				return h, nil, false
+				return h, nil, "", false
 			}
 		}
+		parent := mt
 		h, body = p.Header, p
+		mt, params = mediaType(h, parent)
 	}
-	return h, body, true
+	return h, body, mt, true
 }
 
+func isMessageType(mt string) bool { return mt == "message/rfc822" || mt == "message/global" }
+
+// isMessage reports whether a part of this header is a message (outside
+// multipart/digest, where that is the default).
 func isMessage(h textproto.Header) bool {
-	gh := gomessage.Header{Header: h}
-	mt, _, _ := gh.ContentType()
-	return mt == "message/rfc822" || mt == "message/global"
+	mt, _ := mediaType(h, "")
+	return isMessageType(mt)
 }
 
 // partBody returns a reader of what BODY[<path>] (text false) or
 // BODY[<path>.TEXT] (text true) names, or nil.
 func partBody(r io.Reader, path []int, text bool) io.Reader {
-	h, body, ok := findPart(r, path)
+	_, body, mt, ok := findPart(r, path)
 	if !ok {
 		return nil
 	}
 	if !text {
 		return body
 	}
-	if !isMessage(h) {
+	if !isMessageType(mt) {
 		return nil
 	}
 	inner := bufio.NewReader(body)
@@ -273,17 +299,116 @@ func partBody(r io.Reader, path []int, text bool) io.Reader {
 }
 
 // binaryBody returns the content of part path with its transfer encoding
-// undone (RFC 3516), or nil.
+// undone (RFC 3516), or nil; for the whole message (no path), its header
+// and its decoded body when it is not multipart.
 func binaryBody(r io.Reader, path []int) io.Reader {
-	h, body, ok := findPart(r, path)
+	if len(path) == 0 {
+		br := bufio.NewReader(r)
+		var hdr bytes.Buffer
+		for {
+			line, err := br.ReadSlice('\n')
+			hdr.Write(line)
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err != nil || len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "" {
+				break
+			}
+		}
+		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr.Bytes())))
+		if mt, _ := mediaType(h, ""); strings.HasPrefix(mt, "multipart/") {
+			return io.MultiReader(&hdr, br)
+		}
+		return io.MultiReader(&hdr, decodeCTE(h, br))
+	}
+	h, body, _, ok := findPart(r, path)
 	if !ok {
 		return nil
 	}
+	return decodeCTE(h, body)
+}
+
+// decodeCTE undoes a part's Content-Transfer-Encoding; base64 may hold
+// line ends and other white space (RFC 2045 6.8).
+func decodeCTE(h textproto.Header, body io.Reader) io.Reader {
 	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
 	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, body)
+		return base64.NewDecoder(base64.StdEncoding, &b64Filter{r: body})
 	case "quoted-printable":
 		return quotedprintable.NewReader(body)
 	}
 	return body
+}
+
+// b64Filter drops the spaces and tabs that base64 text may hold (the
+// decoder itself skips line ends).
+type b64Filter struct{ r io.Reader }
+
+func (f *b64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		q := p[:n]
+		if bytes.IndexByte(q, ' ') >= 0 || bytes.IndexByte(q, '\t') >= 0 {
+			k := 0
+			for _, c := range q {
+				if c != ' ' && c != '\t' {
+					p[k] = c
+					k++
+				}
+			}
+			n = k
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// preview is the PREVIEW of a message (RFC 8970): the start of its first
+// text part, white space folded, at most 200 characters.
+func preview(r io.Reader) string {
+	e, err := gomessage.Read(r)
+	if e == nil {
+		return ""
+	}
+	_ = err
+	out := ""
+	e.Walk(func(_ []int, part *gomessage.Entity, err error) error {
+		if out != "" || part == nil {
+			return nil
+		}
+		t, _, _ := part.Header.ContentType()
+		if t != "" && t != "text/plain" && t != "text/html" {
+			return nil
+		}
+		b, _ := io.ReadAll(io.LimitReader(part.Body, 4096))
+		text := string(b)
+		if t == "text/html" {
+			text = stripTags(text)
+		}
+		text = strings.Join(strings.Fields(text), " ")
+		if r := []rune(text); len(r) > 200 {
+			text = string(r[:200])
+		}
+		out = text
+		return nil
+	})
+	return out
+}
+
+func stripTags(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+			b.WriteByte(' ')
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

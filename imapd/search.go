@@ -13,89 +13,117 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
 
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+// knownCharset reports whether SEARCH can decode charset (RFC 3501
+// 6.4.4: US-ASCII and UTF-8 at least; text is decoded to UTF-8).
+func knownCharset(cs string) bool {
+	switch strings.ToUpper(cs) {
+	case "", "US-ASCII", "UTF-8":
+		return true
+	}
+	return false
+}
+
+func cmdSearch(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.SearchArgs)
 	sel := s.sel
-	s.staticize(criteria)
+	if !knownCharset(a.Charset) {
+		return imapErr("NO", "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset")
+	}
+	for _, o := range a.Return {
+		switch o {
+		case "MIN", "MAX", "ALL", "COUNT", "SAVE":
+		default:
+			return imapErr("BAD", "", "Unknown RETURN option "+o)
+		}
+	}
+	keys := s.staticize(a.Keys)
 	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
 	if err != nil {
-		return nil, s.internal("search", err)
+		return s.internal("search", err)
 	}
-	data := &imap.SearchData{}
-	var seqs imap.SeqSet
-	var uids imap.UIDSet
-	var found []uint32
+	var found []uint32 // UIDs
+	var nums []uint32  // what the client asked for: UIDs or sequence numbers
 	for i := range msgs {
 		m := &msgs[i]
 		seq := sel.seqOf(m.UID)
 		if seq == 0 {
 			continue // arrived after the client's view; not reported yet
 		}
-		mt := &matcher{s: s, m: m, mf: &msgFile{dir: sel.dir, name: m.Filename}}
-		ok := mt.match(criteria)
+		mt := &matcher{s: s, m: m, seq: seq, mf: &msgFile{dir: sel.dir, name: m.Filename}}
+		ok := mt.matchAll(keys)
 		mt.mf.close()
 		if !ok {
 			continue
 		}
-		num := seq
-		if kind == imapserver.NumKindUID {
-			num = m.UID
-		}
 		found = append(found, m.UID)
-		if data.Min == 0 || num < data.Min {
-			data.Min = num
-		}
-		data.Max = max(data.Max, num)
-		data.Count++
-		if kind == imapserver.NumKindUID {
-			uids.AddNum(imap.UID(m.UID))
+		if cmd.UID {
+			nums = append(nums, m.UID)
 		} else {
-			seqs.AddNum(seq)
+			nums = append(nums, seq)
 		}
 	}
-	if kind == imapserver.NumKindUID {
-		data.All = uids
-	} else {
-		data.All = seqs
-	}
-	if options != nil && options.ReturnSave {
+	if imapwire.Has(a.Return, "SAVE") {
 		sel.searchRes = found
 	}
-	return data, nil
+	e := &s.enc
+	if !a.HasReturn && s.rev2 { // IMAP4rev2 has no SEARCH response (RFC 9051 7.3.4)
+		a.HasReturn = true
+	}
+	if !a.HasReturn {
+		e.Raw("* SEARCH")
+		for _, n := range nums {
+			e.SP().Number(uint64(n))
+		}
+		e.CRLF()
+		return nil
+	}
+	ret := a.Return
+	if len(ret) == 0 {
+		ret = []string{"ALL"}
+	}
+	if len(ret) == 1 && ret[0] == "SAVE" {
+		return nil // SAVE alone: no ESEARCH (RFC 5182 2.1)
+	}
+	e.Raw(`* ESEARCH (TAG "`).Raw(s.tag).Raw(`")`)
+	if cmd.UID {
+		e.Raw(" UID")
+	}
+	for _, o := range ret {
+		switch {
+		case o == "MIN" && len(nums) > 0:
+			e.Raw(" MIN ").Number(uint64(slices.Min(nums)))
+		case o == "MAX" && len(nums) > 0:
+			e.Raw(" MAX ").Number(uint64(slices.Max(nums)))
+		case o == "ALL" && len(nums) > 0:
+			e.Raw(" ALL ").Raw(imapwire.SetOf(nums).String())
+		case o == "COUNT":
+			e.Raw(" COUNT ").Number(uint64(len(nums)))
+		}
+	}
+	e.CRLF()
+	return nil
 }
 
-// staticize resolves every sequence set and UID set of the criteria ('*',
-// '$') against the client's view, as UID sets.
-func (s *session) staticize(c *imap.SearchCriteria) {
-	var sets []imap.UIDSet
-	for _, set := range c.SeqNum {
-		sets = append(sets, uidSetOf(s.sel.resolve(set)))
+// staticize resolves every sequence set and UID set of the keys ('*',
+// '$') against the client's view, as UID lists in Value-less keys.
+func (s *session) staticize(keys []imapwire.SearchKey) []imapwire.SearchKey {
+	out := make([]imapwire.SearchKey, len(keys))
+	for i, k := range keys {
+		switch k.Name {
+		case "SEQSET", "UID":
+			k.Set = imapwire.SetOf(s.sel.resolve(k.Set, k.Name == "UID"))
+			k.Name = "UID"
+		case "AND", "OR", "NOT":
+			k.Sub = s.staticize(k.Sub)
+		}
+		out[i] = k
 	}
-	for _, set := range c.UID {
-		sets = append(sets, uidSetOf(s.sel.resolve(set)))
-	}
-	c.SeqNum, c.UID = nil, sets
-	for i := range c.Not {
-		s.staticize(&c.Not[i])
-	}
-	for i := range c.Or {
-		s.staticize(&c.Or[i][0])
-		s.staticize(&c.Or[i][1])
-	}
-}
-
-func uidSetOf(uids []uint32) imap.UIDSet {
-	set := imap.UIDSet{}
-	for _, u := range uids {
-		set.AddNum(imap.UID(u))
-	}
-	return set
+	return out
 }
 
 // matcher evaluates criteria against one message, reading its file only
@@ -103,6 +131,7 @@ func uidSetOf(uids []uint32) imap.UIDSet {
 type matcher struct {
 	s      *session
 	m      *store.IMAPMessage
+	seq    uint32
 	mf     *msgFile
 	header *textproto.Header
 }
@@ -118,79 +147,119 @@ func (mt *matcher) hdr() textproto.Header {
 	return *mt.header
 }
 
-func (mt *matcher) match(c *imap.SearchCriteria) bool {
+func (mt *matcher) matchAll(keys []imapwire.SearchKey) bool {
+	for i := range keys {
+		if !mt.match(&keys[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (mt *matcher) match(k *imapwire.SearchKey) bool {
 	m := mt.m
-	for _, set := range c.UID {
-		if !set.Contains(imap.UID(m.UID)) {
-			return false
-		}
-	}
-	if !c.Since.IsZero() || !c.Before.IsZero() {
-		d := dateOf(m.InternalDate)
-		if !c.Since.IsZero() && d.Before(dateOf(c.Since)) || !c.Before.IsZero() && !d.Before(dateOf(c.Before)) {
-			return false
-		}
-	}
-	for _, f := range c.Flag {
-		if !mt.hasFlag(f) {
-			return false
-		}
-	}
-	for _, f := range c.NotFlag {
-		if mt.hasFlag(f) {
-			return false
-		}
-	}
-	if c.Larger > 0 || c.Smaller > 0 {
+	switch k.Name {
+	case "ALL":
+		return true
+	case "AND":
+		return mt.matchAll(k.Sub)
+	case "NOT":
+		return !mt.match(&k.Sub[0])
+	case "OR":
+		return mt.match(&k.Sub[0]) || mt.match(&k.Sub[1])
+	case "UID":
+		return inSet(k.Set, m.UID)
+	case "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN", "RECENT":
+		return mt.hasFlag(`\` + k.Name)
+	case "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN":
+		return !mt.hasFlag(`\` + k.Name[2:])
+	case "NEW":
+		return mt.hasFlag(flagRecent) && !mt.hasFlag(`\Seen`)
+	case "OLD":
+		return !mt.hasFlag(flagRecent)
+	case "KEYWORD":
+		return mt.hasFlag(k.Value)
+	case "UNKEYWORD":
+		return !mt.hasFlag(k.Value)
+	case "BEFORE":
+		return dateOf(m.InternalDate).Before(dateOf(k.Date))
+	case "ON":
+		return dateOf(m.InternalDate).Equal(dateOf(k.Date))
+	case "SINCE":
+		return !dateOf(m.InternalDate).Before(dateOf(k.Date))
+	case "OLDER":
+		return time.Since(m.InternalDate) >= time.Duration(k.Num)*time.Second
+	case "YOUNGER":
+		return time.Since(m.InternalDate) <= time.Duration(k.Num)*time.Second
+	case "LARGER", "SMALLER":
 		size := m.Size
 		if info, err := maildir.ParseName(m.Filename); err == nil && info.VSize >= 0 {
 			size = info.VSize
 		}
-		if c.Larger > 0 && size <= c.Larger || c.Smaller > 0 && size >= c.Smaller {
-			return false
+		if k.Name == "LARGER" {
+			return size > int64(k.Num)
 		}
-	}
-	if c.ModSeq != nil && uint64(m.ModSeq) < c.ModSeq.ModSeq {
-		return false
-	}
-	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		return size < int64(k.Num)
+	case "MODSEQ":
+		return uint64(m.ModSeq) >= k.Num
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
 		h := mt.hdr()
 		mh := mail.Header{Header: gomessage.Header{Header: h}}
 		t, err := mh.Date()
 		if err != nil {
 			return false
 		}
-		d := dateOf(t)
-		if !c.SentSince.IsZero() && d.Before(dateOf(c.SentSince)) || !c.SentBefore.IsZero() && !d.Before(dateOf(c.SentBefore)) {
-			return false
+		d, want := dateOf(t), dateOf(k.Date)
+		switch k.Name {
+		case "SENTBEFORE":
+			return d.Before(want)
+		case "SENTON":
+			return d.Equal(want)
+		}
+		return !d.Before(want)
+	case "FROM", "TO", "CC", "BCC":
+		return mt.addressContains(k.Name, k.Value)
+	case "SUBJECT":
+		return mt.headerContains("Subject", k.Value)
+	case "HEADER":
+		return mt.headerContains(k.Field, k.Value)
+	case "BODY":
+		return mt.textContains(k.Value, false)
+	case "TEXT":
+		return mt.textContains(k.Value, true)
+	}
+	return false
+}
+
+func inSet(set imapwire.NumSet, n uint32) bool {
+	for _, r := range set.Ranges {
+		if r.Start <= n && n <= r.Stop {
+			return true
 		}
 	}
-	for _, hf := range c.Header {
-		if !mt.headerContains(hf.Key, hf.Value) {
-			return false
+	return false
+}
+
+// addressContains matches an address field: its text, and its addresses
+// written "Name <mailbox@host>" with comments and routes dropped and
+// encoded words decoded.
+func (mt *matcher) addressContains(field, value string) bool {
+	if mt.headerContains(field, value) {
+		return true
+	}
+	h := mt.hdr()
+	needle := strings.ToLower(value)
+	for f := h.FieldsByKey(field); f.Next(); {
+		for _, a := range parseAddrs(unfold(f.Value())) {
+			if dec, err := wordDecoder.DecodeHeader(a.Name); err == nil {
+				a.Name = dec
+			}
+			if strings.Contains(strings.ToLower(addressText(a)), needle) {
+				return true
+			}
 		}
 	}
-	for _, t := range c.Body {
-		if !mt.textContains(t, false) {
-			return false
-		}
-	}
-	for _, t := range c.Text {
-		if !mt.textContains(t, true) {
-			return false
-		}
-	}
-	for i := range c.Not {
-		if mt.match(&c.Not[i]) {
-			return false
-		}
-	}
-	for i := range c.Or {
-		if !mt.match(&c.Or[i][0]) && !mt.match(&c.Or[i][1]) {
-			return false
-		}
-	}
-	return true
+	return false
 }
 
 // dateOf is the calendar date of t, in t's own zone (RFC 3501 6.4.4
@@ -200,11 +269,11 @@ func dateOf(t time.Time) time.Time {
 	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 }
 
-func (mt *matcher) hasFlag(f imap.Flag) bool {
-	if strings.EqualFold(string(f), string(flagRecent)) {
+func (mt *matcher) hasFlag(f string) bool {
+	if strings.EqualFold(f, flagRecent) {
 		return mt.s.sel.isRecent(mt.m.UID)
 	}
-	eq := func(x string) bool { return strings.EqualFold(x, string(f)) }
+	eq := func(x string) bool { return strings.EqualFold(x, f) }
 	return slices.ContainsFunc(mt.m.Flags, eq) || slices.ContainsFunc(mt.m.Keywords, eq)
 }
 

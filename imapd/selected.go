@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
@@ -28,9 +26,77 @@ type selected struct {
 	dirty    bool     // an expunge could not be reported yet
 	sub      *store.FolderSub
 
-	searchRes     []uint32 // SEARCHRES: the last SEARCH RETURN (SAVE)
+	searchRes []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	keywords  map[string]struct{} // those the client was told of (FLAGS)
+	// The flags of the messages as last read from the index: system flags
+	// as bits (flagBits), parallel to uids, and the keywords of those that
+	// have some. A FETCH of flags alone is answered from here.
+	msgFlags      []uint8
+	msgKw         map[uint32][]string
 	newMT, curMT  time.Time
 	lastScanCheck time.Time
+}
+
+// flagBits are the system flags the cache holds, one bit each.
+var flagBits = [...]string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`}
+
+func bitsOf(flags []string) uint8 {
+	var b uint8
+	for _, f := range flags {
+		for i, s := range flagBits {
+			if f == s {
+				b |= 1 << i
+			}
+		}
+	}
+	return b
+}
+
+// push adds a message after the last one the client knows.
+func (sel *selected) push(uid uint32, flags, keywords []string) {
+	sel.uids = append(sel.uids, uid)
+	sel.msgFlags = append(sel.msgFlags, bitsOf(flags))
+	sel.setKeywords(uid, keywords)
+}
+
+func (sel *selected) setKeywords(uid uint32, keywords []string) {
+	if len(keywords) == 0 {
+		delete(sel.msgKw, uid)
+		return
+	}
+	if sel.msgKw == nil {
+		sel.msgKw = map[uint32][]string{}
+	}
+	sel.msgKw[uid] = keywords
+}
+
+// remove forgets the message at index i (sequence number i+1).
+func (sel *selected) remove(i int) {
+	delete(sel.msgKw, sel.uids[i])
+	sel.uids = slices.Delete(sel.uids, i, i+1)
+	sel.msgFlags = slices.Delete(sel.msgFlags, i, i+1)
+}
+
+// setFlags records the flags the index has for uid.
+func (sel *selected) setFlags(uid uint32, flags, keywords []string) {
+	i, ok := slices.BinarySearch(sel.uids, uid)
+	if !ok {
+		return
+	}
+	sel.msgFlags[i] = bitsOf(flags)
+	sel.setKeywords(uid, keywords)
+}
+
+// cachedFlags returns the flags of the message at index i as the cache
+// has them.
+func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
+	b := sel.msgFlags[i]
+	for k, f := range flagBits {
+		if b&(1<<k) != 0 {
+			flags = append(flags, f)
+		}
+	}
+	return flags, sel.msgKw[sel.uids[i]]
 }
 
 func (sel *selected) close() {
@@ -54,17 +120,16 @@ func (sel *selected) isRecent(uid uint32) bool {
 	return ok
 }
 
-// resolve turns a sequence or UID set (with '*' and '$') into the UIDs it
-// names among those the client knows, ascending.
-func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
-	if imap.IsSearchRes(numSet) {
+// resolve turns a sequence set (uid false) or UID set (with '*' and
+// '$') into the UIDs it names among those the client knows, ascending.
+func (sel *selected) resolve(set imapwire.NumSet, uid bool) []uint32 {
+	if set.SearchRes {
 		return slices.Clone(sel.searchRes)
 	}
 	var out []uint32
-	switch set := numSet.(type) {
-	case imap.SeqSet:
+	if !uid {
 		n := uint32(len(sel.uids))
-		for _, r := range set {
+		for _, r := range set.Ranges {
 			lo, hi := r.Start, r.Stop
 			if lo == 0 {
 				lo = n
@@ -79,13 +144,13 @@ func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
 				out = append(out, sel.uids[seq-1])
 			}
 		}
-	case imap.UIDSet:
+	} else {
 		var last uint32
 		if len(sel.uids) > 0 {
 			last = sel.uids[len(sel.uids)-1]
 		}
-		for _, r := range set {
-			lo, hi := uint32(r.Start), uint32(r.Stop)
+		for _, r := range set.Ranges {
+			lo, hi := r.Start, r.Stop
 			if lo == 0 {
 				lo = last
 			}
@@ -101,53 +166,56 @@ func (sel *selected) resolve(numSet imap.NumSet) []uint32 {
 			}
 		}
 	}
-	slices.Sort(out)
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
 	return slices.Compact(out)
 }
 
-var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+var systemFlags = []string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`}
 
-func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
-	var data *imap.SelectData
-	err := offStack(func() error {
-		var err error
-		data, err = s.selectFolder(name, options)
-		return err
-	})
-	return data, err
-}
-
-func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+func cmdSelect(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.SelectArgs)
 	if s.sel != nil {
 		s.sel.close()
 		s.sel = nil
+		s.state = stateAuth
+		s.enc.Status("*", "OK", "CLOSED", "Previous mailbox closed")
 	}
+	name, err := s.mailboxName(a.Mailbox)
+	if err != nil {
+		return err
+	}
+	return s.selectFolder(name, cmd.Name == "EXAMINE")
+}
+
+func (s *session) selectFolder(name string, readOnly bool) error {
 	f, err := s.folder(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := s.mbox.Folder(f.Name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if f.Name == "INBOX" {
-			return nil, s.internal("select", err)
+			return s.internal("select", err)
 		}
 		if err := s.mbox.CreateFolder(f.Name); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, s.internal("select: recreate folder directory", err)
+			return s.internal("select: recreate folder directory", err)
 		}
 		dir, err = s.mbox.Folder(f.Name)
 	}
 	if err != nil {
-		return nil, s.internal("select", err)
+		return s.internal("select", err)
 	}
-	sel := &selected{folder: f, dir: dir, readOnly: options.ReadOnly}
+	sel := &selected{folder: f, dir: dir, readOnly: readOnly}
 	if err := s.adopt(sel, true); err != nil {
-		return nil, s.internal("select: adopt new files", err)
+		return s.internal("select: adopt new files", err)
 	}
 	b := s.srv.opts.Backend
 	sel.sub = s.srv.opts.Notices.Subscribe(f.ID)
-	fail := func(err error) (*imap.SelectData, error) {
+	fail := func(err error) error {
 		sel.close()
-		return nil, s.internal("select", err)
+		return s.internal("select", err)
 	}
 	// The folder row first, then the messages: a change between the two
 	// is reported again by the next poll, never lost.
@@ -159,12 +227,13 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 	if err != nil {
 		return fail(err)
 	}
-	sel.uids = make([]uint32, len(msgs))
+	sel.uids = make([]uint32, 0, len(msgs))
+	sel.msgFlags = make([]uint8, 0, len(msgs))
 	var firstUnseen uint32
 	var newUIDs []uint32
-	keywords := map[string]struct{}{}
+	sel.keywords = map[string]struct{}{}
 	for i, m := range msgs {
-		sel.uids[i] = m.UID
+		sel.push(m.UID, m.Flags, m.Keywords)
 		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
 			firstUnseen = uint32(i + 1)
 		}
@@ -172,7 +241,7 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 			newUIDs = append(newUIDs, m.UID)
 		}
 		for _, k := range m.Keywords {
-			keywords[k] = struct{}{}
+			sel.keywords[k] = struct{}{}
 		}
 	}
 	msgs = nil
@@ -190,36 +259,91 @@ func (s *session) selectFolder(name string, options *imap.SelectOptions) (*imap.
 			sel.recent = append(sel.recent, c.UID)
 		}
 	}
-	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.rev2 {
 		sel.recent = nil // IMAP4rev2 has no \Recent (RFC 9051 appendix E)
 	}
-	flags := slices.Clone(systemFlags)
-	kws := make([]string, 0, len(keywords))
-	for k := range keywords {
+	s.writeFlags(sel)
+	e := &s.enc
+	e.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
+	if !s.rev2 {
+		e.Raw("* ").Number(uint64(len(sel.recent))).Raw(" RECENT").CRLF()
+		if firstUnseen > 0 {
+			e.Raw("* OK [UNSEEN ").Number(uint64(firstUnseen)).Raw("] First unseen").CRLF()
+		}
+	}
+	e.Raw("* OK [UIDVALIDITY ").Number(uint64(f.UIDValidity)).Raw("] UIDs valid").CRLF()
+	e.Raw("* OK [UIDNEXT ").Number(uint64(f.UIDNext)).Raw("] Predicted next UID").CRLF()
+	if s.rev2 {
+		e.Raw(`* LIST () "/" `).Mailbox(f.Name).CRLF()
+	}
+	s.sel = sel
+	s.state = stateSelected
+	s.okCode = "READ-WRITE"
+	if readOnly {
+		s.okCode = "READ-ONLY"
+	}
+	return nil
+}
+
+// writeFlags writes FLAGS and PERMANENTFLAGS: the system flags and the
+// keywords the folder's messages use.
+func (s *session) writeFlags(sel *selected) {
+	kws := make([]string, 0, len(sel.keywords))
+	for k := range sel.keywords {
 		kws = append(kws, k)
 	}
 	slices.Sort(kws)
+	e := &s.enc
+	e.Raw("* FLAGS (")
+	for i, f := range systemFlags {
+		if i > 0 {
+			e.SP()
+		}
+		e.Raw(f)
+	}
 	for _, k := range kws {
-		flags = append(flags, imap.Flag(k))
+		e.SP().Raw(k)
 	}
-	perm := append(slices.Clone(flags), imap.FlagWildcard)
+	e.Raw(")").CRLF()
 	if sel.readOnly {
-		perm = nil
+		e.Raw("* OK [PERMANENTFLAGS ()] Read-only mailbox").CRLF()
+		return
 	}
-	s.sel = sel
-	return &imap.SelectData{
-		Flags: flags, PermanentFlags: perm,
-		NumMessages: uint32(len(sel.uids)), NumRecent: uint32(len(sel.recent)),
-		FirstUnseenSeqNum: firstUnseen,
-		UIDNext:           imap.UID(f.UIDNext), UIDValidity: f.UIDValidity,
-	}, nil
+	e.Raw("* OK [PERMANENTFLAGS (")
+	for _, f := range systemFlags {
+		e.Raw(f).SP()
+	}
+	for _, k := range kws {
+		e.Raw(k).SP()
+	}
+	e.Raw(`\*)] Flags permitted`).CRLF()
 }
 
-func (s *session) Unselect() error {
-	if s.sel != nil {
-		s.sel.close()
-		s.sel = nil
+// announce writes FLAGS and PERMANENTFLAGS again when keywords holds one
+// the client has not been told of, before a FETCH shows it.
+func (s *session) announce(keywords []string) {
+	sel := s.sel
+	fresh := false
+	for _, k := range keywords {
+		if _, ok := sel.keywords[k]; !ok {
+			sel.keywords[k] = struct{}{}
+			fresh = true
+		}
 	}
+	if fresh {
+		s.writeFlags(sel)
+	}
+}
+
+func cmdUnselect(s *session, cmd *imapwire.Command) error {
+	if cmd.Name == "CLOSE" && !s.sel.readOnly {
+		if _, err := s.expunge(nil, true); err != nil {
+			return err
+		}
+	}
+	s.sel.close()
+	s.sel = nil
+	s.state = stateAuth
 	return nil
 }
 
@@ -269,16 +393,31 @@ func lettersOf(flags []string) maildir.Flags {
 	return maildir.Flags(b)
 }
 
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.sel == nil {
-		return nil
+// pollIfChanged polls when the folder may have changed (a notice came)
+// or force; a poll that owes EXPUNGEs runs again when they are allowed.
+func (s *session) pollIfChanged(force, allowExpunge bool) {
+	sel := s.sel
+	select {
+	case <-sel.sub.C:
+		force = true
+	default:
 	}
-	return offStack(func() error { return s.poll(w, allowExpunge) })
+	if !force && !(sel.dirty && allowExpunge) {
+		return
+	}
+	prev := s.ctx
+	c := s.cc.Command()
+	s.ctx = c.Context()
+	if err := s.poll(allowExpunge); err != nil {
+		s.logger().Warn("imap: poll", "err", err)
+	}
+	c.End()
+	s.ctx = prev
 }
 
 // poll brings the client up to date with the index: EXPUNGE for messages
 // gone (when allowed), EXISTS for new ones, FETCH FLAGS for changed flags.
-func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) poll(allowExpunge bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
 	if time.Since(sel.lastScanCheck) > time.Second {
@@ -291,11 +430,9 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if errors.Is(err, store.ErrNotFound) { // deleted by another session
 		if allowExpunge {
 			for i := len(sel.uids); i > 0; i-- {
-				if err := w.WriteExpunge(uint32(i)); err != nil {
-					return err
-				}
+				s.enc.Raw("* ").Number(uint64(i)).Raw(" EXPUNGE").CRLF()
 			}
-			sel.uids = nil
+			sel.uids, sel.msgFlags, sel.msgKw = nil, nil, nil
 		}
 		return nil
 	}
@@ -318,10 +455,8 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			if _, ok := slices.BinarySearch(now, sel.uids[i]); ok {
 				continue
 			}
-			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
-				return err
-			}
-			sel.uids = slices.Delete(sel.uids, i, i+1)
+			s.enc.Raw("* ").Number(uint64(i + 1)).Raw(" EXPUNGE").CRLF()
+			sel.remove(i)
 		}
 		sel.dirty = false
 	} else {
@@ -336,60 +471,54 @@ func (s *session) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	for _, m := range changed {
 		switch {
 		case m.UID > last:
-			sel.uids = append(sel.uids, m.UID)
+			sel.push(m.UID, m.Flags, m.Keywords)
 			last = m.UID
 			added++
 		case sel.seqOf(m.UID) != 0:
+			sel.setFlags(m.UID, m.Flags, m.Keywords)
 			flagged = append(flagged, m)
 		}
 	}
 	if added > 0 {
-		if err := w.WriteNumMessages(uint32(len(sel.uids))); err != nil {
-			return err
-		}
+		s.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
 	}
 	for _, m := range flagged {
-		if err := w.WriteMessageFlags(sel.seqOf(m.UID), imap.UID(m.UID), sel.imapFlags(m.UID, m.Flags, m.Keywords)); err != nil {
-			return err
-		}
+		s.announce(m.Keywords)
+		s.enc.Raw("* ").Number(uint64(sel.seqOf(m.UID))).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
+		s.writeMsgFlags(m.UID, m.Flags, m.Keywords)
+		s.enc.Raw(")").CRLF()
 	}
 	sel.modseq = f.HighestModSeq
 	sel.folder.UIDNext = f.UIDNext
 	return nil
 }
 
-// imapFlags is the FLAGS of a message as this session shows it.
-func (sel *selected) imapFlags(uid uint32, flags, keywords []string) []imap.Flag {
-	out := make([]imap.Flag, 0, len(flags)+len(keywords)+1)
+// writeMsgFlags writes the FLAGS of a message as this session shows it.
+func (s *session) writeMsgFlags(uid uint32, flags, keywords []string) {
+	e := &s.enc
+	e.Byte('(')
+	n := 0
 	for _, f := range flags {
-		out = append(out, imap.Flag(f))
+		if n > 0 {
+			e.SP()
+		}
+		e.Raw(f)
+		n++
 	}
 	for _, k := range keywords {
-		out = append(out, imap.Flag(k))
-	}
-	if sel.isRecent(uid) {
-		out = append(out, flagRecent)
-	}
-	return out
-}
-
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	s.idling.Lock() // see session.idling
-	defer s.idling.Unlock()
-	if s.sel == nil {
-		<-stop
-		return nil
-	}
-	for {
-		select {
-		case <-stop:
-			return nil
-		case <-s.sel.sub.C: // a notice, or the node's periodic wake-up
+		if n > 0 {
+			e.SP()
 		}
-		if err := offStack(func() error { return s.poll(w, true) }); err != nil {
-			return err
-		}
+		e.Raw(k)
+		n++
 	}
+	if s.sel.isRecent(uid) {
+		if n > 0 {
+			e.SP()
+		}
+		e.Raw(flagRecent)
+	}
+	e.Byte(')')
 }
 
 // countFiles counts the entries of new/ and cur/ that are not dot-files,

@@ -1,5 +1,5 @@
-// Package imapd is the IMAP server (IMAP4rev1 and IMAP4rev2) on
-// emersion/go-imap v2's imapserver: folders and messages come from the
+// Package imapd is the IMAP server (IMAP4rev1 and IMAP4rev2) on the
+// protocol layer of package imapwire: folders and messages come from the
 // index in PostgreSQL (store), bytes from the Maildir (maildir), logins from
 // the shared Authenticator (auth). Sessions learn about changes made by
 // others (delivery, other sessions, other nodes) from folder change notices
@@ -14,14 +14,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
-	"mailhost/auth"
 	"mailhost/connlimit"
 	"mailhost/maildir"
 	"mailhost/sasl"
@@ -40,6 +37,7 @@ type Backend interface {
 	RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error
 	SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error
 	IMAPStatus(ctx context.Context, folderID int64) (store.IMAPFolderStatus, error)
+	IMAPMailboxUsage(ctx context.Context, mailboxID int64) (quota, used int64, err error)
 
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
 	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
@@ -99,7 +97,11 @@ type Options struct {
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
-	Log            *slog.Logger
+	// LoginTimeout and IdleTimeout end a session that sends nothing for
+	// so long before login (0: 30 seconds) and after (0: 35 minutes,
+	// RFC 9051 5.4), with "* BYE".
+	LoginTimeout, IdleTimeout time.Duration
+	Log                       *slog.Logger
 }
 
 // Server is the IMAP server of a node.
@@ -107,23 +109,15 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	strict *imapserver.Server // LOGIN only after TLS
-	loose  *imapserver.Server // LOGIN allowed in clear text (loopback clients)
-
 	imapLn, imapsLn net.Listener
 	limiter         *connlimit.Limiter // shared by both listeners
 	connID          atomic.Uint64
 	ctx             context.Context // of Serve: sessions' contexts derive from it
-}
 
-// caps are the capabilities advertised besides those imapserver adds on
-// its own (IDLE, UNSELECT, ENABLE, SASL-IR, LITERAL-, STARTTLS, AUTH=).
-var caps = imap.CapSet{
-	imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {},
-	imap.CapNamespace: {}, imap.CapUIDPlus: {}, imap.CapESearch: {}, imap.CapSearchRes: {},
-	imap.CapListExtended: {}, imap.CapListStatus: {}, imap.CapMove: {}, imap.CapStatusSize: {},
-	imap.CapBinary: {}, imap.CapChildren: {}, imap.CapSpecialUse: {}, imap.CapCreateSpecialUse: {},
-	imap.CapLiteralPlus: {},
+	mu    sync.Mutex
+	conns map[*session]struct{}
+	wg    sync.WaitGroup
+	caps  string // the capabilities of an authenticated session
 }
 
 // New returns a server; bind it with Listen, run it with Serve.
@@ -135,19 +129,20 @@ func New(opts Options) *Server {
 		opts.AppendLimit = 1<<32 - 1
 	}
 	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
-		limiter: connlimit.New(opts.MaxConnsPerClient, nil)}
-	mk := func(insecure bool) *imapserver.Server {
-		return imapserver.New(&imapserver.Options{
-			NewSession:   s.newSession,
-			Caps:         caps,
-			Logger:       printfLogger{opts.Log},
-			TLSConfig:    opts.TLS,
-			InsecureAuth: insecure,
-		})
-	}
-	s.strict, s.loose = mk(false), mk(true)
+		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}}
+	s.caps = baseCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
 	return s
 }
+
+// baseCaps are the capabilities of every state; see session.capabilities.
+const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " +
+	"CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE " +
+	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE"
+
+// COMPRESS=DEFLATE (RFC 4978, cmdCompress) works for clients that flush
+// with Z_SYNC_FLUSH but is not advertised: compress/flate's reader hands
+// out a block's data only at a stored block or a full window, so a client
+// that flushes with Z_PARTIAL_FLUSH (mbsync) waits forever for the answer.
 
 // refusal is the greeting of a client over its connection limit: BYE
 // instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.
@@ -162,12 +157,6 @@ func (s *Server) refusal(tlsConf *tls.Config) connlimit.Refusal {
 				"max", s.opts.MaxConnsPerClient)
 		},
 	}
-}
-
-type printfLogger struct{ log *slog.Logger }
-
-func (l printfLogger) Printf(format string, args ...any) {
-	l.log.Info("imap: " + fmt.Sprintf(format, args...))
 }
 
 // Listen binds the listeners: imap (STARTTLS) and imaps (implicit TLS);
@@ -209,66 +198,52 @@ func (s *Server) Addr(tlsListener bool) net.Addr {
 	return ln.Addr()
 }
 
-// Serve accepts connections until ctx ends, then closes every connection.
+// Serve accepts connections until ctx ends, then closes every connection
+// and waits for their sessions to end.
 func (s *Server) Serve(ctx context.Context) error {
 	s.ctx = ctx // before any connection is accepted
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	strictLn := newChanListener(s.imapLn)
-	looseLn := newChanListener(s.imapLn)
-	if s.imapLn != nil {
-		s.log.Info("imap listening", "addr", s.imapLn.Addr().String(), "starttls", s.opts.TLS != nil)
-		wg.Add(3)
-		go func() { defer wg.Done(); errc <- s.strict.Serve(strictLn) }()
-		go func() { defer wg.Done(); errc <- s.loose.Serve(looseLn) }()
+	errc := make(chan error, 2)
+	var accepting sync.WaitGroup
+	for _, l := range []struct {
+		ln  net.Listener
+		tls bool
+	}{{s.imapLn, false}, {s.imapsLn, true}} {
+		if l.ln == nil {
+			continue
+		}
+		s.log.Info("imap listening", "addr", l.ln.Addr().String(), "tls", l.tls, "starttls", !l.tls && s.opts.TLS != nil)
+		accepting.Add(1)
 		go func() {
-			defer wg.Done()
-			errc <- s.split(s.imapLn, strictLn, looseLn)
+			defer accepting.Done()
+			errc <- s.accept(l.ln, l.tls)
 		}()
-	}
-	var tlsLn *chanListener
-	if s.imapsLn != nil {
-		s.log.Info("imaps listening", "addr", s.imapsLn.Addr().String())
-		tlsLn = newChanListener(s.imapsLn)
-		wg.Add(2)
-		go func() { defer wg.Done(); errc <- s.strict.Serve(tlsLn) }()
-		go func() { defer wg.Done(); errc <- s.split(s.imapsLn, tlsLn, tlsLn) }()
 	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	// Stop accepting and let imapserver's Serve loops return before
-	// closing the servers (which closes their connections): the
-	// library's Close waits on a WaitGroup that its Serve adds to only
-	// after registering the listener, so a Close running while a Serve
-	// starts is a data race inside the library.
 	if s.imapLn != nil {
 		s.imapLn.Close()
 	}
 	if s.imapsLn != nil {
 		s.imapsLn.Close()
 	}
-	for _, l := range []*chanListener{strictLn, looseLn, tlsLn} {
-		if l != nil {
-			l.Close()
-		}
+	accepting.Wait()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.conn.Close()
 	}
-	wg.Wait()
-	s.strict.Close()
-	s.loose.Close()
+	s.mu.Unlock()
+	s.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("imap: %w", err)
 	}
 	return nil
 }
 
-// split accepts from ln and hands each connection to strict or, for a
-// loopback client when plaintext logins are allowed there, to loose.
-func (s *Server) split(ln net.Listener, strict, loose *chanListener) error {
-	defer strict.Close()
-	defer loose.Close()
+// accept runs a session for each connection of ln.
+func (s *Server) accept(ln net.Listener, implicitTLS bool) error {
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -285,54 +260,22 @@ func (s *Server) split(ln net.Listener, strict, loose *chanListener) error {
 			return err
 		}
 		delay = 0
-		dst := strict
-		if auth.LoginAllowed(false, auth.RemoteIP(c.RemoteAddr()), s.opts.AllowPlaintextLoopback) {
-			dst = loose
-		}
-		if !dst.put(c) {
+		sess := s.newSession(c, implicitTLS)
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
 			c.Close()
-			return nil
+			continue
 		}
+		s.conns[sess] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			sess.serve()
+			s.mu.Lock()
+			delete(s.conns, sess)
+			s.mu.Unlock()
+		}()
 	}
 }
-
-// chanListener is a net.Listener fed by split.
-type chanListener struct {
-	addr   net.Addr
-	c      chan net.Conn
-	done   chan struct{}
-	closed sync.Once
-}
-
-func newChanListener(ln net.Listener) *chanListener {
-	l := &chanListener{c: make(chan net.Conn), done: make(chan struct{})}
-	if ln != nil {
-		l.addr = ln.Addr()
-	}
-	return l
-}
-
-func (l *chanListener) put(c net.Conn) bool {
-	select {
-	case l.c <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.c:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.closed.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }

@@ -1,113 +1,111 @@
 package imapd
 
 import (
-	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	"time"
 
 	"mailhost/auth"
-	"mailhost/connctx"
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/sasl"
 	"mailhost/store"
 )
 
-// session is one IMAP connection. It is kept small: an idle connection
-// costs go-imap's buffers and goroutine, this struct and, when a folder is
-// selected, 4 bytes per message of the UID list.
-type session struct {
-	srv  *Server
-	conn *imapserver.Conn
-	id   uint64
-	// ctx is the running command's context (cmdSession), else the
-	// connection's.
-	ctx context.Context
-
-	acct auth.Account
-	mbox maildir.Mailbox
-	sel  *selected
-
-	// idling is held by Idle while it runs. imapserver runs Idle on a
-	// goroutine of its own and, when the connection breaks during IDLE,
-	// calls Close without waiting for Idle to return: Close takes idling
-	// first, so it never changes sel under a running Idle.
-	idling sync.Mutex
+// loginAllowed reports whether a password may be sent on this connection.
+func (s *session) loginAllowed() bool {
+	return auth.LoginAllowed(s.isTLS, auth.RemoteIP(s.conn.RemoteAddr()), s.srv.opts.AllowPlaintextLoopback)
 }
 
-var (
-	_ imapserver.SessionIMAP4rev2      = (*session)(nil)
-	_ imapserver.SessionSASL           = (*session)(nil)
-	_ imapserver.SessionAppendLimit    = (*session)(nil)
-	_ imapserver.SessionUnauthenticate = (*session)(nil)
-)
-
-func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	cc := connctx.New(s.ctx, c.NetConn(), s.opts.CommandTimeout)
-	return cmdSession{&session{srv: s, conn: c, id: s.connID.Add(1), ctx: cc.Context()}, cc}, nil, nil
-}
-
-// logger returns the connection's logger; built on demand so an idle
-// session holds none.
-func (s *session) logger() *slog.Logger {
-	l := s.srv.log.With("conn", s.id, "remote", s.conn.NetConn().RemoteAddr().String())
-	if s.acct.Address != "" {
-		l = l.With("user", s.acct.Address)
+// capabilities is the CAPABILITY list of the session's state.
+func (s *session) capabilities() string {
+	if s.state != stateNotAuth {
+		return s.srv.caps
 	}
-	return l
+	c := s.srv.caps
+	if !s.isTLS && s.srv.opts.TLS != nil {
+		c += " STARTTLS"
+	}
+	if s.loginAllowed() {
+		for _, m := range sasl.Mechanisms(true) {
+			c += " AUTH=" + m
+		}
+	} else {
+		c += " LOGINDISABLED"
+	}
+	return c
 }
 
-// internal logs err and returns the generic answer to the client: the
-// details stay in the log. A command whose context ended (its deadline,
-// the client gone, shutdown) is answered as a temporary failure.
-func (s *session) internal(what string, err error) error {
-	if s.ctx.Err() != nil {
-		s.logger().Info("imap: "+what+": command cancelled", "cause", context.Cause(s.ctx), "err", err)
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
-			Text: "Command cancelled, try again later"}
-	}
-	s.logger().Error("imap: "+what, "err", err)
-	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug,
-		Text: "Internal error, try again later"}
-}
-
-func (s *session) Close() error {
-	s.idling.Lock()
-	defer s.idling.Unlock()
-	if s.sel != nil {
-		s.sel.close()
-		s.sel = nil
-	}
+func cmdCapability(s *session, _ *imapwire.Command) error {
+	s.enc.Raw("* CAPABILITY ").Raw(s.capabilities()).CRLF()
 	return nil
 }
 
-func (s *session) Login(username, password string) error {
-	return offStack(func() error { return s.login(username, password) })
+func cmdNoop(*session, *imapwire.Command) error { return nil }
+
+func cmdLogout(s *session, _ *imapwire.Command) error {
+	s.enc.Status("*", "BYE", "", "Logging out")
+	s.state = stateLogout
+	return nil
+}
+
+// cmdID answers ID (RFC 2971) in every state.
+func cmdID(s *session, _ *imapwire.Command) error {
+	s.enc.Raw(`* ID ("name" "mailhost")`).CRLF()
+	return nil
+}
+
+func cmdStartTLS(s *session, cmd *imapwire.Command) error {
+	if s.isTLS || s.srv.opts.TLS == nil {
+		return imapErr("BAD", "", "STARTTLS not available")
+	}
+	if s.br.Buffered() > 0 { // commands sent before the handshake are an injection
+		return &imapError{status: "BAD", text: "Data after STARTTLS", bye: true}
+	}
+	s.enc.Status(cmd.Tag, "OK", "", "Begin TLS negotiation now")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.release()
+	s.conn = tls.Server(s.conn, s.srv.opts.TLS)
+	s.isTLS = true
+	if err := s.handshake(); err != nil {
+		return &imapError{status: "BAD", text: "TLS handshake failed", bye: true}
+	}
+	s.take()
+	return errSilent
+}
+
+// errSilent ends a command whose answer was written already.
+var errSilent = &imapError{status: "", text: ""}
+
+func cmdLogin(s *session, cmd *imapwire.Command) error {
+	if !s.loginAllowed() {
+		return imapErr("NO", "PRIVACYREQUIRED", "LOGIN requires TLS (use STARTTLS)")
+	}
+	a := cmd.Args.(imapwire.Login)
+	return s.login(a.User, a.Password)
 }
 
 func (s *session) login(username, password string) error {
 	acct, err := s.srv.opts.Auth.Login(s.ctx, auth.LoginRequest{
 		Username: username, Password: password,
-		RemoteIP: auth.RemoteIP(s.conn.NetConn().RemoteAddr()),
+		RemoteIP: auth.RemoteIP(s.conn.RemoteAddr()),
 		Protocol: auth.ProtoIMAP,
 	})
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		return imapserver.ErrAuthFailed
+		return imapErr("NO", "AUTHENTICATIONFAILED", "Invalid credentials")
 	case errors.Is(err, auth.ErrThrottled):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
-			Text: "Too many failed logins, try again later"}
+		return imapErr("NO", "UNAVAILABLE", "Too many failed logins, try again later")
 	case err != nil:
 		s.logger().Error("imap: login", "err", err)
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable,
-			Text: "Temporary failure, try again later"}
+		return imapErr("NO", "UNAVAILABLE", "Temporary failure, try again later")
 	}
 	rel := filepath.Clean(acct.Maildir)
 	if filepath.IsAbs(rel) || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
@@ -120,6 +118,8 @@ func (s *session) login(username, password string) error {
 		s.acct = auth.Account{}
 		return s.internal("prepare mailbox", err)
 	}
+	s.state = stateAuth
+	s.okCode = "CAPABILITY " + s.srv.caps
 	s.logger().Info("imap login")
 	return nil
 }
@@ -150,62 +150,210 @@ func (s *session) ensureInbox() error {
 	return err
 }
 
-func (s *session) Unauthenticate() error {
-	s.Close()
-	s.acct = auth.Account{}
-	s.mbox = maildir.Mailbox{}
+// cmdAuthenticate runs a SASL exchange (RFC 9051 6.2.2, SASL-IR RFC 4959)
+// through the sasl package, checking the credentials as LOGIN does.
+func cmdAuthenticate(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(imapwire.Authenticate)
+	if !s.loginAllowed() {
+		return imapErr("NO", "PRIVACYREQUIRED", "Authentication requires TLS (use STARTTLS)")
+	}
+	var loginErr error
+	srv, err := sasl.NewServer(a.Mech, func(c sasl.Credentials) error {
+		loginErr = s.login(c.Username, c.Password)
+		return loginErr
+	}, nil)
+	if errors.Is(err, sasl.ErrUnknownMechanism) {
+		return imapErr("NO", "CANNOT", "Unsupported authentication mechanism")
+	}
+	if err != nil {
+		return s.internal("authenticate", err)
+	}
+	initial := ""
+	if a.HasInitial {
+		initial = a.Initial
+	}
+	err = sasl.Run(srv, initial, saslConn{s})
+	switch {
+	case err == nil:
+		return nil
+	case loginErr != nil && errors.Is(err, loginErr):
+		return loginErr
+	case errors.Is(err, sasl.ErrCancelled):
+		return imapErr("BAD", "", "AUTHENTICATE cancelled")
+	case errors.Is(err, sasl.ErrAuthzid):
+		return imapErr("NO", "AUTHORIZATIONFAILED", "Logging in as another user is not supported")
+	case errors.Is(err, sasl.ErrTooLong):
+		return imapErr("BAD", "", "SASL response too long")
+	case errors.Is(err, sasl.ErrMalformed), errors.Is(err, sasl.ErrBase64):
+		return imapErr("BAD", "", "Malformed SASL response")
+	}
+	return err // the connection
+}
+
+// saslConn sends challenges as continuation requests and reads the
+// client's lines.
+type saslConn struct{ s *session }
+
+func (c saslConn) Challenge(encoded string) (string, error) {
+	c.s.enc.Raw("+ ").Raw(encoded).CRLF()
+	if err := c.s.flush(); err != nil {
+		return "", err
+	}
+	line, err := c.s.dec.ReadLine()
+	if err != nil {
+		if errors.Is(err, imapwire.ErrLineTooLong) {
+			return "", sasl.ErrTooLong
+		}
+		return "", err
+	}
+	return line, nil
+}
+
+var _ = base64.StdEncoding
+
+func cmdEnable(s *session, cmd *imapwire.Command) error {
+	var on []string
+	for _, c := range cmd.Args.([]string) {
+		switch c {
+		case "IMAP4REV2":
+			if !s.rev2 {
+				s.rev2 = true
+				s.enc.UTF8 = true // mailbox names and strings in UTF-8 (RFC 9051 5.1)
+				on = append(on, "IMAP4rev2")
+			}
+		case "UTF8=ACCEPT":
+			if !s.utf8 {
+				s.utf8 = true
+				s.enc.UTF8 = true
+				on = append(on, "UTF8=ACCEPT")
+			}
+		}
+	}
+	s.enc.Raw("* ENABLED")
+	for _, c := range on {
+		s.enc.SP().Raw(c)
+	}
+	s.enc.CRLF()
 	return nil
 }
 
-// AuthenticateMechanisms is what CAPABILITY advertises as AUTH=;
-// imapserver asks only where a login is allowed (TLS, or the loopback
-// server's clear text), so every mechanism is offered.
-func (s *session) AuthenticateMechanisms() []string { return sasl.Mechanisms(true) }
+func cmdNamespace(s *session, _ *imapwire.Command) error {
+	s.enc.Raw(`* NAMESPACE (("" "/")) NIL NIL`).CRLF()
+	return nil
+}
 
-// Authenticate starts an exchange of mech: the sasl package's server,
-// checking the credentials as LOGIN does. imapserver reads the exchange's
-// lines and answers "*" and a continuation that is not base64 with BAD
-// (RFC 9051 6.2.2); an initial response that is not base64 it answers
-// NO [SERVERBUG].
-func (s *session) Authenticate(mech string) (sasl.Server, error) {
-	srv, err := sasl.NewServer(mech, func(c sasl.Credentials) error {
-		return s.Login(c.Username, c.Password)
-	}, refuseAuth)
-	if errors.Is(err, sasl.ErrUnknownMechanism) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-			Text: "Unsupported authentication mechanism"}
+// cmdIdle waits for DONE, writing the folder's changes as they come. The
+// wait holds no buffer and no goroutine of its own: a notice sets the
+// socket's read deadline to now, which ends the wait for the client's
+// next byte (see waitFirst).
+func cmdIdle(s *session, cmd *imapwire.Command) error {
+	s.enc.Raw("+ idling").CRLF()
+	if err := s.flush(); err != nil {
+		return err
 	}
-	return srv, err
-}
-
-// refuseAuth answers an exchange the client got wrong: BAD for what
-// cannot be read (as imapserver answers bad base64), NO
-// [AUTHORIZATIONFAILED] for acting as another user.
-func refuseAuth(err error) error {
-	switch {
-	case errors.Is(err, sasl.ErrAuthzid):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
-			Text: "Logging in as another user is not supported"}
-	case errors.Is(err, sasl.ErrTooLong):
-		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "SASL response too long"}
-	default: // sasl.ErrMalformed
-		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Malformed SASL response"}
+	if _, ok := s.conn.(*deflateConn); ok && s.sel != nil {
+		return s.idleCompressed()
+	}
+	if s.sel != nil {
+		s.sel.sub.SetWake(func() {
+			s.wake.Store(true)
+			s.conn.SetReadDeadline(time.Now())
+		})
+		defer func() {
+			s.sel.sub.SetWake(nil)
+			s.wake.Store(false)
+			s.conn.SetReadDeadline(s.idleUntil)
+		}()
+		s.idlePoll()
+	}
+	for {
+		if s.br == nil || s.br.Buffered() == 0 {
+			s.release()
+			err := s.Idle()
+			if errors.Is(err, errAutologout) {
+				s.takeWriter()
+				return &imapError{status: "BYE", text: "Autologout: idle for too long", bye: true}
+			}
+			if errors.Is(err, errWoken) {
+				s.idlePoll()
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			s.take()
+		}
+		line, err := s.dec.ReadLine()
+		if err != nil {
+			return err
+		}
+		if strings.EqualFold(line, "DONE") {
+			return nil
+		}
+		return imapErr("BAD", "", "Expected DONE")
 	}
 }
 
-func (s *session) AppendLimit() uint32 { return uint32(s.srv.opts.AppendLimit) }
+// Idle is where an idling session waits (named so in goroutine dumps).
+func (s *session) Idle() error { return s.waitFirst() }
 
-func (s *session) Namespace() (*imap.NamespaceData, error) {
-	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+// idlePoll writes the changes of the selected folder during IDLE.
+func (s *session) idlePoll() {
+	s.idleWrite()
+	if s.br == nil || s.br.Buffered() == 0 {
+		s.release()
+	}
 }
 
-// offStack runs fn on a short-lived goroutine and waits for it. Work with
-// deep call chains (password hashing, pgx) grows the stack of the goroutine
-// it runs on, and the stacks of a connection's long-lived goroutines stay
-// grown while the connection idles; a helper's stack is freed when it ends.
-// This keeps an idle connection near its minimal stacks.
-func offStack(fn func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	return <-done
+// idleWrite polls and writes what changed; it touches only the writer.
+func (s *session) idleWrite() {
+	if s.sel == nil {
+		return
+	}
+	select {
+	case <-s.sel.sub.C:
+	default:
+	}
+	s.takeWriter()
+	c := s.cc.Command()
+	s.ctx = c.Context()
+	if err := s.poll(true); err != nil {
+		s.logger().Warn("imap: poll during IDLE", "err", err)
+	}
+	c.End()
+	s.ctx = s.cc.Context()
+	s.flush()
+	s.releaseWriter()
+}
+
+// idleCompressed is IDLE under COMPRESS=DEFLATE. The decompressor may
+// hold the client's bytes where no socket deadline can reach them, so
+// here a goroutine of its own writes the notices while the session's
+// reads the client's DONE; the two touch different halves (the writer,
+// the reader) until the reader has its line and stops the other.
+func (s *session) idleCompressed() error {
+	s.idleWrite()
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-s.sel.sub.C:
+				s.idleWrite()
+			}
+		}
+	}()
+	line, err := s.dec.ReadLine()
+	close(done)
+	<-finished
+	s.takeWriter()
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(line, "DONE") {
+		return imapErr("BAD", "", "Expected DONE")
+	}
+	return nil
 }

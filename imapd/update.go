@@ -5,30 +5,27 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"mailhost/imapwire"
 	"mailhost/maildir"
 	"mailhost/store"
 )
 
 // splitFlags separates IMAP system flags (canonical spelling) from
 // keywords; \Recent is not storable and dropped (RFC 3501 2.3.2).
-func splitFlags(flags []imap.Flag) (system, keywords []string, err error) {
+func splitFlags(flags []string) (system, keywords []string, err error) {
 	system, keywords = []string{}, []string{}
-	for _, f := range flags {
-		s := string(f)
+	for _, s := range flags {
 		if strings.HasPrefix(s, `\`) {
-			if strings.EqualFold(s, string(flagRecent)) {
+			if strings.EqualFold(s, flagRecent) {
 				continue
 			}
 			c := maildir.FlagLetter(s)
 			if c == 0 {
-				return nil, nil, imapErr(imap.StatusResponseTypeBad, imap.ResponseCodeClientBug, "Unknown system flag "+s)
+				return nil, nil, imapErr("BAD", "CLIENTBUG", "Unknown system flag "+s)
 			}
 			system = append(system, maildir.IMAPFlag(c))
 			continue
@@ -40,7 +37,7 @@ func splitFlags(flags []imap.Flag) (system, keywords []string, err error) {
 
 // storeFlags changes flags in the index, then renames the files to match
 // (the index is the authority; the file name is a faithful copy).
-func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flags []imap.Flag) ([]store.FlagChange, error) {
+func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flags []string) ([]store.FlagChange, error) {
 	system, keywords, err := splitFlags(flags)
 	if err != nil {
 		return nil, err
@@ -62,6 +59,9 @@ func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flag
 	if err != nil {
 		return nil, s.internal("store flags", err)
 	}
+	for _, c := range changes {
+		sel.setFlags(c.UID, c.Flags, c.Keywords)
+	}
 	if len(changes) > 0 {
 		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
 			sel.modseq = changes[0].ModSeq
@@ -71,74 +71,71 @@ func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flag
 	return changes, nil
 }
 
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+func cmdStore(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(*imapwire.StoreArgs)
 	sel := s.sel
 	if sel.readOnly {
 		return errReadOnly
 	}
-	uids := sel.resolve(numSet)
+	uids := sel.resolve(a.Set, cmd.UID)
 	if len(uids) == 0 {
 		return nil
 	}
 	op := store.FlagsSet
-	switch flags.Op {
-	case imap.StoreFlagsAdd:
+	switch a.Op {
+	case '+':
 		op = store.FlagsAdd
-	case imap.StoreFlagsDel:
+	case '-':
 		op = store.FlagsDel
 	}
-	fl := flags.Flags
-	if fl == nil {
-		fl = []imap.Flag{}
-	}
-	if _, err := s.storeFlags(sel, uids, op, fl); err != nil {
+	if _, err := s.storeFlags(sel, uids, op, a.Flags); err != nil {
 		return err
 	}
-	if flags.Silent {
+	if a.Silent {
 		return nil
 	}
-	_, isUID := numSet.(imap.UIDSet)
-	return s.fetchUIDs(w, uids, &imap.FetchOptions{Flags: true, UID: isUID})
+	return s.fetchUIDs(uids, &imapwire.FetchItems{Flags: true, UID: cmd.UID})
 }
 
-func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
-	sel := s.sel
-	if sel.readOnly {
-		if *w == (imapserver.ExpungeWriter{}) { // CLOSE after EXAMINE expunges nothing
-			return nil
-		}
-		return errReadOnly
-	}
+func cmdExpunge(s *session, cmd *imapwire.Command) error {
 	var only []uint32
-	if uids != nil {
-		only = sel.resolve(*uids)
+	if cmd.UID {
+		only = s.sel.resolve(cmd.Args.(imapwire.NumSet), true)
 		if len(only) == 0 {
 			return nil
 		}
 	}
+	_, err := s.expunge(only, false)
+	return err
+}
+
+// expunge removes the \Deleted messages (of only, when not nil); quiet
+// (CLOSE) writes no EXPUNGE responses.
+func (s *session) expunge(only []uint32, quiet bool) (int, error) {
+	sel := s.sel
+	if sel.readOnly {
+		return 0, errReadOnly
+	}
 	gone, err := s.srv.opts.Backend.IMAPExpunge(s.ctx, s.acct.MailboxID, sel.folder.ID, only)
 	if err != nil {
-		return s.internal("expunge", err)
+		return 0, s.internal("expunge", err)
 	}
 	s.removeFiles(sel, gone)
 	if len(gone) == 0 {
-		return nil
+		return 0, nil
 	}
 	s.srv.opts.Notices.Notify(sel.folder.ID)
-	quiet := *w == (imapserver.ExpungeWriter{}) // CLOSE: no untagged responses
 	for i := len(gone) - 1; i >= 0; i-- {
 		seq := sel.seqOf(gone[i].UID)
 		if seq == 0 {
 			continue
 		}
 		if !quiet {
-			if err := w.WriteExpunge(seq); err != nil {
-				return err
-			}
+			s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
 		}
-		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+		sel.remove(int(seq - 1))
 	}
-	return nil
+	return len(gone), nil
 }
 
 // removeFiles deletes the files of expunged messages, after their rows.
@@ -155,49 +152,111 @@ func (s *session) removeFiles(sel *selected, gone []store.Expunged) {
 	}
 }
 
-func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	f, err := s.folder(name)
-	if errors.Is(err, errNoSuchFolder) {
-		return nil, errTryCreate
-	}
+// cmdAppend stores one message, or several (MULTIAPPEND, RFC 3502) in
+// one transaction: all or none.
+func cmdAppend(s *session, cmd *imapwire.Command) error {
+	name, err := s.mailboxName(cmd.Args.(imapwire.Append).Mailbox)
 	if err != nil {
-		return nil, err
+		s.dec.DiscardLine()
+		return err
 	}
-	system, keywords, err := splitFlags(options.Flags)
+	f, ferr := s.folder(name)
+	if errors.Is(ferr, errNoSuchFolder) {
+		ferr = errTryCreate
+	}
+	var dir maildir.Folder
+	if ferr == nil {
+		if dir, err = s.mbox.Folder(f.Name); err != nil {
+			ferr = s.internal("append", err)
+		}
+	}
+	var rows []store.NewIMAPMessage
+	cleanup := func() {
+		for _, r := range rows {
+			dir.Remove(r.Filename)
+		}
+	}
+	for first := true; ; first = false {
+		m, nonSync, err := s.dec.NextAppend(first)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		if m == nil {
+			break
+		}
+		if ferr != nil && !nonSync { // refuse before the client sends the data
+			cleanup()
+			s.dec.LineDone()
+			return ferr
+		}
+		if err := s.dec.CheckLiteral(m.Size, nonSync, s.srv.opts.AppendLimit); err != nil {
+			cleanup()
+			return err
+		}
+		r, err := s.dec.LiteralBody(m.Size, nonSync)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		row, err := s.deliver(dir, ferr, m, r)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		rows = append(rows, row)
+		if m.Binary && s.dec.AtEOL() == false {
+			if b, _ := s.br.Peek(1); len(b) == 1 && b[0] == ')' {
+				s.dec.EndAppendUTF8()
+			}
+		}
+	}
+	if ferr != nil {
+		return ferr
+	}
+	uids, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, f.ID, rows)
 	if err != nil {
-		return nil, err
+		cleanup()
+		if errors.Is(err, store.ErrOverQuota) {
+			return errOverQuota
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return errTryCreate
+		}
+		return s.internal("append: index", err)
 	}
-	dir, err := s.mbox.Folder(f.Name)
+	s.srv.opts.Notices.Notify(f.ID)
+	s.okCode = "APPENDUID " + strconv.FormatUint(uint64(uv), 10) + " " + imapwire.SetOf(uids).String()
+	return nil
+}
+
+// deliver writes one APPENDed message to the folder's directory; with
+// refused set (no such folder) it reads and drops it.
+func (s *session) deliver(dir maildir.Folder, refused error, m *imapwire.AppendMessage, r io.Reader) (store.NewIMAPMessage, error) {
+	if refused != nil {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return store.NewIMAPMessage{}, err
+		}
+		return store.NewIMAPMessage{}, nil
+	}
+	system, keywords, err := splitFlags(m.Flags)
 	if err != nil {
-		return nil, s.internal("append", err)
+		io.Copy(io.Discard, r)
+		return store.NewIMAPMessage{}, err
 	}
-	date := options.Time
+	date := m.Date
 	if date.IsZero() {
 		date = time.Now()
 	}
-	d, err := dir.Deliver(&exactReader{r: r, left: r.Size()}, maildir.DeliverOptions{Cur: true, Flags: lettersOf(system), ModTime: date})
+	d, err := dir.Deliver(&exactReader{r: r, left: m.Size}, maildir.DeliverOptions{Cur: true, Flags: lettersOf(system), ModTime: date})
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) { // the client went away mid-literal
-			return nil, imapErr(imap.StatusResponseTypeBad, imap.ResponseCodeClientBug, "Message data cut short")
+			return store.NewIMAPMessage{}, io.ErrUnexpectedEOF
 		}
-		return nil, s.internal("append: write message", err)
+		return store.NewIMAPMessage{}, s.internal("append: write message", err)
 	}
-	uids, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, f.ID, []store.NewIMAPMessage{{
-		Key: d.Key, Subdir: "cur", Filename: d.Name, Flags: system, Keywords: keywords,
-		Size: d.Size, InternalDate: date,
-	}})
-	if err != nil {
-		dir.Remove(d.Name)
-		if errors.Is(err, store.ErrOverQuota) {
-			return nil, errOverQuota
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errTryCreate
-		}
-		return nil, s.internal("append: index", err)
-	}
-	s.srv.opts.Notices.Notify(f.ID)
-	return &imap.AppendData{UID: imap.UID(uids[0]), UIDValidity: uv}, nil
+	return store.NewIMAPMessage{Key: d.Key, Subdir: "cur", Filename: d.Name, Flags: system, Keywords: keywords,
+		Size: d.Size, InternalDate: date}, nil
 }
 
 // linkInto links the messages uids of the selected folder into dst and
@@ -240,7 +299,7 @@ func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMes
 		if err != nil {
 			cancel(nil)
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, nil, imapErr(imap.StatusResponseTypeNo, "EXPUNGEISSUED",
+				return nil, nil, nil, imapErr("NO", "EXPUNGEISSUED",
 					"Some messages were expunged meanwhile")
 			}
 			return nil, nil, nil, s.internal("copy: link", err)
@@ -251,7 +310,11 @@ func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMes
 	return msgs, out, cancel, nil
 }
 
-func (s *session) destination(name string) (store.IMAPFolder, error) {
+func (s *session) destination(raw string) (store.IMAPFolder, error) {
+	name, err := s.mailboxName(raw)
+	if err != nil {
+		return store.IMAPFolder{}, err
+	}
 	f, err := s.folder(name)
 	if errors.Is(err, errNoSuchFolder) {
 		return f, errTryCreate
@@ -259,21 +322,25 @@ func (s *session) destination(name string) (store.IMAPFolder, error) {
 	return f, err
 }
 
-func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
-	dst, err := s.destination(dest)
-	if err != nil {
-		return nil, err
+func cmdCopy(s *session, cmd *imapwire.Command) error {
+	a := cmd.Args.(imapwire.Copy)
+	if cmd.Name == "MOVE" {
+		return s.move(a, cmd.UID)
 	}
-	uids := s.sel.resolve(numSet)
+	dst, err := s.destination(a.Mailbox)
+	if err != nil {
+		return err
+	}
+	uids := s.sel.resolve(a.Set, cmd.UID)
 	if len(uids) == 0 {
-		return nil, nil
+		return nil
 	}
 	msgs, rows, cancel, err := s.linkInto(uids, dst)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(msgs) == 0 { // all expunged meanwhile: nothing to copy, no COPYUID
-		return nil, nil
+		return nil
 	}
 	newUIDs, uv, err := s.srv.opts.Backend.IMAPAppend(s.ctx, s.acct.MailboxID, dst.ID, rows)
 	if err != nil {
@@ -281,40 +348,63 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 			cancel(nil)
 		}
 		if errors.Is(err, store.ErrOverQuota) {
-			return nil, errOverQuota
+			return errOverQuota
 		}
-		return nil, s.internal("copy: index", err)
+		return s.internal("copy: index", err)
 	}
 	s.srv.opts.Notices.Notify(dst.ID)
-	return copyData(msgs, newUIDs, uv), nil
+	s.okCode = copyUID(msgs, newUIDs, uv)
+	return nil
 }
 
-// copyData is the COPYUID of a COPY or MOVE (RFC 4315), nil when nothing
+// copyUID is the COPYUID of a COPY or MOVE (RFC 4315), "" when nothing
 // was copied: the response code has no form for empty UID sets.
-func copyData(msgs []store.IMAPMessage, newUIDs []uint32, uv uint32) *imap.CopyData {
-	data := &imap.CopyData{UIDValidity: uv}
+func copyUID(msgs []store.IMAPMessage, newUIDs []uint32, uv uint32) string {
+	var src, dst []uint32
 	for i, m := range msgs {
 		if i < len(newUIDs) && newUIDs[i] != 0 { // 0: not copied (a MOVE's source gone meanwhile)
-			data.SourceUIDs.AddNum(imap.UID(m.UID))
-			data.DestUIDs.AddNum(imap.UID(newUIDs[i]))
+			src = append(src, m.UID)
+			dst = append(dst, newUIDs[i])
 		}
 	}
-	if len(data.SourceUIDs) == 0 {
-		return nil
+	if len(src) == 0 {
+		return ""
 	}
-	return data
+	return "COPYUID " + strconv.FormatUint(uint64(uv), 10) + " " + uidList(src) + " " + uidList(dst)
 }
 
-func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+// uidList writes UIDs in their order (COPYUID pairs them by position):
+// ranges only where they ascend by one.
+func uidList(uids []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(uids); {
+		j := i
+		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(uids[i]), 10))
+		if j > i {
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatUint(uint64(uids[j]), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+func (s *session) move(a imapwire.Copy, uid bool) error {
 	sel := s.sel
 	if sel.readOnly {
 		return errReadOnly
 	}
-	dst, err := s.destination(dest)
+	dst, err := s.destination(a.Mailbox)
 	if err != nil {
 		return err
 	}
-	uids := sel.resolve(numSet)
+	uids := sel.resolve(a.Set, uid)
 	if len(uids) == 0 {
 		return nil
 	}
@@ -355,20 +445,16 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 		s.srv.opts.Notices.Notify(dst.ID)
 		s.srv.opts.Notices.Notify(sel.folder.ID)
 	}
-	if data := copyData(msgs, newUIDs, uv); data != nil {
-		if err := w.WriteCopyData(data); err != nil {
-			return err
-		}
+	if code := copyUID(msgs, newUIDs, uv); code != "" {
+		s.enc.Status("*", "OK", code, "Moved")
 	}
 	for i := len(gone) - 1; i >= 0; i-- {
 		seq := sel.seqOf(gone[i].UID)
 		if seq == 0 {
 			continue
 		}
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
-		sel.uids = slices.Delete(sel.uids, int(seq-1), int(seq))
+		s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
+		sel.remove(int(seq - 1))
 	}
 	return nil
 }

@@ -36,6 +36,26 @@ type FolderSub struct {
 	C        chan struct{}
 	folderID int64
 	l        *FolderListener
+	fn       func() // SetWake's, under l.mu
+}
+
+// SetWake makes every wake-up of sub also call fn (nil: none), from the
+// goroutine that wakes it, with the listener's lock held: fn must be
+// quick and must not call back into the listener. A session that waits
+// on its socket rather than on C (IMAP IDLE) interrupts its wait so,
+// without a goroutine per session. Once SetWake(nil) returns, fn is not
+// running and will not run.
+func (sub *FolderSub) SetWake(fn func()) {
+	sub.l.mu.Lock()
+	sub.fn = fn
+	sub.l.mu.Unlock()
+}
+
+func (sub *FolderSub) wake() {
+	wake(sub.C)
+	if sub.fn != nil {
+		sub.fn()
+	}
 }
 
 // NewFolderListener returns a listener; run it with Run.
@@ -84,7 +104,7 @@ func wake(c chan struct{}) {
 func (l *FolderListener) Notify(folderID int64) {
 	l.mu.Lock()
 	for sub := range l.subs[folderID] {
-		wake(sub.C)
+		sub.wake()
 	}
 	l.mu.Unlock()
 }
@@ -93,7 +113,7 @@ func (l *FolderListener) wakeAll() {
 	l.mu.Lock()
 	for _, m := range l.subs {
 		for sub := range m {
-			wake(sub.C)
+			sub.wake()
 		}
 	}
 	l.mu.Unlock()
