@@ -35,6 +35,8 @@ type Rights struct {
 	Admins bool
 	// Queue: see and change the mail queue.
 	Queue bool
+	// LoginBlocks: see and lift the login throttle's blocks.
+	LoginBlocks bool
 	// Policy: every access rule (client, HELO, sender and recipient, any
 	// action) and every relocated entry; without it, only the recipient
 	// rules and relocated entries of the admin's own domains.
@@ -44,7 +46,7 @@ type Rights struct {
 // Rights returns what a may do.
 func (a Actor) Rights() Rights {
 	return Rights{Domains: a.Superadmin, Admins: a.MayManageAdmins() == nil, Queue: queueAllowed(a) == nil,
-		Policy: a.Superadmin}
+		LoginBlocks: loginBlocksAllowed(a) == nil, Policy: a.Superadmin}
 }
 
 // MayManageAdmins returns nil when a may list, create and delete admins,

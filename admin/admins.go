@@ -240,6 +240,11 @@ func (s *Service) UpdateAdmin(ctx context.Context, a Actor, username string, in 
 		if err != nil {
 			return err
 		}
+		if hash != "" { // a new password ends the admin's panel sessions
+			if _, err := tx.EndWebSessions(ctx, store.Principal{AdminID: ad.ID}); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, a, "update", "admin", ad.Username, "", adminView(old), adminView(out))
 	})
 	if err != nil {

@@ -16,6 +16,8 @@ const (
 	Conflict                     // duplicate, or the object is in use (409)
 	LimitReached                 // a domain limit would be exceeded (409)
 	Unauthorized                 // no valid credentials (401)
+	Throttled                    // too many failed logins from the address or for the account (429)
+	Unavailable                  // a temporary shortage, e.g. no password-hash slot in time (503)
 )
 
 // Error is a failure the caller may be shown: Detail is written for users

@@ -362,6 +362,11 @@ func (s *Service) UpdateMailbox(ctx context.Context, a Actor, addr string, in Ma
 		if err != nil {
 			return err
 		}
+		if hash != "" { // a new password ends the owner's panel sessions
+			if _, err := tx.EndWebSessions(ctx, store.Principal{MailboxID: m.ID}); err != nil {
+				return err
+			}
+		}
 		after := mailboxView(out)
 		action := "update"
 		if hash != "" && in.Name == nil && in.QuotaBytes == nil && in.Active == nil {

@@ -30,6 +30,11 @@ type Options struct {
 	Owner         maildir.Owner // vmail uid/gid of every Maildir file
 	Log           *slog.Logger
 	Now           func() time.Time // for tests; time.Now by default
+	TOTPIssuer    string           // how authenticator apps name this server; "mailhost" by default
+	// Logins throttles admin password logins, second-factor codes and API
+	// token checks with the mail protocols' policy and bounds their
+	// hashes; nil: neither (tests and tools that check no logins).
+	Logins LoginGuard
 }
 
 // Service is the provisioning service. It is safe for concurrent use.

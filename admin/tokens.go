@@ -163,21 +163,34 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
 // A token that is unknown, revoked or expired, or whose admin is inactive,
 // is Unauthorized. Its use is recorded at most once a minute.
 func (s *Service) Authenticate(ctx context.Context, token, remote string) (Actor, error) {
+	// A token names no account: only the client address is throttled.
+	at, err := s.reserve(ctx, remote, "")
+	if err != nil {
+		return Actor{}, err
+	}
+	defer at.Release()
+	invalid := func(detail string) (Actor, error) {
+		if err := at.FailAndWait(ctx); !errors.Is(err, auth.ErrInvalidCredentials) {
+			return Actor{}, err
+		}
+		return Actor{}, newErr(Unauthorized, "%s", detail)
+	}
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
-		return Actor{}, newErr(Unauthorized, "invalid token")
+		return invalid("invalid token")
 	}
 	tx := s.st.Read()
 	t, ad, err := tx.TokenByHash(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
-		return Actor{}, newErr(Unauthorized, "invalid token")
+		return invalid("invalid token")
 	}
 	if err != nil {
 		return Actor{}, err
 	}
 	now := s.opts.Now()
 	if t.RevokedAt != nil || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) || !ad.Active {
-		return Actor{}, newErr(Unauthorized, "token revoked or expired, or its admin inactive")
+		return invalid("token revoked or expired, or its admin inactive")
 	}
+	at.Succeed(ctx)
 	s.mu.Lock()
 	last, ok := s.touched[t.ID]
 	due := !ok || now.Sub(last) >= time.Minute
@@ -204,21 +217,40 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, username, password, rem
 	if why != "" {
 		return Actor{}, fail
 	}
+	at, err := s.reserve(ctx, remote, strings.TrimPrefix(auth.AccountKey(n), auth.AccountKeyPrefix))
+	if err != nil {
+		return Actor{}, err
+	}
+	defer at.Release() // a check that ran and did not end counts as failed
+	failed := func() (Actor, error) {
+		if err := at.FailAndWait(ctx); !errors.Is(err, auth.ErrInvalidCredentials) {
+			return Actor{}, err
+		}
+		return Actor{}, fail
+	}
 	tx := s.st.Read()
 	ad, err := tx.AdminByUsername(ctx, n)
 	if errors.Is(err, store.ErrNotFound) {
-		return Actor{}, fail
+		if err := at.Hash(ctx, func() { auth.Verify(dummyAdminHash, password) }); err != nil { //nolint:errcheck // spends the time of a real check
+			return Actor{}, loginError(err)
+		}
+		return failed()
 	}
 	if err != nil {
 		return Actor{}, err
 	}
-	ok, err := auth.Verify(ad.Password, password)
-	if err != nil {
-		s.log.Warn("admin password hash unreadable", "admin", ad.Username, "err", err)
+	var ok bool
+	var verr error
+	if err := at.Hash(ctx, func() { ok, verr = auth.Verify(ad.Password, password) }); err != nil {
+		return Actor{}, loginError(err)
+	}
+	if verr != nil {
+		s.log.Warn("admin password hash unreadable", "admin", ad.Username, "err", verr)
 	}
 	if !ok || !ad.Active {
-		return Actor{}, fail
+		return failed()
 	}
+	at.Succeed(ctx)
 	if r, can := s.opts.Hasher.(interface{ NeedsRehash(string) bool }); can && r.NeedsRehash(ad.Password) {
 		if h, err := s.hash(password); err == nil {
 			ad.Password = h

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"mailhost/auth"
 	"mailhost/store"
@@ -18,12 +19,17 @@ import (
 const dummyAdminHash = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$FWCVAxcxB7wE0FTF74Fq4Q$p3tMMnYb77b3zAGwZzGlnElho0SH/+9tjCpquVz8HHc"
 
 // AdminLogin is AuthenticateAdmin for the web panel's login form, with
-// one addition: a user name that names nobody still costs the time of a
-// password check, so the form does not tell which admins exist. Unknown
-// user, wrong password and inactive admin are the same Unauthorized error.
-// Throttling is the caller's (web) job, with auth.Throttle.
+// two additions: a user name that names nobody still costs the time of a
+// password check (and counts as a failure), so the form does not tell
+// which admins exist; but a name with an "@" that names no admin is left
+// to the caller, unchecked and uncounted, since it is a mailbox owner's
+// login that the caller checks (once) through the mail protocols'
+// Authenticator. Unknown user, wrong password and inactive admin are the
+// same Unauthorized error; throttled logins are Throttled, a busy server
+// Unavailable.
 func (s *Service) AdminLogin(ctx context.Context, username, password, remote string) (Actor, error) {
-	if n, why := normUsername(username); why == "" {
+	n, why := normUsername(username)
+	if why == "" {
 		_, err := s.st.Read().AdminByUsername(ctx, n)
 		if err == nil {
 			return s.AuthenticateAdmin(ctx, username, password, remote)
@@ -32,8 +38,22 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, remote str
 			return Actor{}, err
 		}
 	}
-	auth.Verify(dummyAdminHash, password) //nolint:errcheck // spends the time of a real check
-	return Actor{}, newErr(Unauthorized, "wrong user name or password")
+	fail := newErr(Unauthorized, "wrong user name or password")
+	if strings.Contains(username, "@") {
+		return Actor{}, fail
+	}
+	at, err := s.reserve(ctx, remote, strings.TrimPrefix(auth.AccountKey(username), auth.AccountKeyPrefix))
+	if err != nil {
+		return Actor{}, err
+	}
+	defer at.Release()
+	if err := at.Hash(ctx, func() { auth.Verify(dummyAdminHash, password) }); err != nil { //nolint:errcheck // spends the time of a real check
+		return Actor{}, loginError(err)
+	}
+	if err := at.FailAndWait(ctx); !errors.Is(err, auth.ErrInvalidCredentials) {
+		return Actor{}, err
+	}
+	return Actor{}, fail
 }
 
 func adminActor(ad store.Admin, remote string) Actor {
@@ -113,14 +133,30 @@ func (s *Service) OwnMailbox(ctx context.Context, o Owner) (MailboxView, error) 
 }
 
 // ChangeOwnPassword sets the owner's password after checking the current
-// one (field "current_password").
+// one (field "current_password"). The check goes through the login
+// throttle like a login of the mailbox (Throttled when blocked; a wrong
+// current password counts as a failure).
 func (s *Service) ChangeOwnPassword(ctx context.Context, o Owner, current, password string) error {
 	m, err := s.st.Read().MailboxByID(ctx, o.MailboxID)
 	if err != nil {
 		return notFound(err, "no mailbox %s", o.Address)
 	}
+	at, err := s.reserve(ctx, o.actor.Remote, o.Address)
+	if err != nil {
+		return err
+	}
+	defer at.Release()
+	var ok bool
+	if err := at.Hash(ctx, func() { ok, _ = auth.Verify(m.Password, current) }); err != nil {
+		return loginError(err)
+	}
 	var f fields
-	if ok, _ := auth.Verify(m.Password, current); !ok {
+	if ok {
+		at.Succeed(ctx)
+	} else {
+		if err := at.FailAndWait(ctx); !errors.Is(err, auth.ErrInvalidCredentials) {
+			return err
+		}
 		f.add("current_password", "is not your current password")
 	}
 	checkPassword(&f, "password", password)

@@ -142,7 +142,10 @@ func (a *API) wrap(rt route) http.HandlerFunc {
 				return
 			}
 		}
-		body, err := rt.h(r.Context(), actor, &request{w: w, r: r})
+		body, err := any(nil), checkURLText(r) // textinput.go
+		if err == nil {
+			body, err = rt.h(r.Context(), actor, &request{w: w, r: r})
+		}
 		switch {
 		case errors.Is(err, errTooLarge):
 			writeProblem(w, http.StatusRequestEntityTooLarge, "payload-too-large", err.Error(), nil)

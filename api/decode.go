@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mailhost/admin"
 )
@@ -60,12 +61,20 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 			fe = append(fe, admin.FieldError{Field: k, Detail: "unknown field"})
 			continue
 		}
+		if !utf8.Valid(members[k]) {
+			fe = append(fe, admin.FieldError{Field: k, Detail: "must be valid UTF-8"})
+			continue
+		}
 		f := v.Field(i)
 		p := reflect.New(f.Type())
 		dec := json.NewDecoder(bytes.NewReader(members[k]))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(p.Interface()); err != nil {
 			fe = append(fe, admin.FieldError{Field: k, Detail: "must be " + typeName(f.Type())})
+			continue
+		}
+		n := len(fe)
+		if checkValueText(k, p.Elem(), &fe); len(fe) > n {
 			continue
 		}
 		f.Set(p.Elem())

@@ -28,6 +28,8 @@ var problemTitles = map[string]string{
 	"limit-reached":      "Limit reached",
 	"unauthorized":       "Unauthorized",
 	"forbidden":          "Forbidden",
+	"too-many-requests":  "Too many requests",
+	"unavailable":        "Service unavailable",
 	"payload-too-large":  "Payload too large",
 	"method-not-allowed": "Method not allowed",
 	"internal":           "Internal error",
@@ -62,6 +64,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		writeProblem(w, http.StatusConflict, "limit-reached", err.Error(), nil)
 	case admin.Unauthorized:
 		writeProblem(w, http.StatusUnauthorized, "unauthorized", err.Error(), nil)
+	case admin.Throttled:
+		w.Header().Set("Retry-After", "60")
+		writeProblem(w, http.StatusTooManyRequests, "too-many-requests", err.Error(), nil)
+	case admin.Unavailable:
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error(), nil)
 	default:
 		log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "internal", "internal error; the server log has the details", nil)

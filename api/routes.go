@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"mailhost/admin"
 )
@@ -287,5 +288,5 @@ func (a *API) table() []route {
 					ObjectType: r.query("object_type"), Object: r.query("object"), Domain: r.query("domain"),
 					Since: since, Until: until, Cursor: p.Cursor, Limit: p.Limit})
 			}},
-	}, append(a.queueRoutes(), a.policyRoutes()...)...) // api/queue.go, api/policy.go
+	}, slices.Concat(a.queueRoutes(), a.policyRoutes(), a.secondFactorRoutes(), a.loginBlockRoutes())...) // api/queue.go, policy.go, second_factor.go, login_blocks.go
 }

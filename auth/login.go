@@ -64,8 +64,18 @@ type Account struct {
 type Options struct {
 	Hasher   Hasher         // scheme of upgraded hashes and of the dummy hash
 	Throttle ThrottleConfig // limits
-	Clock    Clock          // nil: the system clock
-	Log      *slog.Logger   // nil: slog.Default()
+	// ThrottleStore keeps failures, blocks and known clients; nil keeps
+	// them in this process (NewMemoryThrottleStore).
+	ThrottleStore ThrottleStore
+	// MaxConcurrentHashes bounds the password hashes running at once;
+	// 0 sizes it from memory (AutoConcurrentHashes).
+	MaxConcurrentHashes int
+	// HashWait is how long a login waits for a hash slot before ErrBusy;
+	// 0 is DefaultHashWait. It also bounds the wait for a place in the
+	// throttle.
+	HashWait time.Duration
+	Clock    Clock        // nil: the system clock
+	Log      *slog.Logger // nil: slog.Default()
 	// Registry receives the metrics; nil registers nothing.
 	Registry *prometheus.Registry
 }
@@ -75,17 +85,13 @@ type Options struct {
 // client guessing over one protocol is blocked on all. Safe for concurrent
 // use.
 type Authenticator struct {
-	creds    Credentials
-	hasher   Hasher
-	throttle *Throttle
-	clock    Clock
-	log      *slog.Logger
-	dummy    string // hash compared when the user is unknown, to spend the same time
-
-	failures *prometheus.CounterVec
-	logins   *prometheus.CounterVec
-	blocked  *prometheus.CounterVec
-	refused  *prometheus.CounterVec
+	creds  Credentials
+	hasher Hasher
+	guard  *guard
+	clock  Clock
+	log    *slog.Logger
+	dummy  string // hash compared when the user is unknown, to spend the same time
+	m      *metrics
 }
 
 // NewAuthenticator returns an Authenticator reading creds. It hashes a
@@ -104,28 +110,25 @@ func NewAuthenticator(creds Credentials, opts Options) (*Authenticator, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.ThrottleStore == nil {
+		opts.ThrottleStore = NewMemoryThrottleStore()
+	}
+	if opts.MaxConcurrentHashes <= 0 {
+		opts.MaxConcurrentHashes = AutoConcurrentHashes(opts.Hasher)
+	}
+	m := newMetrics()
+	limiter := newHashLimiter(opts.MaxConcurrentHashes, opts.HashWait)
 	a := &Authenticator{
-		creds:    creds,
-		hasher:   opts.Hasher,
-		throttle: NewThrottle(opts.Throttle, opts.Clock),
-		clock:    opts.Clock,
-		log:      opts.Log,
-		dummy:    dummy,
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mailhost_auth_failures_total", Help: "Failed logins (wrong user or password, inactive account), by protocol.",
-		}, []string{"protocol"}),
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mailhost_auth_logins_total", Help: "Successful logins, by protocol.",
-		}, []string{"protocol"}),
-		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mailhost_auth_blocked_total", Help: "Blocks imposed after too many failed logins, by what was blocked (ip or account).",
-		}, []string{"reason"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mailhost_auth_throttled_total", Help: "Logins refused because the client address or the account was blocked.",
-		}, []string{"reason"}),
+		creds:  creds,
+		hasher: opts.Hasher,
+		guard:  newGuard(opts.Throttle, opts.ThrottleStore, opts.Clock, limiter, m, opts.Log),
+		clock:  opts.Clock,
+		log:    opts.Log,
+		dummy:  dummy,
+		m:      m,
 	}
 	if opts.Registry != nil {
-		for _, c := range []prometheus.Collector{a.failures, a.logins, a.blocked, a.refused} {
+		for _, c := range a.collectors() {
 			if err := opts.Registry.Register(c); err != nil {
 				return nil, fmt.Errorf("auth: register metrics: %w", err)
 			}
@@ -152,46 +155,72 @@ func (a *Authenticator) Login(ctx context.Context, req LoginRequest) (Account, e
 	// when possible, so that "Alice@Example.com" and "alice@example.com"
 	// count together.
 	name, isAddr := NormalizeUsername(req.Username)
-	if err := a.throttle.Check(req.RemoteIP, name); err != nil {
-		var te *ThrottledError
-		errors.As(err, &te)
-		a.refused.WithLabelValues(te.Reason).Inc()
-		log.Info("login refused: blocked", "user", name, "reason", te.Reason, "retry_after", te.RetryAfter.Round(time.Second))
+	at, err := a.Reserve(ctx, req.RemoteIP, name)
+	if err != nil {
 		return Account{}, err
 	}
+	defer at.Release() // a check that ran and did not end counts as failed
 
 	var cred store.Credential
-	err := store.ErrNotFound // a name that is no address names no mailbox
+	err = store.ErrNotFound // a name that is no address names no mailbox
 	if isAddr {
 		cred, err = a.creds.MailboxCredentials(ctx, name)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		Verify(a.dummy, req.Password) //nolint:errcheck // spends the time of a real check
-		return Account{}, a.fail(ctx, log, req, name, "unknown user")
+		if err := at.Hash(ctx, func() { Verify(a.dummy, req.Password) }); err != nil { //nolint:errcheck // spends the time of a real check
+			return Account{}, err
+		}
+		return Account{}, a.fail(ctx, log, at, req, name, "unknown user")
 	case err != nil:
 		log.Error("login: look up credentials", "user", name, "err", err)
 		return Account{}, fmt.Errorf("auth: look up %q: %w", name, err)
 	}
-	ok, verr := Verify(cred.Password, req.Password)
-	if verr != nil {
-		log.Warn("login: stored password unusable", "user", cred.Address, "err", verr)
+	var ok, viaApp bool
+	var cerr error
+	if err := at.Hash(ctx, func() { ok, viaApp, cerr = a.checkPassword(ctx, log, cred, req) }); err != nil { // apppass.go
+		return Account{}, err
+	}
+	if cerr != nil {
+		return Account{}, cerr
 	}
 	if !ok || !cred.Active {
 		why := "wrong password"
 		if ok {
 			why = "inactive mailbox or domain"
 		}
-		return Account{}, a.fail(ctx, log, req, name, why)
+		return Account{}, a.fail(ctx, log, at, req, name, why)
 	}
 
-	a.throttle.Succeed(name)
-	a.logins.WithLabelValues(proto).Inc()
-	if a.hasher.NeedsRehash(cred.Password) {
+	at.Succeed(ctx)
+	a.m.logins.WithLabelValues(proto).Inc()
+	if !viaApp && a.hasher.NeedsRehash(cred.Password) {
 		a.rehash(ctx, log, cred, req.Password)
 	}
 	return Account{MailboxID: cred.MailboxID, Address: cred.Address, Maildir: cred.Maildir}, nil
 }
+
+// Reserve takes a place in the login throttle for one password check of
+// account (a normalised name, "" for none, e.g. an API token) from ip (the
+// zero Addr when unknown), waiting while the address or account has as
+// many checks in flight as failures left. It returns a *ThrottledError
+// when either is blocked or no place freed up in time. Every password
+// check of the node goes through an Attempt: Login's, the panel's admin
+// logins, the API's token checks.
+func (a *Authenticator) Reserve(ctx context.Context, ip netip.Addr, account string) (*Attempt, error) {
+	at, err := a.guard.reserve(ctx, ip, account)
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		a.m.refused.WithLabelValues(te.Reason).Inc()
+		a.log.Info("login refused: throttled", "user", account, "remote", ip.String(), "reason", te.Reason,
+			"retry_after", te.RetryAfter.Round(time.Second))
+	}
+	return at, err
+}
+
+// HashesComputed is how many password hashes this Authenticator computed
+// (checks, dummy checks and upgrades), for tests and benchmarks.
+func (a *Authenticator) HashesComputed() int64 { return a.guard.hashes.computed.Load() }
 
 // NormalizeUsername returns the name Login knows a user by: the address as
 // typed, trimmed and normalised (address.Normalize: IDNA A-label domain,
@@ -210,28 +239,23 @@ func NormalizeUsername(username string) (name string, ok bool) {
 
 // fail records a failure, logs it, waits the throttle's delay and returns
 // ErrInvalidCredentials (or ctx's error when the client is gone).
-func (a *Authenticator) fail(ctx context.Context, log *slog.Logger, req LoginRequest, name, why string) error {
+func (a *Authenticator) fail(ctx context.Context, log *slog.Logger, at *Attempt, req LoginRequest, name, why string) error {
 	proto := req.Protocol
 	if proto == "" {
 		proto = "unknown"
 	}
-	a.failures.WithLabelValues(proto).Inc()
-	out := a.throttle.Fail(req.RemoteIP, name)
+	a.m.failures.WithLabelValues(proto).Inc()
 	log.Info("login failed", "user", name, "why", why)
-	for _, r := range out.Blocked {
-		a.blocked.WithLabelValues(r).Inc()
-		log.Warn("login blocked after too many failures", "reason", r, "user", name,
-			"for", a.throttle.cfg.Block)
-	}
-	if err := a.clock.Sleep(ctx, out.Delay); err != nil {
-		return err
-	}
-	return ErrInvalidCredentials
+	return at.FailAndWait(ctx)
 }
 
 // rehash upgrades the stored hash to the configured scheme; best effort.
 func (a *Authenticator) rehash(ctx context.Context, log *slog.Logger, cred store.Credential, password string) {
-	h, err := a.hasher.Hash(password)
+	var h string
+	var err error
+	if herr := a.guard.hashes.run(ctx, func() { h, err = a.hasher.Hash(password) }); herr != nil {
+		return // busy: the next login upgrades it
+	}
 	if err == nil {
 		err = a.creds.RehashPassword(ctx, cred.MailboxID, cred.Password, h)
 	}

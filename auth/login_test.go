@@ -384,17 +384,18 @@ func TestMetricsRegisterOnGivenRegistry(t *testing.T) {
 	}
 }
 
-func TestThrottleTableIsBounded(t *testing.T) {
-	clock := newFakeClock()
-	th := NewThrottle(ThrottleConfig{MaxFailures: 3, Block: time.Minute, Delay: 0}, clock)
+func TestMemoryThrottleStoreIsBounded(t *testing.T) {
+	st := NewMemoryThrottleStore()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < maxEntries+10; i++ {
-		if i == maxEntries/2 {
-			clock.Advance(2 * time.Minute) // the first half expires
-		}
-		th.Fail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "")
+		key := ClientKey(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+		st.UpdateLoginThrottle(context.Background(), []string{key}, func(r store.ThrottleRecord) store.ThrottleRecord { //nolint:errcheck
+			r.Failures, r.LastFailure = 1, now
+			return r
+		})
 	}
-	if n := len(th.entries); n > maxEntries {
-		t.Fatalf("throttle remembers %d entries; want at most %d", n, maxEntries)
+	if n := len(st.records); n > maxEntries {
+		t.Fatalf("the memory throttle store holds %d records; want at most %d", n, maxEntries)
 	}
 }
 

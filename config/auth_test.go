@@ -17,6 +17,9 @@ func TestAuthAndPOP3Keys(t *testing.T) {
 		{"auth.block_seconds", "604801"},
 		{"auth.delay_ms", "-1"},
 		{"auth.delay_ms", "60001"},
+		{"auth.max_concurrent_hashes", "-1"},
+		{"auth.hash_wait_seconds", "0"},
+		{"auth.known_client_days", "0"},
 		{"pop3.idle_timeout", "5"},
 		{"pop3.max_connections_per_client", "-1"},
 		{"imap.max_connections_per_client", "-1"},
@@ -32,6 +35,13 @@ func TestAuthAndPOP3Keys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%s = %s: Validate() = %v; want an error naming the key", tc.key, tc.value, err)
 		}
+	}
+	c = Default()
+	if c.Auth.MaxConcurrentHashes != 0 || c.Auth.HashWaitSeconds != 10 || c.Auth.KnownClientDays != 30 {
+		t.Fatalf("hash and known-client defaults: %+v", c.Auth)
+	}
+	if err := c.Set("auth.max_concurrent_hashes", "4"); err != nil || c.Auth.MaxConcurrentHashes != 4 {
+		t.Fatalf("set max_concurrent_hashes: %v, %+v", err, c.Auth)
 	}
 	c = Default()
 	if err := c.Set("auth.allow_plaintext_loopback", "false"); err != nil || c.Auth.AllowPlaintextLoopback {

@@ -31,6 +31,7 @@ type Config struct {
 	POP3     POP3     `toml:"pop3"`
 	Mailbox  Mailbox  `toml:"mailbox"`
 	Web      Web      `toml:"web"`
+	Metrics  Metrics  `toml:"metrics"`
 
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
@@ -97,7 +98,14 @@ type SMTP struct {
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
 	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: may (opportunistic) or encrypt (required, else retry later)"`
-	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may or domain=encrypt"`
+	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may, domain=encrypt or domain=verify"`
+	RelayhostCAFile    string   `toml:"relayhost_ca_file" help:"PEM CA certificates that verify the relayhost's certificate (a private relay host); empty uses the system's roots"`
+}
+
+// Metrics says who may read /metrics.
+type Metrics struct {
+	Allow []string `toml:"allow" help:"client networks (CIDR list) that may read /metrics besides loopback and smtp.mynetworks"`
+	Token string   `toml:"token" secret:"true" help:"bearer token that lets any client read /metrics (Authorization: Bearer ...); empty: none"`
 }
 
 // Mailbox configures what happens to mailboxes' files.
@@ -138,6 +146,9 @@ type Auth struct {
 	BlockSeconds           int  `toml:"block_seconds" help:"how long a block lasts, and how long a failure is remembered, in seconds"`
 	DelayMS                int  `toml:"delay_ms" help:"pause before answering a failed login, in milliseconds; doubles with each further failure, up to 16 times"`
 	AllowPlaintextLoopback bool `toml:"allow_plaintext_loopback" help:"allow logins without TLS from loopback clients (127.0.0.0/8, ::1); others must use TLS"`
+	MaxConcurrentHashes    int  `toml:"max_concurrent_hashes" help:"password hashes running at once on this node; 0 = a quarter of the available memory divided by the memory of one hash, at most 2 per CPU"`
+	HashWaitSeconds        int  `toml:"hash_wait_seconds" help:"how long a login waits for a free hash slot (or a place in the throttle) before a temporary failure, in seconds"`
+	KnownClientDays        int  `toml:"known_client_days" help:"how long a client address that logged in to an account stays exempt from that account's block, in days"`
 }
 
 // IMAP configures the IMAP server.
@@ -202,7 +213,8 @@ func Default() Config {
 			Scheme: "ARGON2ID", Argon2Time: 2, Argon2MemoryKiB: 19456, Argon2Threads: 1,
 			BcryptCost: 10, SHA512Rounds: 100000,
 		},
-		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true},
+		Auth: Auth{MaxFailures: 10, BlockSeconds: 900, DelayMS: 500, AllowPlaintextLoopback: true,
+			HashWaitSeconds: 10, KnownClientDays: 30},
 		// Thunderbird keeps up to 5 IMAP connections per account: 100 lets
 		// a household or an office behind one address in.
 		IMAP:       IMAP{MaxConnsPerClient: 100},

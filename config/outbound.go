@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 )
@@ -80,7 +82,12 @@ func (c *Config) validateOutbound(bad reporter) {
 	if q.LeaseSeconds < 10 || q.LeaseSeconds > 86400 {
 		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
 	}
-	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, "may", "encrypt")
+	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, "may", "encrypt", "verify")
+	if f := c.SMTP.RelayhostCAFile; f != "" {
+		if _, err := LoadCAFile(f); err != nil {
+			bad("smtp.relayhost_ca_file", "%v", err)
+		}
+	}
 	if _, err := c.SMTP.TLSDomains(); err != nil {
 		bad("smtp.outbound_tls_domains", "%v", err)
 	}
@@ -99,10 +106,28 @@ func (s SMTP) TLSDomains() (map[string]string, error) {
 	for _, e := range s.OutboundTLSDomains {
 		d, p, ok := strings.Cut(e, "=")
 		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-		if !ok || d == "" || (p != "may" && p != "encrypt") {
-			return nil, fmt.Errorf("%q must be domain=may or domain=encrypt", e)
+		if !ok || d == "" || (p != "may" && p != "encrypt" && p != "verify") {
+			return nil, fmt.Errorf("%q must be domain=may, domain=encrypt or domain=verify", e)
 		}
 		out[d] = p
 	}
 	return out, nil
+}
+
+// LoadCAFile returns the system's roots with the PEM CA certificates of
+// path added (smtp.relayhost_ca_file): the roots of outbound TLS
+// verification.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

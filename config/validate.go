@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 		bad("tls.key_file", "tls.cert_file and tls.key_file must be given together")
 	}
 	c.validateSMTP(bad)
+	c.validateMetrics(bad)
 	c.validatePassword(bad)
 	if c.Runtime.GCPercent < 10 || c.Runtime.GCPercent > 1000 {
 		bad("runtime.gc_percent", "must be from 10 to 1000, got %d", c.Runtime.GCPercent)
@@ -195,6 +196,15 @@ func (c *Config) validateAuth(bad reporter) {
 	if a.DelayMS < 0 || a.DelayMS > 60000 {
 		bad("auth.delay_ms", "must be from 0 to 60000, got %d", a.DelayMS)
 	}
+	if a.MaxConcurrentHashes < 0 || a.MaxConcurrentHashes > 10000 {
+		bad("auth.max_concurrent_hashes", "must be from 0 (sized from memory) to 10000, got %d", a.MaxConcurrentHashes)
+	}
+	if a.HashWaitSeconds < 1 || a.HashWaitSeconds > 300 {
+		bad("auth.hash_wait_seconds", "must be from 1 to 300, got %d", a.HashWaitSeconds)
+	}
+	if a.KnownClientDays < 1 || a.KnownClientDays > 3650 {
+		bad("auth.known_client_days", "must be from 1 to 3650, got %d", a.KnownClientDays)
+	}
 	if t := c.POP3.IdleTimeout; t < 10 || t > 86400 {
 		bad("pop3.idle_timeout", "must be from 10 to 86400 seconds (RFC 1939 asks for at least 600), got %d", t)
 	}
@@ -245,4 +255,15 @@ func ParseNextHop(s string) (host string, port int, err error) {
 		return "", 0, fmt.Errorf("%q: bad host name", s)
 	}
 	return host, port, nil
+}
+
+func (c *Config) validateMetrics(bad reporter) {
+	for _, n := range c.Metrics.Allow {
+		if _, err := ParseNetwork(n); err != nil {
+			bad("metrics.allow", "%q is not an IP address or CIDR network such as 192.0.2.0/24", n)
+		}
+	}
+	if t := c.Metrics.Token; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		bad("metrics.token", "must be at least 16 characters without white space")
+	}
 }

@@ -147,8 +147,8 @@ func (e *env) addMailbox(t testing.TB, addr, password string, quota int64) int64
 		if f.SpecialUse != "" {
 			su = &f.SpecialUse
 		}
-		if _, err := e.db.Pool().Exec(ctx, `INSERT INTO folders (mailbox_id, name, special_use) VALUES ($1, $2, $3)`,
-			id, f.Name, su); err != nil {
+		if _, err := e.db.Pool().Exec(ctx, `WITH f AS (INSERT INTO folders (mailbox_id, name, special_use) VALUES ($1, $2, $3))
+			INSERT INTO subscriptions (mailbox_id, name) VALUES ($1, $2)`, id, f.Name, su); err != nil {
 			t.Fatal(err)
 		}
 	}

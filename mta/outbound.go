@@ -2,7 +2,7 @@ package mta
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,10 +36,13 @@ type OutboundConfig struct {
 	// Relayhost sends everything without a next hop of its own there
 	// ("[host]:port" skips the MX lookup), with optional AUTH PLAIN.
 	Relayhost, RelayUser, RelayPassword string
-	TLSPolicy                           string // "may" (default) or "encrypt"
+	TLSPolicy                           string // "may" (default), "encrypt" or "verify" (outtls.go)
 	// TLSDomains overrides TLSPolicy per recipient domain; a connection
 	// for several domains uses the strictest of theirs.
-	TLSDomains      map[string]string
+	TLSDomains map[string]string
+	// RootCAs verify certificates under the policy verify, which a relay
+	// host with AUTH always gets; nil: the system's roots.
+	RootCAs         *x509.CertPool
 	Retry           []time.Duration
 	MaxLifetime     time.Duration
 	DelayWarning    time.Duration // 0 = none
@@ -559,13 +562,11 @@ func failure(r store.QueueJobRecipient, err error, remote string) attempt {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		status = "4.4.2"
-	} else if errors.Is(err, errTLSRequired) {
+	} else if errors.Is(err, errTLSRequired) || errors.Is(err, errTLSFailed) {
 		status = "4.7.5"
 	}
 	return attempt{rcpt: r, status: status, diag: "x-mailhost; " + err.Error(), remote: remote}
 }
-
-var errTLSRequired = errors.New("TLS is required (smtp.outbound_tls = encrypt) but not available")
 
 func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
 	plain bool) (res []attempt, retryPlain, next bool) {
@@ -580,20 +581,25 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 	if err := c.ehloRaw(o.cfg.Hostname); err != nil {
 		return all(err), false, true
 	}
+	policy := o.tlsPolicy(rcpts, rt)
 	if c.has("STARTTLS") && !plain {
-		conf := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // as Postfix's may/encrypt: no verification
-		if err := c.startTLS(ctx, conf, o.cfg.Hostname); err != nil {
+		if err := c.startTLS(ctx, o.tlsConfig(host, policy), o.cfg.Hostname); err != nil {
 			var re *replyError
-			if !errors.As(err, &re) && o.tlsPolicy(rcpts) == "may" {
-				return nil, true, false
+			if !errors.As(err, &re) {
+				if policy == "may" {
+					return nil, true, false // as Postfix: again, in clear
+				}
+				err = fmt.Errorf("%w: %w", errTLSFailed, err)
 			}
 			return all(err), false, true
 		}
 	}
-	if !c.tls && o.tlsPolicy(rcpts) == "encrypt" {
+	if !c.tls && policy != "may" {
 		return all(errTLSRequired), false, true
 	}
 	if rt.auth {
+		// policy is verify here (tlsPolicy): the password goes only
+		// over TLS whose certificate verified for host.
 		if err := c.authPlain(o.cfg.RelayUser, o.cfg.RelayPassword); err != nil {
 			return all(err), false, false
 		}
@@ -678,19 +684,4 @@ func xtext(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// tlsPolicy is the STARTTLS policy of a connection for rcpts: "encrypt"
-// when any of their domains requires it.
-func (o *Outbound) tlsPolicy(rcpts []store.QueueJobRecipient) string {
-	for _, r := range rcpts {
-		p, ok := o.cfg.TLSDomains[r.Domain]
-		if !ok {
-			p = o.cfg.TLSPolicy
-		}
-		if p == "encrypt" {
-			return "encrypt"
-		}
-	}
-	return "may"
 }

@@ -383,6 +383,12 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, errors.New("mta: unknown connection type")
 	}
 	s := b.s
+	if !validHelo(c.Hostname()) {
+		s.metrics.Rejected.WithLabelValues("bad_helo").Inc()
+		s.log.Info("reject", "conn", cc.id, "client", cc.ip.String(), "stage", "HELO", "reason", "bad_helo",
+			"code", errBadHelo.Code, "helo", c.Hostname())
+		return nil, errBadHelo // go-smtp forgets the name: the client may try again
+	}
 	sess := &session{srv: s, conn: c, cc: cc, ctx: cc.ctx.Context(),
 		log: s.log.With("conn", cc.id, "client", cc.ip.String())}
 	if s.cfg.Submission.Enabled {

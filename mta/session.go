@@ -127,7 +127,12 @@ func isASCII(s string) bool {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	s.Reset()
+	if s.hasFrom {
+		// RFC 5321 4.1.4: MAIL inside a transaction is a bad sequence;
+		// the transaction in progress stays as it is.
+		return s.reject("MAIL", "nested_mail", errNestedMail)
+	}
+	s.resetTransaction()
 	if s.srv.closing.Load() {
 		s.cc.closeAfterReply.Store(true)
 		return errShutdown
@@ -203,8 +208,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject("RCPT", "smtputf8_required", smtpErr(553, smtp.EnhancedCode{5, 6, 7},
 			"<%s>: Recipient address rejected: non-ASCII address without SMTPUTF8", to), "to", to)
 	}
+	bare := isBarePostmaster(to)
 	addr, err := address.Normalize(to)
-	if err != nil || !utf8.ValidString(to) {
+	if !bare && (err != nil || !utf8.ValidString(to)) {
 		// Relay tricks end here too: "user@remote@local", source routes
 		// with a second "@", domain literals.
 		return s.reject("RCPT", "bad_recipient_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 3},
@@ -212,11 +218,26 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	defer s.begin(s.cc.ctx.Command())()
 	ctx := s.ctx
-	ac, err := s.recipientRule(ctx, to, addr) // policy.go
-	if err != nil {
-		return err
+	var res store.Resolution
+	if bare {
+		addr, res, err = s.resolvePostmaster() // envelope.go
+	} else if s.acct == nil {
+		if e := s.routingRefused(to, addr, false); e != nil {
+			return e
+		}
 	}
-	res, err := s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
+	ac, aerr := s.recipientRule(ctx, to, addr) // policy.go
+	if aerr != nil {
+		return aerr
+	}
+	if !bare {
+		res, err = s.srv.store.Resolve(ctx, addr, s.srv.cfg.RecipientDelimiter)
+		if s.acct != nil && resolved(err) {
+			if e := s.routingRefused(to, addr, err == nil && res.Foreign); e != nil {
+				return e
+			}
+		}
+	}
 	var moved *store.RelocatedError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -279,7 +300,14 @@ func (s *session) quotaCheck(res store.Resolution) *smtp.SMTPError {
 	return nil
 }
 
+// Reset ends the transaction: RSET, the end of DATA, and a HELO/EHLO
+// repeated in the session, whose new name is checked here.
 func (s *session) Reset() {
+	s.resetTransaction()
+	s.heloRepeated() // envelope.go
+}
+
+func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}

@@ -90,13 +90,14 @@ func (s *session) ownsAddress(addr string) (bool, error) {
 	return false, nil
 }
 
-// submissionFrom checks the From: field at the end of DATA and returns
-// the From line to add when the message has none. RFC 5322 3.6 allows
-// exactly one From: field, so a second one, which a reader might show
-// instead of the checked one, is refused; so is a From: that is not an
-// address list or names an address that is not the user's (553 5.7.1).
-// A field name with white space before the colon is that field
-// (mailheader), so "From :" is checked like "From:".
+// submissionFrom checks the fields that name the author and the sender
+// at the end of DATA and returns the From line to add when the message
+// has none. RFC 5322 3.6 allows exactly one From: field, so a second one,
+// which a reader might show instead of the checked one, is refused; every
+// address in From:, Sender: (3.6.2) and Resent-From: (3.6.6) must be the
+// user's, and each such field an address list (553 5.7.1). A field name
+// with white space before the colon is that field (mailheader, RFC 5322
+// 4.5), so "From :" is checked like "From:".
 func (s *session) submissionFrom(h *mailheader.Header) (add string, _ error) {
 	switch h.FieldsByKey("From").Len() {
 	case 0:
@@ -104,33 +105,46 @@ func (s *session) submissionFrom(h *mailheader.Header) (add string, _ error) {
 		if from == "" {
 			from = s.acct.Address
 		}
-		return "From: <" + from + ">\r\n", nil
+		add = "From: <" + from + ">\r\n"
 	case 1:
 	default:
 		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
 			"Message must have exactly one From: header (RFC 5322 3.6)"))
 	}
-	list, err := mailheader.ParseAddressList(h.Get("From"))
-	if err != nil || len(list) == 0 {
-		return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
-			"From: header is not a valid address list"))
-	}
-	for _, a := range list {
-		n, err := address.Normalize(a)
-		if err != nil {
-			return "", s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
-				"From: header is not a valid address list"))
-		}
-		ok, err := s.ownsAddress(n)
-		if err != nil {
-			return "", s.temp("DATA", err)
-		}
-		if !ok {
-			return "", s.reject("DATA", "from_login_mismatch", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
-				"<%s>: From: address not owned by user %s", n, s.acct.Address))
+	for _, name := range []string{"From", "Sender", "Resent-From"} {
+		if err := s.checkAuthorField(h, name); err != nil {
+			return "", err
 		}
 	}
-	return "", nil
+	return add, nil
+}
+
+// checkAuthorField refuses a message whose fields called name are not
+// address lists or name an address that is not the user's.
+func (s *session) checkAuthorField(h *mailheader.Header, name string) error {
+	for f := h.FieldsByKey(name); f.Next(); {
+		list, err := mailheader.ParseAddressList(f.Value())
+		if err != nil || len(list) == 0 {
+			return s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+				"%s: header is not a valid address list", name))
+		}
+		for _, a := range list {
+			n, err := address.Normalize(a)
+			if err != nil {
+				return s.reject("DATA", "bad_from", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+					"%s: header is not a valid address list", name))
+			}
+			ok, err := s.ownsAddress(n)
+			if err != nil {
+				return s.temp("DATA", err)
+			}
+			if !ok {
+				return s.reject("DATA", "from_login_mismatch", smtpErr(553, smtp.EnhancedCode{5, 7, 1},
+					"<%s>: %s: address not owned by user %s", n, name, s.acct.Address))
+			}
+		}
+	}
+	return nil
 }
 
 // implicitTLS wraps the listener for port 465.

@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"mailhost/admin"
 	"mailhost/api"
 	"mailhost/auth"
@@ -81,14 +83,14 @@ func newEnv(t *testing.T) *env {
 		own = maildir.Owner{UID: 5000, GID: 5000}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: filepath.Join(dir, "vmail"),
-		RetentionRoot: filepath.Join(dir, "retention"), RetentionDays: 30, Owner: own, Log: log})
 	throttle := auth.ThrottleConfig{MaxFailures: 50, Block: time.Minute, Delay: time.Millisecond}
-	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, Log: log})
+	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, ThrottleStore: st, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	panel, err := web.New(web.Options{Admin: svc, Logins: authn, AdminThrottle: throttle, RetentionDays: 30, Log: log})
+	svc := admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: filepath.Join(dir, "vmail"),
+		RetentionRoot: filepath.Join(dir, "retention"), RetentionDays: 30, Owner: own, Log: log, Logins: authn})
+	panel, err := web.New(web.Options{Admin: svc, Logins: authn, RetentionDays: 30, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,12 +130,26 @@ func (e *env) fixture() {
 		e.tokens[a] = tok.Token
 	}
 	for _, a := range actors {
-		c := e.client()
-		p := c.do("POST", "/login", url.Values{"username": {a.username()}, "password": {pw}})
-		if p.code != http.StatusSeeOther || p.hdr.Get("Location") == "/login" {
-			e.t.Fatalf("panel login of %s: %d to %q", a, p.code, p.hdr.Get("Location"))
-		}
-		e.browse[a] = c
+		e.browse[a] = e.client()
+		e.login(a)
+	}
+}
+
+// login logs a's browser in to the panel.
+func (e *env) login(a actor) {
+	e.t.Helper()
+	p := e.browse[a].do("POST", "/login", url.Values{"username": {a.username()}, "password": {pw}})
+	if p.code != http.StatusSeeOther || p.hdr.Get("Location") == "/login" {
+		e.t.Fatalf("panel login of %s: %d to %q", a, p.code, p.hdr.Get("Location"))
+	}
+}
+
+// stayLoggedIn logs a's browser in again when its session ended (a new
+// password ends every panel session of its account).
+func (e *env) stayLoggedIn(a actor) {
+	e.t.Helper()
+	if p := e.browse[a].do("GET", "/login", nil); p.code == http.StatusOK {
+		e.login(a)
 	}
 }
 
@@ -233,6 +249,21 @@ func (e *env) relocatedOfA() string {
 func (e *env) uniqueNet() string {
 	e.n++
 	return fmt.Sprintf("10.%d.%d.0/24", e.n/256, e.n%256)
+}
+
+// loginBlock blocks a fresh client address in the login throttle and
+// returns it.
+func (e *env) loginBlock() string {
+	ip := e.uniqueNet()
+	ip = ip[:strings.IndexByte(ip+"/", '/')]
+	now := time.Now()
+	if _, err := e.st.UpdateLoginThrottle(context.Background(), []string{"ip:" + ip}, func(r store.ThrottleRecord) store.ThrottleRecord {
+		r.LastFailure, r.BlockedUntil = now, now.Add(time.Hour)
+		return r
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return ip
 }
 
 // queued puts a message for a remote recipient in the queue and returns
@@ -377,4 +408,48 @@ func (e *env) panelCall(a actor, method, path string, form url.Values, refusedFi
 		e.t.Errorf("panel %s %s as %s: %d is neither allowed nor refused: %.2000s", method, path, a, c, body)
 		return 0, c
 	}
+}
+
+// appPasswordOfUser creates an app password of user@a.example (the
+// owner's mailbox) and returns its id.
+func (e *env) appPasswordOfUser() string {
+	e.t.Helper()
+	p, err := e.svc.CreateAppPassword(context.Background(), admin.CLI(), "user@a.example",
+		admin.AppPasswordInput{Name: new(e.unique("app")), Protocols: []string{"imap"}})
+	e.cli("app password", err)
+	return strconv.FormatInt(p.ID, 10)
+}
+
+// mailboxWithTOTP creates a mailbox of a.example whose owner has a second
+// factor, and returns its address.
+func (e *env) mailboxWithTOTP() string {
+	e.t.Helper()
+	addr := e.mailbox()
+	m, err := e.st.Read().MailboxByAddress(context.Background(), addr, false)
+	e.cli("mailbox "+addr, err)
+	e.enrol(admin.Account{MailboxID: m.ID})
+	return addr
+}
+
+// adminWithTOTP creates a domain admin with a second factor and returns
+// its user name.
+func (e *env) adminWithTOTP() string {
+	e.t.Helper()
+	name := e.admin()
+	ad, err := e.st.Read().AdminByUsername(context.Background(), name)
+	e.cli("admin "+name, err)
+	e.enrol(admin.Account{AdminID: ad.ID})
+	return name
+}
+
+// enrol turns on c's second factor, as its owner would in the panel.
+func (e *env) enrol(c admin.Account) {
+	e.t.Helper()
+	ctx := context.Background()
+	en, err := e.svc.BeginTOTP(ctx, c)
+	e.cli("begin totp", err)
+	code, err := totp.GenerateCode(en.Secret, time.Now())
+	e.cli("totp code", err)
+	_, err = e.svc.ConfirmTOTP(ctx, c, code)
+	e.cli("confirm totp", err)
 }

@@ -24,6 +24,7 @@ declare -A want=(
 	[/usr/bin/curl]=curl # pop3://, pop3s:// (and imap) client of the tests
 	[/usr/bin/chromium]=chromium # headless browser of the web panel's end-to-end test (chromedp)
 	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download)
+	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
 )
 missing=()
@@ -46,6 +47,12 @@ fi
 if command -v systemctl >/dev/null && systemctl is-enabled postfix >/dev/null 2>&1; then
 	$SUDO systemctl disable --now postfix >/dev/null 2>&1 || true
 fi
+# Nor a Dovecot holding ports 143 and 993: the tests run its imap binary
+# themselves, without the daemon.
+if command -v systemctl >/dev/null && systemctl is-enabled dovecot >/dev/null 2>&1; then
+	$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
+fi
+if [ -x /usr/sbin/dovecot ] && $SUDO /usr/sbin/dovecot stop >/dev/null 2>&1; then :; fi
 
 go mod download
 echo "setup: ok"

@@ -19,6 +19,9 @@ type Credential struct {
 	// Active is true when the mailbox, its domain and (when the login came
 	// through one) the alias domain are all active.
 	Active bool
+	// SecondFactor is true when the mailbox's owner has a confirmed TOTP
+	// secret: the mail protocols then take app passwords only.
+	SecondFactor bool
 }
 
 // credentialsSQL finds the mailbox answering to local part $1 at domain
@@ -31,7 +34,8 @@ WITH target AS (
 	UNION ALL
 	SELECT target_domain_id, active FROM alias_domains WHERE alias_domain = $2
 )
-SELECT m.id, m.address, m.maildir, m.password, m.active AND d.active AND t.via_active
+SELECT m.id, m.address, m.maildir, m.password, m.active AND d.active AND t.via_active,
+	EXISTS (SELECT 1 FROM totp_secrets s WHERE s.mailbox_id = m.id AND s.confirmed_at IS NOT NULL)
 FROM target t
 JOIN domains d ON d.id = t.domain_id
 JOIN mailboxes m ON m.domain_id = d.id AND m.local_part = $1
@@ -44,7 +48,7 @@ func (s *Store) MailboxCredentials(ctx context.Context, addr string) (Credential
 	local, domain := address.Split(addr)
 	var c Credential
 	err := s.pool.QueryRow(ctx, credentialsSQL, local, domain).
-		Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active)
+		Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active, &c.SecondFactor)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Credential{}, fmt.Errorf("store: credentials of %q: %w", addr, ErrNotFound)
 	}

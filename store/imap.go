@@ -23,7 +23,10 @@ type IMAPFolder struct {
 	UIDNext       uint32
 	HighestModSeq int64
 	SpecialUse    string // "" for none
-	Subscribed    bool
+	Subscribed    bool   // the name is in subscriptions
+	// ObjectID is the folder's MAILBOXID (RFC 8474): kept by RENAME, new
+	// for every folder created (a folder deleted and created again too).
+	ObjectID string
 }
 
 // IMAPFolderStatus are the counters of STATUS.
@@ -32,12 +35,14 @@ type IMAPFolderStatus struct {
 	Size                              int64
 }
 
-const imapFolderCols = `id, mailbox_id, name, uidvalidity, uidnext, highestmodseq, coalesce(special_use, ''), subscribed`
+const imapFolderCols = `id, mailbox_id, name, uidvalidity, uidnext, highestmodseq, coalesce(special_use, ''),
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = folders.mailbox_id AND s.name = folders.name),
+	'F' || replace(mailboxid::text, '-', '')`
 
 func scanIMAPFolder(row pgx.Row) (IMAPFolder, error) {
 	var f IMAPFolder
 	var uv, un int64
-	err := row.Scan(&f.ID, &f.MailboxID, &f.Name, &uv, &un, &f.HighestModSeq, &f.SpecialUse, &f.Subscribed)
+	err := row.Scan(&f.ID, &f.MailboxID, &f.Name, &uv, &un, &f.HighestModSeq, &f.SpecialUse, &f.Subscribed, &f.ObjectID)
 	f.UIDValidity, f.UIDNext = uint32(uv), uint32(min(un, 1<<32-1))
 	return f, err
 }
@@ -80,7 +85,10 @@ func (s *Store) IMAPFolderByID(ctx context.Context, id int64) (IMAPFolder, error
 	return f, translate(err, "imap folder")
 }
 
-// CreateIMAPFolder adds a folder row; ErrConflict if the name exists.
+// CreateIMAPFolder adds a folder row; ErrConflict if the name exists. It
+// does not subscribe to it (RFC 9051 6.3.4). The folder takes the next
+// UIDVALIDITY of its mailbox (larger than any before, so a folder deleted
+// and created again differs) and a new MAILBOXID.
 func (s *Store) CreateIMAPFolder(ctx context.Context, mailboxID int64, name, specialUse string) (IMAPFolder, error) {
 	var su *string
 	if specialUse != "" {
@@ -157,86 +165,15 @@ func charge(ctx context.Context, q querier, mailboxID, n, b int64, check bool) e
 	return nil
 }
 
-// RenameIMAPFolder renames a folder and its children ("A/B" with "A").
-// ErrNotFound if nothing has that name, ErrConflict if a target exists.
-func (s *Store) RenameIMAPFolder(ctx context.Context, mailboxID int64, oldName, newName string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockRows(ctx, tx, mailboxID); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE folders SET name = $3 || substr(name, length($2) + 1)
-			WHERE mailbox_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')`,
-			mailboxID, oldName, newName)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return err
-	}
-	return translate(err, "rename folder")
-}
-
-// RenameIMAPInbox moves every message of INBOX into a new folder newName,
-// numbered from UID 1 there (RFC 3501 6.3.5); INBOX stays, empty.
-func (s *Store) RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockRows(ctx, tx, mailboxID); err != nil {
-			return err
-		}
-		var inbox, dst int64
-		if err := tx.QueryRow(ctx, `SELECT id FROM folders WHERE mailbox_id = $1 AND name = 'INBOX' FOR UPDATE`,
-			mailboxID).Scan(&inbox); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO folders (mailbox_id, name) VALUES ($1, $2) RETURNING id`,
-			mailboxID, newName).Scan(&dst); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE messages m SET folder_id = $2, uid = r.rn, modseq = 1
-			FROM (SELECT id, row_number() OVER (ORDER BY uid) AS rn FROM messages WHERE folder_id = $1) r
-			WHERE m.id = r.id`, inbox, dst)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE folders SET uidnext = $2 + 1 WHERE id = $1`, dst, tag.RowsAffected()); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, inbox); err != nil {
-			return err
-		}
-		return notifyFolder(ctx, tx, inbox, "expunge")
-	})
-	return translate(err, "rename INBOX")
-}
-
-// SetIMAPSubscribed marks a folder subscribed or not; ErrNotFound if it
-// does not exist.
-func (s *Store) SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE folders SET subscribed = $3 WHERE mailbox_id = $1 AND name = $2`,
-		mailboxID, name, on)
-	if err != nil {
-		return translate(err, "subscribe")
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
-// IMAPStatus counts a folder's messages. Recent counts the messages still
-// in new/ (not yet seen by any session).
+// IMAPStatus counts a folder's messages. Recent counts the messages no
+// session has claimed as recent yet (IMAPClaimRecent).
 func (s *Store) IMAPStatus(ctx context.Context, folderID int64) (IMAPFolderStatus, error) {
 	var st IMAPFolderStatus
 	var n, unseen, deleted, recent int64
 	err := s.pool.QueryRow(ctx, `SELECT count(*),
 			count(*) FILTER (WHERE NOT '\Seen' = ANY(flags)),
 			count(*) FILTER (WHERE '\Deleted' = ANY(flags)),
-			count(*) FILTER (WHERE subdir = 'new'),
+			count(*) FILTER (WHERE uid > (SELECT recent_uid FROM folders WHERE id = $1)),
 			coalesce(sum(size), 0)
 		FROM messages WHERE folder_id = $1`, folderID).Scan(&n, &unseen, &deleted, &recent, &st.Size)
 	st.Messages, st.Unseen, st.Deleted, st.Recent = uint32(n), uint32(unseen), uint32(deleted), uint32(recent)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +21,16 @@ type IMAPMessage struct {
 	Keywords     []string
 	Size         int64
 	InternalDate time.Time
+	// SaveDate is when the message was saved into this folder (SAVEDATE,
+	// RFC 8514): the row's creation, so an APPEND, COPY, MOVE, delivery
+	// or adoption into the folder.
+	SaveDate time.Time
+	// EmailID is the message's EMAILID (RFC 8474): kept by MOVE, and by
+	// COPY when the caller passes it on (NewIMAPMessage.EmailID).
+	EmailID string
+	// ThreadID is the THREADID (RFC 8474); always "" (NIL): threads are
+	// not computed in the index.
+	ThreadID string
 }
 
 // NewIMAPMessage is a message file, already durable in its folder, to index.
@@ -30,14 +39,20 @@ type NewIMAPMessage struct {
 	Flags, Keywords       []string
 	Size                  int64
 	InternalDate          time.Time
+	// EmailID, when it is an IMAPMessage.EmailID, is kept (COPY of that
+	// message); "" (or anything else) gives the message a new EMAILID.
+	// IMAPMove sets it from the source itself.
+	EmailID string
 }
 
-const imapMessageCols = `uid, modseq, key, subdir, filename, flags, keywords, size, internal_date`
+const imapMessageCols = `uid, modseq, key, subdir, filename, flags, keywords, size, internal_date, created_at,
+	'M' || replace(emailid::text, '-', '')`
 
 func scanIMAPMessage(row pgx.Row) (IMAPMessage, error) {
 	var m IMAPMessage
 	var uid int64
-	err := row.Scan(&uid, &m.ModSeq, &m.Key, &m.Subdir, &m.Filename, &m.Flags, &m.Keywords, &m.Size, &m.InternalDate)
+	err := row.Scan(&uid, &m.ModSeq, &m.Key, &m.Subdir, &m.Filename, &m.Flags, &m.Keywords, &m.Size, &m.InternalDate,
+		&m.SaveDate, &m.EmailID)
 	m.UID = uint32(uid)
 	return m, err
 }
@@ -97,7 +112,10 @@ func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32)
 }
 
 // IMAPChangedSince returns the messages of a folder whose modseq is above
-// modseq (new or with changed flags), by ascending UID.
+// modseq (new or with changed flags), by ascending UID: FETCH (CHANGEDSINCE
+// m) asks for m (RFC 7162 3.1.4.1), SEARCH MODSEQ m for m-1 (3.1.5: "equal
+// or greater"; a message has one modseq for all its flags, so the
+// search's entry name and type change nothing).
 func (s *Store) IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]IMAPMessage, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, modseq)
@@ -134,28 +152,30 @@ func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIM
 	kws := make([]string, len(msgs))
 	sizes := make([]int64, len(msgs))
 	dates := make([]time.Time, len(msgs))
+	emailIDs := make([]string, len(msgs))
 	for i, m := range msgs {
 		keys[i], subdirs[i], names[i] = m.Key, m.Subdir, m.Filename
 		flags[i], kws[i] = strings.Join(m.Flags, " "), strings.Join(m.Keywords, " ")
-		sizes[i], dates[i] = m.Size, m.InternalDate
+		sizes[i], dates[i], emailIDs[i] = m.Size, m.InternalDate, emailUUID(m.EmailID)
 	}
 	rows, err := q.Query(ctx, `
 		WITH f AS (
 			UPDATE folders SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
 			WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq, uidvalidity
 		), ins AS (
-			INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, flags, keywords, size, internal_date)
+			INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, flags, keywords, size, internal_date, emailid)
 			SELECT $1, f.first + t.ord - 1, f.highestmodseq, t.key, t.subdir, t.filename,
-				string_to_array(t.flags, ' '), string_to_array(t.kws, ' '), t.size, t.idate
-			FROM f, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[])
-				WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, ord)
+				string_to_array(t.flags, ' '), string_to_array(t.kws, ' '), t.size, t.idate,
+				coalesce(nullif(t.emailid, '')::uuid, gen_random_uuid())
+			FROM f, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::text[])
+				WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, emailid, ord)
 			ON CONFLICT (folder_id, key) DO NOTHING
 			RETURNING key, uid, size
 		), intents AS (
 			DELETE FROM pending_files WHERE folder_id = $1 AND op = 'add' AND key = ANY($3)
 		)
 		SELECT f.uidvalidity, ins.key, ins.uid, ins.size FROM f LEFT JOIN ins ON true`,
-		folderID, len(msgs), keys, subdirs, names, flags, kws, sizes, dates)
+		folderID, len(msgs), keys, subdirs, names, flags, kws, sizes, dates, emailIDs)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
@@ -259,117 +279,6 @@ func (s *Store) IMAPAdopt(ctx context.Context, mailboxID, folderID int64, msgs [
 	return int(n), translate(err, "adopt")
 }
 
-// FlagOp is how STORE changes flags.
-type FlagOp int
-
-const (
-	FlagsSet FlagOp = iota
-	FlagsAdd
-	FlagsDel
-)
-
-// FlagChange is one message whose flags a STORE changed.
-type FlagChange struct {
-	UID            uint32
-	ModSeq         int64
-	Flags          []string
-	Keywords       []string
-	OldName        string // file name before
-	NewName        string // file name the index now holds (cur/)
-	SystemsChanged bool   // the file must be renamed
-}
-
-// IMAPStoreFlags changes the flags and keywords of the messages with those
-// UIDs, bumps the folder's highestmodseq and gives the changed messages that
-// modseq. Only messages whose flags really change are returned.
-//
-// rename gives the message file its new system flags on disk (moving it to
-// cur/) and returns its new name. It runs inside the transaction, while the
-// message rows are locked, so the renames of concurrent STOREs and an
-// EXPUNGE's unlink of the same message happen one after the other in the
-// order of their commits, and the name in the index is the name on disk.
-// (Should the commit fail after a rename, the file name carries flags the
-// index does not: files are found by key, and the index stays the
-// authority.)
-func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op FlagOp,
-	flags, keywords []string, rename func(oldName, key string, flags []string) string) ([]FlagChange, error) {
-	var out []FlagChange
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out = nil
-		if err := lockRows(ctx, tx, 0, folderID); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
-		msgs, err := collectIMAPMessages(rows, err, "store flags")
-		if err != nil {
-			return err
-		}
-		var ids []int64
-		var fl, kw, names []string
-		for _, m := range msgs {
-			nf, nk := applyFlags(m.Flags, op, flags), applyFlags(m.Keywords, op, keywords)
-			if slices.Equal(nf, m.Flags) && slices.Equal(nk, m.Keywords) && m.Subdir != "new" {
-				continue // (a message still in new/ moves to cur/ even so)
-			}
-			c := FlagChange{UID: m.UID, Flags: nf, Keywords: nk, OldName: m.Filename, NewName: m.Filename}
-			if !slices.Equal(nf, m.Flags) || m.Subdir == "new" {
-				c.NewName = rename(m.Filename, m.Key, nf)
-				c.SystemsChanged = true
-			}
-			out = append(out, c)
-			ids = append(ids, int64(m.UID))
-			fl = append(fl, strings.Join(nf, " "))
-			kw = append(kw, strings.Join(nk, " "))
-			names = append(names, c.NewName)
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		var modseq int64
-		if err := tx.QueryRow(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1
-			RETURNING highestmodseq`, folderID).Scan(&modseq); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE messages m SET flags = string_to_array(t.fl, ' '),
-				keywords = string_to_array(t.kw, ' '), filename = t.name, subdir = 'cur', modseq = $2
-			FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(uid, fl, kw, name)
-			WHERE m.folder_id = $1 AND m.uid = t.uid`, folderID, modseq, ids, fl, kw, names); err != nil {
-			return err
-		}
-		for i := range out {
-			out[i].ModSeq = modseq
-		}
-		return notifyFolder(ctx, tx, folderID, "flags")
-	})
-	return out, translate(err, "store flags")
-}
-
-// applyFlags returns the sorted, de-duplicated result of op on have.
-// Flags compare case-insensitively (RFC 3501 2.3.2); the stored spelling of
-// an existing flag wins.
-func applyFlags(have []string, op FlagOp, change []string) []string {
-	var out []string
-	switch op {
-	case FlagsSet:
-		out = append(out, change...)
-	case FlagsAdd:
-		out = append(append(out, have...), change...)
-	case FlagsDel:
-		for _, h := range have {
-			if !slices.ContainsFunc(change, func(c string) bool { return strings.EqualFold(c, h) }) {
-				out = append(out, h)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	out = slices.CompactFunc(out, strings.EqualFold)
-	if out == nil {
-		out = []string{}
-	}
-	return out
-}
-
 // Expunged is a message removed from the index, whose file is to go.
 type Expunged struct {
 	UID      uint32
@@ -388,7 +297,7 @@ func (s *Store) IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids
 			return err
 		}
 		var err error
-		out, err = deleteMessages(ctx, tx, mailboxID, folderID, uids, true, s.node)
+		out, err = s.deleteMessages(ctx, tx, mailboxID, folderID, uids, true)
 		return err
 	})
 	return out, translate(err, "expunge")
@@ -396,11 +305,12 @@ func (s *Store) IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids
 
 // deleteMessages removes message rows of a folder (those flagged \Deleted
 // when deletedOnly; only uids when not nil), records their keys in the
-// journal for removal, bumps the folder's highestmodseq and credits the
-// mailbox. The caller holds the mailbox and folder locks (lockRows).
-func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, uids []uint32, deletedOnly bool, node string) ([]Expunged, error) {
+// journal for removal, records their tombstones with one step of the
+// folder's highestmodseq and credits the mailbox. The caller holds the
+// mailbox and folder locks (lockRows).
+func (s *Store) deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, uids []uint32, deletedOnly bool) ([]Expunged, error) {
 	where := `folder_id = $1`
-	args := []any{folderID, node}
+	args := []any{folderID, s.node}
 	if deletedOnly {
 		where += ` AND '\Deleted' = ANY(flags)`
 	}
@@ -415,6 +325,7 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 		return nil, err
 	}
 	var out []Expunged
+	var gone []int64
 	var b int64
 	for rows.Next() {
 		var e Expunged
@@ -426,6 +337,7 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 		e.UID = uint32(uid)
 		b += size
 		out = append(out, e)
+		gone = append(gone, uid)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -434,7 +346,7 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, mailboxID, folderID int64, u
 	if len(out) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
+	if _, err := s.recordExpunge(ctx, tx, folderID, gone); err != nil {
 		return nil, err
 	}
 	if err := credit(ctx, tx, mailboxID, int64(len(out)), b); err != nil {
@@ -475,7 +387,8 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 		var from []int // index in msgs of each kept message
 		var total int64
 		for i, m := range msgs {
-			if _, ok := present[srcUIDs[i]]; ok {
+			if emailID, ok := present[srcUIDs[i]]; ok {
+				m.EmailID = emailID // MOVE keeps the EMAILID (RFC 8474 5.1)
 				keep = append(keep, m)
 				from = append(from, i)
 				total += m.Size
@@ -502,7 +415,7 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 		for j, i := range from {
 			moved[j] = srcUIDs[i]
 		}
-		gone, err = deleteMessages(ctx, tx, mailboxID, srcFolder, moved, false, s.node)
+		gone, err = s.deleteMessages(ctx, tx, mailboxID, srcFolder, moved, false)
 		return err
 	})
 	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
@@ -512,21 +425,23 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 }
 
 // lockMessages locks the rows of a folder's messages with those UIDs (the
-// third level of the lock order) and returns the UIDs that exist.
-func lockMessages(ctx context.Context, tx pgx.Tx, folderID int64, uids []uint32) (map[uint32]struct{}, error) {
-	rows, err := tx.Query(ctx, `SELECT uid FROM messages WHERE folder_id = $1 AND uid = ANY($2)
-		ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
+// third level of the lock order) and returns the UIDs that exist, with
+// their EMAILIDs.
+func lockMessages(ctx context.Context, tx pgx.Tx, folderID int64, uids []uint32) (map[uint32]string, error) {
+	rows, err := tx.Query(ctx, `SELECT uid, 'M' || replace(emailid::text, '-', '') FROM messages
+		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[uint32]struct{}, len(uids))
+	out := make(map[uint32]string, len(uids))
 	for rows.Next() {
 		var u int64
-		if err := rows.Scan(&u); err != nil {
+		var emailID string
+		if err := rows.Scan(&u, &emailID); err != nil {
 			return nil, err
 		}
-		out[uint32(u)] = struct{}{}
+		out[uint32(u)] = emailID
 	}
 	return out, rows.Err()
 }

@@ -128,11 +128,15 @@ func (s *Store) ReindexFolder(ctx context.Context, folderID int64, files []NewIM
 			}
 		}
 		if len(gone) > 0 {
-			tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE folder_id = $1 AND key = ANY($2)`, folderID, gone)
+			uids, err := tombstoneUIDs(tx.Query(ctx, `DELETE FROM messages WHERE folder_id = $1 AND key = ANY($2)
+				RETURNING uid`, folderID, gone))
 			if err != nil {
 				return err
 			}
-			st.Removed = int(tag.RowsAffected())
+			st.Removed = len(uids)
+			if _, err := s.recordExpunge(ctx, tx, folderID, uids); err != nil {
+				return err
+			}
 		}
 		if len(add) > 0 {
 			_, _, n, _, err := insertMessages(ctx, tx, folderID, add)
@@ -177,7 +181,8 @@ type Usage struct{ Bytes, Messages int64 }
 
 // DropMissing removes the index rows of keys in a folder whose files are
 // gone from disk (found by a check), crediting their size, and returns how
-// many went. No journal: there is no file left to remove.
+// many went. No journal: there is no file left to remove; their expunge
+// tombstones are recorded (QRESYNC).
 func (s *Store) DropMissing(ctx context.Context, mailboxID, folderID int64, keys []string) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -185,14 +190,15 @@ func (s *Store) DropMissing(ctx context.Context, mailboxID, folderID int64, keys
 			return err
 		}
 		var b int64
-		if err := tx.QueryRow(ctx, `WITH d AS (DELETE FROM messages WHERE folder_id = $1 AND key = ANY($2) RETURNING size)
-			SELECT count(*), coalesce(sum(size), 0) FROM d`, folderID, keys).Scan(&n, &b); err != nil {
+		var uids []int64
+		if err := tx.QueryRow(ctx, `WITH d AS (DELETE FROM messages WHERE folder_id = $1 AND key = ANY($2) RETURNING uid, size)
+			SELECT count(*), coalesce(sum(size), 0), coalesce(array_agg(uid), '{}') FROM d`, folderID, keys).Scan(&n, &b, &uids); err != nil {
 			return err
 		}
 		if n == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
+		if _, err := s.recordExpunge(ctx, tx, folderID, uids); err != nil {
 			return err
 		}
 		if err := credit(ctx, tx, mailboxID, int64(n), b); err != nil {

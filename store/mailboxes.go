@@ -41,7 +41,9 @@ func collectMailbox(rows pgx.Rows, err error, what string) (Mailbox, error) {
 	return m, translate(err, what)
 }
 
-// InsertMailbox stores a new mailbox and its folder rows.
+// InsertMailbox stores a new mailbox and its folder rows, subscribed: the
+// folders the server makes itself (INBOX, the special-use defaults) are,
+// unlike those a client CREATEs.
 func (t *Tx) InsertMailbox(ctx context.Context, m Mailbox, folders []NewFolder) (Mailbox, error) {
 	rows, err := t.q.Query(ctx, `
 		INSERT INTO mailboxes (domain_id, local_part, address, name, password, quota_bytes, maildir, active)
@@ -57,7 +59,8 @@ func (t *Tx) InsertMailbox(ctx context.Context, m Mailbox, folders []NewFolder) 
 		if f.SpecialUse != "" {
 			su = &f.SpecialUse
 		}
-		if _, err := t.q.Exec(ctx, `INSERT INTO folders (mailbox_id, name, special_use) VALUES ($1, $2, $3)`,
+		if _, err := t.q.Exec(ctx, `WITH f AS (INSERT INTO folders (mailbox_id, name, special_use) VALUES ($1, $2, $3))
+			INSERT INTO subscriptions (mailbox_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 			out.ID, f.Name, su); err != nil {
 			return Mailbox{}, translate(err, "insert folder")
 		}

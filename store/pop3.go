@@ -63,7 +63,8 @@ func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (POP3Maildrop, e
 
 // POP3Expunge deletes the message rows ids of folder folderID (of mailbox
 // mailboxID) in one transaction: the rows, their size and count from the
-// mailbox's usage, one HIGHESTMODSEQ step of the folder, and a
+// mailbox's usage, one HIGHESTMODSEQ step of the folder with the rows'
+// expunge tombstones (QRESYNC), and a
 // "<folder id>:expunge" notice on FolderChannel at commit, and the keys in
 // the journal for removal. Rows already gone (expunged over IMAP meanwhile)
 // are skipped; the rows deleted are returned so the caller removes their
@@ -102,7 +103,11 @@ func (s *Store) POP3Expunge(ctx context.Context, mailboxID, folderID int64, ids 
 			WHERE id = $1`, mailboxID, bytes, len(out.Messages)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1`, folderID); err != nil {
+		uids := make([]int64, len(out.Messages))
+		for i, m := range out.Messages {
+			uids[i] = m.UID
+		}
+		if _, err := s.recordExpunge(ctx, tx, folderID, uids); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, FolderChannel, strconv.FormatInt(folderID, 10)+":expunge")

@@ -24,8 +24,9 @@ var ErrConflict = errors.New("store: conflict")
 
 // Store is the database handle shared by every server of a node.
 type Store struct {
-	pool *pgxpool.Pool
-	node string // Options.Node
+	pool       *pgxpool.Pool
+	node       string // Options.Node
+	tombstones int64  // Options.Tombstones, or DefaultTombstones
 }
 
 // Options tune the pool.
@@ -35,6 +36,9 @@ type Options struct {
 	// Node names this node in the file journal (pending_files.node): the
 	// host its Maildir file names carry. Empty is allowed (tests).
 	Node string
+	// Tombstones is how many expunge tombstones (QRESYNC's VANISHED) a
+	// folder keeps at least; 0 means DefaultTombstones.
+	Tombstones int
 }
 
 // Open connects to the database at url (a postgres:// URL or a libpq
@@ -52,7 +56,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
 	}
-	s := &Store{pool: pool, node: opts.Node}
+	s := &Store{pool: pool, node: opts.Node, tombstones: int64(opts.Tombstones)}
+	if s.tombstones <= 0 {
+		s.tombstones = DefaultTombstones
+	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {

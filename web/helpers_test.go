@@ -70,14 +70,14 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 		owner = maildir.Owner{UID: 5000, GID: 5000}
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.svc = admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: e.root, RetentionRoot: filepath.Join(dir, "retention"),
-		RetentionDays: 30, Owner: owner, Log: log})
 	throttle := auth.ThrottleConfig{MaxFailures: 5, Block: time.Minute, Delay: time.Millisecond}
-	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, Log: log})
+	authn, err := auth.NewAuthenticator(st, auth.Options{Hasher: testHasher, Throttle: throttle, ThrottleStore: st, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := web.Options{Admin: e.svc, Logins: authn, AdminThrottle: throttle,
+	e.svc = admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: e.root, RetentionRoot: filepath.Join(dir, "retention"),
+		RetentionDays: 30, Owner: owner, Log: log, Logins: authn})
+	o := web.Options{Admin: e.svc, Logins: authn,
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, RetentionDays: 30, Log: log, Now: e.clock.Now,
 		Client: web.Client{Host: "mail.example.net", IMAP: 143, IMAPS: 993, POP3: 110, POP3S: 995, Submission: 587, Submissions: 465}}
 	for _, f := range opts {

@@ -31,18 +31,14 @@ func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r)
 	cur, pw := f.secret("current_password"), f.secret("password")
 	if cur != "" {
-		ip := remoteIP(r)
-		key := "owner:" + o.Address
-		if err := h.throttle.Check(ip, key); err != nil {
-			f.Error = "Too many wrong passwords. Try again later."
+		// The service checks the current password in the login throttle.
+		err := h.svc.ChangeOwnPassword(r.Context(), o, cur, pw)
+		if k := admin.KindOf(err); k == admin.Throttled || k == admin.Unavailable {
+			f.Error = "Too many wrong passwords, or the server is busy. Try again later."
 			h.render(w, r, http.StatusTooManyRequests, "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
 			return
 		}
-		err := h.svc.ChangeOwnPassword(r.Context(), o, cur, pw)
 		if f.fail(err) {
-			if f.Errors["current_password"] != "" {
-				h.throttle.Fail(ip, key)
-			}
 			h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "password", Form: f, D: "/me/password"})
 			return
 		}
@@ -51,6 +47,11 @@ func (h *Handler) ownerPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.log.Info("mailbox password changed through the web panel", "user", o.Address, "remote", remoteAddr(r))
+		// The new password ended every session of the owner; this one goes on.
+		if err := h.startSession(w, r, "user", 0, o.MailboxID); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		redirect(w, r, "/me?done=passwd")
 		return
 	}

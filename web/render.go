@@ -34,6 +34,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	status = applyBadInput(r, status, v) // textinput.go
 	v.S = current(r)
 	v.CSS, v.JS = h.static.URL("app.css"), h.static.URL("app.js")
 	if v.Flash == "" {
@@ -53,16 +54,20 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 // flashes are the fixed messages a redirect after a change may show
 // (?done=saved); no text of the user's travels through the URL.
 var flashes = map[string]string{
-	"saved":    "Saved.",
-	"created":  "Created.",
-	"deleted":  "Deleted.",
-	"on":       "Activated.",
-	"off":      "Deactivated.",
-	"revoked":  "Token revoked.",
-	"passwd":   "Password changed.",
-	"flushed":  "Waiting recipients will be tried now.",
-	"held":     "Message on hold: no delivery attempts until it is released.",
-	"released": "Message released: it will be tried now.",
+	"saved":       "Saved.",
+	"created":     "Created.",
+	"deleted":     "Deleted.",
+	"on":          "Activated.",
+	"off":         "Deactivated.",
+	"revoked":     "Token revoked.",
+	"passwd":      "Password changed.",
+	"flushed":     "Waiting recipients will be tried now.",
+	"held":        "Message on hold: no delivery attempts until it is released.",
+	"released":    "Message released: it will be tried now.",
+	"totp-off":    "Second factor off.",
+	"totp-reset":  "Second factor reset: the account logs in with its password alone until it enrols again.",
+	"app-revoked": "App password revoked.",
+	"unblocked":   "Block lifted: its failed logins are forgotten.",
 }
 
 // form is a submitted (or empty) form: its values, kept when it is shown

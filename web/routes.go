@@ -22,18 +22,29 @@ func (h *Handler) routes() http.Handler {
 	r.Handle(static.Prefix+"*", h.static)
 
 	r.Group(func(r chi.Router) {
-		r.Use(h.csrf, h.loadSession)
-		r.Get("/", h.home)
+		r.Use(h.csrf, h.loadSession, h.textInput)
+		r.With(h.secondFactorDue).Get("/", h.home)
 		r.Get("/login", h.loginPage)
 		r.Post("/login", h.login)
+		r.Get("/login/code", h.loginCodePage) // second_factor.go
+		r.Post("/login/code", h.loginCode)
 		r.Post("/logout", h.logout)
 		r.Get("/setup", h.setupPage)
 		r.Post("/setup", h.setup)
 
+		// An admin's own second factor: reachable while the policy
+		// sends it here to enrol.
+		r.Group(func(r chi.Router) {
+			r.Use(h.requireAdmin)
+			r.Get("/account/totp", h.totpPage)
+			r.Post("/account/totp", h.totpConfirm)
+			r.Post("/account/totp/disable", h.totpDisable)
+		})
+
 		// Admins (super-admins and domain admins); what each may see and
 		// change is decided by the admin service.
 		r.Group(func(r chi.Router) {
-			r.Use(h.requireAdmin)
+			r.Use(h.requireAdmin, h.secondFactorDue)
 			r.Get("/domains", h.domainList)
 			r.Get("/domains/new", h.domainNew)
 			r.Post("/domains/new", h.domainCreate)
@@ -60,6 +71,11 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/mailboxes/{address}/vacation", h.withOps(h.vacationSet))
 			r.Get("/mailboxes/{address}/vacation/delete", h.withOps(h.vacationDeleteConfirm))
 			r.Post("/mailboxes/{address}/vacation/delete", h.withOps(h.vacationDelete))
+			r.Get("/mailboxes/{address}/app-passwords", h.appPasswordList) // app_passwords.go
+			r.Post("/mailboxes/{address}/app-passwords", h.appPasswordCreate)
+			r.Post("/mailboxes/{address}/app-passwords/{id}/revoke", h.appPasswordRevoke)
+			r.Get("/mailboxes/{address}/totp", h.mailboxTOTPPage) // second_factor.go
+			r.Post("/mailboxes/{address}/totp/reset", h.mailboxTOTPReset)
 
 			r.Get("/domains/{domain}/aliases", h.aliasList)
 			r.Get("/domains/{domain}/aliases/new", h.aliasNew)
@@ -104,11 +120,18 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/admins/{username}", h.adminUpdate)
 			r.Get("/admins/{username}/delete", h.adminDeleteConfirm)
 			r.Post("/admins/{username}/delete", h.adminDelete)
+			r.Get("/admins/{username}/totp", h.adminTOTPPage)
+			r.Post("/admins/{username}/totp/reset", h.adminTOTPReset)
+			r.Get("/security", h.securityPage)
+			r.Post("/security", h.securitySet)
 			r.Get("/tokens", h.tokenList)
 			r.Get("/tokens/new", h.tokenNew)
 			r.Post("/tokens/new", h.tokenCreate)
 			r.Get("/tokens/{id}/revoke", h.tokenRevokeConfirm)
 			r.Post("/tokens/{id}/revoke", h.tokenRevoke)
+			// Login blocks: 404 for everyone but super-admins.
+			r.Get("/auth/blocks", h.loginBlocks)
+			r.Post("/auth/blocks/unblock", h.unblock)
 			// The mail queue: 404 for everyone but super-admins.
 			r.Get("/queue", h.queueList)
 			r.Post("/queue/flush", h.queueFlush)
@@ -134,6 +157,12 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/me/vacation", h.withOps(h.vacationSet))
 			r.Get("/me/vacation/delete", h.withOps(h.vacationDeleteConfirm))
 			r.Post("/me/vacation/delete", h.withOps(h.vacationDelete))
+			r.Get("/me/totp", h.totpPage)
+			r.Post("/me/totp", h.totpConfirm)
+			r.Post("/me/totp/disable", h.totpDisable)
+			r.Get("/me/app-passwords", h.appPasswordList)
+			r.Post("/me/app-passwords", h.appPasswordCreate)
+			r.Post("/me/app-passwords/{id}/revoke", h.appPasswordRevoke)
 		})
 	})
 	return r

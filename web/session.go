@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"mailhost/admin"
 	"mailhost/auth"
@@ -236,65 +235,71 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnprocessableEntity, "")
 		return
 	}
-	ip := remoteIP(r)
-	key := "admin:" + strings.ToLower(name)
-	var te *auth.ThrottledError
-	if err := h.throttle.Check(ip, key); errors.As(err, &te) {
-		again(http.StatusTooManyRequests, tooMany(te))
-		return
-	}
+	// One policy for every login: the admin service and the mail
+	// protocols' Authenticator reserve a place in the shared throttle
+	// before checking, and wait out the failure delay themselves.
 	actor, err := h.svc.AdminLogin(r.Context(), name, pw, remoteAddr(r))
-	if err == nil {
-		h.throttle.Succeed(key)
-		if err := h.startSession(w, r, "admin", actor.AdminID, 0); err != nil {
+	switch admin.KindOf(err) {
+	case 0:
+		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		h.log.Info("web login", "kind", "admin", "user", actor.Username, "remote", remoteAddr(r))
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		h.passwordPassed(w, r, "admin", actor.Account(), next) // second_factor.go
 		return
-	}
-	if admin.KindOf(err) != admin.Unauthorized {
+	case admin.Throttled:
+		again(http.StatusTooManyRequests, "Too many failed logins. "+capitalFirst(tryAgain(err)))
+		return
+	case admin.Unavailable:
+		again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+		return
+	case admin.Unauthorized:
+	default:
 		h.fail(w, r, err)
 		return
 	}
-	delayed := false
 	if strings.Contains(name, "@") {
-		acct, err := h.opts.Logins.Login(r.Context(), auth.LoginRequest{Username: name, Password: pw, RemoteIP: ip, Protocol: auth.ProtoWeb})
+		acct, err := h.opts.Logins.Login(r.Context(), auth.LoginRequest{Username: name, Password: pw, RemoteIP: remoteIP(r), Protocol: auth.ProtoWeb})
+		var te *auth.ThrottledError
 		switch {
 		case err == nil:
-			if err := h.startSession(w, r, "user", 0, acct.MailboxID); err != nil {
-				h.fail(w, r, err)
-				return
-			}
 			h.log.Info("web login", "kind", "user", "user", acct.Address, "remote", remoteAddr(r))
 			if next == "/" || !strings.HasPrefix(next, "/me") {
 				next = "/me"
 			}
-			http.Redirect(w, r, next, http.StatusSeeOther)
+			h.passwordPassed(w, r, "user", admin.Account{MailboxID: acct.MailboxID}, next)
 			return
 		case errors.As(err, &te):
 			again(http.StatusTooManyRequests, tooMany(te))
 			return
+		case errors.Is(err, auth.ErrBusy):
+			again(http.StatusServiceUnavailable, "The server is busy. Try again in a moment.")
+			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
-			delayed = true // the Authenticator has waited its delay
 		default:
 			h.fail(w, r, err)
 			return
 		}
 	}
-	out := h.throttle.Fail(ip, key)
 	h.log.Info("web login failed", "user", name, "remote", remoteAddr(r))
-	if !delayed {
-		t := time.NewTimer(out.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
 	again(http.StatusUnauthorized, "Wrong user name or password.")
+}
+
+// tryAgain is the "try again in N minutes" of a Throttled error.
+func tryAgain(err error) string {
+	m := err.Error()
+	if i := strings.Index(m, "try again"); i >= 0 {
+		return m[i:] + "."
+	}
+	return "try again later."
+}
+
+func capitalFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func tooMany(te *auth.ThrottledError) string {

@@ -218,19 +218,18 @@ func (h *Handler) adminPassword(w http.ResponseWriter, r *http.Request) {
 	a := current(r).Actor
 	f := newForm(r)
 	cur, pw := f.secret("current_password"), f.secret("password")
-	ip := remoteIP(r)
-	key := "admin:" + a.Username
-	if err := h.throttle.Check(ip, key); err != nil {
-		f.Error = "Too many wrong passwords. Try again later."
-		h.render(w, r, http.StatusTooManyRequests, "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
-		return
-	}
+	// AdminLogin counts a wrong current password in the shared throttle.
 	if _, err := h.svc.AdminLogin(r.Context(), a.Username, cur, a.Remote); err != nil {
-		if admin.KindOf(err) != admin.Unauthorized {
+		switch admin.KindOf(err) {
+		case admin.Throttled, admin.Unavailable:
+			f.Error = "Too many wrong passwords, or the server is busy. Try again later."
+			h.render(w, r, http.StatusTooManyRequests, "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
+			return
+		case admin.Unauthorized:
+		default:
 			h.fail(w, r, err)
 			return
 		}
-		h.throttle.Fail(ip, key)
 		f.Errors["current_password"] = "is not your current password"
 		h.render(w, r, f.Status(), "password.html", &view{Title: "Change your password", Nav: "account", Form: f, D: "/account/password"})
 		return
@@ -241,6 +240,11 @@ func (h *Handler) adminPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// The new password ended every session of the admin; this one goes on.
+	if err := h.startSession(w, r, "admin", a.AdminID, 0); err != nil {
 		h.fail(w, r, err)
 		return
 	}

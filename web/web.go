@@ -21,7 +21,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"mailhost/admin"
-	"mailhost/auth"
 	"mailhost/sasl"
 	"mailhost/static"
 	"mailhost/templates"
@@ -42,7 +41,6 @@ type Options struct {
 	// Logins checks mailbox owners' passwords through the Authenticator
 	// the mail protocols share, so web logins share their throttling.
 	Logins        sasl.Authenticator
-	AdminThrottle auth.ThrottleConfig // failed admin logins, as auth.* configures the mail protocols'
 	SessionIdle   time.Duration
 	SessionMax    time.Duration
 	Client        Client
@@ -54,13 +52,12 @@ type Options struct {
 
 // Handler is the panel. Mount it at the root of the HTTP listener.
 type Handler struct {
-	opts     Options
-	svc      *admin.Service
-	log      *slog.Logger
-	pages    map[string]*template.Template
-	static   *static.Files
-	throttle *auth.Throttle // admin logins; owners are throttled by opts.Logins
-	h        http.Handler
+	opts   Options
+	svc    *admin.Service
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	static *static.Files
+	h      http.Handler
 
 	setupMu   sync.Mutex
 	setupUsed bool
@@ -80,8 +77,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.SessionMax <= 0 {
 		opts.SessionMax = 12 * time.Hour
 	}
-	h := &Handler{opts: opts, svc: opts.Admin, log: opts.Log.With("component", "web"), static: static.New(),
-		throttle: auth.NewThrottle(opts.AdminThrottle, nil)}
+	h := &Handler{opts: opts, svc: opts.Admin, log: opts.Log.With("component", "web"), static: static.New()}
 	var err error
 	if h.pages, err = templates.Parse(h.funcs()); err != nil {
 		return nil, fmt.Errorf("web: parse templates: %w", err)
@@ -149,6 +145,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.errorPage(w, r, http.StatusConflict, "Cannot do that", err.Error())
 	case admin.Unauthorized:
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	case admin.Throttled:
+		h.errorPage(w, r, http.StatusTooManyRequests, "Too many failed logins", err.Error())
+	case admin.Unavailable:
+		h.errorPage(w, r, http.StatusServiceUnavailable, "Busy", err.Error())
 	default:
 		if errors.Is(err, context.Canceled) {
 			return

@@ -13,8 +13,10 @@ import (
 )
 
 // newAdminService is the provisioning service of serve and of the
-// provisioning commands, configured from cfg.
-func newAdminService(cfg *config.Config, st *store.Store, log *slog.Logger) *admin.Service {
+// provisioning commands, configured from cfg. logins (serve's
+// Authenticator) throttles its password and token checks; the commands,
+// which check none, pass nil.
+func newAdminService(cfg *config.Config, st *store.Store, logins admin.LoginGuard, log *slog.Logger) *admin.Service {
 	return admin.New(st, admin.Options{
 		Hasher:        hasher(cfg),
 		MaildirRoot:   cfg.MaildirRoot,
@@ -22,6 +24,8 @@ func newAdminService(cfg *config.Config, st *store.Store, log *slog.Logger) *adm
 		RetentionDays: cfg.Mailbox.RetentionDays,
 		Owner:         maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
 		Log:           log,
+		TOTPIssuer:    cfg.Hostname, // how authenticator apps name the account's server
+		Logins:        logins,
 	})
 }
 

@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"alias":    {"alias add|list|del: manage aliases and catch-alls", cmdAlias},
 		"admin":    {"admin add|list|del: manage administrators (--super, --domain)", cmdAdmin},
 		"token":    {"token create ADMIN --name NAME: print a new API token", cmdToken},
+		"auth":     {"auth blocks | unblock ADDRESS|ACCOUNT: the login throttle's blocks (client addresses, accounts)", cmdAuth},
 		"queue":    {"queue list|show|flush|hold|release|delete: the outbound queue (mailq, postqueue, postsuper, postcat)", cmdQueue},
 		"sendmail": {"sendmail [-t] [-i] [-f SENDER] [RCPT...]: send a message read on stdin (as Postfix's sendmail)", cmdSendmail},
 		"reindex":  {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
@@ -44,6 +45,10 @@ func commands() map[string]command {
 		// The SMTP server's policy tables (accesscmd.go).
 		"access":    {"access add|list|delete: the SMTP server's access rules (Postfix access(5))", cmdAccess},
 		"relocated": {"relocated add|list|delete: addresses whose users moved (Postfix relocated(5))", cmdRelocated},
+
+		// Second factors and app passwords (secondfactorcmd.go).
+		"app-password": {"app-password add|list|revoke: a mailbox's passwords for mail programs, each for some protocols", cmdAppPassword},
+		"totp":         {"totp status|reset|policy: panel second factors (a reset for a lost device) and the admins' policy", cmdTOTP},
 	}
 }
 

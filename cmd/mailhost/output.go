@@ -91,7 +91,7 @@ func (p *provisioning) open(ctx context.Context) error {
 		return err
 	}
 	p.db = db
-	p.svc = newAdminService(cfg, db.Store, log)
+	p.svc = newAdminService(cfg, db.Store, nil, log)
 	return nil
 }
 

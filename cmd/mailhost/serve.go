@@ -79,7 +79,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var servers []server
-	authn, err := newAuthenticator(cfg, db.Store, reg, log)
+	authn, err := newAuthenticator(cfg, db.Store, db.Store, reg, log)
 	if err != nil {
 		return err
 	}
@@ -102,14 +102,14 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if imapSrv != nil {
 		servers = append(servers, imapSrv)
 	}
-	adminSvc := newAdminService(cfg, db.Store, log)
+	adminSvc := newAdminService(cfg, db.Store, authn, log)
 	servers = append(servers, purger{svc: adminSvc, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
 		panel, err := newWebPanel(ctx, cfg, adminSvc, authn, log)
 		if err != nil {
 			return err
 		}
-		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, api.New(adminSvc, log), panel), log)
+		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, metricsAccess(cfg), api.New(adminSvc, log), panel), log)
 		if err != nil {
 			return err
 		}
@@ -141,10 +141,13 @@ func defaultCert(cfg *config.Config) string {
 }
 
 // httpRoutes lists every route of the HTTP listener.
-func httpRoutes(db *database, reg *prometheus.Registry, v1, panel http.Handler) http.Handler {
+// Every answer carries nosniff; /metrics is for the clients metrics
+// allows.
+func httpRoutes(db api.Pinger, reg *prometheus.Registry, metrics api.MetricsAccess, v1, panel http.Handler) http.Handler {
 	r := chi.NewRouter()
+	r.Use(api.NoSniff)
 	r.Get("/healthz", api.Healthz(db))
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Handle("/metrics", metrics.Guard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.Handle(api.Prefix+"/*", v1) // the REST API; its routes are listed in api/routes.go
 	r.Handle("/*", panel)         // the web panel; its routes are listed in web/routes.go
 	return r
@@ -186,4 +189,16 @@ func (h *httpServer) Serve(ctx context.Context) error {
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	return nil
+}
+
+// metricsAccess is who may read /metrics: smtp.mynetworks and
+// metrics.allow (both valid after Validate), or metrics.token.
+func metricsAccess(cfg *config.Config) api.MetricsAccess {
+	m := api.MetricsAccess{Token: cfg.Metrics.Token}
+	for _, n := range append(append([]string(nil), cfg.SMTP.Mynetworks...), cfg.Metrics.Allow...) {
+		if p, err := config.ParseNetwork(n); err == nil {
+			m.Allow = append(m.Allow, p)
+		}
+	}
+	return m
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -98,11 +99,18 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 	retry, lifetime, warning := cfg.Queue.Durations()
 	tlsDomains, _ := cfg.SMTP.TLSDomains() // validated
 	host, _ := os.Hostname()
+	var roots *x509.CertPool // nil: the system's
+	if f := cfg.SMTP.RelayhostCAFile; f != "" {
+		var err error
+		if roots, err = config.LoadCAFile(f); err != nil {
+			return nil, fmt.Errorf("smtp.relayhost_ca_file: %w", err)
+		}
+	}
 	o, err := mta.NewOutbound(mta.OutboundConfig{
 		Hostname:  cfg.Hostname,
 		NodeID:    fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]),
 		Relayhost: cfg.SMTP.Relayhost, RelayUser: cfg.SMTP.RelayhostUsername, RelayPassword: cfg.SMTP.RelayhostPassword,
-		TLSPolicy: cfg.SMTP.OutboundTLS, TLSDomains: tlsDomains, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
+		TLSPolicy: cfg.SMTP.OutboundTLS, TLSDomains: tlsDomains, RootCAs: roots, Retry: retry, MaxLifetime: lifetime, DelayWarning: warning,
 		Workers: cfg.Queue.Workers, DestConcurrency: cfg.Queue.DestinationConcurrency,
 		Lease: time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
 		DNS:   mx.Config().DNS,

@@ -28,13 +28,8 @@ func newWebPanel(ctx context.Context, cfg *config.Config, svc *admin.Service, au
 			"url", "http://"+setupHost(cfg)+"/setup?token="+token)
 	}
 	return web.New(web.Options{
-		Admin:  svc,
-		Logins: authn,
-		AdminThrottle: auth.ThrottleConfig{
-			MaxFailures: cfg.Auth.MaxFailures,
-			Block:       time.Duration(cfg.Auth.BlockSeconds) * time.Second,
-			Delay:       time.Duration(cfg.Auth.DelayMS) * time.Millisecond,
-		},
+		Admin:         svc,
+		Logins:        authn,
 		SessionIdle:   time.Duration(cfg.Web.SessionIdleMinutes) * time.Minute,
 		SessionMax:    time.Duration(cfg.Web.SessionMaxHours) * time.Hour,
 		Client:        clientSettings(cfg),

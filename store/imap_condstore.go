@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CONDSTORE and QRESYNC (RFC 7162) in the index.
+//
+// Every change to a folder's messages (delivery, APPEND, COPY and MOVE into
+// it, adoption, STORE, EXPUNGE, MOVE out of it, POP3 QUIT, DropMissing,
+// reindex) takes one step of the folder's highestmodseq, under the folder
+// row's lock, and gives that value to the messages it changes (their
+// modseq) or removes (their tombstone in expunged_messages). The lock is
+// held to the commit, so the steps of a folder are taken in commit order:
+// whoever reads highestmodseq H sees every change up to H, and no change
+// at or below H becomes visible later. A session that reads the folder
+// (IMAPFolderByID: HIGHESTMODSEQ) before the changes (IMAPChangedSince,
+// IMAPVanishedSince) may see a change twice, never miss one.
+
+// DefaultTombstones is how many expunge tombstones a folder keeps at least:
+// when it has twice as many, the oldest go, down to this many, and the
+// folder's vanished floor rises to the newest modseq pruned.
+const DefaultTombstones = 10000
+
+// recordExpunge takes one step of a folder's highestmodseq for the removal
+// of the messages with uids (already deleted by the caller, who holds the
+// folder's lock) and records their tombstones with it; it returns the new
+// modseq, or 0 when uids is empty (nothing changed, no step).
+func (s *Store) recordExpunge(ctx context.Context, q querier, folderID int64, uids []int64) (int64, error) {
+	if len(uids) == 0 {
+		return 0, nil
+	}
+	var modseq, count int64
+	if err := q.QueryRow(ctx, `WITH f AS (
+			UPDATE folders SET highestmodseq = highestmodseq + 1, tombstones = tombstones + cardinality($2::bigint[])
+			WHERE id = $1 RETURNING highestmodseq, tombstones
+		), t AS (
+			INSERT INTO expunged_messages (folder_id, uid, modseq)
+			SELECT $1, u, f.highestmodseq FROM f, unnest($2::bigint[]) u
+			ON CONFLICT (folder_id, uid) DO UPDATE SET modseq = excluded.modseq
+		)
+		SELECT highestmodseq, tombstones FROM f`, folderID, uids).Scan(&modseq, &count); err != nil {
+		return 0, err
+	}
+	if count > 2*s.tombstones {
+		if err := pruneTombstones(ctx, q, folderID, s.tombstones); err != nil {
+			return 0, err
+		}
+	}
+	return modseq, nil
+}
+
+// pruneTombstones keeps at most keep of a folder's newest tombstones (all
+// of one modseq go together) and raises its vanished floor to the newest
+// modseq removed. The caller holds the folder's lock.
+func pruneTombstones(ctx context.Context, q querier, folderID, keep int64) error {
+	_, err := q.Exec(ctx, `WITH cut AS (
+			SELECT modseq FROM expunged_messages WHERE folder_id = $1 ORDER BY modseq DESC OFFSET $2 LIMIT 1
+		), d AS (
+			DELETE FROM expunged_messages WHERE folder_id = $1 AND modseq <= (SELECT modseq FROM cut)
+			RETURNING modseq
+		)
+		UPDATE folders SET vanished_floor = greatest(vanished_floor, coalesce((SELECT max(modseq) FROM d), 0)),
+			tombstones = greatest(tombstones - (SELECT count(*) FROM d), 0)
+		WHERE id = $1`, folderID, keep)
+	return err
+}
+
+// IMAPVanishedSince returns the UIDs removed from a folder after modseq,
+// ascending: QRESYNC's VANISHED (EARLIER) (RFC 7162 3.2.5, 3.2.10) and
+// UID FETCH ... (CHANGEDSINCE m VANISHED). It also returns the folder's
+// floor: every removal with a modseq above the floor has its tombstone.
+// When modseq >= floor the list is complete; when modseq < floor older
+// tombstones are gone (pruned, or from before the tombstones existed) and
+// the list holds only those still known: the caller then answers with every
+// UID below UIDNEXT that is not in the folder (IMAPUIDs), or only those of
+// the client's known-uids (RFC 7162 3.2.5.1). ErrNotFound when the folder
+// does not exist.
+func (s *Store) IMAPVanishedSince(ctx context.Context, folderID, modseq int64) (uids []uint32, floor int64, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT f.vanished_floor, e.uid FROM folders f
+		LEFT JOIN expunged_messages e ON e.folder_id = f.id AND e.modseq > $2
+		WHERE f.id = $1 ORDER BY e.uid`, folderID, modseq)
+	if err != nil {
+		return nil, 0, translate(err, "vanished")
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var uid *int64
+		if err := rows.Scan(&floor, &uid); err != nil {
+			return nil, 0, translate(err, "vanished")
+		}
+		found = true
+		if uid != nil {
+			uids = append(uids, uint32(*uid))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, translate(err, "vanished")
+	}
+	if !found {
+		return nil, 0, ErrNotFound
+	}
+	return uids, floor, nil
+}
+
+// emailUUID turns an EMAILID as IMAPMessage shows it ("M" and 32 hex
+// digits) back into the uuid text the column takes; "" for anything else.
+func emailUUID(id string) string {
+	h, ok := strings.CutPrefix(id, "M")
+	if !ok || len(h) != 32 {
+		return ""
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return ""
+	}
+	return h
+}
+
+// tombstoneUIDs collects the uid column of rows (deleted messages).
+func tombstoneUIDs(rows pgx.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// IMAPSync is what a QRESYNC SELECT (RFC 7162 3.2.5) or a CONDSTORE poll
+// needs of a folder since a modseq, read in one snapshot.
+type IMAPSync struct {
+	Folder   IMAPFolder    // UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ of the snapshot
+	Changed  []IMAPMessage // modseq above since, by UID
+	Vanished []uint32      // removed with a modseq above since, ascending
+	// Complete is false when since is below the folder's vanished floor:
+	// Vanished then lacks older removals and the caller falls back to the
+	// UIDs below UIDNEXT that are not in the folder (RFC 7162 3.2.5.1).
+	Complete bool
+}
+
+// IMAPSyncSince reads a folder, its messages changed after since and those
+// removed after it, in one read-only snapshot, so that what it reports is
+// exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
+// does not exist.
+func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
+	var out IMAPSync
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var err error
+			if out.Folder, err = scanIMAPFolder(tx.QueryRow(ctx, `SELECT `+imapFolderCols+` FROM folders
+				WHERE id = $1`, folderID)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+				WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, since)
+			if out.Changed, err = collectIMAPMessages(rows, err, "sync changed"); err != nil {
+				return err
+			}
+			var floor int64
+			if err := tx.QueryRow(ctx, `SELECT vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
+				FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
+				folderID, since).Scan(&floor, &out.Vanished); err != nil {
+				return err
+			}
+			out.Complete = since >= floor
+			return nil
+		})
+	if err != nil {
+		return IMAPSync{}, translate(err, "sync folder")
+	}
+	return out, nil
+}

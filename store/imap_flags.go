@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FlagOp is how STORE changes flags.
+type FlagOp int
+
+const (
+	FlagsSet FlagOp = iota
+	FlagsAdd
+	FlagsDel
+)
+
+// FlagChange is one message whose flags a STORE changed.
+type FlagChange struct {
+	UID            uint32
+	ModSeq         int64
+	Flags          []string
+	Keywords       []string
+	OldName        string // file name before
+	NewName        string // file name the index now holds (cur/)
+	SystemsChanged bool   // the file must be renamed
+}
+
+// RenameFunc gives a message file its new system flags on disk (moving it
+// to cur/) and returns its new name.
+type RenameFunc func(oldName, key string, flags []string) string
+
+// IMAPStoreFlags changes the flags and keywords of the messages with those
+// UIDs, bumps the folder's highestmodseq and gives the changed messages that
+// modseq. Only messages whose flags really change are returned.
+//
+// rename gives the message file its new system flags on disk (moving it to
+// cur/) and returns its new name. It runs inside the transaction, while the
+// message rows are locked, so the renames of concurrent STOREs and an
+// EXPUNGE's unlink of the same message happen one after the other in the
+// order of their commits, and the name in the index is the name on disk.
+// (Should the commit fail after a rename, the file name carries flags the
+// index does not: files are found by key, and the index stays the
+// authority.)
+func (s *Store) IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op FlagOp,
+	flags, keywords []string, rename func(oldName, key string, flags []string) string) ([]FlagChange, error) {
+	out, _, err := s.storeFlags(ctx, folderID, uids, -1, op, flags, keywords, rename)
+	return out, err
+}
+
+// IMAPStoreFlagsUnchangedSince is IMAPStoreFlags for STORE (UNCHANGEDSINCE
+// unchangedSince) (CONDSTORE, RFC 7162 3.1.3): only the messages whose
+// modseq is at most unchangedSince change; the UIDs of those above it are
+// returned as modified (the MODIFIED response code), ascending. The test
+// and the change happen under the rows' locks, so no other change can slip
+// in between. UNCHANGEDSINCE 0 fails for every message (modseqs start at 1).
+// A UID that does not exist is in neither result.
+func (s *Store) IMAPStoreFlagsUnchangedSince(ctx context.Context, folderID int64, uids []uint32, unchangedSince int64,
+	op FlagOp, flags, keywords []string, rename func(oldName, key string, flags []string) string) (changes []FlagChange, modified []uint32, err error) {
+	return s.storeFlags(ctx, folderID, uids, max(unchangedSince, 0), op, flags, keywords, rename)
+}
+
+// storeFlags is STORE; unchangedSince < 0 means no condition.
+func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, unchangedSince int64, op FlagOp,
+	flags, keywords []string, rename RenameFunc) ([]FlagChange, []uint32, error) {
+	var out []FlagChange
+	var modified []uint32
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out, modified = nil, nil
+		if err := lockRows(ctx, tx, 0, folderID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+			WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
+		msgs, err := collectIMAPMessages(rows, err, "store flags")
+		if err != nil {
+			return err
+		}
+		var apply []IMAPMessage
+		for _, m := range msgs {
+			if unchangedSince >= 0 && m.ModSeq > unchangedSince {
+				modified = append(modified, m.UID)
+			} else {
+				apply = append(apply, m)
+			}
+		}
+		out = flagChanges(apply, op, flags, keywords, rename)
+		if len(out) == 0 {
+			return nil
+		}
+		return writeFlagChanges(ctx, tx, folderID, out)
+	})
+	return out, modified, translate(err, "store flags")
+}
+
+// flagChanges works out the new flags of msgs and renames the files whose
+// system flags change (or that are still in new/).
+func flagChanges(msgs []IMAPMessage, op FlagOp, flags, keywords []string, rename RenameFunc) []FlagChange {
+	var out []FlagChange
+	for _, m := range msgs {
+		nf, nk := applyFlags(m.Flags, op, flags), applyFlags(m.Keywords, op, keywords)
+		if slices.Equal(nf, m.Flags) && slices.Equal(nk, m.Keywords) && m.Subdir != "new" {
+			continue // (a message still in new/ moves to cur/ even so)
+		}
+		c := FlagChange{UID: m.UID, Flags: nf, Keywords: nk, OldName: m.Filename, NewName: m.Filename}
+		if !slices.Equal(nf, m.Flags) || m.Subdir == "new" {
+			c.NewName = rename(m.Filename, m.Key, nf)
+			c.SystemsChanged = true
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// writeFlagChanges bumps the folder's highestmodseq once and writes the
+// changes with that modseq (set in out too). The caller holds the folder's
+// and the messages' locks.
+func writeFlagChanges(ctx context.Context, tx pgx.Tx, folderID int64, out []FlagChange) error {
+	ids := make([]int64, len(out))
+	fl, kw, names := make([]string, len(out)), make([]string, len(out)), make([]string, len(out))
+	for i, c := range out {
+		ids[i] = int64(c.UID)
+		fl[i], kw[i], names[i] = strings.Join(c.Flags, " "), strings.Join(c.Keywords, " "), c.NewName
+	}
+	var modseq int64
+	if err := tx.QueryRow(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1
+		RETURNING highestmodseq`, folderID).Scan(&modseq); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE messages m SET flags = string_to_array(t.fl, ' '),
+			keywords = string_to_array(t.kw, ' '), filename = t.name, subdir = 'cur', modseq = $2
+		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(uid, fl, kw, name)
+		WHERE m.folder_id = $1 AND m.uid = t.uid`, folderID, modseq, ids, fl, kw, names); err != nil {
+		return err
+	}
+	for i := range out {
+		out[i].ModSeq = modseq
+	}
+	return notifyFolder(ctx, tx, folderID, "flags")
+}
+
+// applyFlags returns the sorted, de-duplicated result of op on have.
+// Flags compare case-insensitively (RFC 3501 2.3.2); the stored spelling of
+// an existing flag wins.
+func applyFlags(have []string, op FlagOp, change []string) []string {
+	var out []string
+	switch op {
+	case FlagsSet:
+		out = append(out, change...)
+	case FlagsAdd:
+		out = append(append(out, have...), change...)
+	case FlagsDel:
+		for _, h := range have {
+			if !slices.ContainsFunc(change, func(c string) bool { return strings.EqualFold(c, h) }) {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	out = slices.CompactFunc(out, strings.EqualFold)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
