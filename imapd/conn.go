@@ -57,6 +57,9 @@ type session struct {
 	sel   *selected
 
 	rev2, utf8 bool // ENABLEd IMAP4rev2, UTF8=ACCEPT
+	// condstore, qresync: CONDSTORE enabled (by ENABLE or a CONDSTORE
+	// command, RFC 7162 3.1), QRESYNC enabled (ENABLE only)
+	condstore, qresync bool
 
 	first    [1]byte
 	hasFirst bool
