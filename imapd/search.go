@@ -52,7 +52,7 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 	if withModSeq {
 		s.condstore = true
 	}
-	var nums []uint32  // what the client asked for: UIDs or sequence numbers
+	var nums []uint32 // what the client asked for: UIDs or sequence numbers
 	for i := range msgs {
 		m := &msgs[i]
 		seq := sel.seqOf(m.UID)

@@ -27,8 +27,8 @@ type selected struct {
 	expModseq    int64
 	recent       []uint32            // UIDs \Recent in this session, ascending
 	recentRanges []imapwire.NumRange // the UIDs this session claimed (or peeked at) as recent
-	dirty    bool     // an expunge could not be reported yet
-	sub      *store.FolderSub
+	dirty        bool                // an expunge could not be reported yet
+	sub          *store.FolderSub
 
 	searchRes     []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
 	keywords      map[string]struct{} // those the client was told of (FLAGS)
