@@ -266,7 +266,7 @@ func (s *session) command() bool {
 		s.ctx = s.cc.Context()
 	}
 	if s.sel != nil && h.poll != pollNever && s.state == stateSelected && !isConnErr(err) {
-		s.pollIfChanged(h.poll == pollAlways, h.poll == pollAllowExpunge || cmd.UID)
+		s.pollIfChanged(h.poll == pollAlways, h.poll >= pollAllowExpunge || cmd.UID)
 	}
 	return s.respond(cmd, err)
 }
