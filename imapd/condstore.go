@@ -3,7 +3,6 @@ package imapd
 import (
 	"context"
 	"slices"
-	"strconv"
 
 	"mailhost/imapwire"
 	"mailhost/store"
@@ -31,7 +30,7 @@ type SyncBackend interface {
 
 var _ SyncBackend = (*store.Store)(nil)
 
-// maxModSeq bounds a client's mod-sequence (RFC 7162: 63 bits) to what
+// modseqArg bounds a client's mod-sequence (RFC 7162: 63 bits) to what
 // the index compares with.
 func modseqArg(n uint64) int64 {
 	if n > 1<<63-1 {
@@ -343,7 +342,11 @@ func (s *session) claimRecent(sel *selected) error {
 	if err != nil || from == 0 {
 		return err
 	}
-	sel.recentRanges = append(sel.recentRanges, imapwire.NumRange{Start: from, Stop: to})
+	if k := len(sel.recentRanges); k > 0 && sel.recentRanges[k-1].Stop+1 >= from && sel.recentRanges[k-1].Start <= from {
+		sel.recentRanges[k-1].Stop = max(sel.recentRanges[k-1].Stop, to) // a peek again, or the next claim
+	} else {
+		sel.recentRanges = append(sel.recentRanges, imapwire.NumRange{Start: from, Stop: to})
+	}
 	i, _ := slices.BinarySearch(sel.uids, from)
 	for ; i < len(sel.uids) && sel.uids[i] <= to; i++ {
 		if !sel.isRecent(sel.uids[i]) {
@@ -363,5 +366,3 @@ func (sel *selected) recentOnArrival(uids []uint32) {
 		}
 	}
 }
-
-func formatModSeq(n int64) string { return strconv.FormatInt(n, 10) }
