@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"slices"
+	"strconv"
 
 	"mailhost/imapwire"
 	"mailhost/store"
@@ -365,4 +366,28 @@ func (sel *selected) recentOnArrival(uids []uint32) {
 			sel.recent = append(sel.recent, u)
 		}
 	}
+}
+
+// expungedModSeq puts HIGHESTMODSEQ in the tagged OK of an EXPUNGE that
+// removed messages, once QRESYNC is enabled (RFC 7162 3.2.10: removed
+// messages have no FETCH to carry the new modseq). EXPUNGE brings the
+// session up to date first, so the value covers everything it reported;
+// CLOSE reports it only when nothing but its own expunge happened since
+// the client's view.
+func (s *session) expungedModSeq(closing bool) {
+	sel := s.sel
+	if !s.qresync || sel == nil {
+		return
+	}
+	if closing {
+		f, err := s.srv.opts.Backend.IMAPFolderByID(s.ctx, sel.folder.ID)
+		if err == nil && f.HighestModSeq == sel.modseq+1 {
+			s.okCode = "HIGHESTMODSEQ " + strconv.FormatInt(f.HighestModSeq, 10)
+		}
+		return
+	}
+	if err := s.poll(true); err != nil {
+		return
+	}
+	s.okCode = "HIGHESTMODSEQ " + strconv.FormatInt(sel.modseq, 10)
 }

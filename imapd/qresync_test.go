@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/smtp"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,16 @@ func TestQResyncReconnect(t *testing.T) {
 	if v := having(sel, "* VANISHED"); len(v) != 1 || v[0] != "* VANISHED (EARLIER) 1,3:5" {
 		t.Errorf("VANISHED from the fallback: %q", sel)
 	}
-	// A SELECT with QRESYNC that was not enabled is refused.
+	// EXPUNGE answers VANISHED and the new HIGHESTMODSEQ in its tagged OK.
+	st := having(phone.run("d", `UID STORE 6 +FLAGS.SILENT (\Deleted)`), "* ")
+	if len(st) != 1 || !strings.Contains(st[0], "UID 6 MODSEQ (") {
+		t.Fatalf("STORE .SILENT: %q", st)
+	}
+	lines = phone.run("x", "UID EXPUNGE 6")
+	if want := []string{"* VANISHED 6", "x OK [HIGHESTMODSEQ " + itoa(num(t, st[0], reModSeq)+1) + "] EXPUNGE completed"}; !slices.Equal(lines, want) {
+		t.Errorf("UID EXPUNGE: %q, want %q", lines, want)
+	}
+		// A SELECT with QRESYNC that was not enabled is refused.
 	other := loginRaw(t, e.nodes[0].addr)
 	if l := other.runAny("s", "SELECT INBOX (QRESYNC ("+itoa(uv)+" 1))"); !strings.HasPrefix(l[len(l)-1], "s BAD") {
 		t.Errorf("QRESYNC without ENABLE: %q", l)

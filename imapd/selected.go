@@ -290,8 +290,12 @@ func (s *session) announce(keywords []string) {
 
 func cmdUnselect(s *session, cmd *imapwire.Command) error {
 	if cmd.Name == "CLOSE" && !s.sel.readOnly {
-		if _, err := s.expunge(nil, true); err != nil {
+		n, err := s.expunge(nil, true)
+		if err != nil {
 			return err
+		}
+		if n > 0 {
+			s.expungedModSeq(true)
 		}
 	}
 	s.sel.close()

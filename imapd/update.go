@@ -117,7 +117,10 @@ func cmdExpunge(s *session, cmd *imapwire.Command) error {
 			return nil
 		}
 	}
-	_, err := s.expunge(only, false)
+	n, err := s.expunge(only, false)
+	if err == nil && n > 0 {
+		s.expungedModSeq(false)
+	}
 	return err
 }
 
