@@ -196,7 +196,7 @@ func TestQResyncReconnect(t *testing.T) {
 	if want := []string{"* VANISHED 6", "x OK [HIGHESTMODSEQ " + itoa(num(t, st[0], reModSeq)+1) + "] EXPUNGE completed"}; !slices.Equal(lines, want) {
 		t.Errorf("UID EXPUNGE: %q, want %q", lines, want)
 	}
-		// A SELECT with QRESYNC that was not enabled is refused.
+	// A SELECT with QRESYNC that was not enabled is refused.
 	other := loginRaw(t, e.nodes[0].addr)
 	if l := other.runAny("s", "SELECT INBOX (QRESYNC ("+itoa(uv)+" 1))"); !strings.HasPrefix(l[len(l)-1], "s BAD") {
 		t.Errorf("QRESYNC without ENABLE: %q", l)
