@@ -122,6 +122,12 @@ func TestObjectIDAndSaveDate(t *testing.T) {
 		}
 	}
 
+	if l := r.run("se", "SEARCH EMAILID "+emailID)[0]; l != "* SEARCH 1" {
+		t.Errorf("SEARCH EMAILID: %q", l)
+	}
+	if l := r.run("st", "SEARCH THREADID T1")[0]; l != "* SEARCH" {
+		t.Errorf("SEARCH THREADID: %q", l)
+	}
 	today := time.Now().Format("2-Jan-2006")
 	for key, want := range map[string]string{
 		"SAVEDSINCE " + today:  "* SEARCH 1",

@@ -219,6 +219,10 @@ func (mt *matcher) match(k *imapwire.SearchKey) bool {
 		return !dateOf(m.SaveDate).Before(dateOf(k.Date))
 	case "SAVEDATESUPPORTED":
 		return true // every folder keeps save dates
+	case "EMAILID": // RFC 8474 6
+		return m.EmailID == k.Value
+	case "THREADID":
+		return m.ThreadID != "" && m.ThreadID == k.Value
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
 		h := mt.hdr()
 		mh := mail.Header{Header: gomessage.Header{Header: h}}
