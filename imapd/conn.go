@@ -58,6 +58,9 @@ type session struct {
 	sel   *selected
 
 	rev2, utf8 bool // ENABLEd IMAP4rev2, UTF8=ACCEPT
+	// condstore, qresync: CONDSTORE enabled (by ENABLE or a CONDSTORE
+	// command, RFC 7162 3.1), QRESYNC enabled (ENABLE only)
+	condstore, qresync bool
 
 	first    [1]byte
 	hasFirst bool
@@ -305,7 +308,7 @@ func (s *session) command() bool {
 		s.ctx = s.cc.Context()
 	}
 	if s.sel != nil && h.poll != pollNever && s.state == stateSelected && !isConnErr(err) {
-		s.pollIfChanged(h.poll == pollAlways, h.poll == pollAllowExpunge || cmd.UID)
+		s.pollIfChanged(h.poll == pollAlways, h.poll >= pollAllowExpunge || cmd.UID)
 	}
 	return s.respond(cmd, err)
 }

@@ -26,7 +26,11 @@ func cmdFetch(s *session, cmd *imapwire.Command) error {
 	if cmd.UID {
 		items.UID = true
 	}
-	return s.fetchUIDs(s.sel.resolve(a.Set, cmd.UID), items)
+	uids, err := s.fetchSync(a, cmd.UID, s.sel.resolve(a.Set, cmd.UID))
+	if err != nil {
+		return err
+	}
+	return s.fetchUIDs(uids, items)
 }
 
 // flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
@@ -67,7 +71,9 @@ func (s *session) fetchCachedFlags(uids []uint32, it *imapwire.FetchItems) {
 
 func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 	sel := s.sel
-	if flagsOnly(items) {
+	// With CONDSTORE on, FLAGS come with MODSEQ (RFC 7162 3.1.4.1), which
+	// the cache does not keep; CHANGEDSINCE filters by it.
+	if flagsOnly(items) && !s.condstore && items.ChangedSince == 0 {
 		// Bring the cache up to date first when a notice says something
 		// changed (no EXPUNGE during FETCH: RFC 9051 7.5.1).
 		s.pollIfChanged(false, false)
@@ -110,7 +116,7 @@ func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 			m := &msgs[i]
 			c, changed := seen[m.UID]
 			if changed {
-				m.Flags, m.Keywords, m.Filename = c.Flags, c.Keywords, c.NewName
+				m.Flags, m.Keywords, m.Filename, m.ModSeq = c.Flags, c.Keywords, c.NewName, c.ModSeq
 			} else {
 				sel.setFlags(m.UID, m.Flags, m.Keywords)
 			}
@@ -229,8 +235,17 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	if it.RFC822Size {
 		item("RFC822.SIZE ").Number(uint64(vsize))
 	}
-	if it.ModSeq {
+	if it.ModSeq || (showFlags && s.condstore) { // RFC 7162 3.1.4.1
 		item("MODSEQ (").Number(uint64(m.ModSeq)).Byte(')')
+	}
+	if it.EmailID {
+		objectID(item("EMAILID "), m.EmailID)
+	}
+	if it.ThreadID {
+		objectID(item("THREADID "), m.ThreadID)
+	}
+	if it.SaveDate {
+		item("SAVEDATE ").DateTime(m.SaveDate)
 	}
 	var ferr error
 	if it.Envelope {

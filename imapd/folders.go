@@ -286,7 +286,9 @@ func (s *session) status(f store.IMAPFolder, items []string) error {
 		switch it {
 		case "MESSAGES", "UNSEEN", "DELETED", "SIZE", "RECENT":
 			need = true
-		case "UIDNEXT", "UIDVALIDITY", "APPENDLIMIT", "HIGHESTMODSEQ":
+		case "HIGHESTMODSEQ":
+			s.condstore = true // a CONDSTORE enabling command (RFC 7162 3.1)
+		case "UIDNEXT", "UIDVALIDITY", "APPENDLIMIT", "MAILBOXID":
 		default:
 			return imapErr("BAD", "", "Unknown STATUS item "+it)
 		}
@@ -323,6 +325,8 @@ func (s *session) status(f store.IMAPFolder, items []string) error {
 			e.Number(uint64(s.srv.opts.AppendLimit))
 		case "HIGHESTMODSEQ":
 			e.Number(uint64(f.HighestModSeq))
+		case "MAILBOXID":
+			objectID(e, f.ObjectID)
 		}
 	}
 	e.Raw(")").CRLF()
@@ -384,6 +388,17 @@ func cmdList(s *session, cmd *imapwire.Command) error {
 			}
 		}
 	}
+	// Subscriptions are names apart from folders: a subscribed name whose
+	// folder was deleted is listed \NonExistent (RFC 5258 3.4, 9051 6.3.9).
+	subscribedNames, nonExistent, err := s.subscriptions(selSubscribed || retSubscribed, seen)
+	if err != nil {
+		return err
+	}
+	if selSubscribed {
+		for n := range nonExistent {
+			names = append(names, n)
+		}
+	}
 	slices.SortFunc(names, func(a, b string) int {
 		if a == "INBOX" || b == "INBOX" {
 			return boolCmp(b == "INBOX", a == "INBOX")
@@ -394,7 +409,7 @@ func cmdList(s *session, cmd *imapwire.Command) error {
 		for _, f := range folders {
 			if strings.HasPrefix(f.Name, name+string(delim)) {
 				children = true
-				subscribedChild = subscribedChild || f.Subscribed
+				subscribedChild = subscribedChild || subscribedNames[f.Name]
 			}
 		}
 		return
@@ -413,7 +428,7 @@ func cmdList(s *session, cmd *imapwire.Command) error {
 		}
 		f := byName[name]
 		children, subChild := hasChildren(name)
-		subscribed := f != nil && f.Subscribed
+		subscribed := subscribedNames[name]
 		childInfo := false
 		if selSubscribed && !subscribed {
 			if !(recursive && subChild) {
@@ -425,6 +440,15 @@ func cmdList(s *session, cmd *imapwire.Command) error {
 			continue
 		}
 		var attrs []string
+		if nonExistent[name] {
+			if a.LSUB {
+				attrs = []string{`\Noselect`}
+			} else {
+				attrs = []string{`\Subscribed`, `\NonExistent`}
+			}
+			e.Raw("* ").Raw(verb).SP().Flags(attrs).Raw(` "/" `).Mailbox(name).CRLF()
+			continue
+		}
 		if f == nil {
 			attrs = append(attrs, `\Noselect`)
 		}
@@ -451,6 +475,27 @@ func cmdList(s *session, cmd *imapwire.Command) error {
 		}
 	}
 	return nil
+}
+
+// subscriptions returns the subscribed names (when want) and among them
+// those that are no folder nor a folder's parent (not in seen).
+func (s *session) subscriptions(want bool, seen map[string]bool) (subscribed, nonExistent map[string]bool, err error) {
+	if !want {
+		return nil, nil, nil
+	}
+	names, err := s.srv.opts.Backend.IMAPSubscriptions(s.ctx, s.acct.MailboxID)
+	if err != nil {
+		return nil, nil, s.internal("list: subscriptions", err)
+	}
+	subscribed = make(map[string]bool, len(names))
+	nonExistent = map[string]bool{}
+	for _, n := range names {
+		subscribed[n] = true
+		if !seen[n] {
+			nonExistent[n] = true
+		}
+	}
+	return subscribed, nonExistent, nil
 }
 
 // matchList reports whether name matches the LIST pattern under ref

@@ -47,7 +47,12 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		return s.internal("search", err)
 	}
 	var found []uint32 // UIDs
-	var nums []uint32  // what the client asked for: UIDs or sequence numbers
+	var highest int64  // of the messages found, for a MODSEQ search (RFC 7162 3.1.5)
+	withModSeq := usesModSeq(a.Keys)
+	if withModSeq {
+		s.condstore = true
+	}
+	var nums []uint32 // what the client asked for: UIDs or sequence numbers
 	for i := range msgs {
 		m := &msgs[i]
 		seq := sel.seqOf(m.UID)
@@ -61,6 +66,7 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 			continue
 		}
 		found = append(found, m.UID)
+		highest = max(highest, m.ModSeq)
 		if cmd.UID {
 			nums = append(nums, m.UID)
 		} else {
@@ -78,6 +84,9 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		e.Raw("* SEARCH")
 		for _, n := range nums {
 			e.SP().Number(uint64(n))
+		}
+		if withModSeq && len(nums) > 0 {
+			e.Raw(" (MODSEQ ").Number(uint64(highest)).Byte(')')
 		}
 		e.CRLF()
 		return nil
@@ -104,6 +113,9 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		case o == "COUNT":
 			e.Raw(" COUNT ").Number(uint64(len(nums)))
 		}
+	}
+	if withModSeq && len(nums) > 0 {
+		e.Raw(" MODSEQ ").Number(uint64(highest))
 	}
 	e.CRLF()
 	return nil
@@ -202,6 +214,18 @@ func (mt *matcher) match(k *imapwire.SearchKey) bool {
 		return size < int64(k.Num)
 	case "MODSEQ":
 		return uint64(m.ModSeq) >= k.Num
+	case "SAVEDBEFORE": // RFC 8514 4.3
+		return dateOf(m.SaveDate).Before(dateOf(k.Date))
+	case "SAVEDON":
+		return dateOf(m.SaveDate).Equal(dateOf(k.Date))
+	case "SAVEDSINCE":
+		return !dateOf(m.SaveDate).Before(dateOf(k.Date))
+	case "SAVEDATESUPPORTED":
+		return true // every folder keeps save dates
+	case "EMAILID": // RFC 8474 6
+		return m.EmailID == k.Value
+	case "THREADID":
+		return m.ThreadID != "" && m.ThreadID == k.Value
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
 		h := mt.hdr()
 		mh := mail.Header{Header: gomessage.Header{Header: h}}

@@ -22,9 +22,13 @@ type selected struct {
 	readOnly bool
 	uids     []uint32 // ascending; sequence number i+1 is uids[i]
 	modseq   int64    // the client has seen every change up to here
-	recent   []uint32 // UIDs \Recent in this session, ascending
-	dirty    bool     // an expunge could not be reported yet
-	sub      *store.FolderSub
+	// expModseq is the modseq up to which removals were reported; below
+	// modseq while an expunge waits for a command that may report it.
+	expModseq    int64
+	recent       []uint32            // UIDs \Recent in this session, ascending
+	recentRanges []imapwire.NumRange // the UIDs this session claimed (or peeked at) as recent
+	dirty        bool                // an expunge could not be reported yet
+	sub          *store.FolderSub
 
 	searchRes []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
 	keywords  map[string]struct{} // those the client was told of (FLAGS)
@@ -70,11 +74,21 @@ func (sel *selected) setKeywords(uid uint32, keywords []string) {
 	sel.msgKw[uid] = keywords
 }
 
-// remove forgets the message at index i (sequence number i+1).
-func (sel *selected) remove(i int) {
-	delete(sel.msgKw, sel.uids[i])
-	sel.uids = slices.Delete(sel.uids, i, i+1)
-	sel.msgFlags = slices.Delete(sel.msgFlags, i, i+1)
+// drop removes the UIDs of gone (ascending) from the view: the UID list,
+// the cached flags and keywords, and \Recent.
+func (sel *selected) drop(gone []uint32) {
+	in := func(u uint32) bool { _, found := slices.BinarySearch(gone, u); return found }
+	keep := 0
+	for i, u := range sel.uids {
+		if in(u) {
+			delete(sel.msgKw, u)
+			continue
+		}
+		sel.uids[keep], sel.msgFlags[keep] = u, sel.msgFlags[i]
+		keep++
+	}
+	sel.uids, sel.msgFlags = sel.uids[:keep], sel.msgFlags[:keep]
+	sel.recent = slices.DeleteFunc(sel.recent, in)
 }
 
 // setFlags records the flags the index has for uid.
@@ -186,13 +200,22 @@ func cmdSelect(s *session, cmd *imapwire.Command) error {
 	if err != nil {
 		return err
 	}
-	return s.selectFolder(name, cmd.Name == "EXAMINE")
+	if a.CondStore {
+		s.condstore = true
+	}
+	if a.QResync != nil && !s.qresync {
+		return imapErr("BAD", "CLIENTBUG", "QRESYNC parameter without ENABLE QRESYNC")
+	}
+	return s.selectFolder(name, cmd.Name == "EXAMINE", a.QResync)
 }
 
-func (s *session) selectFolder(name string, readOnly bool) error {
+func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync) error {
 	f, err := s.folder(name)
 	if err != nil {
 		return err
+	}
+	if qr != nil && qr.UIDValidity != f.UIDValidity {
+		qr = nil // the client's cache is void: a plain SELECT (RFC 7162 3.2.5)
 	}
 	dir, err := s.mbox.Folder(f.Name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -218,11 +241,18 @@ func (s *session) selectFolder(name string, readOnly bool) error {
 		return s.internal("select", err)
 	}
 	// The folder row first, then the messages: a change between the two
-	// is reported again by the next poll, never lost.
-	if f, err = b.IMAPFolderByID(s.ctx, f.ID); err != nil {
+	// is reported again by the next poll, never lost. QRESYNC reads the
+	// changes since the client's modseq with the folder, in one snapshot.
+	var sync store.IMAPSync
+	if qr != nil {
+		if sync, err = b.IMAPSyncSince(s.ctx, f.ID, modseqArg(qr.ModSeq)); err != nil {
+			return fail(err)
+		}
+		f = sync.Folder
+	} else if f, err = b.IMAPFolderByID(s.ctx, f.ID); err != nil {
 		return fail(err)
 	}
-	sel.folder, sel.modseq = f, f.HighestModSeq
+	sel.folder, sel.modseq, sel.expModseq = f, f.HighestModSeq, f.HighestModSeq
 	msgs, err := b.IMAPMessages(s.ctx, f.ID, nil)
 	if err != nil {
 		return fail(err)
@@ -245,22 +275,18 @@ func (s *session) selectFolder(name string, readOnly bool) error {
 		}
 	}
 	msgs = nil
-	sel.recent = newUIDs
+	var moved []store.FlagChange
 	if !sel.readOnly && len(newUIDs) > 0 {
-		// This session claims them: \Recent here, moved to cur/ for all
-		// others. The claim locks the rows, so of two sessions selecting at
-		// once only one gets each message.
-		changes, err := s.storeFlags(sel, newUIDs, store.FlagsAdd, nil)
+		// Seen by a client now: moved from new/ to cur/ (the Maildir rule).
+		moved, err = s.storeFlags(sel, newUIDs, store.FlagsAdd, nil)
 		if err != nil {
 			s.logger().Warn("imap: move new messages to cur/", "err", err)
 		}
-		sel.recent = sel.recent[:0]
-		for _, c := range changes {
-			sel.recent = append(sel.recent, c.UID)
-		}
 	}
-	if s.rev2 {
-		sel.recent = nil // IMAP4rev2 has no \Recent (RFC 9051 appendix E)
+	// \Recent: this session's claim (IMAP4rev2 has none, RFC 9051
+	// appendix E).
+	if err := s.claimRecent(sel); err != nil {
+		return fail(err)
 	}
 	s.writeFlags(sel)
 	e := &s.enc
@@ -273,10 +299,15 @@ func (s *session) selectFolder(name string, readOnly bool) error {
 	}
 	e.Raw("* OK [UIDVALIDITY ").Number(uint64(f.UIDValidity)).Raw("] UIDs valid").CRLF()
 	e.Raw("* OK [UIDNEXT ").Number(uint64(f.UIDNext)).Raw("] Predicted next UID").CRLF()
+	e.Raw("* OK [HIGHESTMODSEQ ").Number(uint64(sel.modseq)).Raw("] Highest").CRLF()
+	e.Raw("* OK [MAILBOXID (").Raw(f.ObjectID).Raw(")] Ok").CRLF()
 	if s.rev2 {
 		e.Raw(`* LIST () "/" `).Mailbox(f.Name).CRLF()
 	}
 	s.sel = sel
+	if qr != nil {
+		s.resync(sel, qr, &sync, moved)
+	}
 	s.state = stateSelected
 	s.okCode = "READ-WRITE"
 	if readOnly {
@@ -337,8 +368,12 @@ func (s *session) announce(keywords []string) {
 
 func cmdUnselect(s *session, cmd *imapwire.Command) error {
 	if cmd.Name == "CLOSE" && !s.sel.readOnly {
-		if _, err := s.expunge(nil, true); err != nil {
+		n, err := s.expunge(nil, true)
+		if err != nil {
 			return err
+		}
+		if n > 0 {
+			s.expungedModSeq(true)
 		}
 	}
 	s.sel.close()
@@ -415,8 +450,12 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	s.ctx = prev
 }
 
-// poll brings the client up to date with the index: EXPUNGE for messages
-// gone (when allowed), EXISTS for new ones, FETCH FLAGS for changed flags.
+// poll brings the client up to date with the index: EXPUNGE (or VANISHED)
+// for messages gone (when allowed), EXISTS (and RECENT) for new ones, FETCH
+// FLAGS for changed flags. It reads the changes since the session's modseq
+// in one snapshot (store.IMAPSyncSince); removals come from the folder's
+// tombstones, and only when those do not reach back far enough from the
+// folder's whole UID list.
 func (s *session) poll(allowExpunge bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
@@ -429,10 +468,7 @@ func (s *session) poll(allowExpunge bool) error {
 	f, err := b.IMAPFolderByID(s.ctx, sel.folder.ID)
 	if errors.Is(err, store.ErrNotFound) { // deleted by another session
 		if allowExpunge {
-			for i := len(sel.uids); i > 0; i-- {
-				s.enc.Raw("* ").Number(uint64(i)).Raw(" EXPUNGE").CRLF()
-			}
-			sel.uids, sel.msgFlags, sel.msgKw = nil, nil, nil
+			s.reportExpunged(slices.Clone(sel.uids))
 		}
 		return nil
 	}
@@ -442,54 +478,76 @@ func (s *session) poll(allowExpunge bool) error {
 	if f.HighestModSeq == sel.modseq && !(sel.dirty && allowExpunge) {
 		return nil
 	}
-	changed, err := b.IMAPChangedSince(s.ctx, sel.folder.ID, sel.modseq)
+	since := sel.modseq
+	if allowExpunge {
+		since = min(since, sel.expModseq)
+	}
+	sy, err := b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile: the next poll reports it
+	}
 	if err != nil {
 		return s.internal("poll", err)
 	}
-	if allowExpunge {
+	var gone []uint32
+	if sy.Complete {
+		for _, u := range sy.Vanished {
+			if sel.seqOf(u) != 0 {
+				gone = append(gone, u)
+			}
+		}
+	} else if allowExpunge {
 		now, err := b.IMAPUIDs(s.ctx, sel.folder.ID)
 		if err != nil {
 			return s.internal("poll", err)
 		}
-		for i := len(sel.uids) - 1; i >= 0; i-- {
-			if _, ok := slices.BinarySearch(now, sel.uids[i]); ok {
-				continue
+		for _, u := range sel.uids {
+			if _, ok := slices.BinarySearch(now, u); !ok && u < sy.Folder.UIDNext {
+				gone = append(gone, u)
 			}
-			s.enc.Raw("* ").Number(uint64(i + 1)).Raw(" EXPUNGE").CRLF()
-			sel.remove(i)
 		}
-		sel.dirty = false
-	} else {
+	}
+	switch {
+	case !sy.Complete && !allowExpunge:
 		sel.dirty = true
+	case allowExpunge:
+		s.reportExpunged(gone)
+		sel.dirty = false
+		sel.expModseq = sy.Folder.HighestModSeq
+	case len(gone) > 0:
+		sel.dirty = true
+	case !sel.dirty:
+		sel.expModseq = sy.Folder.HighestModSeq
 	}
-	var last uint32
-	if len(sel.uids) > 0 {
-		last = sel.uids[len(sel.uids)-1]
-	}
-	added := 0
+	last := sel.lastUID()
+	var added []uint32
 	var flagged []store.IMAPMessage
-	for _, m := range changed {
+	for _, m := range sy.Changed {
 		switch {
 		case m.UID > last:
 			sel.push(m.UID, m.Flags, m.Keywords)
+			added = append(added, m.UID)
 			last = m.UID
-			added++
 		case sel.seqOf(m.UID) != 0:
 			sel.setFlags(m.UID, m.Flags, m.Keywords)
 			flagged = append(flagged, m)
 		}
 	}
-	if added > 0 {
+	if len(added) > 0 {
 		s.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
+		if !s.rev2 {
+			if err := s.claimRecent(sel); err != nil {
+				s.logger().Warn("imap: claim recent", "folder", sel.folder.Name, "err", err)
+			}
+			sel.recentOnArrival(added)
+			s.enc.Raw("* ").Number(uint64(len(sel.recent))).Raw(" RECENT").CRLF()
+		}
 	}
-	for _, m := range flagged {
-		s.announce(m.Keywords)
-		s.enc.Raw("* ").Number(uint64(sel.seqOf(m.UID))).Raw(" FETCH (UID ").Number(uint64(m.UID)).Raw(" FLAGS ")
-		s.writeMsgFlags(m.UID, m.Flags, m.Keywords)
-		s.enc.Raw(")").CRLF()
+	for i := range flagged {
+		s.writeFlagUpdate(&flagged[i])
 	}
-	sel.modseq = f.HighestModSeq
-	sel.folder.UIDNext = f.UIDNext
+	sel.modseq = sy.Folder.HighestModSeq
+	sel.folder.UIDNext = sy.Folder.UIDNext
 	return nil
 }
 

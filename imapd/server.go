@@ -28,6 +28,7 @@ import (
 // Backend is what the IMAP server needs of the index. store.Store
 // satisfies it.
 type Backend interface {
+	SyncBackend // condstore.go
 	IMAPFolders(ctx context.Context, mailboxID int64) ([]store.IMAPFolder, error)
 	IMAPFolder(ctx context.Context, mailboxID int64, name string) (store.IMAPFolder, error)
 	IMAPFolderByID(ctx context.Context, id int64) (store.IMAPFolder, error)
@@ -130,7 +131,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
 		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}}
-	s.caps = baseCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
+	s.caps = baseCaps + syncCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
 	return s
 }
 

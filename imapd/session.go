@@ -227,6 +227,10 @@ func cmdEnable(s *session, cmd *imapwire.Command) error {
 				s.enc.UTF8 = true
 				on = append(on, "UTF8=ACCEPT")
 			}
+		default:
+			if name := s.enableSync(c); name != "" {
+				on = append(on, name)
+			}
 		}
 	}
 	s.enc.Raw("* ENABLED")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,12 +39,21 @@ func splitFlags(flags []string) (system, keywords []string, err error) {
 // storeFlags changes flags in the index, then renames the files to match
 // (the index is the authority; the file name is a faithful copy).
 func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flags []string) ([]store.FlagChange, error) {
+	changes, _, err := s.storeFlagsIf(sel, uids, -1, op, flags)
+	return changes, err
+}
+
+// storeFlagsIf is storeFlags changing only the messages whose modseq is at
+// most unchangedSince (< 0: all); it returns the UIDs of the others too
+// (CONDSTORE's UNCHANGEDSINCE, RFC 7162 3.1.3).
+func (s *session) storeFlagsIf(sel *selected, uids []uint32, unchangedSince int64, op store.FlagOp,
+	flags []string) ([]store.FlagChange, []uint32, error) {
 	system, keywords, err := splitFlags(flags)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if op == store.FlagsAdd && len(system) == 0 && len(keywords) == 0 && flags != nil {
-		return nil, nil
+	if op == store.FlagsAdd && len(system) == 0 && len(keywords) == 0 && flags != nil && unchangedSince < 0 {
+		return nil, nil, nil
 	}
 	// The files are renamed inside the store's transaction, under the
 	// rows' locks (see store.IMAPStoreFlags).
@@ -55,20 +65,31 @@ func (s *session) storeFlags(sel *selected, uids []uint32, op store.FlagOp, flag
 		}
 		return name
 	}
-	changes, err := s.srv.opts.Backend.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords, rename)
+	b := s.srv.opts.Backend
+	var changes []store.FlagChange
+	var modified []uint32
+	if unchangedSince < 0 {
+		changes, err = b.IMAPStoreFlags(s.ctx, sel.folder.ID, uids, op, system, keywords, rename)
+	} else {
+		changes, modified, err = b.IMAPStoreFlagsUnchangedSince(s.ctx, sel.folder.ID, uids, unchangedSince, op,
+			system, keywords, rename)
+	}
 	if err != nil {
-		return nil, s.internal("store flags", err)
+		return nil, nil, s.internal("store flags", err)
 	}
 	for _, c := range changes {
 		sel.setFlags(c.UID, c.Flags, c.Keywords)
 	}
 	if len(changes) > 0 {
 		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
+			if sel.expModseq == sel.modseq {
+				sel.expModseq = changes[0].ModSeq
+			}
 			sel.modseq = changes[0].ModSeq
 		}
 		s.srv.opts.Notices.Notify(sel.folder.ID)
 	}
-	return changes, nil
+	return changes, modified, nil
 }
 
 func cmdStore(s *session, cmd *imapwire.Command) error {
@@ -88,13 +109,7 @@ func cmdStore(s *session, cmd *imapwire.Command) error {
 	case '-':
 		op = store.FlagsDel
 	}
-	if _, err := s.storeFlags(sel, uids, op, a.Flags); err != nil {
-		return err
-	}
-	if a.Silent {
-		return nil
-	}
-	return s.fetchUIDs(uids, &imapwire.FetchItems{Flags: true, UID: cmd.UID})
+	return s.storeSync(a, cmd.UID, uids, op)
 }
 
 func cmdExpunge(s *session, cmd *imapwire.Command) error {
@@ -105,7 +120,10 @@ func cmdExpunge(s *session, cmd *imapwire.Command) error {
 			return nil
 		}
 	}
-	_, err := s.expunge(only, false)
+	n, err := s.expunge(only, false)
+	if err == nil && n > 0 {
+		s.expungedModSeq(false)
+	}
 	return err
 }
 
@@ -125,15 +143,15 @@ func (s *session) expunge(only []uint32, quiet bool) (int, error) {
 		return 0, nil
 	}
 	s.srv.opts.Notices.Notify(sel.folder.ID)
-	for i := len(gone) - 1; i >= 0; i-- {
-		seq := sel.seqOf(gone[i].UID)
-		if seq == 0 {
-			continue
-		}
-		if !quiet {
-			s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
-		}
-		sel.remove(int(seq - 1))
+	uids := make([]uint32, len(gone))
+	for i, g := range gone {
+		uids[i] = g.UID
+	}
+	if quiet {
+		slices.Sort(uids)
+		sel.drop(uids)
+	} else {
+		s.reportExpunged(uids)
 	}
 	return len(gone), nil
 }
@@ -305,7 +323,8 @@ func (s *session) linkInto(uids []uint32, dst store.IMAPFolder) ([]store.IMAPMes
 			return nil, nil, nil, s.internal("copy: link", err)
 		}
 		out = append(out, store.NewIMAPMessage{Key: d.Key, Subdir: "cur", Filename: d.Name,
-			Flags: m.Flags, Keywords: m.Keywords, Size: m.Size, InternalDate: m.InternalDate})
+			Flags: m.Flags, Keywords: m.Keywords, Size: m.Size, InternalDate: m.InternalDate,
+			EmailID: m.EmailID}) // COPY keeps the EMAILID (RFC 8474 5.1)
 	}
 	return msgs, out, cancel, nil
 }
@@ -448,14 +467,11 @@ func (s *session) move(a imapwire.Copy, uid bool) error {
 	if code := copyUID(msgs, newUIDs, uv); code != "" {
 		s.enc.Status("*", "OK", code, "Moved")
 	}
-	for i := len(gone) - 1; i >= 0; i-- {
-		seq := sel.seqOf(gone[i].UID)
-		if seq == 0 {
-			continue
-		}
-		s.enc.Raw("* ").Number(uint64(seq)).Raw(" EXPUNGE").CRLF()
-		sel.remove(int(seq - 1))
+	uids = make([]uint32, len(gone))
+	for i, g := range gone {
+		uids[i] = g.UID
 	}
+	s.reportExpunged(uids)
 	return nil
 }
 
