@@ -27,6 +27,7 @@ type selected struct {
 	sub      *store.FolderSub
 
 	searchRes     []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	summaries     summaries           // SORT and THREAD's header summaries (sort.go)
 	keywords      map[string]struct{} // those the client was told of (FLAGS)
 	newMT, curMT  time.Time
 	lastScanCheck time.Time

@@ -132,7 +132,7 @@ func New(opts Options) *Server {
 // baseCaps are the capabilities of every state; see session.capabilities.
 const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " +
 	"CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE " +
-	"BINARY UTF8=ACCEPT MULTIAPPEND"
+	"BINARY UTF8=ACCEPT MULTIAPPEND " + sortCaps
 
 // refusal is the greeting of a client over its connection limit: BYE
 // instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.
