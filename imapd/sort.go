@@ -1,30 +1,16 @@
 package imapd
 
 import (
-	"slices"
 	"strconv"
 
 	"mailhost/imapwire"
-	"mailhost/maildir"
 	"mailhost/mailsort"
-	"mailhost/store"
 )
 
 // sortCaps are the capabilities of this file: SORT and THREAD (RFC 5256),
 // SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 section 3). CONTEXT=SEARCH and
 // CONTEXT=SORT (ADDTO/REMOVETO updates) are not served.
 const sortCaps = "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT"
-
-// maxSummaries bounds the summaries a session keeps for repeated SORT and
-// THREAD commands; beyond it, headers are read again each time.
-const maxSummaries = 100_000
-
-// summaries caches, per selected folder, what SORT and THREAD read from a
-// message's header, by UID (a UID's message never changes; Seq is filled
-// per command). A phone re-sorts often: the second SORT reads no file and,
-// for criteria the session can answer alone, asks the index only for the
-// messages it has not seen yet.
-type summaries map[uint32]mailsort.Message
 
 func cmdSort(s *session, cmd *imapwire.Command) error {
 	a := cmd.Args.(*imapwire.SortArgs)
@@ -156,138 +142,4 @@ func number(m *mailsort.Message, uid bool) uint32 {
 		return m.UID
 	}
 	return m.Seq
-}
-
-// sortMatches returns the summaries of the messages of the client's view
-// that match the search criteria, in mailbox order: the SEARCH of SORT
-// and THREAD, evaluated as SEARCH does (matcher).
-func (s *session) sortMatches(a *imapwire.SearchArgs) ([]mailsort.Message, error) {
-	if !knownCharset(a.Charset) {
-		return nil, imapErr("NO", "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset")
-	}
-	sel := s.sel
-	if sel.summaries == nil {
-		sel.summaries = summaries{}
-	}
-	keys := s.staticize(a.Keys)
-	if !needsIndex(keys) {
-		if msgs, ok, err := s.sortMatchesCached(keys); ok || err != nil {
-			return msgs, err
-		}
-	}
-	rows, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
-	if err != nil {
-		return nil, s.internal("sort", err)
-	}
-	out := make([]mailsort.Message, 0, len(rows))
-	for i := range rows {
-		m := &rows[i]
-		seq := sel.seqOf(m.UID)
-		if seq == 0 {
-			continue // arrived after the client's view; not reported yet
-		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: &msgFile{dir: sel.dir, name: m.Filename}}
-		if mt.matchAll(keys) {
-			out = append(out, s.summary(mt, seq))
-		}
-		mt.mf.close()
-	}
-	s.pruneSummaries()
-	return out, nil
-}
-
-// sortMatchesCached answers criteria that need nothing of the index
-// (needsIndex) from the client's view and the cache, asking the index
-// only for the messages the cache lacks. ok is false when it could not.
-func (s *session) sortMatchesCached(keys []imapwire.SearchKey) ([]mailsort.Message, bool, error) {
-	sel := s.sel
-	var hits, missing []uint32
-	for _, uid := range sel.uids {
-		mt := &matcher{s: s, m: &store.IMAPMessage{UID: uid}}
-		if !mt.matchAll(keys) {
-			continue
-		}
-		hits = append(hits, uid)
-		if _, ok := sel.summaries[uid]; !ok {
-			missing = append(missing, uid)
-		}
-	}
-	if len(missing) > 0 {
-		rows, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, missing)
-		if err != nil {
-			return nil, false, s.internal("sort", err)
-		}
-		for i := range rows {
-			m := &rows[i]
-			mt := &matcher{s: s, m: m, mf: &msgFile{dir: sel.dir, name: m.Filename}}
-			s.summary(mt, 0)
-			mt.mf.close()
-		}
-	}
-	out := make([]mailsort.Message, 0, len(hits))
-	for _, uid := range hits {
-		sum, ok := sel.summaries[uid]
-		if !ok {
-			// Expunged by another session since the view was taken, or
-			// the cache is full: the full path reads what it needs.
-			return nil, false, nil
-		}
-		sum.Seq = sel.seqOf(uid)
-		out = append(out, sum)
-	}
-	s.pruneSummaries()
-	return out, true, nil
-}
-
-// needsIndex reports whether evaluating keys needs the index's rows
-// (flags, dates, sizes) or the message files, rather than only UIDs.
-func needsIndex(keys []imapwire.SearchKey) bool {
-	for i := range keys {
-		switch k := &keys[i]; k.Name {
-		case "ALL", "UID":
-		case "AND", "NOT", "OR":
-			if needsIndex(k.Sub) {
-				return true
-			}
-		default:
-			return true
-		}
-	}
-	return false
-}
-
-// summary returns the message's summary, from the cache or read from its
-// header (which the matcher may have parsed already), with Seq set.
-func (s *session) summary(mt *matcher, seq uint32) mailsort.Message {
-	sel := s.sel
-	m := mt.m
-	if sum, ok := sel.summaries[m.UID]; ok {
-		sum.Seq = seq
-		return sum
-	}
-	h := mt.hdr()
-	size := m.Size
-	if info, err := maildir.ParseName(m.Filename); err == nil && info.VSize >= 0 {
-		size = info.VSize // RFC822.SIZE: the size with CRLF line ends
-	}
-	sum := mailsort.Summarize(&h, 0, m.UID, m.InternalDate, size)
-	if len(sel.summaries) < maxSummaries {
-		sel.summaries[m.UID] = sum
-	}
-	sum.Seq = seq
-	return sum
-}
-
-// pruneSummaries drops the summaries of messages no longer in the view
-// once the cache holds a quarter more than the view.
-func (s *session) pruneSummaries() {
-	sel := s.sel
-	if len(sel.summaries) <= len(sel.uids)+len(sel.uids)/4 {
-		return
-	}
-	for uid := range sel.summaries {
-		if _, ok := slices.BinarySearch(sel.uids, uid); !ok {
-			delete(sel.summaries, uid)
-		}
-	}
 }
