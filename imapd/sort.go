@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"slices"
 	"strconv"
 
 	"mailhost/imapwire"
@@ -39,12 +40,7 @@ func cmdSort(s *session, cmd *imapwire.Command) error {
 		nums[i] = number(&msgs[j], cmd.UID)
 	}
 	if imapwire.Has(a.Search.Return, "SAVE") {
-		// SEARCHRES keeps a set: the order does not matter (RFC 5182 2.4).
-		found := make([]uint32, len(msgs))
-		for i := range msgs {
-			found[i] = msgs[i].UID
-		}
-		s.sel.searchRes = found
+		s.sel.searchRes = savedUIDs(a.Search.Return, msgs, order)
 	}
 	e := &s.enc
 	if !a.Search.HasReturn {
@@ -57,6 +53,38 @@ func cmdSort(s *session, cmd *imapwire.Command) error {
 	}
 	s.writeESort(cmd.UID, a, nums)
 	return nil
+}
+
+// savedUIDs is what SORT RETURN (SAVE ...) keeps for '$' (RFC 5182
+// 2.1): with MIN or MAX and no other result option, those messages (the
+// ends of the sort order, as ESORT's MIN and MAX); else every match. A
+// saved result is a set: ascending UIDs.
+func savedUIDs(ret []string, msgs []mailsort.Message, order []int) []uint32 {
+	only := true
+	for _, o := range ret {
+		if o != "SAVE" && o != "MIN" && o != "MAX" {
+			only = false
+		}
+	}
+	var uids []uint32
+	switch {
+	case len(order) == 0:
+	case only && (imapwire.Has(ret, "MIN") || imapwire.Has(ret, "MAX")):
+		if imapwire.Has(ret, "MIN") {
+			uids = append(uids, msgs[order[0]].UID)
+		}
+		if imapwire.Has(ret, "MAX") {
+			uids = append(uids, msgs[order[len(order)-1]].UID)
+		}
+		slices.Sort(uids)
+		uids = slices.Compact(uids)
+	default:
+		uids = make([]uint32, len(msgs))
+		for i := range msgs {
+			uids[i] = msgs[i].UID // mailbox order: ascending
+		}
+	}
+	return uids
 }
 
 // writeESort answers SORT RETURN (RFC 5267 section 3.2): an ESEARCH

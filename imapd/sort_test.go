@@ -147,6 +147,13 @@ func TestSortThreadProtocol(t *testing.T) {
 	if untagged, _ := sortDo(r, "f", "FETCH $ (UID)"); !slices.Equal(untagged, []string{"* 3 FETCH (UID 4)", "* 4 FETCH (UID 5)"}) {
 		t.Errorf("FETCH $ after SORT SAVE: %q", untagged)
 	}
+	// With MIN (the first in the sort order) alone, only that one.
+	if untagged, _ := sortDo(r, "w", "SORT RETURN (SAVE MIN) (REVERSE DATE) UTF-8 ALL"); !slices.Equal(untagged, []string{`* ESEARCH (TAG "w") MIN 4`}) {
+		t.Errorf("SORT RETURN (SAVE MIN): %q", untagged)
+	}
+	if untagged, _ := sortDo(r, "f", "FETCH $ (UID)"); !slices.Equal(untagged, []string{"* 4 FETCH (UID 5)"}) {
+		t.Errorf("FETCH $ after SORT SAVE MIN: %q", untagged)
+	}
 }
 
 // TestSortSeesChanges: repeated SORTs (served from the session's
