@@ -87,7 +87,9 @@ func (s *session) sortMatchesIndexed(keys []imapwire.SearchKey) ([]mailsort.Mess
 		}
 		mt.mf.close()
 	}
-	s.readSummaries(out, pending, func(i int) uint32 { return sel.seqOf(out[i].UID) })
+	if err := s.readSummaries(out, pending, func(i int) uint32 { return sel.seqOf(out[i].UID) }); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -129,17 +131,20 @@ func (s *session) sortMatchesCached(keys []imapwire.SearchKey) ([]mailsort.Messa
 		out = append(out, mailsort.Message{})
 		pending = append(pending, pendingSummary{len(out) - 1, &rows[i]})
 	}
-	s.readSummaries(out, pending, func(i int) uint32 { return sel.seqOf(out[i].UID) })
+	if err := s.readSummaries(out, pending, func(i int) uint32 { return sel.seqOf(out[i].UID) }); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
 // readSummaries reads the headers of the pending messages into out, a few
 // files at a time (opening and reading the files is what a first SORT
 // waits for), and remembers those it could read; seq gives out[i]'s
-// sequence number.
-func (s *session) readSummaries(out []mailsort.Message, pending []pendingSummary, seq func(i int) uint32) {
+// sequence number. It stops when the command's context ends (the client
+// left, the command timed out).
+func (s *session) readSummaries(out []mailsort.Message, pending []pendingSummary, seq func(i int) uint32) error {
 	if len(pending) == 0 {
-		return
+		return nil
 	}
 	workers := min(4, runtime.GOMAXPROCS(0)*2, (len(pending)+63)/64)
 	read := make([]bool, len(pending))
@@ -148,7 +153,7 @@ func (s *session) readSummaries(out []mailsort.Message, pending []pendingSummary
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := w; j < len(pending); j += workers {
+			for j := w; j < len(pending) && s.ctx.Err() == nil; j += workers {
 				p := pending[j]
 				mf := &msgFile{dir: s.sel.dir, name: p.m.Filename}
 				var h textproto.Header
@@ -161,6 +166,9 @@ func (s *session) readSummaries(out []mailsort.Message, pending []pendingSummary
 		}()
 	}
 	wg.Wait()
+	if err := s.ctx.Err(); err != nil {
+		return s.internal("sort: read headers", err)
+	}
 	for j, p := range pending {
 		if read[j] {
 			out[p.index] = s.remember(out[p.index], seq(p.index))
@@ -168,6 +176,7 @@ func (s *session) readSummaries(out []mailsort.Message, pending []pendingSummary
 			out[p.index].Seq = seq(p.index) // sorted as if empty, read again next time
 		}
 	}
+	return nil
 }
 
 // summarize is what SORT and THREAD know of m: its header's fields, its
