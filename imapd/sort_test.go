@@ -178,6 +178,14 @@ func TestSortSeesChanges(t *testing.T) {
 	if !slices.Contains(untagged, "* 4 EXISTS") {
 		t.Fatalf("NOOP after another session's APPEND: %q", untagged)
 	}
+	// Criteria on the header read the new message's header: its summary
+	// comes from that reading; criteria on flags ask the index.
+	if untagged, _ := sortDo(r, "o", "SORT (DATE) UTF-8 OR SUBJECT old SUBJECT disk"); !slices.Equal(untagged, []string{"* SORT 4 2"}) {
+		t.Errorf("SORT with header criteria after APPEND: %q", untagged)
+	}
+	if untagged, _ := sortDo(r, "u", "SORT (REVERSE DATE) UTF-8 UNDELETED UNFLAGGED"); !slices.Equal(untagged, []string{"* SORT 3 1 4"}) {
+		t.Errorf("SORT UNDELETED UNFLAGGED after APPEND: %q", untagged)
+	}
 	if untagged, _ := sortDo(r, "c", "UID SORT (DATE) UTF-8 ALL"); !slices.Equal(untagged, []string{"* SORT 6 4 3 5"}) {
 		t.Errorf("UID SORT after APPEND: %q", untagged)
 	}
