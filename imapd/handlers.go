@@ -60,6 +60,8 @@ func init() {
 		"FETCH":        {cmdFetch, stateSelected, pollNoExpunge},
 		"STORE":        {cmdStore, stateSelected, pollNoExpunge},
 		"SEARCH":       {cmdSearch, stateSelected, pollNoExpunge},
+		"SORT":         {cmdSort, stateSelected, pollNoExpunge},
+		"THREAD":       {cmdThread, stateSelected, pollNoExpunge},
 		"COPY":         {cmdCopy, stateSelected, pollAllowExpunge},
 		"MOVE":         {cmdCopy, stateSelected, pollAllowExpunge},
 		"GETQUOTAROOT": {cmdGetQuotaRoot, authed, pollAllowExpunge},

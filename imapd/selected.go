@@ -31,6 +31,7 @@ type selected struct {
 	sub          *store.FolderSub
 
 	searchRes []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	summaries summaries           // SORT and THREAD's header summaries (sort.go)
 	keywords  map[string]struct{} // those the client was told of (FLAGS)
 	// The flags of the messages as last read from the index: system flags
 	// as bits (flagBits), parallel to uids, and the keywords of those that

@@ -138,7 +138,7 @@ func New(opts Options) *Server {
 // baseCaps are the capabilities of every state; see session.capabilities.
 const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " +
 	"CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE " +
-	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE"
+	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE " + sortCaps
 
 // COMPRESS=DEFLATE (RFC 4978, cmdCompress) works for clients that flush
 // with Z_SYNC_FLUSH but is not advertised: compress/flate's reader hands

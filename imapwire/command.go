@@ -85,6 +85,7 @@ func init() {
 		"RENAME": parseRename, "LIST": parseList, "LSUB": parseList, "STATUS": parseStatus,
 		"APPEND": parseAppend, "FETCH": parseFetch, "STORE": parseStore,
 		"COPY": parseCopy, "MOVE": parseCopy, "SEARCH": parseSearch, "ID": parseID,
+		"SORT": parseSort, "THREAD": parseThread,
 		"GETQUOTA": mailboxArg, "GETQUOTAROOT": mailboxArg, "SETQUOTA": parseSetQuota,
 		"COMPRESS": func(d *Decoder, c *Command) error {
 			if err := d.SP(); err != nil {
@@ -131,7 +132,7 @@ func (d *Decoder) ReadCommand() (*Command, error) {
 			return c, err
 		}
 		switch c.Name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
 		default:
 			return c, ErrUnknownCommand
 		}

@@ -20,6 +20,7 @@ func FuzzReadCommand(f *testing.F) {
 		"a SEARCH OR (NOT FROM x) UID 1:* HEADER Subject {2}\r\nhi\r\n", "a APPEND x (\\Seen) {2}\r\nab ~{1}\r\n\x00\r\n",
 		"a STORE 1 (UNCHANGEDSINCE 3) -FLAGS (\\Deleted)\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1:2 3:4)))\r\n",
 		"a LIST (REMOTE) \"\" (% *) RETURN (STATUS (SIZE))\r\n", "a \"open\r\n", "a LOGIN {99999999}\r\n",
+		"a UID SORT RETURN (PARTIAL -1:-5 MIN) (REVERSE DATE SUBJECT) UTF-8 NOT SEEN\r\n", "a THREAD REFERENCES UTF-8 1:*\r\n",
 	} {
 		f.Add([]byte(s))
 	}
