@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 
+	kflate "github.com/klauspost/compress/flate"
+
 	"mailhost/imapwire"
 )
 
@@ -71,7 +73,12 @@ func cmdCompress(s *session, cmd *imapwire.Command) error {
 	s.release()
 	w, _ := flate.NewWriter(s.conn, flate.DefaultCompression)
 	raw := &rawReader{conn: s.conn, buf: make([]byte, 4096)}
-	s.conn = &deflateConn{Conn: s.conn, raw: raw, r: flate.NewReader(raw), w: w}
+	// Clients flush with Z_SYNC_FLUSH or Z_PARTIAL_FLUSH (mbsync): the
+	// standard library's reader hands out a block's data only at a
+	// stored block, so a command sent with a partial flush would wait
+	// forever; klauspost's reader returns each block as it ends.
+	r := kflate.NewReaderOpts(raw, kflate.WithPartialBlock())
+	s.conn = &deflateConn{Conn: s.conn, raw: raw, r: r, w: w}
 	s.take()
 	return errSilent
 }
@@ -127,7 +134,18 @@ func (b *rawReader) ReadByte() (byte, error) {
 	return c, nil
 }
 
-func (c *deflateConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// Read returns decompressed bytes. Reading block by block, the
+// decompressor answers an empty block (the end of a client's
+// Z_PARTIAL_FLUSH) with no bytes and no error: read on, so that callers
+// (waitFirst's one-byte read among them) never take that for data.
+func (c *deflateConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.r.Read(p)
+		if n > 0 || err != nil || len(p) == 0 {
+			return n, err
+		}
+	}
+}
 
 // Write compresses p and flushes (a sync flush, so that the client can
 // read the whole response: RFC 4978 4).
