@@ -142,9 +142,12 @@ const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE 
 
 // COMPRESS=DEFLATE (RFC 4978, cmdCompress) works with Z_SYNC_FLUSH and
 // Z_PARTIAL_FLUSH clients (TestCompressDeflate) but is not advertised yet:
-// mbsync 1.4 over STARTTLS with it gets no answer to its first pipelined
-// UID FETCH BODY.PEEK[] (TestMbsyncFullDownload times out), not yet
-// understood.
+// with mbsync 1.4 (Z_PARTIAL_FLUSH) a session stalls now and then in
+// waitFirst, the decompressor inside a block's Huffman decoding waiting
+// for bytes (a goroutine dump shows huffmanBlockDecoder → ReadByte): a
+// partial flush does not byte-align the stream, and the decoder reads
+// ahead more bits than the last codes need, so it waits for the client's
+// next command, which comes only after our answer.
 
 // refusal is the greeting of a client over its connection limit: BYE
 // instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.
