@@ -23,7 +23,7 @@ func TestMbsyncTwoWay(t *testing.T) {
 	e := newEnv(t)
 	e.addMailbox(t, "bob@example.test", "secret", 0)
 	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
-	for i := 1; i <= 6; i++ {
+	for i := 1; i <= 8; i++ {
 		var flags []imap.Flag
 		switch i {
 		case 1:
@@ -78,7 +78,7 @@ SyncState *
 
 	sync("first")
 	want := map[string]map[string]string{
-		"INBOX":   {"m1": "S", "m2": "", "m3": "", "m4": "F", "m5": "", "m6": ""},
+		"INBOX":   {"m1": "S", "m2": "", "m3": "", "m4": "F", "m5": "", "m6": "", "m7": "", "m8": ""},
 		"Archive": {"a1": "S"},
 		"Drafts":  {}, "Junk": {}, "Sent": {}, "Trash": {},
 	}
@@ -108,6 +108,9 @@ SyncState *
 	if _, err := c.Expunge().Collect(); err != nil {
 		t.Fatal(err)
 	}
+	// Deleted but not expunged: mbsync's Expunge Both expunges it.
+	storeFlags(t, c, "m7", imap.StoreFlagsAdd, imap.FlagDeleted)
+	storeFlags(t, c, "m8", imap.StoreFlagsAdd, imap.FlagDraft, imap.FlagSeen)
 	appendMsg(t, c, "INBOX", syncMsg("s1"))
 	if _, err := c.Select("Archive", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -125,7 +128,7 @@ SyncState *
 	appendMsg(t, c, "ServerNew", syncMsg("s2"), imap.FlagSeen)
 
 	sync("second")
-	want["INBOX"] = map[string]string{"m1": "FS", "m4": "R", "m5": "FS", "c1": "", "s1": ""}
+	want["INBOX"] = map[string]string{"m1": "FS", "m4": "R", "m5": "FS", "m8": "DS", "c1": "", "s1": ""}
 	want["Archive"] = map[string]string{}
 	want["ClientNew"] = map[string]string{"c2": ""}
 	want["ServerNew"] = map[string]string{"s2": "S"}
