@@ -195,6 +195,9 @@ func serverMessages(t *testing.T, c *imapclient.Client) map[string]map[string]st
 	}
 	out := map[string]map[string]string{}
 	for _, b := range boxes {
+		if slices.Contains(b.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(b.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
 		msgs := map[string]string{}
 		sel, err := c.Select(b.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 		if err != nil {

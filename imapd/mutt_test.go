@@ -158,3 +158,27 @@ func runMutt(t *testing.T, mutt, py, muttrc, keys string) string {
 	}
 	return string(b)
 }
+
+// TestMuttUTF8Folder has mutt, which ENABLEs UTF8=ACCEPT (RFC 6855), save
+// a message to a new folder with a non-ASCII name; a client that did not
+// enable it sees the same folder in modified UTF-7, and its message.
+func TestMuttUTF8Folder(t *testing.T) {
+	mutt := testsupport.RequireTool(t, "mutt", "mutt")
+	py := testsupport.RequireTool(t, "python3", "python3")
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
+	appendMsg(t, c, "INBOX", syncMsg("m1"))
+	muttrc := writeMuttrc(t, e, "set charset = \"utf-8\"\n")
+	log := runMutt(t, mutt, py, muttrc, "<first-entry><save-message>=Réunions/été<enter><sync-mailbox><quit>")
+	got := serverMessages(t, c)
+	if fmt.Sprint(got["Réunions/été"]) != "map[m1:]" || len(got["INBOX"]) != 0 {
+		t.Errorf("after mutt saved m1 to Réunions/été: %v", got)
+	}
+	if !strings.Contains(log, "< * ENABLED UTF8=ACCEPT\n") {
+		t.Errorf("mutt did not enable UTF8=ACCEPT")
+	}
+	if t.Failed() {
+		t.Log(log)
+	}
+}
