@@ -268,22 +268,35 @@ def c_idle(cap):
     r.write(b"i1 IDLE\r\n")
     first = r.response()
     check(cap, first.startswith(b"+"), "IDLE continuation", first)
+
+    def until(pattern):
+        """Reads the responses until one matches (the server may send
+        others, * 1 RECENT, or a FETCH of an earlier state, before)."""
+        seen = []
+        while len(seen) < 10:
+            seen.append(r.response())
+            if re.match(pattern, seen[-1]):
+                return True, seen
+        return False, seen
+
     other = login()
     other.append("INBOX", None, None, b"Subject: idle wake\r\n\r\nx\r\n")
-    got = r.response()
-    check(cap, got == b"* 4 EXISTS", "another session's APPEND seen in IDLE", got)
-    r.write(b"DONE\r\n")
-    rest = []
-    while True:
-        line = r.response()
-        rest.append(line)
-        if line.startswith(b"i1 "):
-            break
-    check(cap, rest[-1].startswith(b"i1 OK"), "DONE ends IDLE with OK", rest)
-    # Leave INBOX as the other cases expect it.
+    ok, seen = until(rb"\* 4 EXISTS$")
+    check(cap, ok, "another session's APPEND seen in IDLE", seen)
     other.select("INBOX")
+    other.store("2", "+FLAGS", r"(\Flagged)")
+    ok, seen = until(rb"\* 2 FETCH \(.*FLAGS \(\\Flagged\)")
+    check(cap, ok, "another session's STORE seen in IDLE", seen)
+    other.store("2", "-FLAGS", r"(\Flagged)")
+    ok, seen = until(rb"\* 2 FETCH \(.*FLAGS \(\)")
+    check(cap, ok, "and its removal", seen)
     other.store("4", "+FLAGS", r"(\Deleted)")
     other.expunge()
+    ok, seen = until(rb"\* 4 EXPUNGE$")
+    check(cap, ok, "another session's EXPUNGE seen in IDLE", seen)
+    r.write(b"DONE\r\n")
+    ok, rest = until(rb"i1 ")
+    check(cap, ok and rest[-1].startswith(b"i1 OK"), "DONE ends IDLE with OK", rest)
     other.logout()
     r.close()
 
