@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -66,6 +67,7 @@ Remove None
 Expunge Both
 Sync All
 SyncState *
+CopyArrivalDate yes
 `, port(e.nodes[0].addr), local, local)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -95,6 +97,11 @@ SyncState *
 	setLocalFlags(t, inbox["m3"], "T")
 	setLocalFlags(t, inbox["m5"], "S")
 	writeLocal(t, filepath.Join(local, "INBOX"), "c1")
+	// The file's time is the message's arrival date (CopyArrivalDate).
+	c1Date := time.Date(2010, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := os.Chtimes(localMessages(t, filepath.Join(local, "INBOX"))["c1"], c1Date, c1Date); err != nil {
+		t.Fatal(err)
+	}
 	writeLocal(t, filepath.Join(local, "ClientNew"), "c2")
 
 	// The server, through another client: flags replaced, a message
@@ -111,7 +118,8 @@ SyncState *
 	// Deleted but not expunged: mbsync's Expunge Both expunges it.
 	storeFlags(t, c, "m7", imap.StoreFlagsAdd, imap.FlagDeleted)
 	storeFlags(t, c, "m8", imap.StoreFlagsAdd, imap.FlagDraft, imap.FlagSeen)
-	appendMsg(t, c, "INBOX", syncMsg("s1"))
+	s1Date := time.Date(2009, 1, 2, 3, 4, 5, 0, time.UTC)
+	appendDated(t, c, "INBOX", syncMsg("s1"), s1Date)
 	if _, err := c.Select("Archive", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +148,13 @@ SyncState *
 	want["ServerNew"] = map[string]string{"s2": "S"}
 	want["Réunions"] = map[string]string{"s3": ""}
 	checkSides(t, e, c, local, want, "after the second sync")
+	// The arrival dates went across: INTERNALDATE from the file's time and back.
+	if got := internalDate(t, c, "INBOX", "c1"); !got.Equal(c1Date) {
+		t.Errorf("c1's INTERNALDATE on the server is %v, want the file's time %v", got, c1Date)
+	}
+	if fi, err := os.Stat(localMessages(t, filepath.Join(local, "INBOX"))["s1"]); err != nil || !fi.ModTime().Equal(s1Date) {
+		t.Errorf("s1's file time in the Maildir is %v (%v), want its INTERNALDATE %v", fi.ModTime(), err, s1Date)
+	}
 	// The server's expunged messages left its Maildir too.
 	for folder, dir := range map[string]string{"INBOX": "", "Archive": ".Archive", "ServerNew": ".ServerNew", "ClientNew": ".ClientNew"} {
 		if files := e.files(t, "bob@example.test", dir); len(files) != len(want[folder]) {
@@ -323,4 +338,37 @@ func storeFlags(t *testing.T, c *imapclient.Client, id string, op imap.StoreFlag
 	if err := c.Store(imap.SeqSetNum(seqs...), &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// appendDated appends msg with an INTERNALDATE.
+func appendDated(t *testing.T, c *imapclient.Client, folder, msg string, date time.Time) {
+	t.Helper()
+	cmd := c.Append(folder, int64(len(msg)), &imap.AppendOptions{Time: date})
+	if _, err := cmd.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatalf("APPEND to %s: %v", folder, err)
+	}
+}
+
+// internalDate reads the INTERNALDATE of a folder's message id.
+func internalDate(t *testing.T, c *imapclient.Client, folder, id string) time.Time {
+	t.Helper()
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Unselect().Wait() }()
+	data, err := c.Search(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: "<" + id + "@"}}}, nil).Wait()
+	if err != nil || len(data.AllSeqNums()) != 1 {
+		t.Fatalf("SEARCH HEADER Message-ID %s: %v %v", id, data, err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(data.AllSeqNums()...), &imap.FetchOptions{InternalDate: true}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("FETCH INTERNALDATE of %s: %v", id, err)
+	}
+	return msgs[0].InternalDate
 }
