@@ -506,15 +506,17 @@ def c_utf8_accept(cap):
     r = Raw()
     u, t = r.ok("ENABLE UTF8=ACCEPT")
     check(cap, b"* ENABLED UTF8=ACCEPT" in u, "ENABLE UTF8=ACCEPT", u)
-    name = "Réunions".encode()
-    r.ok(b'CREATE "'.decode() + name.decode() + '"')
+    r.ok('CREATE "Réunions"')
     u, t = r.ok('LIST "" "R*"')
-    check(cap, any(name in x for x in u), "LIST gives the UTF-8 name, not modified UTF-7", u)
-    r.ok('DELETE "' + name.decode() + '"')
+    check(cap, any("Réunions".encode() in x for x in u), "LIST gives the UTF-8 name, not modified UTF-7", u)
+    r.ok('DELETE "Réunions"')
     r.close()
     m = login()
+    m.create("R&AOk-sum&AOk-")
     typ, data = m.list('""', "R*")
-    check(cap, typ == "OK", "a session without UTF8=ACCEPT still lists", data)
+    check(cap, typ == "OK" and data == [b'(\\HasNoChildren) "/" "R&AOk-sum&AOk-"'],
+          "a session without UTF8=ACCEPT gets modified UTF-7", data)
+    m.delete("R&AOk-sum&AOk-")
     m.logout()
 
 
