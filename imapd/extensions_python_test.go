@@ -65,6 +65,9 @@ var knownExtensionBugs = map[string]string{
 	// RFC 9051 7.3.4: an IMAP4rev2 session gets ESEARCH, never SEARCH.
 	// Fixed by h-imapcore 28849fc.
 	"IMAP4rev2: SEARCH answers ESEARCH under IMAP4rev2": "SEARCH under IMAP4rev2 answers * SEARCH",
+	// RFC 9051 5.1: an IMAP4rev2 session's mailbox names are UTF-8.
+	// Fixed by h-imapcore 28849fc.
+	"IMAP4rev2: LIST gives a UTF-8 name to an IMAP4rev2 session": "LIST under IMAP4rev2 gives modified UTF-7",
 }
 
 func knownExtensionBug(line string) string {

@@ -189,10 +189,20 @@ def c_imap4rev2(cap):
     r = Raw()
     u, t = r.ok("ENABLE IMAP4rev2")
     check(cap, b"* ENABLED IMAP4rev2" in u, "ENABLE IMAP4rev2", u)
-    r.ok("SELECT INBOX")
+    u, t = r.ok("SELECT INBOX")
+    check(cap, not any(b"RECENT" in x for x in u), "SELECT sends no RECENT (RFC 9051 7.4.1 removed it)", u)
     u, t = r.ok("SEARCH UNSEEN")
     check(cap, any(re.match(rb'\* ESEARCH \(TAG "r\d+"\) ALL 2:3$', x) for x in u),
           "SEARCH answers ESEARCH under IMAP4rev2", u)
+    u, t = r.ok("EXAMINE INBOX")
+    check(cap, b"* OK [CLOSED]" in [x[:13] for x in u], "a SELECT over a selected mailbox sends OK [CLOSED] first", u)
+    u, t = r.ok("STATUS INBOX (MESSAGES DELETED SIZE)")
+    check(cap, any(re.match(rb"\* STATUS INBOX \(MESSAGES 3 DELETED 0 SIZE \d+\)$", x) for x in u),
+          "STATUS DELETED and SIZE (RFC 9051 6.3.11)", u)
+    r.ok('CREATE "Été"')
+    u, t = r.ok('LIST "" "*"')
+    check(cap, any("Été".encode() in x for x in u), "LIST gives a UTF-8 name to an IMAP4rev2 session", u)
+    r.ok('DELETE "Été"')
     r.close()
 
 
