@@ -106,4 +106,27 @@ func TestCurlURLs(t *testing.T) {
 	if out = curlRun("-X", "STATUS Archive (MESSAGES UIDNEXT)", base); !strings.Contains(out, "MESSAGES 1") || !strings.Contains(out, "UIDNEXT 2") {
 		t.Errorf("curl STATUS Archive: %q", out)
 	}
+
+	// A large upload within APPENDLIMIT (1 MiB here) over TLS arrives whole;
+	// one over it is refused, curl says so and nothing is appended.
+	large := upload + strings.Repeat("a line of the large message's body\r\n", 25000)
+	if err := os.WriteFile(file, []byte(large), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	curlRun("-k", "-T", file, "imaps://"+e.nodes[0].tlsAddr+"/Archive")
+	if out = curlRun(base + "Archive/;UID=2"); out != large {
+		t.Errorf("the large upload reads back as %d octets, want %d", len(out), len(large))
+	}
+	if err := os.WriteFile(file, []byte(large+strings.Repeat("x", 1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(curl, "-sS", "--max-time", "20", "-u", "bob@example.test:secret", "-T", file, base+"Archive")
+	if b, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("curl's upload over APPENDLIMIT succeeded: %q", b)
+	} else {
+		t.Logf("curl's upload over APPENDLIMIT: %v: %s", err, b)
+	}
+	if out = curlRun("-X", "STATUS Archive (MESSAGES)", base); !strings.Contains(out, "MESSAGES 2") {
+		t.Errorf("after the refused upload, curl STATUS Archive: %q", out)
+	}
 }
