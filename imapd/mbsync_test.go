@@ -104,42 +104,45 @@ CopyArrivalDate yes
 	}
 	writeLocal(t, filepath.Join(local, "ClientNew"), "c2")
 
-	// The server, through another client: flags replaced, a message
-	// expunged in each of two folders, a new message and a new folder.
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+	// The server, through another client on a second node (sharing the
+	// database and the Maildirs): flags replaced, a message expunged in
+	// each of two folders, a new message and a new folder.
+	second := e.startNode(t)
+	o := e.dial(t, second, "bob@example.test", "secret", nil)
+	if _, err := o.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	storeFlags(t, c, "m4", imap.StoreFlagsSet, imap.FlagAnswered)
-	storeFlags(t, c, "m5", imap.StoreFlagsAdd, imap.FlagFlagged)
-	storeFlags(t, c, "m6", imap.StoreFlagsAdd, imap.FlagDeleted)
-	if _, err := c.Expunge().Collect(); err != nil {
+	storeFlags(t, o, "m4", imap.StoreFlagsSet, imap.FlagAnswered)
+	storeFlags(t, o, "m5", imap.StoreFlagsAdd, imap.FlagFlagged)
+	storeFlags(t, o, "m6", imap.StoreFlagsAdd, imap.FlagDeleted)
+	if _, err := o.Expunge().Collect(); err != nil {
 		t.Fatal(err)
 	}
 	// Deleted but not expunged: mbsync's Expunge Both expunges it.
-	storeFlags(t, c, "m7", imap.StoreFlagsAdd, imap.FlagDeleted)
-	storeFlags(t, c, "m8", imap.StoreFlagsAdd, imap.FlagDraft, imap.FlagSeen)
+	storeFlags(t, o, "m7", imap.StoreFlagsAdd, imap.FlagDeleted)
+	storeFlags(t, o, "m8", imap.StoreFlagsAdd, imap.FlagDraft, imap.FlagSeen)
 	s1Date := time.Date(2009, 1, 2, 3, 4, 5, 0, time.UTC)
-	appendDated(t, c, "INBOX", syncMsg("s1"), s1Date)
-	if _, err := c.Select("Archive", nil).Wait(); err != nil {
+	appendDated(t, o, "INBOX", syncMsg("s1"), s1Date)
+	if _, err := o.Select("Archive", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	storeFlags(t, c, "a1", imap.StoreFlagsAdd, imap.FlagDeleted)
-	if _, err := c.Expunge().Collect(); err != nil {
+	storeFlags(t, o, "a1", imap.StoreFlagsAdd, imap.FlagDeleted)
+	if _, err := o.Expunge().Collect(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Unselect().Wait(); err != nil {
+	if err := o.Unselect().Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create("ServerNew", nil).Wait(); err != nil {
+	if err := o.Create("ServerNew", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	appendMsg(t, c, "ServerNew", syncMsg("s2"), imap.FlagSeen)
+	appendMsg(t, o, "ServerNew", syncMsg("s2"), imap.FlagSeen)
 	// A non-ASCII name: go-imap sends it in modified UTF-7, and so
 	// does mbsync, whose Maildir calls the folder R&AOk-unions.
-	if err := c.Create("Réunions", nil).Wait(); err != nil {
+	if err := o.Create("Réunions", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	appendMsg(t, c, "Réunions", syncMsg("s3"))
+	appendMsg(t, o, "Réunions", syncMsg("s3"))
 
 	sync("second")
 	want["INBOX"] = map[string]string{"m1": "FS", "m4": "R", "m5": "FS", "m8": "DS", "c1": "", "s1": ""}
@@ -162,7 +165,11 @@ CopyArrivalDate yes
 		}
 	}
 
-	// A third sync with nothing changed changes nothing.
+	// A third sync, with the second node, changes nothing: the nodes give
+	// the same UIDs and flags.
+	if err := os.WriteFile(cfgFile, []byte(strings.Replace(cfg, "Port "+port(e.nodes[0].addr), "Port "+port(second.addr), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sync("third")
 	checkSides(t, e, c, local, want, "after the third sync")
 }
