@@ -53,9 +53,10 @@ func TestMutt(t *testing.T) {
 
 // TestMuttQresync has mutt resynchronise from its header cache with
 // CONDSTORE and QRESYNC (RFC 7162), as a phone reconnects: between two
-// mutt sessions another client expunges, flags and appends; the second
-// session acts on messages by their place in its index, so a missed
-// VANISHED or flag change would make it act on the wrong message.
+// mutt sessions another client, on another node, expunges, flags and
+// appends; the second session acts on messages by their place in its
+// index, so a missed VANISHED or flag change would make it act on the
+// wrong message.
 func TestMuttQresync(t *testing.T) {
 	mutt := testsupport.RequireTool(t, "mutt", "mutt")
 	py := testsupport.RequireTool(t, "python3", "python3")
@@ -71,17 +72,19 @@ set imap_qresync = yes
 `)
 	runMutt(t, mutt, py, muttrc, "<first-entry><flag-message><sync-mailbox><quit>")
 
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+	// The other client is on a second node: its modseqs are the index's.
+	o := e.dial(t, e.startNode(t), "bob@example.test", "secret", nil)
+	if _, err := o.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	storeFlags(t, c, "m2", imap.StoreFlagsAdd, imap.FlagDeleted)
-	if _, err := c.Expunge().Collect(); err != nil {
+	storeFlags(t, o, "m2", imap.StoreFlagsAdd, imap.FlagDeleted)
+	if _, err := o.Expunge().Collect(); err != nil {
 		t.Fatal(err)
 	}
-	storeFlags(t, c, "m1", imap.StoreFlagsAdd, imap.FlagAnswered)
-	storeFlags(t, c, "m4", imap.StoreFlagsAdd, imap.FlagSeen)
-	appendMsg(t, c, "INBOX", syncMsg("m5"))
-	if err := c.Unselect().Wait(); err != nil {
+	storeFlags(t, o, "m1", imap.StoreFlagsAdd, imap.FlagAnswered)
+	storeFlags(t, o, "m4", imap.StoreFlagsAdd, imap.FlagSeen)
+	appendMsg(t, o, "INBOX", syncMsg("m5"))
+	if err := o.Unselect().Wait(); err != nil {
 		t.Fatal(err)
 	}
 
