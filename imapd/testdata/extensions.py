@@ -61,6 +61,7 @@ class Raw:
         self.s = socket.create_connection(("127.0.0.1", PORT), timeout=20)
         self.buf = b""
         self.inflate = self.deflate = None
+        self.flush = zlib.Z_SYNC_FLUSH
         self.n = 0
         self.greeting = self.readline()
         if do_login:
@@ -88,7 +89,7 @@ class Raw:
 
     def write(self, b):
         if self.deflate:
-            b = self.deflate.compress(b) + self.deflate.flush(zlib.Z_SYNC_FLUSH)
+            b = self.deflate.compress(b) + self.deflate.flush(self.flush)
         self.s.sendall(b)
 
     def response(self):
@@ -686,23 +687,30 @@ def c_esort(cap):
 
 
 def c_compress(cap):
-    r = Raw()
-    u, t = r.cmd("COMPRESS DEFLATE")
-    check(cap, b" OK" in t, "COMPRESS DEFLATE", t)
-    if b" OK" not in t:
-        return
-    r.deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    r.inflate = zlib.decompressobj(-15)
-    u, t = r.ok("SELECT INBOX")
-    check(cap, b"* 3 EXISTS" in u, "SELECT over the compressed stream", u)
-    u, t = r.ok("FETCH 1 (BODY.PEEK[])")
-    check(cap, MSGS[0][0] in b"".join(u), "FETCH BODY[] over the compressed stream", u)
-    big = b"Subject: compressed append\r\n\r\n" + b"a fairly compressible line of text\r\n" * 2000
-    u, t = r.cmd("APPEND Trash ", big)
-    check(cap, b" OK" in t, "APPEND of %d octets over the compressed stream" % len(big), t)
-    u, t = r.cmd("COMPRESS DEFLATE")
-    check(cap, b" NO" in t or b" BAD" in t, "a second COMPRESS is refused", t)
-    r.close()
+    # Z_SYNC_FLUSH as RFC 4978 4 recommends, and Z_PARTIAL_FLUSH, which
+    # some clients (mbsync among them) send.
+    for flush, name in ((zlib.Z_SYNC_FLUSH, "Z_SYNC_FLUSH"), (zlib.Z_PARTIAL_FLUSH, "Z_PARTIAL_FLUSH")):
+        r = Raw()
+        u, t = r.cmd("COMPRESS DEFLATE")
+        check(cap, b" OK" in t, "COMPRESS DEFLATE", t)
+        if b" OK" not in t:
+            return
+        r.deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        r.inflate = zlib.decompressobj(-15)
+        r.flush = flush
+        try:
+            u, t = r.ok("SELECT INBOX")
+            check(cap, b"* 3 EXISTS" in u, "SELECT over the compressed stream (%s)" % name, u)
+            u, t = r.ok("FETCH 1 (BODY.PEEK[])")
+            check(cap, MSGS[0][0] in b"".join(u), "FETCH BODY[] over the compressed stream (%s)" % name, u)
+            big = b"Subject: compressed append\r\n\r\n" + b"a fairly compressible line of text\r\n" * 2000
+            u, t = r.cmd("APPEND Trash ", big)
+            check(cap, b" OK" in t, "APPEND of %d octets over the compressed stream (%s)" % (len(big), name), t)
+            u, t = r.cmd("COMPRESS DEFLATE")
+            check(cap, b" NO" in t or b" BAD" in t, "a second COMPRESS is refused (%s)" % name, t)
+        except (OSError, EOFError) as e:
+            report(cap, False, "the compressed session (%s) failed: %s" % (name, e))
+        r.close()
 
 
 CASES = {
