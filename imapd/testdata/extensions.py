@@ -563,13 +563,41 @@ def c_condstore(cap):
 
 
 def c_qresync(cap):
-    # The QRESYNC reconnect (VANISHED (EARLIER), changed flags) is
-    # TestPythonImaplibSync (sync_python_test.go).
+    # Also TestPythonImaplibSync (sync_python_test.go) and TestMuttQresync
+    # (mutt_test.go). This is a phone's reconnect, with the known UIDs and
+    # the sequence match data of RFC 7162 3.2.5.
     m = login()
     typ, data = m.enable("QRESYNC")
     typ, data = m._untagged_response(typ, data, "ENABLED")
     check(cap, typ == "OK" and data and b"QRESYNC" in data[0], "ENABLE QRESYNC", data)
+    m.create("Phone")
+    for i in range(5):
+        m.append("Phone", None, None, b"Subject: phone %d\r\n\r\nx\r\n" % i)
+    m.select("Phone")
+    uv = int(m.response("UIDVALIDITY")[1][0])
+    hms = int(m.response("HIGHESTMODSEQ")[1][0])
     m.logout()
+    m = login()
+    m.select("Phone")
+    m.uid("STORE", "2", "+FLAGS", r"(\Deleted)")
+    m.expunge()
+    m.uid("STORE", "4", "+FLAGS", r"(\Flagged)")
+    m.append("Phone", None, None, b"Subject: phone new\r\n\r\nx\r\n")
+    m.logout()
+    r = Raw()
+    r.ok("ENABLE QRESYNC")
+    u, t = r.ok("SELECT Phone (QRESYNC (%d %d 1:5 (1:5 1:5)))" % (uv, hms))
+    check(cap, b"* 5 EXISTS" in u, "5 messages after one expunged and one appended", u)
+    check(cap, b"* VANISHED (EARLIER) 2" in u, "VANISHED (EARLIER) 2", u)
+    fetched = sorted(int(x) for x in re.findall(rb"\* \d+ FETCH \(.*?UID (\d+)", b"\n".join(u)))
+    check(cap, fetched == [4, 6], "FETCH only for UID 4 (flagged) and 6 (new)", u)
+    check(cap, any(re.search(rb"UID 4\b.*FLAGS \(\\Flagged\)|FLAGS \(\\Flagged\).*UID 4\b", x) for x in u),
+          "UID 4 comes with its \\Flagged", u)
+    u, t = r.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
+    check(cap, b"* VANISHED (EARLIER) 2" in u and len(u) == 3, "UID FETCH CHANGEDSINCE VANISHED: the same", u)
+    r.ok("UNSELECT")
+    r.ok("DELETE Phone")
+    r.close()
 
 
 def c_objectid(cap):
