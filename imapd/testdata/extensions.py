@@ -426,6 +426,16 @@ def c_list_extended(cap):
     t = text(data)
     check(cap, len(data) == 2 and "INBOX" in t and "Trash" in t and "HasNoChildren" in t,
           "LIST with two patterns, RETURN (CHILDREN)", data)
+    m.create("Lx/Sub")
+    m.subscribe("Lx/Sub")
+    m.unsubscribe("Lx")
+    typ, data = m._simple_command("LIST", "(SUBSCRIBED RECURSIVEMATCH)", '""', '"L%"')
+    _, data = m._untagged_response(typ, data, "LIST")
+    check(cap, data and re.search(r'"?Lx"? \("CHILDINFO" \("SUBSCRIBED"\)\)', text(data)),
+          "LIST (SUBSCRIBED RECURSIVEMATCH) gives CHILDINFO for a parent of a subscribed child (RFC 5258 3.5)", data)
+    m.unsubscribe("Lx/Sub")
+    m.delete("Lx/Sub")
+    m.delete("Lx")
     m.logout()
 
 
@@ -434,6 +444,13 @@ def c_list_status(cap):
     typ, data = m._simple_command("LIST", '""', '"INBOX"', "RETURN", "(STATUS (MESSAGES UIDNEXT))")
     _, st = m._untagged_response(typ, data, "STATUS")
     check(cap, st and re.search(rb"INBOX \(MESSAGES 3 UIDNEXT \d+\)", st[0]), "LIST RETURN (STATUS ...)", st)
+    m.create("LS/Child")
+    typ, data = m._simple_command("LIST", '""', '"LS*"', "RETURN", "(STATUS (MESSAGES))")
+    _, st = m._untagged_response(typ, data, "STATUS")
+    check(cap, st and len(st) == 1 and b"LS/Child" in st[0],
+          "no STATUS for a \\Noselect parent (RFC 5819 2)", st)
+    m.delete("LS/Child")
+    m.delete("LS")
     m.logout()
 
 
@@ -595,6 +612,12 @@ def c_qresync(cap):
           "UID 4 comes with its \\Flagged", u)
     u, t = r.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
     check(cap, b"* VANISHED (EARLIER) 2" in u and len(u) == 3, "UID FETCH CHANGEDSINCE VANISHED: the same", u)
+    # Once QRESYNC is on, removals are VANISHED, never EXPUNGE (3.2.10).
+    u, t = r.ok("UID MOVE 1 Trash")
+    check(cap, b"* VANISHED 1" in u and not any(b"EXPUNGE" in x for x in u), "UID MOVE answers VANISHED", u)
+    r.ok("UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+    u, t = r.ok("EXPUNGE")
+    check(cap, b"* VANISHED 3" in u and not any(b"EXPUNGE" in x for x in u), "EXPUNGE answers VANISHED", u)
     r.ok("UNSELECT")
     r.ok("DELETE Phone")
     r.close()
