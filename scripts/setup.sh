@@ -23,7 +23,10 @@ declare -A want=(
 	[/usr/bin/fetchmail]=fetchmail # POP3 client of the pop3d tests (full download)
 	[/usr/bin/curl]=curl # pop3://, pop3s:// (and imap) client of the tests
 	[/usr/bin/chromium]=chromium # headless browser of the web panel's end-to-end test (chromedp)
-	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download)
+	[/usr/bin/mbsync]=isync # IMAP client of the imapd tests (full download, two-way sync)
+	# Terminal mail reader the imapd tests drive under a pseudo-terminal
+	# (flag, delete, read, save, sync over IMAP).
+	[/usr/bin/mutt]=mutt
 	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
 )
