@@ -61,14 +61,7 @@ func TestPythonExtensions(t *testing.T) {
 // knownExtensionBugs are checks of extensions.py that fail on this branch
 // for a bug fixed elsewhere, by the prefix of their line after "FAIL ".
 // Remove an entry once the fix is merged: the test logs when one passes.
-var knownExtensionBugs = map[string]string{
-	// RFC 9051 7.3.4: an IMAP4rev2 session gets ESEARCH, never SEARCH.
-	// Fixed by h-imapcore 28849fc.
-	"IMAP4rev2: SEARCH answers ESEARCH under IMAP4rev2": "SEARCH under IMAP4rev2 answers * SEARCH",
-	// RFC 9051 5.1: an IMAP4rev2 session's mailbox names are UTF-8.
-	// Fixed by h-imapcore 28849fc.
-	"IMAP4rev2: LIST gives a UTF-8 name to an IMAP4rev2 session": "LIST under IMAP4rev2 gives modified UTF-7",
-}
+var knownExtensionBugs = map[string]string{}
 
 func knownExtensionBug(line string) string {
 	for prefix, why := range knownExtensionBugs {
