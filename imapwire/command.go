@@ -68,10 +68,7 @@ var (
 
 func init() {
 	mailboxArg := func(d *Decoder, c *Command) error {
-		if err := d.SP(); err != nil {
-			return err
-		}
-		s, err := d.AString()
+		s, err := d.SPAString()
 		c.Args = s
 		return err
 	}
@@ -165,16 +162,10 @@ func parseExpunge(d *Decoder, c *Command) error {
 func parseLogin(d *Decoder, c *Command) error {
 	var a Login
 	var err error
-	if err = d.SP(); err != nil {
+	if a.User, err = d.SPAString(); err != nil {
 		return err
 	}
-	if a.User, err = d.AString(); err != nil {
-		return err
-	}
-	if err = d.SP(); err != nil {
-		return err
-	}
-	a.Password, err = d.AString()
+	a.Password, err = d.SPAString()
 	c.Args = a
 	return err
 }
@@ -221,10 +212,7 @@ func parseEnable(d *Decoder, c *Command) error {
 func parseSelect(d *Decoder, c *Command) error {
 	var a SelectArgs
 	var err error
-	if err = d.SP(); err != nil {
-		return err
-	}
-	if a.Mailbox, err = d.AString(); err != nil {
+	if a.Mailbox, err = d.SPAString(); err != nil {
 		return err
 	}
 	c.Args = &a
@@ -297,10 +285,7 @@ func (d *Decoder) seqMatch(q *QResync) error {
 func parseCreate(d *Decoder, c *Command) error {
 	var a Create
 	var err error
-	if err = d.SP(); err != nil {
-		return err
-	}
-	if a.Mailbox, err = d.AString(); err != nil {
+	if a.Mailbox, err = d.SPAString(); err != nil {
 		return err
 	}
 	c.Args = a
@@ -334,16 +319,10 @@ func parseCreate(d *Decoder, c *Command) error {
 func parseRename(d *Decoder, c *Command) error {
 	var a Rename
 	var err error
-	if err = d.SP(); err != nil {
+	if a.From, err = d.SPAString(); err != nil {
 		return err
 	}
-	if a.From, err = d.AString(); err != nil {
-		return err
-	}
-	if err = d.SP(); err != nil {
-		return err
-	}
-	a.To, err = d.AString()
+	a.To, err = d.SPAString()
 	c.Args = a
 	return err
 }
@@ -428,10 +407,7 @@ func parseList(d *Decoder, c *Command) error {
 func parseStatus(d *Decoder, c *Command) error {
 	var a Status
 	var err error
-	if err = d.SP(); err != nil {
-		return err
-	}
-	if a.Mailbox, err = d.AString(); err != nil {
+	if a.Mailbox, err = d.SPAString(); err != nil {
 		return err
 	}
 	if err = d.SP(); err != nil {
@@ -447,10 +423,7 @@ func parseStatus(d *Decoder, c *Command) error {
 }
 
 func parseAppend(d *Decoder, c *Command) error {
-	if err := d.SP(); err != nil {
-		return err
-	}
-	m, err := d.AString()
+	m, err := d.SPAString()
 	c.Args = Append{Mailbox: m}
 	return err
 }
@@ -535,10 +508,7 @@ func parseCopy(d *Decoder, c *Command) error {
 	if a.Set, err = d.NumSet(); err != nil {
 		return err
 	}
-	if err = d.SP(); err != nil {
-		return err
-	}
-	a.Mailbox, err = d.AString()
+	a.Mailbox, err = d.SPAString()
 	c.Args = a
 	return err
 }
@@ -649,10 +619,7 @@ func parseID(d *Decoder, c *Command) error {
 func parseSetQuota(d *Decoder, c *Command) error {
 	var a SetQuota
 	var err error
-	if err = d.SP(); err != nil {
-		return err
-	}
-	if a.Root, err = d.AString(); err != nil {
+	if a.Root, err = d.SPAString(); err != nil {
 		return err
 	}
 	if err = d.SP(); err != nil {

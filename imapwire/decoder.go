@@ -113,6 +113,15 @@ func (d *Decoder) unread(byte) {
 // SP reads one space.
 func (d *Decoder) SP() error { return d.expect(' ') }
 
+// SPAString reads a space and then an astring: most commands' next
+// argument.
+func (d *Decoder) SPAString() (string, error) {
+	if err := d.SP(); err != nil {
+		return "", err
+	}
+	return d.AString()
+}
+
 // CRLF reads the end of the command line (a bare LF is accepted).
 func (d *Decoder) CRLF() error {
 	b, err := d.readByte()
