@@ -26,12 +26,17 @@ func TestReindexKeepsUIDsAndFixesUsage(t *testing.T) {
 
 	box := e.maildirPath("bob@example.test")
 	cur := filepath.Join(box, "cur")
-	entries, _ := os.ReadDir(cur)
-	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	// The files of messages 1 and 2, as the index names them (the names'
+	// order is not the append order: their counters have no fixed width).
+	before, err := e.db.IMAPMessages(ctx, mustFolder(t, e.db, id, "INBOX").ID, []uint32{1, 2})
+	if err != nil || len(before) != 2 || before[0].Subdir != "cur" || before[1].Subdir != "cur" {
+		t.Fatalf("messages 1 and 2: %+v, %v", before, err)
+	}
+	first, second := before[0].Filename, before[1].Filename
 	// Lose message 2's file, add a foreign file and a new folder on disk,
 	// flag message 1 on disk only, and wreck the counters.
-	os.Remove(filepath.Join(cur, entries[1].Name()))
-	os.Rename(filepath.Join(cur, entries[0].Name()), filepath.Join(cur, strings.TrimSuffix(entries[0].Name(), "S")+"FS"))
+	os.Remove(filepath.Join(cur, second))
+	os.Rename(filepath.Join(cur, first), filepath.Join(cur, strings.TrimSuffix(first, "S")+"FS"))
 	os.WriteFile(filepath.Join(box, "new", "1700000000.x.host"), []byte("Subject: foreign\n\nx\n"), 0o600)
 	os.MkdirAll(filepath.Join(box, ".Lists.Go", "cur"), 0o700)
 	os.MkdirAll(filepath.Join(box, ".Lists.Go", "new"), 0o700)
