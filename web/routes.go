@@ -74,8 +74,8 @@ func (h *Handler) routes() http.Handler {
 			r.Get("/mailboxes/{address}/app-passwords", h.appPasswordList) // app_passwords.go
 			r.Post("/mailboxes/{address}/app-passwords", h.appPasswordCreate)
 			r.Post("/mailboxes/{address}/app-passwords/{id}/revoke", h.appPasswordRevoke)
-			r.Get("/mailboxes/{address}/totp", h.mailboxTOTPPage) // second_factor.go
-			r.Post("/mailboxes/{address}/totp/reset", h.mailboxTOTPReset)
+			r.Get("/mailboxes/{address}/totp", h.totpResetPage(h.mailboxTOTP())) // second_factor.go
+			r.Post("/mailboxes/{address}/totp/reset", h.totpReset(h.mailboxTOTP()))
 
 			r.Get("/domains/{domain}/aliases", h.aliasList)
 			r.Get("/domains/{domain}/aliases/new", h.aliasNew)
@@ -120,8 +120,8 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/admins/{username}", h.adminUpdate)
 			r.Get("/admins/{username}/delete", h.adminDeleteConfirm)
 			r.Post("/admins/{username}/delete", h.adminDelete)
-			r.Get("/admins/{username}/totp", h.adminTOTPPage)
-			r.Post("/admins/{username}/totp/reset", h.adminTOTPReset)
+			r.Get("/admins/{username}/totp", h.totpResetPage(h.adminTOTP()))
+			r.Post("/admins/{username}/totp/reset", h.totpReset(h.adminTOTP()))
 			r.Get("/security", h.securityPage)
 			r.Post("/security", h.securitySet)
 			r.Get("/tokens", h.tokenList)

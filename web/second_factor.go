@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"html/template"
 	"net/http"
@@ -287,50 +288,54 @@ func (h *Handler) secondFactorDue(next http.Handler) http.Handler {
 	})
 }
 
-// adminTOTPPage shows an admin's second factor to a super-admin, with
-// the reset button.
-func (h *Handler) adminTOTPPage(w http.ResponseWriter, r *http.Request) {
-	u := param(r, "username")
-	st, err := h.svc.AdminSecondFactor(r.Context(), current(r).Actor, u)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.render(w, r, http.StatusOK, "totp_reset.html", &view{Title: "Second factor of " + u, Nav: "admins",
-		D: resetPage{Name: u, Action: "/admins/" + url.PathEscape(u) + "/totp/reset", Back: "/admins/" + url.PathEscape(u), State: st}})
+// totpOf is whose second factor a reset page shows: an admin's (to
+// super-admins) or a mailbox owner's (to the admins of its domain). The
+// admin service decides who may see and reset it.
+type totpOf struct {
+	param  string // the route parameter naming the account
+	prefix string // "/admins/" or "/mailboxes/"
+	nav    string
+	what   string // for the log
+	view   func(context.Context, admin.Actor, string) (admin.SecondFactorView, error)
+	reset  func(context.Context, admin.Actor, string) error
 }
 
-func (h *Handler) adminTOTPReset(w http.ResponseWriter, r *http.Request) {
-	u := param(r, "username")
-	if err := h.svc.ResetAdminTOTP(r.Context(), current(r).Actor, u); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.log.Info("admin's second factor reset", "admin", u, "by", current(r).Actor.Username, "remote", remoteAddr(r))
-	redirect(w, r, "/admins/"+url.PathEscape(u)+"/totp?done=totp-reset")
+func (h *Handler) adminTOTP() totpOf {
+	return totpOf{param: "username", prefix: "/admins/", nav: "admins", what: "admin",
+		view: h.svc.AdminSecondFactor, reset: h.svc.ResetAdminTOTP}
 }
 
-// mailboxTOTPPage shows a mailbox owner's second factor to the admins of
-// its domain, with the reset button.
-func (h *Handler) mailboxTOTPPage(w http.ResponseWriter, r *http.Request) {
-	a := param(r, "address")
-	st, err := h.svc.MailboxSecondFactor(r.Context(), current(r).Actor, a)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.render(w, r, http.StatusOK, "totp_reset.html", &view{Title: "Second factor of " + a, Nav: "domains",
-		D: resetPage{Name: a, Action: "/mailboxes/" + url.PathEscape(a) + "/totp/reset", Back: "/mailboxes/" + url.PathEscape(a), State: st}})
+func (h *Handler) mailboxTOTP() totpOf {
+	return totpOf{param: "address", prefix: "/mailboxes/", nav: "domains", what: "mailbox",
+		view: h.svc.MailboxSecondFactor, reset: h.svc.ResetMailboxTOTP}
 }
 
-func (h *Handler) mailboxTOTPReset(w http.ResponseWriter, r *http.Request) {
-	a := param(r, "address")
-	if err := h.svc.ResetMailboxTOTP(r.Context(), current(r).Actor, a); err != nil {
-		h.fail(w, r, err)
-		return
+// totpResetPage shows an account's second factor with the reset button.
+func (h *Handler) totpResetPage(of totpOf) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := param(r, of.param)
+		st, err := of.view(r.Context(), current(r).Actor, name)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		base := of.prefix + url.PathEscape(name)
+		h.render(w, r, http.StatusOK, "totp_reset.html", &view{Title: "Second factor of " + name, Nav: of.nav,
+			D: resetPage{Name: name, Action: base + "/totp/reset", Back: base, State: st}})
 	}
-	h.log.Info("mailbox owner's second factor reset", "mailbox", a, "by", current(r).Actor.Username, "remote", remoteAddr(r))
-	redirect(w, r, "/mailboxes/"+url.PathEscape(a)+"/totp?done=totp-reset")
+}
+
+// totpReset removes an account's second factor.
+func (h *Handler) totpReset(of totpOf) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := param(r, of.param)
+		if err := of.reset(r.Context(), current(r).Actor, name); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.log.Info("second factor reset", of.what, name, "by", current(r).Actor.Username, "remote", remoteAddr(r))
+		redirect(w, r, of.prefix+url.PathEscape(name)+"/totp?done=totp-reset")
+	}
 }
 
 // resetPage is the data of totp_reset.html.
