@@ -339,6 +339,41 @@ func (s *Service) useSecondFactor(ctx context.Context, tx *store.Tx, c Account, 
 // "current_password") and a code or recovery code (field "code"). The
 // account's panel sessions end.
 func (s *Service) DisableTOTP(ctx context.Context, c Account, password, code, remote string) error {
+	return s.proven(ctx, c, password, code, remote, func(tx *store.Tx) error {
+		if _, err := tx.DeleteTOTP(ctx, c.principal()); err != nil {
+			return err
+		}
+		return s.secondFactorChanged(ctx, tx, c, "disable")
+	})
+}
+
+// RegenerateRecoveryCodes replaces c's recovery codes with ten new ones,
+// given its password and a code or recovery code as DisableTOTP takes
+// them, and returns them, shown this once. The old codes stop working;
+// the account's panel sessions end, as for any change of the factor.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c Account, password, code, remote string) ([]string, error) {
+	codes, hashes := newRecoveryCodes()
+	err := s.proven(ctx, c, password, code, remote, func(tx *store.Tx) error {
+		t, err := tx.TOTPOf(ctx, c.principal())
+		if err != nil {
+			return err
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, t.ID, hashes); err != nil {
+			return err
+		}
+		return s.secondFactorChanged(ctx, tx, c, "recovery-codes")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// proven runs fn in one transaction once c's password (field
+// "current_password") and a current code or unused recovery code (field
+// "code") are right. The check is throttled as a login: wrong ones count
+// as failures of the account's second factor.
+func (s *Service) proven(ctx context.Context, c Account, password, code, remote string, fn func(*store.Tx) error) error {
 	if !c.valid() {
 		return newErr(NotFound, "no such account")
 	}
@@ -367,10 +402,7 @@ func (s *Service) DisableTOTP(ctx context.Context, c Account, password, code, re
 		if err := f.err(); err != nil {
 			return err
 		}
-		if _, err := tx.DeleteTOTP(ctx, c.principal()); err != nil {
-			return err
-		}
-		return s.secondFactorChanged(ctx, tx, c, "disable")
+		return fn(tx)
 	})
 	return s.settle(ctx, at, err)
 }

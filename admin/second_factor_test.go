@@ -112,6 +112,23 @@ func TestTOTPLifecycle(t *testing.T) {
 	if v, _ := s.SecondFactor(ctx, me); !v.Enabled || v.RecoveryCodesLeft != RecoveryCodeCount-1 {
 		t.Fatalf("state %+v", v)
 	}
+	// New recovery codes need the password and a code; the old ones stop
+	// working, the new ones log in once.
+	clk.t = clk.t.Add(30 * time.Second)
+	if _, err := s.RegenerateRecoveryCodes(ctx, me, "wrong", code(t, e.Secret, clk.t), "192.0.2.1"); !errors.As(err, &f) || f.Fields[0].Field != "current_password" {
+		t.Fatalf("new codes with a wrong password: %v", err)
+	}
+	fresh, err := s.RegenerateRecoveryCodes(ctx, me, pw, code(t, e.Secret, clk.t), "192.0.2.1")
+	if err != nil || len(fresh) != RecoveryCodeCount {
+		t.Fatalf("new recovery codes: %v, %v", fresh, err)
+	}
+	if err := s.CheckSecondFactor(ctx, me, codes[2], "192.0.2.1"); KindOf(err) != Unauthorized {
+		t.Fatalf("an old recovery code after new ones: %v", err)
+	}
+	if err := s.CheckSecondFactor(ctx, me, fresh[0], "192.0.2.1"); err != nil {
+		t.Fatalf("a new recovery code: %v", err)
+	}
+	codes = fresh
 	// Disabling needs the password and a code.
 	sessionOf(t, st, "s2", ad.ID)
 	clk.t = clk.t.Add(30 * time.Second)
@@ -128,8 +145,8 @@ func TestTOTPLifecycle(t *testing.T) {
 		t.Fatalf("after disable: %+v, %d sessions", v, sessions(t, st, ad.ID))
 	}
 	var n int
-	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE object_type = 'second_factor' AND object = 'root'`).Scan(&n); err != nil || n != 2 {
-		t.Fatalf("%d audit rows, %v; want enable and disable", n, err)
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE object_type = 'second_factor' AND object = 'root'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d audit rows, %v; want enable, new recovery codes and disable", n, err)
 	}
 }
 

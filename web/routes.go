@@ -39,6 +39,8 @@ func (h *Handler) routes() http.Handler {
 			r.Get("/account/totp", h.totpPage)
 			r.Post("/account/totp", h.totpConfirm)
 			r.Post("/account/totp/disable", h.totpDisable)
+			r.Get("/account/totp/recovery-codes", h.newCodesPage)
+			r.Post("/account/totp/recovery-codes", h.totpRecoveryCodes)
 		})
 
 		// Admins (super-admins and domain admins); what each may see and
@@ -160,6 +162,8 @@ func (h *Handler) routes() http.Handler {
 			r.Get("/me/totp", h.totpPage)
 			r.Post("/me/totp", h.totpConfirm)
 			r.Post("/me/totp/disable", h.totpDisable)
+			r.Get("/me/totp/recovery-codes", h.newCodesPage)
+			r.Post("/me/totp/recovery-codes", h.totpRecoveryCodes)
 			r.Get("/me/app-passwords", h.appPasswordList)
 			r.Post("/me/app-passwords", h.appPasswordCreate)
 			r.Post("/me/app-passwords/{id}/revoke", h.appPasswordRevoke)

@@ -185,6 +185,8 @@ type totpPage struct {
 	QR    template.URL         // its QR code, a data: URI rendered by the service
 	Codes []string             // the recovery codes, right after enrolment
 	Due   bool                 // the policy requires one before anything else
+	// NewCodes shows the form that replaces the recovery codes.
+	NewCodes bool
 }
 
 func (h *Handler) totpPage(w http.ResponseWriter, r *http.Request) {
@@ -238,6 +240,45 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("second factor enabled through the web panel", "kind", me.kind, "remote", remoteAddr(r))
 	h.render(w, r, http.StatusOK, "totp.html", &view{Title: "Second factor on", Nav: me.nav, Form: newForm(nil),
+		D: totpPage{Base: me.base, State: admin.SecondFactorView{Enabled: true, RecoveryCodesLeft: len(codes)}, Codes: codes}})
+}
+
+// newCodesPage asks the password and a code for new recovery codes.
+func (h *Handler) newCodesPage(w http.ResponseWriter, r *http.Request) {
+	h.renderNewCodes(w, r, http.StatusOK, newForm(nil))
+}
+
+func (h *Handler) renderNewCodes(w http.ResponseWriter, r *http.Request, status int, f *form) {
+	me := self(r)
+	h.render(w, r, status, "totp.html", &view{Title: "New recovery codes", Nav: me.nav, Form: f,
+		D: totpPage{Base: me.base, NewCodes: true}})
+}
+
+// totpRecoveryCodes replaces the recovery codes with new ones, given the
+// password and a code, and shows them once.
+func (h *Handler) totpRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	me := self(r)
+	f := newForm(r)
+	codes, err := h.svc.RegenerateRecoveryCodes(r.Context(), me.acct, f.secret("current_password"), f.secret("code"), remoteAddr(r))
+	if admin.KindOf(err) == admin.Throttled {
+		f.Error = "Too many wrong passwords or codes. Try again later."
+		h.renderNewCodes(w, r, http.StatusTooManyRequests, f)
+		return
+	}
+	if f.fail(err) {
+		h.renderNewCodes(w, r, f.Status(), f)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.startSession(w, r, me.kind, me.acct.AdminID, me.acct.MailboxID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Info("new recovery codes through the web panel", "kind", me.kind, "remote", remoteAddr(r))
+	h.render(w, r, http.StatusOK, "totp.html", &view{Title: "New recovery codes", Nav: me.nav, Form: newForm(nil),
 		D: totpPage{Base: me.base, State: admin.SecondFactorView{Enabled: true, RecoveryCodesLeft: len(codes)}, Codes: codes}})
 }
 

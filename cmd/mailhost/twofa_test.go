@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,10 +293,27 @@ func TestSecondFactorInBrowser(t *testing.T) {
 	}
 	shot("twofa-04-refused")
 
+	// New recovery codes (password and an unused old code): the other old
+	// ones stop working.
+	run("another recovery code", fill("code", recovery[1]), submit(`form[action="/login/code"]`), heading("Dashboard"))
+	run("new codes page", chromedp.Navigate(base+"/account/totp"), chromedp.Click(chromedp.CSS("#new-recovery-codes")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/totp/recovery-codes"]`)), fill("current_password", opsPW, "code", recovery[2]),
+		submit(`form[action="/account/totp/recovery-codes"]`), chromedp.WaitVisible(chromedp.CSS("#recovery-codes")))
+	if fresh := strings.Fields(text("#recovery-codes")); len(fresh) != 10 || slices.Contains(fresh, recovery[3]) {
+		t.Fatalf("new recovery codes: %q", fresh)
+	}
+	run("logout", logout)
+	run("password after new codes", login("ops", opsPW, "Second factor"))
+	run("an old recovery code", fill("code", recovery[3]), submit(`form[action="/login/code"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.alert`)))
+	if s := text(".alert"); !strings.Contains(s, "Wrong code") {
+		t.Fatalf("an old recovery code after new ones: %q", s)
+	}
+
 	// The super-admin resets it; ops logs in with the password alone.
 	run("login as root", login("root", rootPW, "Dashboard"))
 	run("ops's second factor", chromedp.Navigate(base+"/admins/ops/totp"), heading("Second factor of ops"))
-	if s := text("#totp-state"); !strings.Contains(s, "on") || !strings.Contains(s, "9 recovery codes") {
+	if s := text("#totp-state"); !strings.Contains(s, "on") || !strings.Contains(s, "10 recovery codes") {
 		t.Fatalf("state before reset: %q", s)
 	}
 	run("reset", submit(`form[action="/admins/ops/totp/reset"]`), chromedp.WaitVisible(chromedp.Search(`//*[contains(., "Second factor reset")]`)))
