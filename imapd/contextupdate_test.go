@@ -263,3 +263,27 @@ func TestContextCancelAndLimits(t *testing.T) {
 		t.Fatalf("CANCELUPDATE of a context of the previous selection: %q", lines)
 	}
 }
+
+// TestContextQResync: with QRESYNC a context's REMOVEFROM comes before
+// the VANISHED of the messages gone, and a MOVE out of the folder by this
+// session removes them too.
+func TestContextQResync(t *testing.T) {
+	e, r := sortSetup(t) // UIDs 2 to 5
+	other := rawLogin(t, e)
+	other.run("s", "SELECT INBOX")
+	r.run("u", "UNSELECT")
+	r.run("q", "ENABLE QRESYNC")
+	r.run("s", "SELECT INBOX")
+	r.run("c", "UID SEARCH RETURN (UPDATE MIN) ALL")
+	other.run("d", `UID STORE 2 +FLAGS.SILENT (\Deleted)`)
+	other.run("x", "EXPUNGE")
+	lines := r.run("n", "NOOP")
+	if !slices.Equal(only(lines, "* "), []string{`* ESEARCH (TAG "c") UID REMOVEFROM (0 2)`, "* VANISHED 2"}) {
+		t.Fatalf("NOOP after another session's EXPUNGE: %q", lines)
+	}
+	lines = r.run("m", "UID MOVE 4:5 Trash")
+	if got := only(lines, "* ESEARCH"); !slices.Equal(got, []string{`* ESEARCH (TAG "c") UID REMOVEFROM (0 4:5)`}) ||
+		!before(lines, "* ESEARCH", "* VANISHED") {
+		t.Fatalf("UID MOVE: %q", lines)
+	}
+}
