@@ -75,6 +75,7 @@ func (s *session) reportExpunged(uids []uint32) {
 	}
 	slices.Sort(gone)
 	gone = slices.Compact(gone)
+	s.contextsExpunged(gone)
 	if s.qresync {
 		s.enc.Raw("* VANISHED ").Raw(imapwire.SetOf(gone).String()).CRLF()
 	} else {

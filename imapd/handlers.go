@@ -21,7 +21,8 @@ type handler struct {
 // poll after them has its own context): they run without a command
 // context (IDLE lasts as long as the client wants).
 var noDatabase = map[string]bool{"CAPABILITY": true, "NOOP": true, "CHECK": true, "LOGOUT": true, "ID": true,
-	"ENABLE": true, "NAMESPACE": true, "IDLE": true, "STARTTLS": true, "UNSELECT": true}
+	"ENABLE": true, "NAMESPACE": true, "IDLE": true, "STARTTLS": true, "UNSELECT": true,
+	"CANCELUPDATE": true}
 
 const (
 	anyState = stateNotAuth | stateAuth | stateSelected
@@ -68,5 +69,6 @@ func init() {
 		"GETQUOTA":     {cmdGetQuota, authed, pollAllowExpunge},
 		"SETQUOTA":     {cmdSetQuota, authed, pollAllowExpunge},
 		"COMPRESS":     {cmdCompress, authed, pollNever},
+		"CANCELUPDATE": {cmdCancelUpdate, stateSelected, pollAllowExpunge},
 	}
 }

@@ -34,12 +34,12 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 	if !knownCharset(a.Charset) {
 		return imapErr("NO", "BADCHARSET (US-ASCII UTF-8)", "Unsupported charset")
 	}
-	for _, o := range a.Return {
-		switch o {
-		case "MIN", "MAX", "ALL", "COUNT", "SAVE":
-		default:
-			return imapErr("BAD", "", "Unknown RETURN option "+o)
-		}
+	if err := checkReturn(a); err != nil {
+		return err
+	}
+	update, err := s.prepareUpdate(a)
+	if err != nil {
+		return err
 	}
 	keys := s.staticize(a.Keys)
 	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
@@ -74,7 +74,10 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		}
 	}
 	if imapwire.Has(a.Return, "SAVE") {
-		sel.searchRes = found
+		sel.searchRes = savedSet(a.Return, found)
+	}
+	if update {
+		s.addContext(cmd.UID, keys, nil, found)
 	}
 	e := &s.enc
 	if !a.HasReturn && s.rev2 { // IMAP4rev2 has no SEARCH response (RFC 9051 7.3.4)
@@ -91,10 +94,7 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		e.CRLF()
 		return nil
 	}
-	ret := a.Return
-	if len(ret) == 0 {
-		ret = []string{"ALL"}
-	}
+	ret := resultOptions(a.Return)
 	if len(ret) == 1 && ret[0] == "SAVE" {
 		return nil // SAVE alone: no ESEARCH (RFC 5182 2.1)
 	}
@@ -112,6 +112,8 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 			e.Raw(" ALL ").Raw(imapwire.SetOf(nums).String())
 		case o == "COUNT":
 			e.Raw(" COUNT ").Number(uint64(len(nums)))
+		case o == "PARTIAL":
+			writePartial(e, a.Partial, nums)
 		}
 	}
 	if withModSeq && len(nums) > 0 {

@@ -31,6 +31,7 @@ type selected struct {
 	sub          *store.FolderSub
 
 	searchRes []uint32            // SEARCHRES: the last SEARCH RETURN (SAVE)
+	contexts  []*updateContext    // RFC 5267 update contexts (context.go)
 	summaries summaries           // SORT and THREAD's header summaries (sort.go)
 	keywords  map[string]struct{} // those the client was told of (FLAGS)
 	// The flags of the messages as last read from the index: system flags
@@ -547,6 +548,7 @@ func (s *session) poll(allowExpunge bool) error {
 	for i := range flagged {
 		s.writeFlagUpdate(&flagged[i])
 	}
+	s.contextsChanged(sy.Changed)
 	sel.modseq = sy.Folder.HighestModSeq
 	sel.folder.UIDNext = sy.Folder.UIDNext
 	return nil

@@ -1,17 +1,14 @@
 package imapd
 
 import (
-	"slices"
-	"strconv"
-
 	"mailhost/imapwire"
 	"mailhost/mailsort"
 )
 
 // sortCaps are the capabilities of this file: SORT and THREAD (RFC 5256),
-// SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 section 3). CONTEXT=SEARCH and
-// CONTEXT=SORT (ADDTO/REMOVETO updates) are not served.
-const sortCaps = "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT"
+// SORT=DISPLAY (RFC 5957), ESORT (RFC 5267 section 3), and those of
+// context.go, CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4).
+const sortCaps = "SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT" + contextCaps
 
 func cmdSort(s *session, cmd *imapwire.Command) error {
 	a := cmd.Args.(*imapwire.SortArgs)
@@ -23,12 +20,16 @@ func cmdSort(s *session, cmd *imapwire.Command) error {
 		}
 		crit = append(crit, mailsort.Criterion{Key: k, Reverse: c.Reverse})
 	}
-	for _, o := range a.Search.Return {
-		switch o {
-		case "MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL":
-		default:
-			return imapErr("BAD", "", "Unknown RETURN option "+o)
-		}
+	if err := checkReturn(&a.Search); err != nil {
+		return err
+	}
+	update, err := s.prepareUpdate(&a.Search)
+	if err != nil {
+		return err
+	}
+	var keys []imapwire.SearchKey // a context's criteria, resolved before a SAVE changes '$'
+	if update {
+		keys = s.staticize(a.Search.Keys)
 	}
 	msgs, err := s.sortMatches(&a.Search)
 	if err != nil {
@@ -36,11 +37,16 @@ func cmdSort(s *session, cmd *imapwire.Command) error {
 	}
 	order := mailsort.Sort(msgs, crit, mailsort.UnicodeCasemap)
 	nums := make([]uint32, len(order))
+	uids := make([]uint32, len(order))
 	for i, j := range order {
 		nums[i] = number(&msgs[j], cmd.UID)
+		uids[i] = msgs[j].UID
 	}
 	if imapwire.Has(a.Search.Return, "SAVE") {
-		s.sel.searchRes = savedUIDs(a.Search.Return, msgs, order)
+		s.sel.searchRes = savedSet(a.Search.Return, uids)
+	}
+	if update {
+		s.addContext(cmd.UID, keys, crit, uids)
 	}
 	e := &s.enc
 	if !a.Search.HasReturn {
@@ -55,47 +61,12 @@ func cmdSort(s *session, cmd *imapwire.Command) error {
 	return nil
 }
 
-// savedUIDs is what SORT RETURN (SAVE ...) keeps for '$' (RFC 5182
-// 2.1): with MIN or MAX and no other result option, those messages (the
-// ends of the sort order, as ESORT's MIN and MAX); else every match. A
-// saved result is a set: ascending UIDs.
-func savedUIDs(ret []string, msgs []mailsort.Message, order []int) []uint32 {
-	only := true
-	for _, o := range ret {
-		if o != "SAVE" && o != "MIN" && o != "MAX" {
-			only = false
-		}
-	}
-	var uids []uint32
-	switch {
-	case len(order) == 0:
-	case only && (imapwire.Has(ret, "MIN") || imapwire.Has(ret, "MAX")):
-		if imapwire.Has(ret, "MIN") {
-			uids = append(uids, msgs[order[0]].UID)
-		}
-		if imapwire.Has(ret, "MAX") {
-			uids = append(uids, msgs[order[len(order)-1]].UID)
-		}
-		slices.Sort(uids)
-		uids = slices.Compact(uids)
-	default:
-		uids = make([]uint32, len(msgs))
-		for i := range msgs {
-			uids[i] = msgs[i].UID // mailbox order: ascending
-		}
-	}
-	return uids
-}
-
 // writeESort answers SORT RETURN (RFC 5267 section 3.2): an ESEARCH
 // response whose MIN and MAX are the first and the last message in the
 // sort order and whose ALL and PARTIAL keep that order (only ascending
 // runs are joined into ranges).
 func (s *session) writeESort(uid bool, a *imapwire.SortArgs, nums []uint32) {
-	ret := a.Search.Return
-	if len(ret) == 0 {
-		ret = []string{"ALL"}
-	}
+	ret := resultOptions(a.Search.Return)
 	if len(ret) == 1 && ret[0] == "SAVE" {
 		return // SAVE alone: no ESEARCH (RFC 5182 2.1)
 	}
@@ -115,14 +86,7 @@ func (s *session) writeESort(uid bool, a *imapwire.SortArgs, nums []uint32) {
 		case o == "COUNT":
 			e.Raw(" COUNT ").Number(uint64(len(nums)))
 		case o == "PARTIAL":
-			p := a.Partial
-			e.Raw(" PARTIAL (").Raw(strconv.Itoa(int(p.First))).Raw(":").Raw(strconv.Itoa(int(p.Last))).SP()
-			if part := partialOf(nums, p); len(part) > 0 {
-				e.Raw(imapwire.SetOf(part).String())
-			} else {
-				e.Nil()
-			}
-			e.Raw(")")
+			writePartial(e, a.Search.Partial, nums)
 		}
 	}
 	e.CRLF()

@@ -88,6 +88,7 @@ func (s *session) storeFlagsIf(sel *selected, uids []uint32, unchangedSince int6
 			sel.modseq = changes[0].ModSeq
 		}
 		s.srv.opts.Notices.Notify(sel.folder.ID)
+		s.contextsStored(sel, changes)
 	}
 	return changes, modified, nil
 }

@@ -82,7 +82,7 @@ func init() {
 		"RENAME": parseRename, "LIST": parseList, "LSUB": parseList, "STATUS": parseStatus,
 		"APPEND": parseAppend, "FETCH": parseFetch, "STORE": parseStore,
 		"COPY": parseCopy, "MOVE": parseCopy, "SEARCH": parseSearch, "ID": parseID,
-		"SORT": parseSort, "THREAD": parseThread,
+		"SORT": parseSort, "THREAD": parseThread, "CANCELUPDATE": parseCancelUpdate,
 		"GETQUOTA": mailboxArg, "GETQUOTAROOT": mailboxArg, "SETQUOTA": parseSetQuota,
 		"COMPRESS": func(d *Decoder, c *Command) error {
 			if err := d.SP(); err != nil {

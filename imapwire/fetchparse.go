@@ -261,15 +261,10 @@ func parseSearch(d *Decoder, c *Command) error {
 		}
 		switch {
 		case kw == "RETURN" && first && !a.HasReturn:
-			a.HasReturn, a.Return = true, []string{}
 			if err := d.SP(); err != nil {
 				return err
 			}
-			if err := d.List(func() error {
-				o, err := d.upperAtom()
-				a.Return = append(a.Return, o)
-				return err
-			}); err != nil {
+			if err := d.searchReturn(a); err != nil {
 				return err
 			}
 		case kw == "CHARSET" && a.Charset == "":

@@ -21,6 +21,7 @@ func FuzzReadCommand(f *testing.F) {
 		"a STORE 1 (UNCHANGEDSINCE 3) -FLAGS (\\Deleted)\r\n", "a SELECT x (QRESYNC (1 2 1:3 (1:2 3:4)))\r\n",
 		"a LIST (REMOTE) \"\" (% *) RETURN (STATUS (SIZE))\r\n", "a \"open\r\n", "a LOGIN {99999999}\r\n",
 		"a UID SORT RETURN (PARTIAL -1:-5 MIN) (REVERSE DATE SUBJECT) UTF-8 NOT SEEN\r\n", "a THREAD REFERENCES UTF-8 1:*\r\n",
+		"a SEARCH RETURN (UPDATE CONTEXT PARTIAL 1:9) UNSEEN\r\n", "a CANCELUPDATE \"a\" \"b\"\r\n",
 	} {
 		f.Add([]byte(s))
 	}

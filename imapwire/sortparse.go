@@ -10,11 +10,9 @@ import (
 type SortArgs struct {
 	// Criteria are the sort criteria in order; Key in upper case.
 	Criteria []SortCriterion
-	// Search holds the charset, the search keys and the RETURN options.
+	// Search holds the charset, the search keys and the RETURN options
+	// (PARTIAL's range in Search.Partial).
 	Search SearchArgs
-	// Partial is the range of the PARTIAL return option (RFC 5267
-	// section 4.4, RFC 9394), nil without it.
-	Partial *PartialRange
 }
 
 // SortCriterion is one sort criterion: a key and REVERSE before it.
@@ -65,7 +63,7 @@ func parseSort(d *Decoder, c *Command) error {
 		if err := d.SP(); err != nil {
 			return err
 		}
-		if err := d.sortReturn(a); err != nil {
+		if err := d.searchReturn(&a.Search); err != nil {
 			return err
 		}
 		if err := d.SP(); err != nil {
@@ -97,34 +95,6 @@ func parseSort(d *Decoder, c *Command) error {
 		return syntaxf("Expected a sort criterion")
 	}
 	return d.searchCriteria(&a.Search)
-}
-
-// sortReturn reads the RETURN options' list: atoms, PARTIAL with its range.
-func (d *Decoder) sortReturn(a *SortArgs) error {
-	a.Search.HasReturn, a.Search.Return = true, []string{}
-	return d.List(func() error {
-		o, err := d.upperAtom()
-		if err != nil {
-			return err
-		}
-		a.Search.Return = append(a.Search.Return, o)
-		if o != "PARTIAL" {
-			return nil
-		}
-		if err := d.SP(); err != nil {
-			return err
-		}
-		t, err := d.token(isAtomChar, "a partial range")
-		if err != nil {
-			return err
-		}
-		p, ok := parsePartialRange(string(t))
-		if !ok || a.Partial != nil {
-			return syntaxf("Invalid PARTIAL range")
-		}
-		a.Partial = &p
-		return nil
-	})
 }
 
 // parsePartialRange reads "first:last", both positive or both negative.

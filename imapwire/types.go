@@ -106,8 +106,11 @@ type SearchKey struct {
 type SearchArgs struct {
 	Return    []string // RETURN options in upper case; nil: no RETURN
 	HasReturn bool
-	Charset   string
-	Keys      []SearchKey
+	// Partial is the range of the PARTIAL return option (RFC 5267
+	// section 4.4, RFC 9394), nil without it.
+	Partial *PartialRange
+	Charset string
+	Keys    []SearchKey
 }
 
 // StoreArgs is a STORE command.

@@ -27,6 +27,7 @@ import zlib
 PORT = int(sys.argv[1])
 USER, PASS = "bob@example.test", "secret"
 imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+imaplib.Commands.setdefault("CANCELUPDATE", ("SELECTED",))
 failures = 0
 CAPS = []  # after login
 
@@ -737,6 +738,74 @@ def c_esort(cap):
     m.logout()
 
 
+def esearch_lines(m):
+    """The ESEARCH responses imaplib collected since the last call."""
+    _, data = m.response("ESEARCH")
+    return [d for d in data if d]
+
+
+def c_context_search(cap):
+    # RFC 5267 4.3: a SEARCH context on UNSEEN follows another session's
+    # \Seen both ways (REMOVEFROM, ADDTO) at NOOP; CANCELUPDATE ends it;
+    # at most 8 contexts, then NOUPDATE; PARTIAL counts from the end too.
+    m, o = login(), login()
+    m.select("INBOX")
+    o.select("INBOX")
+    m._simple_command("SEARCH", "RETURN", "(UPDATE)", "UNSEEN")
+    es = esearch_lines(m)
+    tag = re.search(rb'\(TAG "([^"]+)"\)', es[0]).group(1).decode() if es else ""
+    check(cap, es and es[0].endswith(b" ALL 2:3"), "SEARCH RETURN (UPDATE) UNSEEN", es)
+    o.store("2", "+FLAGS", r"(\Seen)")
+    m.noop()
+    es = esearch_lines(m)
+    check(cap, es == [b'(TAG "%s") REMOVEFROM (0 2)' % tag.encode()], "REMOVEFROM after another session's \\Seen", es)
+    o.store("2", "-FLAGS", r"(\Seen)")
+    m.noop()
+    es = esearch_lines(m)
+    check(cap, es == [b'(TAG "%s") ADDTO (0 2)' % tag.encode()], "ADDTO after another session's -\\Seen", es)
+    typ, data = m._simple_command("CANCELUPDATE", '"%s"' % tag)
+    check(cap, typ == "OK", "CANCELUPDATE", data)
+    o.store("2", "+FLAGS", r"(\Seen)")
+    m.noop()
+    es = esearch_lines(m)
+    check(cap, es == [], "no updates after CANCELUPDATE", es)
+    o.store("2", "-FLAGS", r"(\Seen)")
+    for _ in range(8):
+        m._simple_command("SEARCH", "RETURN", "(UPDATE COUNT)", "ALL")
+    esearch_lines(m)
+    typ, data = m._simple_command("SEARCH", "RETURN", "(UPDATE COUNT)", "ALL")
+    _, no = m.response("NOUPDATE")  # imaplib files a response code under its name
+    es = esearch_lines(m)
+    check(cap, typ == "OK" and no and no[-1] and no[-1].startswith(b'"') and es and es[-1].endswith(b"COUNT 3"),
+          "a ninth context: NO [NOUPDATE], the COUNT still answered", (typ, no, es))
+    m._simple_command("SEARCH", "RETURN", "(PARTIAL -1:-2)", "ALL")
+    es = esearch_lines(m)
+    check(cap, es and es[-1].endswith(b"PARTIAL (-1:-2 2:3)"), "SEARCH RETURN (PARTIAL -1:-2)", es)
+    o.logout()
+    m.logout()
+
+
+def c_context_sort(cap):
+    # A SORT context gives positions in the sort order: the oldest message
+    # enters last of REVERSE DATE, and leaves from there.
+    m, o = login(), login()
+    m.select("INBOX")
+    o.select("INBOX")
+    m._simple_command("SORT", "RETURN", "(UPDATE COUNT MIN)", "(REVERSE DATE)", "UTF-8", "UNSEEN")
+    es = esearch_lines(m)
+    check(cap, es and es[0].endswith(b" COUNT 2 MIN 3"), "SORT RETURN (UPDATE COUNT MIN) (REVERSE DATE) UNSEEN", es)
+    o.store("1", "-FLAGS", r"(\Seen)")
+    m.noop()
+    es = esearch_lines(m)
+    check(cap, len(es) == 1 and es[0].endswith(b") ADDTO (3 1)"), "ADDTO at the position in the sort order", es)
+    o.store("1", "+FLAGS", r"(\Seen)")
+    m.noop()
+    es = esearch_lines(m)
+    check(cap, len(es) == 1 and es[0].endswith(b") REMOVEFROM (3 1)"), "REMOVEFROM from that position", es)
+    o.logout()
+    m.logout()
+
+
 def c_compress(cap):
     # Z_SYNC_FLUSH as RFC 4978 4 recommends, and Z_PARTIAL_FLUSH, which
     # some clients (mbsync among them) send.
@@ -805,6 +874,8 @@ CASES = {
     "THREAD=ORDEREDSUBJECT": c_thread_orderedsubject,
     "THREAD=REFERENCES": c_thread_references,
     "ESORT": c_esort,
+    "CONTEXT=SEARCH": c_context_search,
+    "CONTEXT=SORT": c_context_sort,
     "COMPRESS=DEFLATE": c_compress,
 }
 
