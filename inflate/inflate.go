@@ -69,12 +69,13 @@ type Reader struct {
 	nbits uint
 	pos   uint
 
-	state  state
-	final  bool   // the current block is the last one
-	stored uint16 // bytes left in the current stored block
-	lcode  *huffman
-	dcode  *huffman
-	dyn    [2]huffman // the codes of the current dynamic block
+	state    state
+	inHeader bool   // past the first bits of a block header, not at its end
+	final    bool   // the current block is the last one
+	stored   uint16 // bytes left in the current stored block
+	lcode    *huffman
+	dcode    *huffman
+	dyn      [2]huffman // the codes of the current dynamic block
 
 	window [windowSize]byte
 	wpos   int // where the next decoded byte goes in window
@@ -102,7 +103,9 @@ func (r *Reader) Reset(in io.ByteReader) {
 // Read decodes into p. It returns as soon as it has some bytes when a
 // block ends or when the input has none buffered; errors of the stream
 // wrap ErrInvalid, and an input that ends before the final block gives
-// io.ErrUnexpectedEOF.
+// io.ErrUnexpectedEOF. An error of the input itself (a read deadline)
+// is returned as it is, and Read may be called again after it unless it
+// came inside a block header.
 func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -111,11 +114,28 @@ func (r *Reader) Read(p []byte) (int, error) {
 		if r.err != nil {
 			return 0, r.err
 		}
-		if err := r.decode(min(len(p), maxUnread)); err != nil && err != errSuspend {
+		err := r.decode(min(len(p), maxUnread))
+		switch {
+		case err == nil || err == errSuspend:
+		case r.retryable(err) && r.unread == 0:
+			return 0, err
+		case r.retryable(err):
+			// The bytes decoded first; the input's error comes again
+			// on the next Read if it lasts.
+		default:
 			r.err = err
 		}
 	}
 	return r.copyOut(p), nil
+}
+
+// retryable reports whether err is the input's (a read deadline, say)
+// and came where decoding can start again: between codes, or inside a
+// code, which is then decoded again from its first bit. Inside a
+// block header, or once the stream is known bad or ended, an error
+// stays.
+func (r *Reader) retryable(err error) bool {
+	return !r.inHeader && err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrInvalid)
 }
 
 // copyOut moves unread bytes from the window into p.
@@ -232,7 +252,17 @@ func (r *Reader) header() error {
 	}
 	r.commit()
 	r.final = v&1 == 1
-	switch v >> 1 {
+	r.inHeader = true
+	if err := r.blockType(v >> 1); err != nil {
+		return err
+	}
+	r.inHeader = false
+	return nil
+}
+
+// blockType reads the rest of a header of block type t.
+func (r *Reader) blockType(t uint) error {
+	switch t {
 	case 0:
 		return r.storedHeader()
 	case 1:

@@ -203,6 +203,69 @@ func TestInteractive(t *testing.T) {
 	}
 }
 
+// flaky fails every other ReadByte with a timeout, as a connection with a
+// read deadline would: outside block headers, or (inHeader) only inside
+// them.
+type flaky struct {
+	data     []byte
+	n        int
+	zr       *Reader
+	inHeader bool
+}
+
+var errTimeout = errors.New("timeout")
+
+func (f *flaky) ReadByte() (byte, error) {
+	f.n++
+	if f.n%2 == 0 && f.zr.inHeader == f.inHeader {
+		return 0, errTimeout
+	}
+	if len(f.data) == 0 {
+		return 0, io.EOF
+	}
+	c := f.data[0]
+	f.data = f.data[1:]
+	return c, nil
+}
+
+// TestInputErrors: an input error between or inside codes is returned
+// and reading goes on after it; inside a block header it stays.
+func TestInputErrors(t *testing.T) {
+	data := sample(50_000)
+	for level := flate.HuffmanOnly; level <= flate.BestCompression; level++ {
+		in := &flaky{data: compress(t, level, data[:100], data[100:])}
+		in.zr = NewReader(in)
+		var got []byte
+		buf := make([]byte, 1000)
+		timeouts := 0
+		for {
+			n, err := in.zr.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err == errTimeout {
+				timeouts++
+				continue
+			}
+			if err != nil {
+				t.Fatalf("level %d: %v", level, err)
+			}
+		}
+		if !bytes.Equal(got, data) || timeouts == 0 {
+			t.Errorf("level %d: %d bytes (want %d), %d timeouts", level, len(got), len(data), timeouts)
+		}
+	}
+	in := &flaky{data: compress(t, flate.BestCompression, data), inHeader: true}
+	in.zr = NewReader(in)
+	buf := make([]byte, 1000)
+	for i := range 3 {
+		if n, err := in.zr.Read(buf); n != 0 || err != errTimeout {
+			t.Fatalf("read %d after an error in a header: %d bytes, %v", i, n, err)
+		}
+	}
+}
+
 // TestInteractivePipe is TestInteractive over an io.Pipe behind a
 // bufio.Reader, as a server reads a connection: the client writes the
 // next command only after the server has read the last one.
