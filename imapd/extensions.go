@@ -5,9 +5,8 @@ import (
 	"io"
 	"net"
 
-	kflate "github.com/klauspost/compress/flate"
-
 	"mailhost/imapwire"
+	"mailhost/inflate"
 )
 
 // cmdGetQuotaRoot answers GETQUOTAROOT (RFC 9208 4.3.2): every folder of
@@ -73,12 +72,12 @@ func cmdCompress(s *session, cmd *imapwire.Command) error {
 	s.release()
 	w, _ := flate.NewWriter(s.conn, flate.DefaultCompression)
 	raw := &rawReader{conn: s.conn, buf: make([]byte, 4096)}
-	// Clients flush with Z_SYNC_FLUSH or Z_PARTIAL_FLUSH (mbsync): the
-	// standard library's reader hands out a block's data only at a
-	// stored block, so a command sent with a partial flush would wait
-	// forever; klauspost's reader returns each block as it ends.
-	r := kflate.NewReaderOpts(raw, kflate.WithPartialBlock())
-	s.conn = &deflateConn{Conn: s.conn, raw: raw, r: r, w: w}
+	// Clients flush with Z_SYNC_FLUSH or Z_PARTIAL_FLUSH (mbsync), which
+	// leaves a command's last bits in the middle of a byte: inflate reads
+	// no bit a command does not need and hands the command out before it
+	// waits for more, where other decoders read ahead into the next one.
+	r := inflate.NewReader(raw)
+	s.conn = &deflateConn{Conn: s.conn, r: r, w: w}
 	s.take()
 	return errSilent
 }
@@ -86,13 +85,13 @@ func cmdCompress(s *session, cmd *imapwire.Command) error {
 // deflateConn is a connection under COMPRESS=DEFLATE.
 type deflateConn struct {
 	net.Conn
-	raw *rawReader
-	r   io.ReadCloser
-	w   *flate.Writer
+	r *inflate.Reader
+	w *flate.Writer
 }
 
 // rawReader buffers the compressed bytes under the decompressor: it is
-// an io.ByteReader, so flate adds no buffer of its own.
+// an io.ByteReader, and tells how much it holds (inflate.Buffered), so
+// that the decompressor hands out a command before it reads on.
 type rawReader struct {
 	conn net.Conn
 	buf  []byte
@@ -112,16 +111,8 @@ func (b *rawReader) fill() error {
 	return err
 }
 
-func (b *rawReader) Read(p []byte) (int, error) {
-	if b.r == b.w {
-		if err := b.fill(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, b.buf[b.r:b.w])
-	b.r += n
-	return n, nil
-}
+// Buffered is the number of compressed bytes read and not taken yet.
+func (b *rawReader) Buffered() int { return b.w - b.r }
 
 func (b *rawReader) ReadByte() (byte, error) {
 	if b.r == b.w {
@@ -134,17 +125,9 @@ func (b *rawReader) ReadByte() (byte, error) {
 	return c, nil
 }
 
-// Read returns decompressed bytes. Reading block by block, the
-// decompressor answers an empty block (the end of a client's
-// Z_PARTIAL_FLUSH) with no bytes and no error: read on, so that callers
-// (waitFirst's one-byte read among them) never take that for data.
+// Read returns decompressed bytes.
 func (c *deflateConn) Read(p []byte) (int, error) {
-	for {
-		n, err := c.r.Read(p)
-		if n > 0 || err != nil || len(p) == 0 {
-			return n, err
-		}
-	}
+	return c.r.Read(p)
 }
 
 // Write compresses p and flushes (a sync flush, so that the client can
@@ -155,9 +138,4 @@ func (c *deflateConn) Write(p []byte) (int, error) {
 		return n, err
 	}
 	return n, c.w.Flush()
-}
-
-func (c *deflateConn) Close() error {
-	c.r.Close()
-	return c.Conn.Close()
 }

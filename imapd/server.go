@@ -138,16 +138,7 @@ func New(opts Options) *Server {
 // baseCaps are the capabilities of every state; see session.capabilities.
 const baseCaps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " +
 	"CHILDREN SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE " +
-	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE " + sortCaps
-
-// COMPRESS=DEFLATE (RFC 4978, cmdCompress) works with Z_SYNC_FLUSH and
-// Z_PARTIAL_FLUSH clients (TestCompressDeflate) but is not advertised yet:
-// with mbsync 1.4 (Z_PARTIAL_FLUSH) a session stalls now and then in
-// waitFirst, the decompressor inside a block's Huffman decoding waiting
-// for bytes (a goroutine dump shows huffmanBlockDecoder → ReadByte): a
-// partial flush does not byte-align the stream, and the decoder reads
-// ahead more bits than the last codes need, so it waits for the client's
-// next command, which comes only after our answer.
+	"BINARY UTF8=ACCEPT MULTIAPPEND WITHIN PREVIEW QUOTA QUOTA=RES-STORAGE COMPRESS=DEFLATE " + sortCaps
 
 // refusal is the greeting of a client over its connection limit: BYE
 // instead of OK (RFC 9051 7.1.5), over TLS on the imaps listener.
