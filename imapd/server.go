@@ -46,6 +46,8 @@ type Backend interface {
 	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
 	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,
 		rename func(oldName, key string, flags []string) string) ([]store.FlagChange, error)
+	IMAPFlagsWouldChange(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp,
+		flags, keywords []string) (bool, error)
 	IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]store.Expunged, error)
 	IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
 		msgs []store.NewIMAPMessage) ([]uint32, uint32, []store.Expunged, error)
