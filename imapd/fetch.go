@@ -14,6 +14,7 @@ import (
 
 	"mailhost/imapwire"
 	"mailhost/maildir"
+	"mailhost/mailheader"
 	"mailhost/store"
 )
 
@@ -31,6 +32,22 @@ func cmdFetch(s *session, cmd *imapwire.Command) error {
 		return err
 	}
 	return s.fetchUIDs(uids, items)
+}
+
+// headerItemsOnly reports whether the message's bytes a FETCH needs are
+// those of its top-level header alone: ENVELOPE and BODY[HEADER.FIELDS
+// (NOT)] of the message.
+func headerItemsOnly(it *imapwire.FetchItems) bool {
+	if it.Body || it.BodyStructure || len(it.BinarySize) > 0 || it.Preview {
+		return false
+	}
+	for i := range it.Sections {
+		sec := &it.Sections[i]
+		if sec.Binary || len(sec.Part) > 0 || (sec.Specifier != "HEADER.FIELDS" && sec.Specifier != "HEADER.FIELDS.NOT") {
+			return false
+		}
+	}
+	return true
 }
 
 // flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
@@ -135,20 +152,43 @@ type msgFile struct {
 	name string
 	f    *os.File
 	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
+	// cache holds headers parsed before, under ck (nil: none).
+	cache *hdrCache
+	ck    hdrKey
+}
+
+// newMsgFile returns the file of m in the selected folder, with the
+// server's header cache.
+func (s *session) newMsgFile(m *store.IMAPMessage) *msgFile {
+	sel := s.sel
+	return &msgFile{dir: sel.dir, name: m.Filename, cache: s.srv.hdrs,
+		ck: hdrKey{folder: sel.folder.ID, uid: m.UID, key: m.Key}}
+}
+
+// cachedHeader reports whether the header cache has the message's header
+// (and takes it).
+func (mf *msgFile) cachedHeader() bool {
+	if mf.hdr == nil {
+		mf.hdr = mf.cache.get(mf.ck)
+	}
+	return mf.hdr != nil
 }
 
 // header returns the message's parsed top-level header.
 func (mf *msgFile) header() (textproto.Header, error) {
-	if mf.hdr != nil {
+	if mf.cachedHeader() {
 		return *mf.hdr, nil
 	}
 	r, err := mf.reader()
 	if err != nil {
 		return textproto.Header{}, err
 	}
-	h := readHeader(r)
-	mf.hdr = &h
-	return h, nil
+	mh := mailheader.Read(r)
+	mf.hdr = &mh.Header
+	if mh.Err == nil {
+		mf.cache.put(mf.ck, mf.hdr, mh.Size)
+	}
+	return mh.Header, nil
 }
 
 func (mf *msgFile) reader() (io.Reader, error) {
@@ -189,11 +229,16 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	if seq == 0 {
 		return nil
 	}
-	mf := &msgFile{dir: sel.dir, name: m.Filename}
+	mf := s.newMsgFile(m)
 	defer mf.close()
 	// Open the file before writing anything, so a message whose file has
-	// vanished is skipped rather than half written.
+	// vanished is skipped rather than half written. Items answered from a
+	// cached header need no file (a file gone since means the message was
+	// expunged meanwhile, and its data may still be sent: RFC 2180 4.1.2).
 	needsBytes := it.Envelope || it.Body || it.BodyStructure || len(it.Sections) > 0 || len(it.BinarySize) > 0 || it.Preview
+	if needsBytes && headerItemsOnly(it) && mf.cachedHeader() {
+		needsBytes = false
+	}
 	var vsize int64
 	if needsBytes || it.RFC822Size {
 		var err error

@@ -121,6 +121,7 @@ type Server struct {
 	conns map[*session]struct{}
 	wg    sync.WaitGroup
 	caps  string // the capabilities of an authenticated session
+	hdrs  *hdrCache
 }
 
 // New returns a server; bind it with Listen, run it with Serve.
@@ -132,7 +133,7 @@ func New(opts Options) *Server {
 		opts.AppendLimit = 1<<32 - 1
 	}
 	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
-		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}}
+		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}, hdrs: newHdrCache()}
 	s.caps = baseCaps + syncCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
 	return s
 }
