@@ -502,18 +502,26 @@ func (padding) Read(p []byte) (int, error) {
 // headerFields serializes the fields of h named in the section's list
 // (HEADER.FIELDS) or not in it (.NOT), then the blank line (RFC 3501
 // 6.4.5).
+//
+// The fields are copied as read (textproto.WriteHeader's bytes), without
+// copying the header to delete the others; h is not changed, so a header
+// shared by sessions (hdrCache) can be used.
 func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
 	not := sec.Specifier == "HEADER.FIELDS.NOT"
-	h = h.Copy()
+	var buf bytes.Buffer
 	for f := h.Fields(); f.Next(); {
 		k := f.Key()
 		named := slices.ContainsFunc(sec.Fields, func(s string) bool { return strings.EqualFold(s, k) })
 		if named == not {
-			f.Del()
+			continue
 		}
+		raw, err := f.Raw()
+		if err != nil { // as WriteHeader: stop at a field it cannot write
+			return buf.Bytes()
+		}
+		buf.Write(raw)
 	}
-	var buf bytes.Buffer
-	textproto.WriteHeader(&buf, h)
+	buf.WriteString("\r\n")
 	return buf.Bytes()
 }
 
