@@ -34,22 +34,6 @@ func cmdFetch(s *session, cmd *imapwire.Command) error {
 	return s.fetchUIDs(uids, items)
 }
 
-// headerItemsOnly reports whether the message's bytes a FETCH needs are
-// those of its top-level header alone: ENVELOPE and BODY[HEADER.FIELDS
-// (NOT)] of the message.
-func headerItemsOnly(it *imapwire.FetchItems) bool {
-	if it.Body || it.BodyStructure || len(it.BinarySize) > 0 || it.Preview {
-		return false
-	}
-	for i := range it.Sections {
-		sec := &it.Sections[i]
-		if sec.Binary || len(sec.Part) > 0 || (sec.Specifier != "HEADER.FIELDS" && sec.Specifier != "HEADER.FIELDS.NOT") {
-			return false
-		}
-	}
-	return true
-}
-
 // flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
 func flagsOnly(it *imapwire.FetchItems) bool {
 	return !(it.InternalDate || it.RFC822Size || it.Envelope || it.Body || it.BodyStructure || it.ModSeq ||
@@ -152,26 +136,67 @@ type msgFile struct {
 	name string
 	f    *os.File
 	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
-	// cache holds headers parsed before, under ck (nil: none).
-	cache *hdrCache
-	ck    hdrKey
+	// caches hold what was parsed before, under ck (nil: none).
+	caches *msgCaches
+	ck     hdrKey
 }
 
 // newMsgFile returns the file of m in the selected folder, with the
 // server's header cache.
 func (s *session) newMsgFile(m *store.IMAPMessage) *msgFile {
 	sel := s.sel
-	return &msgFile{dir: sel.dir, name: m.Filename, cache: s.srv.hdrs,
+	return &msgFile{dir: sel.dir, name: m.Filename, caches: s.srv.caches,
 		ck: hdrKey{folder: sel.folder.ID, uid: m.UID, key: m.Key}}
 }
 
 // cachedHeader reports whether the header cache has the message's header
 // (and takes it).
 func (mf *msgFile) cachedHeader() bool {
-	if mf.hdr == nil {
-		mf.hdr = mf.cache.get(mf.ck)
+	if mf.hdr == nil && mf.caches != nil {
+		mf.hdr, _ = mf.caches.hdrs.get(mf.ck)
 	}
 	return mf.hdr != nil
+}
+
+// structure returns the message's body structure, computed once.
+func (mf *msgFile) structure() (*imapwire.BodyStructure, error) {
+	if mf.caches != nil {
+		if bs, ok := mf.caches.structs.get(mf.ck); ok {
+			return bs, nil
+		}
+	}
+	r, err := mf.reader()
+	if err != nil {
+		return nil, err
+	}
+	bs := bodyStructure(r)
+	if mf.caches != nil {
+		mf.caches.structs.put(mf.ck, bs, structCost(bs))
+	}
+	return bs, nil
+}
+
+// cachedFor reports whether the caches answer every item of it that
+// needs the message's bytes: no file needs opening.
+func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
+	if len(it.BinarySize) > 0 || it.Preview || mf.caches == nil {
+		return false
+	}
+	for i := range it.Sections {
+		sec := &it.Sections[i]
+		if sec.Binary || len(sec.Part) > 0 || (sec.Specifier != "HEADER.FIELDS" && sec.Specifier != "HEADER.FIELDS.NOT") {
+			return false
+		}
+	}
+	if (it.Envelope || len(it.Sections) > 0) && !mf.cachedHeader() {
+		return false
+	}
+	if it.Body || it.BodyStructure {
+		if _, ok := mf.caches.structs.get(mf.ck); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // header returns the message's parsed top-level header.
@@ -185,8 +210,8 @@ func (mf *msgFile) header() (textproto.Header, error) {
 	}
 	mh := mailheader.Read(r)
 	mf.hdr = &mh.Header
-	if mh.Err == nil {
-		mf.cache.put(mf.ck, mf.hdr, mh.Size)
+	if mh.Err == nil && mf.caches != nil {
+		mf.caches.hdrs.put(mf.ck, mf.hdr, mh.Size)
 	}
 	return mh.Header, nil
 }
@@ -232,11 +257,11 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	mf := s.newMsgFile(m)
 	defer mf.close()
 	// Open the file before writing anything, so a message whose file has
-	// vanished is skipped rather than half written. Items answered from a
-	// cached header need no file (a file gone since means the message was
+	// vanished is skipped rather than half written. Items answered from the
+	// caches need no file (a file gone since means the message was
 	// expunged meanwhile, and its data may still be sent: RFC 2180 4.1.2).
 	needsBytes := it.Envelope || it.Body || it.BodyStructure || len(it.Sections) > 0 || len(it.BinarySize) > 0 || it.Preview
-	if needsBytes && headerItemsOnly(it) && mf.cachedHeader() {
+	if needsBytes && mf.cachedFor(it) {
 		needsBytes = false
 	}
 	var vsize int64
@@ -302,11 +327,10 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 		ferr = errors.Join(ferr, err)
 	}
 	if it.Body || it.BodyStructure {
-		r, err := mf.reader()
+		bs, err := mf.structure()
 		if err != nil {
 			return s.internal("fetch: read message", err)
 		}
-		bs := bodyStructure(r)
 		if it.BodyStructure {
 			item("BODYSTRUCTURE ").BodyStructure(bs, true)
 		}

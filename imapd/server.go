@@ -118,11 +118,11 @@ type Server struct {
 	connID          atomic.Uint64
 	ctx             context.Context // of Serve: sessions' contexts derive from it
 
-	mu    sync.Mutex
-	conns map[*session]struct{}
-	wg    sync.WaitGroup
-	caps  string // the capabilities of an authenticated session
-	hdrs  *hdrCache
+	mu     sync.Mutex
+	conns  map[*session]struct{}
+	wg     sync.WaitGroup
+	caps   string // the capabilities of an authenticated session
+	caches *msgCaches
 }
 
 // New returns a server; bind it with Listen, run it with Serve.
@@ -134,7 +134,7 @@ func New(opts Options) *Server {
 		opts.AppendLimit = 1<<32 - 1
 	}
 	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
-		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}, hdrs: newHdrCache()}
+		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}, caches: newMsgCaches()}
 	s.caps = baseCaps + syncCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
 	return s
 }
