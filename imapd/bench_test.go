@@ -88,6 +88,21 @@ func BenchmarkIMAP10kSearch(b *testing.B) {
 // (FETCH of flags, of a header, STORE, NOOP, STATUS); it reports
 // commands per second.
 func BenchmarkIMAPCommands(b *testing.B) {
+	benchCommands(b, "f1 FETCH 1:* (FLAGS)\r\nf2 UID FETCH 1:10 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])\r\n"+
+		"f3 STORE 5 +FLAGS (\\Seen)\r\nf4 NOOP\r\nf5 STATUS Sent (MESSAGES UNSEEN)\r\n", 5)
+}
+
+// BenchmarkIMAPFetchStructure is BenchmarkIMAPCommands with the FETCHes
+// of a message list: envelopes and body structures of a range, as
+// bench/imap-stress.sh's mix sends them.
+func BenchmarkIMAPFetchStructure(b *testing.B) {
+	benchCommands(b, "f1 FETCH 1:30 (UID RFC822.SIZE FLAGS INTERNALDATE ENVELOPE)\r\n"+
+		"f2 FETCH 11:30 (UID BODYSTRUCTURE)\r\nf5 NOOP\r\n", 3)
+}
+
+// benchCommands runs script (its last command tagged f5) in a loop on 20
+// clients in parallel and reports commands per second.
+func benchCommands(b *testing.B, script string, perScript int) {
 	e := newEnv(b)
 	e.addMailbox(b, "bench@example.test", "secret", 0)
 	c := e.dial(b, e.nodes[0], "bench@example.test", "secret", nil)
@@ -95,9 +110,6 @@ func BenchmarkIMAPCommands(b *testing.B) {
 		appendMsg(b, c, "INBOX", testMsg)
 	}
 	const clients = 20
-	script := "f1 FETCH 1:* (FLAGS)\r\nf2 UID FETCH 1:10 (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])\r\n" +
-		"f3 STORE 5 +FLAGS (\\Seen)\r\nf4 NOOP\r\nf5 STATUS Sent (MESSAGES UNSEEN)\r\n"
-	const perScript = 5
 	conns := make([]*raw, clients)
 	for i := range conns {
 		conns[i] = dialRaw(b, e.nodes[0].addr)

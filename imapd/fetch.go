@@ -14,6 +14,7 @@ import (
 
 	"mailhost/imapwire"
 	"mailhost/maildir"
+	"mailhost/mailheader"
 	"mailhost/store"
 )
 
@@ -135,20 +136,84 @@ type msgFile struct {
 	name string
 	f    *os.File
 	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
+	// caches hold what was parsed before, under ck (nil: none).
+	caches *msgCaches
+	ck     hdrKey
+}
+
+// newMsgFile returns the file of m in the selected folder, with the
+// server's header cache.
+func (s *session) newMsgFile(m *store.IMAPMessage) *msgFile {
+	sel := s.sel
+	return &msgFile{dir: sel.dir, name: m.Filename, caches: s.srv.caches,
+		ck: hdrKey{folder: sel.folder.ID, uid: m.UID, key: m.Key}}
+}
+
+// cachedHeader reports whether the header cache has the message's header
+// (and takes it).
+func (mf *msgFile) cachedHeader() bool {
+	if mf.hdr == nil && mf.caches != nil {
+		mf.hdr, _ = mf.caches.hdrs.get(mf.ck)
+	}
+	return mf.hdr != nil
+}
+
+// structure returns the message's body structure, computed once.
+func (mf *msgFile) structure() (*imapwire.BodyStructure, error) {
+	if mf.caches != nil {
+		if bs, ok := mf.caches.structs.get(mf.ck); ok {
+			return bs, nil
+		}
+	}
+	r, err := mf.reader()
+	if err != nil {
+		return nil, err
+	}
+	bs := bodyStructure(r)
+	if mf.caches != nil {
+		mf.caches.structs.put(mf.ck, bs, structCost(bs))
+	}
+	return bs, nil
+}
+
+// cachedFor reports whether the caches answer every item of it that
+// needs the message's bytes: no file needs opening.
+func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
+	if len(it.BinarySize) > 0 || it.Preview || mf.caches == nil {
+		return false
+	}
+	for i := range it.Sections {
+		sec := &it.Sections[i]
+		if sec.Binary || len(sec.Part) > 0 || (sec.Specifier != "HEADER.FIELDS" && sec.Specifier != "HEADER.FIELDS.NOT") {
+			return false
+		}
+	}
+	if (it.Envelope || len(it.Sections) > 0) && !mf.cachedHeader() {
+		return false
+	}
+	if it.Body || it.BodyStructure {
+		if _, ok := mf.caches.structs.get(mf.ck); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // header returns the message's parsed top-level header.
 func (mf *msgFile) header() (textproto.Header, error) {
-	if mf.hdr != nil {
+	if mf.cachedHeader() {
 		return *mf.hdr, nil
 	}
 	r, err := mf.reader()
 	if err != nil {
 		return textproto.Header{}, err
 	}
-	h := readHeader(r)
-	mf.hdr = &h
-	return h, nil
+	mh := mailheader.Read(r)
+	mf.hdr = &mh.Header
+	if mh.Err == nil && mf.caches != nil {
+		mf.caches.hdrs.put(mf.ck, mf.hdr, mh.Size)
+	}
+	return mh.Header, nil
 }
 
 func (mf *msgFile) reader() (io.Reader, error) {
@@ -189,11 +254,16 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	if seq == 0 {
 		return nil
 	}
-	mf := &msgFile{dir: sel.dir, name: m.Filename}
+	mf := s.newMsgFile(m)
 	defer mf.close()
 	// Open the file before writing anything, so a message whose file has
-	// vanished is skipped rather than half written.
+	// vanished is skipped rather than half written. Items answered from the
+	// caches need no file (a file gone since means the message was
+	// expunged meanwhile, and its data may still be sent: RFC 2180 4.1.2).
 	needsBytes := it.Envelope || it.Body || it.BodyStructure || len(it.Sections) > 0 || len(it.BinarySize) > 0 || it.Preview
+	if needsBytes && mf.cachedFor(it) {
+		needsBytes = false
+	}
 	var vsize int64
 	if needsBytes || it.RFC822Size {
 		var err error
@@ -257,11 +327,10 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 		ferr = errors.Join(ferr, err)
 	}
 	if it.Body || it.BodyStructure {
-		r, err := mf.reader()
+		bs, err := mf.structure()
 		if err != nil {
 			return s.internal("fetch: read message", err)
 		}
-		bs := bodyStructure(r)
 		if it.BodyStructure {
 			item("BODYSTRUCTURE ").BodyStructure(bs, true)
 		}
@@ -457,18 +526,26 @@ func (padding) Read(p []byte) (int, error) {
 // headerFields serializes the fields of h named in the section's list
 // (HEADER.FIELDS) or not in it (.NOT), then the blank line (RFC 3501
 // 6.4.5).
+//
+// The fields are copied as read (textproto.WriteHeader's bytes), without
+// copying the header to delete the others; h is not changed, so a header
+// shared by sessions (hdrCache) can be used.
 func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
 	not := sec.Specifier == "HEADER.FIELDS.NOT"
-	h = h.Copy()
+	var buf bytes.Buffer
 	for f := h.Fields(); f.Next(); {
 		k := f.Key()
 		named := slices.ContainsFunc(sec.Fields, func(s string) bool { return strings.EqualFold(s, k) })
 		if named == not {
-			f.Del()
+			continue
 		}
+		raw, err := f.Raw()
+		if err != nil { // as WriteHeader: stop at a field it cannot write
+			return buf.Bytes()
+		}
+		buf.Write(raw)
 	}
-	var buf bytes.Buffer
-	textproto.WriteHeader(&buf, h)
+	buf.WriteString("\r\n")
 	return buf.Bytes()
 }
 

@@ -271,6 +271,17 @@ func cmdStatus(s *session, cmd *imapwire.Command) error {
 	if err != nil {
 		return err
 	}
+	if slices.ContainsFunc(a.Items, isCountItem) {
+		// The folder and its counts in one round trip.
+		f, st, err := s.srv.opts.Backend.IMAPFolderStatus(s.ctx, s.acct.MailboxID, canonName(name))
+		if errors.Is(err, store.ErrNotFound) {
+			return errNoSuchFolder
+		}
+		if err != nil {
+			return s.internal("folder", err)
+		}
+		return s.writeStatus(f, &st, a.Items)
+	}
 	f, err := s.folder(name)
 	if err != nil {
 		return err
@@ -278,8 +289,23 @@ func cmdStatus(s *session, cmd *imapwire.Command) error {
 	return s.status(f, a.Items)
 }
 
+// isCountItem reports whether a STATUS item counts the folder's messages.
+func isCountItem(item string) bool {
+	switch item {
+	case "MESSAGES", "UNSEEN", "DELETED", "SIZE", "RECENT":
+		return true
+	}
+	return false
+}
+
 // status writes the STATUS response of f.
 func (s *session) status(f store.IMAPFolder, items []string) error {
+	return s.writeStatus(f, nil, items)
+}
+
+// writeStatus writes the STATUS response of f, with its counts when known
+// (nil: read when an item needs them).
+func (s *session) writeStatus(f store.IMAPFolder, counts *store.IMAPFolderStatus, items []string) error {
 	var st store.IMAPFolderStatus
 	need := false
 	for _, it := range items {
@@ -293,7 +319,9 @@ func (s *session) status(f store.IMAPFolder, items []string) error {
 			return imapErr("BAD", "", "Unknown STATUS item "+it)
 		}
 	}
-	if need {
+	if need && counts != nil {
+		st = *counts
+	} else if need {
 		var err error
 		if st, err = s.srv.opts.Backend.IMAPStatus(s.ctx, f.ID); err != nil {
 			return s.internal("status", err)

@@ -59,7 +59,7 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		if seq == 0 {
 			continue // arrived after the client's view; not reported yet
 		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: &msgFile{dir: sel.dir, name: m.Filename}}
+		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m)}
 		ok := mt.matchAll(keys)
 		mt.mf.close()
 		if !ok {
@@ -152,10 +152,7 @@ type matcher struct {
 
 func (mt *matcher) hdr() textproto.Header {
 	if mt.header == nil {
-		var h textproto.Header
-		if r, err := mt.mf.reader(); err == nil {
-			h = readHeader(r)
-		}
+		h, _ := mt.mf.header() // none when the file is gone
 		mt.header = &h
 	}
 	return *mt.header

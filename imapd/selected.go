@@ -115,6 +115,28 @@ func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
 	return flags, sel.msgKw[sel.uids[i]]
 }
 
+// flagsPresumablySet reports whether the cache says a STORE of op with
+// system flags (canonical spelling) changes none of uids: a hint only, for
+// +FLAGS and -FLAGS of system flags; keywords and FLAGS (replace) are
+// never presumed unchanged.
+func (sel *selected) flagsPresumablySet(uids []uint32, op store.FlagOp, system, keywords []string) bool {
+	if len(keywords) > 0 || op == store.FlagsSet {
+		return false
+	}
+	want := bitsOf(system)
+	for _, uid := range uids {
+		i, ok := slices.BinarySearch(sel.uids, uid)
+		if !ok {
+			return false
+		}
+		have := sel.msgFlags[i] & want
+		if (op == store.FlagsAdd && have != want) || (op == store.FlagsDel && have != 0) {
+			return false
+		}
+	}
+	return true
+}
+
 func (sel *selected) close() {
 	if sel.sub != nil {
 		sel.sub.Close()

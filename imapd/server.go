@@ -38,6 +38,7 @@ type Backend interface {
 	RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error
 	SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error
 	IMAPStatus(ctx context.Context, folderID int64) (store.IMAPFolderStatus, error)
+	IMAPFolderStatus(ctx context.Context, mailboxID int64, name string) (store.IMAPFolder, store.IMAPFolderStatus, error)
 	IMAPMailboxUsage(ctx context.Context, mailboxID int64) (quota, used int64, err error)
 
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
@@ -46,6 +47,8 @@ type Backend interface {
 	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
 	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,
 		rename func(oldName, key string, flags []string) string) ([]store.FlagChange, error)
+	IMAPFlagsWouldChange(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp,
+		flags, keywords []string) (bool, error)
 	IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]store.Expunged, error)
 	IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder int64, srcUIDs []uint32,
 		msgs []store.NewIMAPMessage) ([]uint32, uint32, []store.Expunged, error)
@@ -115,10 +118,11 @@ type Server struct {
 	connID          atomic.Uint64
 	ctx             context.Context // of Serve: sessions' contexts derive from it
 
-	mu    sync.Mutex
-	conns map[*session]struct{}
-	wg    sync.WaitGroup
-	caps  string // the capabilities of an authenticated session
+	mu     sync.Mutex
+	conns  map[*session]struct{}
+	wg     sync.WaitGroup
+	caps   string // the capabilities of an authenticated session
+	caches *msgCaches
 }
 
 // New returns a server; bind it with Listen, run it with Serve.
@@ -130,7 +134,7 @@ func New(opts Options) *Server {
 		opts.AppendLimit = 1<<32 - 1
 	}
 	s := &Server{opts: opts, log: opts.Log, ctx: context.Background(),
-		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}}
+		limiter: connlimit.New(opts.MaxConnsPerClient, nil), conns: map[*session]struct{}{}, caches: newMsgCaches()}
 	s.caps = baseCaps + syncCaps + " APPENDLIMIT=" + strconv.FormatInt(opts.AppendLimit, 10)
 	return s
 }

@@ -66,6 +66,17 @@ func (s *session) storeFlagsIf(sel *selected, uids []uint32, unchangedSince int6
 		return name
 	}
 	b := s.srv.opts.Backend
+	if unchangedSince < 0 && sel.flagsPresumablySet(uids, op, system, keywords) {
+		// The cache says nothing changes: one read without locks confirms
+		// it, instead of a transaction that queues on the folder's lock.
+		change, err := b.IMAPFlagsWouldChange(s.ctx, sel.folder.ID, uids, op, system, keywords)
+		if err != nil {
+			return nil, nil, s.internal("store flags", err)
+		}
+		if !change {
+			return nil, nil, nil
+		}
+	}
 	var changes []store.FlagChange
 	var modified []uint32
 	if unchangedSince < 0 {

@@ -180,6 +180,26 @@ func (s *Store) IMAPStatus(ctx context.Context, folderID int64) (IMAPFolderStatu
 	return st, translate(err, "folder status")
 }
 
+// IMAPFolderStatus is IMAPFolder and IMAPStatus in one query (one round
+// trip for a STATUS of counts), both from the same snapshot.
+func (s *Store) IMAPFolderStatus(ctx context.Context, mailboxID int64, name string) (IMAPFolder, IMAPFolderStatus, error) {
+	var f IMAPFolder
+	var st IMAPFolderStatus
+	var uv, un, n, unseen, deleted, recent int64
+	err := s.pool.QueryRow(ctx, `SELECT `+imapFolderCols+`, c.n, c.unseen, c.deleted, c.recent, c.size
+		FROM folders, LATERAL (SELECT count(*) AS n,
+				count(*) FILTER (WHERE NOT '\Seen' = ANY(m.flags)) AS unseen,
+				count(*) FILTER (WHERE '\Deleted' = ANY(m.flags)) AS deleted,
+				count(*) FILTER (WHERE m.uid > folders.recent_uid) AS recent,
+				coalesce(sum(m.size), 0) AS size
+			FROM messages m WHERE m.folder_id = folders.id) c
+		WHERE mailbox_id = $1 AND name = $2`, mailboxID, name).Scan(&f.ID, &f.MailboxID, &f.Name, &uv, &un,
+		&f.HighestModSeq, &f.SpecialUse, &f.Subscribed, &f.ObjectID, &n, &unseen, &deleted, &recent, &st.Size)
+	f.UIDValidity, f.UIDNext = uint32(uv), uint32(min(un, 1<<32-1))
+	st.Messages, st.Unseen, st.Deleted, st.Recent = uint32(n), uint32(unseen), uint32(deleted), uint32(recent)
+	return f, st, translate(err, "folder status")
+}
+
 // IMAPMailboxUsage returns a mailbox's quota and usage in bytes.
 func (s *Store) IMAPMailboxUsage(ctx context.Context, mailboxID int64) (quota, used int64, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT quota_bytes, used_bytes FROM mailboxes WHERE id = $1`, mailboxID).Scan(&quota, &used)

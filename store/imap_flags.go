@@ -165,3 +165,22 @@ func applyFlags(have []string, op FlagOp, change []string) []string {
 	}
 	return out
 }
+
+// IMAPFlagsWouldChange reports whether IMAPStoreFlags with these arguments
+// would change any message, from one read of the rows without locks or a
+// transaction. A STORE that would change nothing can skip the locked
+// transaction: the read is a consistent snapshot, so answering from it
+// orders the STORE at that moment, as a STORE finding the flags already
+// set does. No rows (all expunged, or the folder gone) count as a change,
+// so that IMAPStoreFlags reports what it reports for those.
+func (s *Store) IMAPFlagsWouldChange(ctx context.Context, folderID int64, uids []uint32, op FlagOp,
+	flags, keywords []string) (bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
+		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
+	msgs, err := collectIMAPMessages(rows, err, "store flags: check")
+	if err != nil || len(msgs) == 0 {
+		return true, err
+	}
+	keep := func(name, _ string, _ []string) string { return name }
+	return len(flagChanges(msgs, op, flags, keywords, keep)) > 0, nil
+}
