@@ -234,12 +234,18 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.log.Info("second factor enabled through the web panel", "kind", me.kind, "remote", remoteAddr(r))
+	h.showCodes(w, r, me, "Second factor on", codes)
+}
+
+// showCodes starts the request's new session (the change ended the
+// account's sessions) and shows the recovery codes, this once.
+func (h *Handler) showCodes(w http.ResponseWriter, r *http.Request, me selfTOTP, title string, codes []string) {
 	if err := h.startSession(w, r, me.kind, me.acct.AdminID, me.acct.MailboxID); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.Info("second factor enabled through the web panel", "kind", me.kind, "remote", remoteAddr(r))
-	h.render(w, r, http.StatusOK, "totp.html", &view{Title: "Second factor on", Nav: me.nav, Form: newForm(nil),
+	h.render(w, r, http.StatusOK, "totp.html", &view{Title: title, Nav: me.nav, Form: newForm(nil),
 		D: totpPage{Base: me.base, State: admin.SecondFactorView{Enabled: true, RecoveryCodesLeft: len(codes)}, Codes: codes}})
 }
 
@@ -273,13 +279,8 @@ func (h *Handler) totpRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.startSession(w, r, me.kind, me.acct.AdminID, me.acct.MailboxID); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	h.log.Info("new recovery codes through the web panel", "kind", me.kind, "remote", remoteAddr(r))
-	h.render(w, r, http.StatusOK, "totp.html", &view{Title: "New recovery codes", Nav: me.nav, Form: newForm(nil),
-		D: totpPage{Base: me.base, State: admin.SecondFactorView{Enabled: true, RecoveryCodesLeft: len(codes)}, Codes: codes}})
+	h.showCodes(w, r, me, "New recovery codes", codes)
 }
 
 // totpDisable turns the second factor off with the password and a code;
