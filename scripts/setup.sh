@@ -39,8 +39,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# Only postfix's smtp-sink is wanted: "No configuration" keeps the
 	# package from setting up (and starting) a mail server on port 25.
 	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+	# No daemon is wanted from these packages (Dovecot's would take ports
+	# 143 and 993): a policy-rc.d that refuses every start keeps their
+	# install scripts from starting one, also where no init system runs.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		trap '$SUDO rm -f "$policy"' EXIT
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+	fi
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	if [ -n "$policy" ]; then $SUDO rm -f "$policy"; fi
 fi
 
 # Never leave a Postfix daemon holding port 25 (installed here or before).
