@@ -266,21 +266,31 @@ func (h *Handler) totpRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	me := self(r)
 	f := newForm(r)
 	codes, err := h.svc.RegenerateRecoveryCodes(r.Context(), me.acct, f.secret("current_password"), f.secret("code"), remoteAddr(r))
-	if admin.KindOf(err) == admin.Throttled {
-		f.Error = "Too many wrong passwords or codes. Try again later."
-		h.renderNewCodes(w, r, http.StatusTooManyRequests, f)
-		return
-	}
-	if f.fail(err) {
-		h.renderNewCodes(w, r, f.Status(), f)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
+	if h.proofRefused(w, r, f, err, h.renderNewCodes) {
 		return
 	}
 	h.log.Info("new recovery codes through the web panel", "kind", me.kind, "remote", remoteAddr(r))
 	h.showCodes(w, r, me, "New recovery codes", codes)
+}
+
+// proofRefused answers a change that needed the password and a code when
+// the service refused it: too many wrong tries, wrong fields (the form
+// again through again, with the errors), or a failure. It reports
+// whether it answered.
+func (h *Handler) proofRefused(w http.ResponseWriter, r *http.Request, f *form, err error,
+	again func(http.ResponseWriter, *http.Request, int, *form)) bool {
+	switch {
+	case err == nil:
+		return false
+	case admin.KindOf(err) == admin.Throttled:
+		f.Error = "Too many wrong passwords or codes. Try again later."
+		again(w, r, http.StatusTooManyRequests, f)
+	case f.fail(err):
+		again(w, r, f.Status(), f)
+	default:
+		h.fail(w, r, err)
+	}
+	return true
 }
 
 // totpDisable turns the second factor off with the password and a code;
@@ -289,17 +299,7 @@ func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 	me := self(r)
 	f := newForm(r)
 	err := h.svc.DisableTOTP(r.Context(), me.acct, f.secret("current_password"), f.secret("code"), remoteAddr(r))
-	if admin.KindOf(err) == admin.Throttled {
-		f.Error = "Too many wrong passwords or codes. Try again later."
-		h.renderTOTP(w, r, http.StatusTooManyRequests, f)
-		return
-	}
-	if f.fail(err) {
-		h.renderTOTP(w, r, f.Status(), f)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
+	if h.proofRefused(w, r, f, err, h.renderTOTP) {
 		return
 	}
 	if err := h.startSession(w, r, me.kind, me.acct.AdminID, me.acct.MailboxID); err != nil {
