@@ -216,17 +216,7 @@ func parseSelect(d *Decoder, c *Command) error {
 		return err
 	}
 	c.Args = &a
-	if d.AtEOL() {
-		return nil
-	}
-	if err := d.SP(); err != nil {
-		return err
-	}
-	return d.List(func() error {
-		p, err := d.upperAtom()
-		if err != nil {
-			return err
-		}
+	return d.Params(func(p string) error {
 		switch p {
 		case "CONDSTORE":
 			a.CondStore = true
@@ -289,17 +279,7 @@ func parseCreate(d *Decoder, c *Command) error {
 		return err
 	}
 	c.Args = a
-	if d.AtEOL() {
-		return nil
-	}
-	if err := d.SP(); err != nil {
-		return err
-	}
-	err = d.List(func() error {
-		p, err := d.upperAtom()
-		if err != nil {
-			return err
-		}
+	err = d.Params(func(p string) error {
 		if p != "USE" {
 			return syntaxf("Unknown CREATE parameter %s", p)
 		}

@@ -113,6 +113,26 @@ func (d *Decoder) unread(byte) {
 // SP reads one space.
 func (d *Decoder) SP() error { return d.expect(' ') }
 
+// Params reads the optional parameter list that ends several commands
+// (SELECT, CREATE, FETCH modifiers): nothing at the end of the line, else
+// a space and a parenthesised list of names, each given to fn upper-cased
+// to read its value.
+func (d *Decoder) Params(fn func(name string) error) error {
+	if d.AtEOL() {
+		return nil
+	}
+	if err := d.SP(); err != nil {
+		return err
+	}
+	return d.List(func() error {
+		name, err := d.upperAtom()
+		if err != nil {
+			return err
+		}
+		return fn(name)
+	})
+}
+
 // SPAString reads a space and then an astring: most commands' next
 // argument.
 func (d *Decoder) SPAString() (string, error) {

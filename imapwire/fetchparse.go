@@ -42,22 +42,13 @@ func parseFetch(d *Decoder, c *Command) error {
 			}
 		}
 	}
-	if d.AtEOL() {
-		return nil
-	}
-	if err := d.SP(); err != nil {
-		return err
-	}
-	return d.List(func() error {
-		m, err := d.upperAtom()
-		if err != nil {
-			return err
-		}
+	return d.Params(func(m string) error {
 		switch m {
 		case "CHANGEDSINCE":
 			if err := d.SP(); err != nil {
 				return err
 			}
+			var err error
 			it.ChangedSince, err = d.Number64()
 			if it.ChangedSince == 0 {
 				it.ChangedSince = 1 << 63 // never 0: 0 means "not asked"; mod-sequence-value 0 matches all
