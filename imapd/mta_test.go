@@ -24,6 +24,19 @@ func TestIdleSeesMailFromTheMTA(t *testing.T) {
 	same := startIdle(t, e, e.nodes[0], "bob@example.test")
 	other := startIdle(t, e, second, "bob@example.test")
 
+	startMX(t, e)()
+	if n := waitFor(t, "EXISTS on the same node", same.exists); n != 1 {
+		t.Errorf("EXISTS %d", n)
+	}
+	if n := waitFor(t, "EXISTS on the second node", other.exists); n != 1 {
+		t.Errorf("EXISTS %d", n)
+	}
+}
+
+// startMX runs the MX server on the env's database and returns a function
+// that delivers a message to bob over SMTP.
+func startMX(t *testing.T, e *env) func() {
+	t.Helper()
 	names, _ := maildir.NewGenerator("mx")
 	agent := &mda.Agent{Root: e.root, Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, Index: e.db}
 	cfg := mta.Config{Hostname: "mx.test", Mynetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
@@ -37,15 +50,11 @@ func TestIdleSeesMailFromTheMTA(t *testing.T) {
 	done := make(chan struct{})
 	go func() { mx.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-
 	body := strings.ReplaceAll(testMsg, "Bob <bob@example.test>", "bob@example.test")
-	if err := smtp.SendMail(mx.Addr().String(), nil, "alice@remote.test", []string{"bob@example.test"}, []byte(body)); err != nil {
-		t.Fatal(err)
-	}
-	if n := waitFor(t, "EXISTS on the same node", same.exists); n != 1 {
-		t.Errorf("EXISTS %d", n)
-	}
-	if n := waitFor(t, "EXISTS on the second node", other.exists); n != 1 {
-		t.Errorf("EXISTS %d", n)
+	return func() {
+		t.Helper()
+		if err := smtp.SendMail(mx.Addr().String(), nil, "alice@remote.test", []string{"bob@example.test"}, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -3,50 +3,17 @@ package imapd_test
 import (
 	"context"
 	"log/slog"
-	"net/netip"
-	"net/smtp"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"mailhost/imapd"
-	"mailhost/maildir"
-	"mailhost/mda"
-	"mailhost/mta"
 	"mailhost/reconcile"
 	"mailhost/store"
 )
-
-// startMX runs the MX server on the env's database and returns a function
-// that delivers a message to bob over SMTP.
-func startMX(t *testing.T, e *env) func() {
-	t.Helper()
-	names, _ := maildir.NewGenerator("mx")
-	agent := &mda.Agent{Root: e.root, Owner: maildir.Owner{UID: os.Getuid(), GID: os.Getgid()}, Names: names, Index: e.db}
-	cfg := mta.Config{Hostname: "mx.test", Mynetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		MaxMessageBytes: 1 << 20, MaxRecipients: 100, Timeout: 30 * time.Second, MaxErrors: 20,
-		MaxConnsPerClient: 10, MaxLineLength: 16384, MaxReceived: 50, DNSBLAction: "reject"}
-	mx, err := mta.New("127.0.0.1:0", cfg, e.db, agent, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { mx.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	body := strings.ReplaceAll(testMsg, "Bob <bob@example.test>", "bob@example.test")
-	return func() {
-		t.Helper()
-		if err := smtp.SendMail(mx.Addr().String(), nil, "alice@remote.test", []string{"bob@example.test"}, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
