@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailhost/dnsres"
+	"mailhost/dnstest"
 )
 
 // resolver asks servers in order; the short timeout only makes a silent
@@ -39,13 +40,13 @@ func wantKind(t *testing.T, err, kind error) {
 
 // A server that fails, whichever way, hands the query to the next one.
 func TestFallbackToTheNextServer(t *testing.T) {
-	good := newNameserver(t, answer, "example.test. 60 IN MX 10 mx.example.test.")
+	good := newNameserver(t, dnstest.Answer, "example.test. 60 IN MX 10 mx.example.test.")
 	for _, tc := range []struct {
 		name string
 		addr func(t *testing.T) string
 	}{
-		{"SERVFAIL", func(t *testing.T) string { return newNameserver(t, servfail).addr }},
-		{"REFUSED", func(t *testing.T) string { return newNameserver(t, refused).addr }},
+		{"SERVFAIL", func(t *testing.T) string { return newNameserver(t, dnstest.ServFail).Addr }},
+		{"REFUSED", func(t *testing.T) string { return newNameserver(t, dnstest.Refused).Addr }},
 		{"timeout", func(t *testing.T) string { return newSilent(t).addr }},
 		{"nobody listening", func(t *testing.T) string {
 			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -57,12 +58,12 @@ func TestFallbackToTheNextServer(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := good.queries()
-			mxs, err := resolver(t, tc.addr(t), good.addr).MX(context.Background(), "example.test")
+			before := good.Queries()
+			mxs, err := resolver(t, tc.addr(t), good.Addr).MX(context.Background(), "example.test")
 			if err != nil || len(mxs) != 1 || mxs[0] != (dnsres.MX{Host: "mx.example.test", Pref: 10}) {
 				t.Fatalf("got %v, %v", mxs, err)
 			}
-			if n := good.queries() - before; n != 1 {
+			if n := good.Queries() - before; n != 1 {
 				t.Errorf("the answering server got %d queries, want 1", n)
 			}
 		})
@@ -72,27 +73,27 @@ func TestFallbackToTheNextServer(t *testing.T) {
 // When every server fails the lookup is temporary, never "not found",
 // after each server was asked once per attempt.
 func TestAllServersFailingIsTemporary(t *testing.T) {
-	bad := newNameserver(t, servfail)
+	bad := newNameserver(t, dnstest.ServFail)
 	quiet := newSilent(t)
-	_, err := resolver(t, bad.addr, quiet.addr).MX(context.Background(), "example.test")
+	_, err := resolver(t, bad.Addr, quiet.addr).MX(context.Background(), "example.test")
 	wantKind(t, err, dnsres.ErrTemporary)
-	if n := bad.queries(); n != 2 {
+	if n := bad.Queries(); n != 2 {
 		t.Errorf("the SERVFAIL server got %d queries, want 2 (two attempts)", n)
 	}
-	_, err = resolver(t, bad.addr).IPs(context.Background(), "mx.example.test")
+	_, err = resolver(t, bad.Addr).IPs(context.Background(), "mx.example.test")
 	wantKind(t, err, dnsres.ErrTemporary)
 }
 
 // NXDOMAIN is an answer: the next server is not asked.
 func TestNotFoundAndNoData(t *testing.T) {
-	first := newNameserver(t, answer, "example.test. 60 IN A 192.0.2.1")
-	second := newNameserver(t, answer, "gone.example.test. 60 IN MX 10 mx.example.test.")
-	r := resolver(t, first.addr, second.addr)
+	first := newNameserver(t, dnstest.Answer, "example.test. 60 IN A 192.0.2.1")
+	second := newNameserver(t, dnstest.Answer, "gone.example.test. 60 IN MX 10 mx.example.test.")
+	r := resolver(t, first.Addr, second.Addr)
 	ctx := context.Background()
 
 	_, err := r.MX(ctx, "gone.example.test")
 	wantKind(t, err, dnsres.ErrNotFound)
-	if n := second.queries(); n != 0 {
+	if n := second.Queries(); n != 0 {
 		t.Errorf("after NXDOMAIN the second server got %d queries", n)
 	}
 	_, err = r.MX(ctx, "example.test")
@@ -108,30 +109,30 @@ func TestNotFoundAndNoData(t *testing.T) {
 // A truncated UDP answer is asked again over TCP.
 func TestTruncatedAnswerRetriedOverTCP(t *testing.T) {
 	long := "v=spf1 " + strings.Repeat("ip4:192.0.2.1 ", 25) + "-all" // longer than one string may be
-	ns := newNameserver(t, truncate,
+	ns := newNameserver(t, dnstest.Truncate,
 		`example.test. 60 IN TXT "`+long[:200]+`" "`+long[200:]+`"`,
 		`example.test. 60 IN TXT "second"`)
-	txt, err := resolver(t, ns.addr).TXT(context.Background(), "example.test")
+	txt, err := resolver(t, ns.Addr).TXT(context.Background(), "example.test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(txt, []string{long, "second"}) {
 		t.Errorf("TXT = %q", txt)
 	}
-	if ns.udp.Load() != 1 || ns.tcp.Load() != 1 {
-		t.Errorf("%d UDP and %d TCP queries, want 1 and 1", ns.udp.Load(), ns.tcp.Load())
+	if ns.UDPQueries() != 1 || ns.TCPQueries() != 1 {
+		t.Errorf("%d UDP and %d TCP queries, want 1 and 1", ns.UDPQueries(), ns.TCPQueries())
 	}
 }
 
 func TestMX(t *testing.T) {
-	ns := newNameserver(t, answer,
+	ns := newNameserver(t, dnstest.Answer,
 		"example.test. 60 IN MX 20 backup.example.test.",
 		"example.test. 60 IN MX 10 a.example.test.",
 		"example.test. 60 IN MX 10 b.example.test.",
 		"null.test. 60 IN MX 0 .",
 		"mixed.test. 60 IN MX 0 .",
 		"mixed.test. 60 IN MX 10 mx.mixed.test.")
-	r := resolver(t, ns.addr)
+	r := resolver(t, ns.Addr)
 	ctx := context.Background()
 	mxs, err := r.MX(ctx, "example.test")
 	if err != nil || len(mxs) != 3 || mxs[0].Pref != 10 || mxs[1].Pref != 10 || mxs[2].Host != "backup.example.test" {
@@ -146,12 +147,12 @@ func TestMX(t *testing.T) {
 }
 
 func TestIPs(t *testing.T) {
-	ns := newNameserver(t, answer,
+	ns := newNameserver(t, dnstest.Answer,
 		"both.test. 60 IN AAAA 2001:db8::1",
 		"both.test. 60 IN A 192.0.2.1",
 		"six.test. 60 IN AAAA 2001:db8::2",
 		"none.test. 60 IN MX 10 both.test.")
-	r := resolver(t, ns.addr)
+	r := resolver(t, ns.Addr)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		host string
@@ -171,13 +172,13 @@ func TestIPs(t *testing.T) {
 }
 
 func TestBlockList(t *testing.T) {
-	ns := newNameserver(t, answer,
+	ns := newNameserver(t, dnstest.Answer,
 		"2.0.0.127.bl.test. 60 IN A 127.0.0.2",
 		"2.0.0.127.bl.test. 60 IN A 127.0.0.4",
 		"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.test. 60 IN A 127.0.0.3",
 		"3.0.0.127.bl.test. 60 IN A 127.255.255.254",
 		"4.0.0.127.bl.test. 60 IN TXT \"not an A record\"")
-	r := resolver(t, ns.addr)
+	r := resolver(t, ns.Addr)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ip   string
@@ -196,12 +197,12 @@ func TestBlockList(t *testing.T) {
 	}
 	_, err := r.BlockList(ctx, "bl.test", netip.MustParseAddr("127.0.0.3"))
 	wantKind(t, err, dnsres.ErrBlockListCode)
-	_, err = resolver(t, newNameserver(t, servfail).addr).BlockList(ctx, "bl.test", netip.MustParseAddr("127.0.0.2"))
+	_, err = resolver(t, newNameserver(t, dnstest.ServFail).Addr).BlockList(ctx, "bl.test", netip.MustParseAddr("127.0.0.2"))
 	wantKind(t, err, dnsres.ErrTemporary)
 }
 
 func TestPTRAndForwardConfirmed(t *testing.T) {
-	ns := newNameserver(t, answer,
+	ns := newNameserver(t, dnstest.Answer,
 		"5.2.0.192.in-addr.arpa. 60 IN PTR liar.test.",
 		"5.2.0.192.in-addr.arpa. 60 IN PTR mail.test.",
 		"liar.test. 60 IN A 192.0.2.77",
@@ -209,7 +210,7 @@ func TestPTRAndForwardConfirmed(t *testing.T) {
 		"6.2.0.192.in-addr.arpa. 60 IN PTR liar.test.",
 		"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 60 IN PTR six.test.",
 		"six.test. 60 IN AAAA 2001:db8::1")
-	r := resolver(t, ns.addr)
+	r := resolver(t, ns.Addr)
 	ctx := context.Background()
 	names, err := r.PTR(ctx, netip.MustParseAddr("192.0.2.5"))
 	if err != nil || len(names) != 2 {
@@ -225,7 +226,7 @@ func TestPTRAndForwardConfirmed(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", tc.ip, got, err, tc.want)
 		}
 	}
-	_, err = resolver(t, newNameserver(t, servfail).addr).ForwardConfirmed(ctx, netip.MustParseAddr("192.0.2.5"))
+	_, err = resolver(t, newNameserver(t, dnstest.ServFail).Addr).ForwardConfirmed(ctx, netip.MustParseAddr("192.0.2.5"))
 	wantKind(t, err, dnsres.ErrTemporary)
 }
 

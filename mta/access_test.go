@@ -8,19 +8,20 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailhost/dnstest"
 	"mailhost/mta"
 )
 
 // TestAccessActions: every access(5) action the admin service writes has
 // the reply or the effect a Postfix admin expects.
 func TestAccessActions(t *testing.T) {
-	bl := newDNSZone(t)
+	bl := dnstest.Start(t)
 	for i := range 16 { // every 127.0.1.x the test uses is listed
-		bl.add(fmt.Sprintf("%d.1.0.127.bl.test. 60 IN A 127.0.0.2", i))
+		bl.Add(t, fmt.Sprintf("%d.1.0.127.bl.test. 60 IN A 127.0.0.2", i))
 	}
 	e := newEnv(t, func(c *mta.Config) {
 		c.DNSBL = []string{"bl.test"}
-		c.DNS = bl.resolver(t)
+		c.DNS = resolverOf(t, bl)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)

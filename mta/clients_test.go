@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailhost/dnstest"
 	"mailhost/mta"
 	"mailhost/testsupport"
 	"mailhost/tlscert"
@@ -260,11 +261,11 @@ func TestOpenRelay(t *testing.T) {
 // TestDNSBLOncePerConnection: the block list is asked once per connection,
 // whatever the transactions and the sessions (STARTTLS starts a new one).
 func TestDNSBLOncePerConnection(t *testing.T) {
-	bl := newDNSZone(t) // lists nobody
+	bl := dnstest.Start(t) // lists nobody
 	e := newEnv(t, func(c *mta.Config) {
 		c.TLS = tlsConfig(t)
 		c.DNSBL = []string{"bl.test"}
-		c.DNS = bl.resolver(t)
+		c.DNS = resolverOf(t, bl)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
@@ -287,7 +288,7 @@ func TestDNSBLOncePerConnection(t *testing.T) {
 			}
 		}
 		c.Close()
-		if n := bl.count(); n != conn {
+		if n := bl.Queries(); n != conn {
 			t.Errorf("after %d connections: %d DNSBL lookups", conn, n)
 		}
 	}

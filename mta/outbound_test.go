@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailhost/dnstest"
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/mta"
@@ -24,7 +25,7 @@ const outMsg = "From: alice@example.test\r\nTo: x@remote.example\r\nSubject: out
 
 // startOutbound runs queue workers of node id on e's database until the
 // test ends; DNS answers come from z, MX hosts are contacted on port.
-func (e *env) startOutbound(z *dnsZone, port int, id string, tune ...func(*mta.OutboundConfig)) *mta.Outbound {
+func (e *env) startOutbound(z *dnstest.Server, port int, id string, tune ...func(*mta.OutboundConfig)) *mta.Outbound {
 	e.t.Helper()
 	o, _ := e.runOutbound(z, port, id, tune...)
 	return o
@@ -32,10 +33,10 @@ func (e *env) startOutbound(z *dnsZone, port int, id string, tune ...func(*mta.O
 
 // runOutbound is startOutbound that also returns stop, which ends the
 // workers and waits until their deliveries in progress have finished.
-func (e *env) runOutbound(z *dnsZone, port int, id string, tune ...func(*mta.OutboundConfig)) (_ *mta.Outbound, stop func()) {
+func (e *env) runOutbound(z *dnstest.Server, port int, id string, tune ...func(*mta.OutboundConfig)) (_ *mta.Outbound, stop func()) {
 	e.t.Helper()
 	cfg := mta.OutboundConfig{Hostname: "mx.test", NodeID: id, Retry: []time.Duration{time.Hour},
-		Lease: time.Minute, Poll: 50 * time.Millisecond, DNS: z.resolver(e.t), Port: port,
+		Lease: time.Minute, Poll: 50 * time.Millisecond, DNS: resolverOf(e.t, z), Port: port,
 		ConnectTimeout: 2 * time.Second, CommandTimeout: time.Second, DataTimeout: 2 * time.Second}
 	for _, f := range tune {
 		f(&cfg)
@@ -115,13 +116,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // outEnv: a database with alice@example.test, a DNS zone where
 // remote.example has its MX on 127.0.0.1, and a go-smtp sink there.
-func outEnv(t *testing.T) (*env, *dnsZone, *sink) {
+func outEnv(t *testing.T) (*env, *dnstest.Server, *sink) {
 	e := newEnv(t)
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
-	z := newDNSZone(t)
-	z.add("remote.example. 60 IN MX 10 mx.remote.example.")
-	z.add("mx.remote.example. 60 IN A 127.0.0.1")
+	z := dnstest.Start(t)
+	z.Add(t, "remote.example. 60 IN MX 10 mx.remote.example.")
+	z.Add(t, "mx.remote.example. 60 IN A 127.0.0.1")
 	return e, z, newSink(t, testTLS(t))
 }
 
@@ -182,9 +183,9 @@ func TestOutboundPermanentAndTemporaryPerRecipient(t *testing.T) {
 
 func TestOutboundDNSOutcomes(t *testing.T) {
 	e, z, s := outEnv(t)
-	z.add("nullmx.example. 60 IN MX 0 .")
-	z.servfail["broken.example."] = true
-	z.add("nomx.example. 60 IN A 127.0.0.1") // implicit MX
+	z.Add(t, "nullmx.example. 60 IN MX 0 .")
+	z.FailName("broken.example.")
+	z.Add(t, "nomx.example. 60 IN A 127.0.0.1") // implicit MX
 	ids := map[string]int64{}
 	for _, d := range []string{"nullmx.example", "nxdomain.example", "broken.example", "nomx.example"} {
 		ids[d] = e.enqueue("alice@example.test", "u@"+d)
@@ -377,7 +378,7 @@ var _ = tls.VersionTLS12
 // another domain on the same server is delivered in clear (may).
 func TestOutboundPerDomainTLS(t *testing.T) {
 	e, z, _ := outEnv(t)
-	z.add("other.example. 60 IN MX 10 mx.remote.example.")
+	z.Add(t, "other.example. 60 IN MX 10 mx.remote.example.")
 	p := newScripted(t, nil)
 	port := 0
 	fmt.Sscan(p.port, &port)

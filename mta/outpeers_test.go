@@ -12,93 +12,19 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/miekg/dns"
 
 	"mailhost/dnsres"
+	"mailhost/dnstest"
 )
 
-// dnsZone is a DNS server on loopback (miekg/dns) answering from records;
-// names in servfail get SERVFAIL, unknown names NXDOMAIN.
-type dnsZone struct {
-	mu       sync.Mutex
-	records  map[string][]string // "name. TYPE" -> RR strings
-	servfail map[string]bool
-	queries  int
-	addr     string
-}
-
-// resolver is a dnsres.Resolver asking only this zone's server.
-func (z *dnsZone) resolver(t *testing.T) *dnsres.Resolver {
+// resolverOf is a dnsres.Resolver asking only z.
+func resolverOf(t *testing.T, z *dnstest.Server) *dnsres.Resolver {
 	t.Helper()
-	r, err := dnsres.New(dnsres.Config{Servers: []string{z.addr}})
+	r, err := dnsres.New(dnsres.Config{Servers: []string{z.Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// count returns the number of queries the server got.
-func (z *dnsZone) count() int {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	return z.queries
-}
-
-func newDNSZone(t *testing.T) *dnsZone {
-	t.Helper()
-	z := &dnsZone{records: map[string][]string{}, servfail: map[string]bool{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: z}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	z.addr = pc.LocalAddr().String()
-	return z
-}
-
-// add records an RR in zone-file form: "mx.remote.example. 60 IN A 127.0.0.1".
-func (z *dnsZone) add(rr string) {
-	r, err := dns.NewRR(rr)
-	if err != nil {
-		panic(err)
-	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	k := strings.ToLower(r.Header().Name) + " " + dns.TypeToString[r.Header().Rrtype]
-	z.records[k] = append(z.records[k], rr)
-}
-
-func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	z.queries++
-	if z.servfail[name] {
-		m.Rcode = dns.RcodeServerFailure
-		w.WriteMsg(m)
-		return
-	}
-	known := false
-	for k, rrs := range z.records {
-		if strings.HasPrefix(k, name+" ") {
-			known = true
-		}
-		if k == name+" "+dns.TypeToString[q.Qtype] {
-			for _, s := range rrs {
-				r, _ := dns.NewRR(s)
-				m.Answer = append(m.Answer, r)
-			}
-		}
-	}
-	if !known {
-		m.Rcode = dns.RcodeNameError
-	}
-	w.WriteMsg(m)
 }
 
 // sink is a go-smtp server on loopback that records what it accepts;

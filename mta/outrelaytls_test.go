@@ -172,7 +172,7 @@ func TestOutboundRelayAuthOnlyOverVerifiedTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, z, _ := outEnv(t)
-			z.add("relay.test. 60 IN A 127.0.0.1")
+			z.Add(t, "relay.test. 60 IN A 127.0.0.1")
 			relay := newAuthSink(t, tc.conf)
 			id := e.enqueue("alice@example.test", "x@nowhere.example")
 			e.startOutbound(z, 1, "node-a", func(c *mta.OutboundConfig) {

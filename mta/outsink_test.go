@@ -82,10 +82,10 @@ func TestOutboundRelayhostSmtpSink(t *testing.T) {
 func TestOutboundNextMXSmtpSink(t *testing.T) {
 	e, z, _ := outEnv(t)
 	port, dir := smtpSink(t)
-	z.add("multi.example. 60 IN MX 10 down.multi.example.")
-	z.add("multi.example. 60 IN MX 20 up.multi.example.")
-	z.add("down.multi.example. 60 IN A 127.0.0.2") // nothing listens there
-	z.add("up.multi.example. 60 IN A 127.0.0.1")
+	z.Add(t, "multi.example. 60 IN MX 10 down.multi.example.")
+	z.Add(t, "multi.example. 60 IN MX 20 up.multi.example.")
+	z.Add(t, "down.multi.example. 60 IN A 127.0.0.2") // nothing listens there
+	z.Add(t, "up.multi.example. 60 IN A 127.0.0.1")
 	e.enqueue("alice@example.test", "u@multi.example")
 	e.startOutbound(z, port, "node-a")
 	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailhost/dnstest"
 	"mailhost/mta"
 )
 
@@ -314,11 +315,11 @@ func TestBareLFAndCutOff(t *testing.T) {
 }
 
 func TestAccessRulesAndDNSBL(t *testing.T) {
-	bl := newDNSZone(t)
-	bl.add("3.0.0.127.bl.test. 60 IN A 127.0.0.2")
+	bl := dnstest.Start(t)
+	bl.Add(t, "3.0.0.127.bl.test. 60 IN A 127.0.0.2")
 	e := newEnv(t, func(c *mta.Config) {
 		c.DNSBL = []string{"bl.test"}
-		c.DNS = bl.resolver(t)
+		c.DNS = resolverOf(t, bl)
 	})
 	e.domain("example.test")
 	e.mailbox("alice@example.test", 0)
