@@ -20,6 +20,11 @@ func (h *Handler) routes() http.Handler {
 		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page does not take that request.")
 	})
 	r.Handle(static.Prefix+"*", h.static)
+	// Mail clients' automatic configuration (autoconfig.go): no session.
+	r.Get("/.well-known/autoconfig/mail/config-v1.1.xml", h.autoconfig)
+	r.Get("/mail/config-v1.1.xml", h.autoconfig)
+	r.Post("/autodiscover/autodiscover.xml", h.autodiscover)
+	r.Post("/Autodiscover/Autodiscover.xml", h.autodiscover)
 
 	r.Group(func(r chi.Router) {
 		r.Use(h.csrf, h.loadSession, h.textInput)
@@ -149,6 +154,7 @@ func (h *Handler) routes() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(h.requireOwner)
 			r.Get("/me", h.ownerHome)
+			r.Get("/me/mobileconfig", h.ownerMobileconfig) // mobileconfig.go
 			r.Get("/me/password", h.ownerPasswordPage)
 			r.Post("/me/password", h.ownerPassword)
 			r.Get("/me/forwarding", h.withOps(h.forwardingPage))
