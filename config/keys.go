@@ -158,3 +158,16 @@ func redact(s string) string {
 	}
 	return "REDACTED"
 }
+
+// Changed lists the keys whose values differ between old and new, in
+// declaration order.
+func Changed(old, new *Config) []string {
+	var out []string
+	nk := new.Keys()
+	for i, k := range old.Keys() {
+		if !reflect.DeepEqual(k.value.Interface(), nk[i].value.Interface()) {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}

@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"sendmail": {"sendmail [-t] [-i] [-f SENDER] [RCPT...]: send a message read on stdin (as Postfix's sendmail)", cmdSendmail},
 		"reindex":  {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
 		"check":    {"check [--repair] [ADDRESS]: compare the message index with the Maildirs, report (and repair) differences", cmdCheck},
+		"version":  {"print the version, the commit it was built from and the Go version (also --version)", cmdVersion},
 
 		// The SMTP server's policy tables (accesscmd.go).
 		"access":    {"access add|list|delete: the SMTP server's access rules (Postfix access(5))", cmdAccess},
@@ -77,9 +78,15 @@ func run(ctx context.Context, argv []string, sio stdio) int {
 	case "mailq":
 		args = append([]string{"queue", "list"}, args...)
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0: // a usage error: the command is missing
+		usage(sio.err)
+		return 2
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		usage(sio.out)
 		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		args[0] = "version"
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

@@ -68,17 +68,17 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 			return err
 		}
 	}
-	cert, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.TLS.CertFile == defaultCert(cfg),
+	cert, err := tlscert.NewReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.TLS.CertFile == defaultCert(cfg),
 		tlscert.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID})
 	if err != nil {
 		return err
 	}
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConf := &tls.Config{GetCertificate: cert.GetCertificate, MinVersion: tls.VersionTLS12}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var servers []server
+	servers := []server{reloader{g: g, cfg: cfg, cert: cert, log: log}} // reload.go: SIGHUP, renewed certificates
 	authn, err := newAuthenticator(cfg, db.Store, db.Store, reg, log)
 	if err != nil {
 		return err
