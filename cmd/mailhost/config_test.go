@@ -53,3 +53,28 @@ func TestConfigPrintAndCheck(t *testing.T) {
 		t.Fatalf("unknown command = %d %q", code, errOut)
 	}
 }
+
+// config check names every problem on a line of its own: unknown keys,
+// values of the wrong type in the file and
+// values out of range, not only the first one.
+func TestConfigCheckReportsEveryProblem(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mailhost.toml")
+	os.WriteFile(file, []byte("hostnme = \"typo\"\n[smtp]\nmessage_size_limit = \"big\"\n[listen]\nimap = 143\n[auth]\nmax_failures = -3\n[nosuch]\nx = 1\n"), 0o600)
+	env := baseEnv()
+	code, out, errOut := mailhost(t, env, "", "config", "check", "--config", file)
+	if code != 1 || out != "" {
+		t.Fatalf("config check = %d %q %q", code, out, errOut)
+	}
+	for _, want := range []string{
+		"config: hostnme (from " + file + "): unknown key\n",
+		"config: nosuch (from " + file + "): unknown key\n",
+		"config: smtp.message_size_limit (from " + file + "): must be a whole number\n",
+		"config: listen.imap (from " + file + "): must be a string (in quotes)\n",
+		"config: auth.max_failures (from " + file + "): must be from 1 to 1000000, got -3\n",
+		"5 problems in the configuration",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("missing %q in:\n%s", want, errOut)
+		}
+	}
+}

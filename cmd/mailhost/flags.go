@@ -80,29 +80,31 @@ func parse(fs *flag.FlagSet, g *globals, args []string) ([]string, error) {
 // the mode defaults and validation.
 func (g *globals) load() (*config.Config, error) {
 	cfg, err := g.loadUnchecked()
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
+	// Every problem at once: bad keys of the file, environment and flags,
+	// then the checks of the values.
+	if err := errors.Join(err, cfg.Validate()); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
+// loadUnchecked builds the configuration without Validate. With keys that
+// could not be set it returns the configuration and their errors; only a
+// file that cannot be read or parsed returns none.
 func (g *globals) loadUnchecked() (*config.Config, error) {
 	cfg, err := config.Load(g.config, os.LookupEnv)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
-	var errs []error
+	errs := []error{err}
 	for key, flagName := range g.set {
 		errs = append(errs, cfg.SetFrom(key, *g.keys[key], flagName))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	cfg.Finish()
-	return cfg, nil
+	return cfg, errors.Join(errs...)
 }
 
 // newLogger makes the process logger from the log.* keys.
