@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"mailhost/admin"
 )
@@ -59,7 +60,7 @@ func cmdAdmin(ctx context.Context, args []string, sio stdio) error {
 		}
 		return p.table([]string{"USERNAME", "SUPER", "DOMAINS", "ACTIVE"}, rows)
 	case "del":
-		return problemText(p.svc.DeleteAdmin(ctx, a, pos[0]))
+		return p.done(p.svc.DeleteAdmin(ctx, a, pos[0]), "deleted admin %s", pos[0])
 	}
 	doms := []string(domains)
 	if doms == nil {
@@ -73,22 +74,31 @@ func cmdAdmin(ctx context.Context, args []string, sio stdio) error {
 		{"domains", strings.Join(ad.Domains, ", ")}, {"active", yesNo(ad.Active)}})
 }
 
-const tokenUsage = "mailhost token create ADMIN --name NAME"
+const tokenUsage = "mailhost token create ADMIN --name NAME | list [ADMIN] | revoke ID"
 
 func cmdToken(ctx context.Context, args []string, sio stdio) error {
-	p := newProvisioning("token", sio, map[string][]string{"create": {"name"}})
-	name := p.fs.String("name", "", "what the token is for (shown in token lists)")
+	p := newProvisioning("token", sio, map[string][]string{"create": {"name"}, "list": nil, "revoke": nil})
+	name := p.fs.String("name", "", "create: what the token is for (shown in token lists)")
 	verb, pos, err := p.parse(args, tokenUsage)
 	if err != nil {
 		return err
 	}
-	if verb != "create" || len(pos) != 1 || *name == "" {
+	switch {
+	case verb == "create" && (len(pos) != 1 || *name == ""),
+		verb == "list" && len(pos) > 1,
+		verb == "revoke" && len(pos) != 1:
 		return fmt.Errorf("%w: %s", errUsage, tokenUsage)
 	}
 	if err := p.open(ctx); err != nil {
 		return err
 	}
 	defer p.close(ctx)
+	switch verb {
+	case "list":
+		return tokenList(ctx, p, pos)
+	case "revoke":
+		return p.done(p.svc.RevokeToken(ctx, admin.CLI(), pos[0]), "revoked token %s", pos[0])
+	}
 	t, err := p.svc.CreateToken(ctx, admin.CLI(), admin.TokenInput{Name: name, Admin: &pos[0]})
 	if err != nil {
 		return problemText(err)
@@ -98,4 +108,43 @@ func cmdToken(ctx context.Context, args []string, sio stdio) error {
 	}
 	fmt.Fprintln(sio.out, t.Token) // only the token, for $(mailhost token create ...)
 	return nil
+}
+
+// tokenList prints the API tokens (of one admin with an argument): never
+// the secrets, which are not stored, only their first characters.
+func tokenList(ctx context.Context, p *provisioning, pos []string) error {
+	items, err := all(0, func(lp admin.ListParams) (admin.List[admin.TokenView], error) {
+		return p.svc.Tokens(ctx, admin.CLI(), lp)
+	}, "")
+	if err != nil {
+		return problemText(err)
+	}
+	var shown []admin.TokenView
+	for _, t := range items {
+		if len(pos) == 0 || t.Admin == pos[0] {
+			shown = append(shown, t)
+		}
+	}
+	if *p.json {
+		return p.printJSON(admin.List[admin.TokenView]{Items: nonNil(shown)})
+	}
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	var rows [][]string
+	for _, t := range shown {
+		state := "active"
+		if t.RevokedAt != nil {
+			state = "revoked " + stamp(t.RevokedAt)
+		}
+		from := "-"
+		if t.LastUsedFrom != nil {
+			from = *t.LastUsedFrom
+		}
+		rows = append(rows, []string{fmt.Sprint(t.ID), t.Name, t.Admin, t.Prefix + "…", stamp(&t.CreatedAt), stamp(t.LastUsedAt), from, state})
+	}
+	return p.table([]string{"ID", "NAME", "ADMIN", "PREFIX", "CREATED", "LAST USED", "FROM", "STATE"}, rows)
 }

@@ -71,10 +71,7 @@ func cmdDomain(ctx context.Context, args []string, sio stdio) error {
 		}
 		return p.showDomain(d)
 	case "del":
-		if err := p.svc.DeleteDomain(ctx, a, pos[0], *f.force); err != nil {
-			return problemText(err)
-		}
-		return nil
+		return p.done(p.svc.DeleteDomain(ctx, a, pos[0], *f.force), "deleted domain %s", pos[0])
 	}
 	in := admin.DomainInput{}
 	if verb == "add" {

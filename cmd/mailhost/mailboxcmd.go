@@ -87,7 +87,11 @@ func cmdMailbox(ctx context.Context, args []string, sio stdio) error {
 		}
 		return p.showMailbox(m)
 	case "del":
-		return problemText(p.svc.DeleteMailbox(ctx, a, pos[0], *purge))
+		kept := "its Maildir is retained for mailbox.retention_days"
+		if *purge {
+			kept = "its Maildir is removed"
+		}
+		return p.done(p.svc.DeleteMailbox(ctx, a, pos[0], *purge), "deleted mailbox %s; %s", pos[0], kept)
 	case "add":
 		local, dom := address.Split(pos[0])
 		if dom == "" || local == "" {
@@ -185,7 +189,7 @@ func cmdAlias(ctx context.Context, args []string, sio stdio) error {
 		}
 		return p.table([]string{"ADDRESS", "DESTINATIONS", "ACTIVE"}, rows)
 	case "del":
-		return problemText(p.svc.DeleteAlias(ctx, a, pos[0]))
+		return p.done(p.svc.DeleteAlias(ctx, a, pos[0]), "deleted alias %s", pos[0])
 	}
 	_, dom := address.Split(pos[0])
 	dests := pos[1:]

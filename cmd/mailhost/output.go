@@ -40,6 +40,20 @@ func newProvisioning(name string, sio stdio, verbs map[string][]string) *provisi
 // parse reads the flags and returns the verb and its arguments, refusing
 // flags the verb does not take.
 func (p *provisioning) parse(args []string, usage string) (string, []string, error) {
+	// -h prints the help of the verb given (help.go), else the verbs; a
+	// bad flag gets only its error (the flag package calls Usage for both).
+	p.fs.Usage = func() {
+		if !asksHelp(args) {
+			return
+		}
+		for _, a := range args {
+			if _, ok := p.verbs[a]; ok {
+				p.verbHelp(p.sio.out, a)
+				return
+			}
+		}
+		p.commandHelp(p.sio.out, usage)
+	}
 	pos, err := parse(p.fs, p.g, args)
 	if err != nil {
 		return "", nil, err
@@ -67,6 +81,19 @@ func (p *provisioning) parse(args []string, usage string) (string, []string, err
 		return "", nil, fmt.Errorf("%w: %s %s does not take %s", errUsage, strings.TrimPrefix(p.fs.Name(), "mailhost "), pos[0], strings.Join(bad, ", "))
 	}
 	return pos[0], pos[1:], nil
+}
+
+// asksHelp reports whether args hold -h, -help or --help before any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "--h":
+			return true
+		}
+	}
+	return false
 }
 
 func isGlobal(name string) bool {
@@ -136,6 +163,21 @@ func (p *provisioning) record(v any, fields [][2]string) error {
 		fmt.Fprintf(w, "%s:\t%s\n", f[0], f[1])
 	}
 	return w.Flush()
+}
+
+// done reports a change made by the command: a sentence in text mode
+// ("deleted mailbox ann@example.com"), {"done": ...} with --json. Scripts
+// read the exit status; people read this line.
+func (p *provisioning) done(err error, format string, args ...any) error {
+	if err != nil {
+		return problemText(err)
+	}
+	what := fmt.Sprintf(format, args...)
+	if *p.json {
+		return p.printJSON(map[string]string{"done": what})
+	}
+	_, err = fmt.Fprintln(p.sio.out, what)
+	return err
 }
 
 // all fetches every page of a list (or up to limit items when limit > 0).

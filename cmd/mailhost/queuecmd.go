@@ -95,11 +95,10 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 			return problemText(err)
 		}
 		return p.record(n, [][2]string{{"recipients due now", strconv.FormatInt(n.Count, 10)}})
-	case "hold", "release":
-		if err := p.svc.HoldQueue(ctx, a, id, verb == "hold"); err != nil {
-			return problemText(err)
-		}
-		return nil
+	case "hold":
+		return p.done(p.svc.HoldQueue(ctx, a, id, true), "message %s is on hold", pos[0])
+	case "release":
+		return p.done(p.svc.HoldQueue(ctx, a, id, false), "message %s is released and due now", pos[0])
 	case "delete":
 		if *all {
 			n, err := p.svc.DeleteAllQueued(ctx, a, *deferred)
@@ -108,9 +107,7 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 			}
 			return p.record(n, [][2]string{{"messages deleted", strconv.FormatInt(n.Count, 10)}})
 		}
-		if err := p.svc.DeleteQueued(ctx, a, id); err != nil {
-			return problemText(err)
-		}
+		return p.done(p.svc.DeleteQueued(ctx, a, id), "deleted message %s", pos[0])
 	}
 	return nil
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the CLI golden files in testdata/cli")
+
+// golden compares got with testdata/cli/NAME (rewritten with -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "cli", name)
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// Help per command and per verb, as a newcomer types it.
+func TestCLIHelpGolden(t *testing.T) {
+	for _, args := range [][]string{
+		{"mailbox", "add", "-h"},
+		{"mailbox", "-h"},
+		{"token", "-h"},
+		{"token", "create", "--help"},
+		{"queue", "hold", "-h"},
+		{"access", "del", "-h"},
+	} {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			code, out, errOut := mailhost(t, baseEnv(), "", args...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+			golden(t, strings.Join(args, "_")+".golden", out)
+		})
+	}
+}
+
+// What the changing commands print: one line saying what they did.
+func TestCLIOutputsGolden(t *testing.T) {
+	env, _ := provEnv(t)
+	var got strings.Builder
+	step := func(stdin string, args ...string) {
+		t.Helper()
+		got.WriteString("$ mailhost " + strings.Join(args, " ") + "\n" + run1(t, env, stdin, args...))
+	}
+	step("", "domain", "add", "example.com")
+	run1(t, env, "pw-for-root-1234\n", "admin", "add", "root", "--super", "--password-stdin")
+	step("pw-for-carol-1234\n", "admin", "add", "carol", "--domain", "example.com", "--password-stdin")
+	step("pw-for-ann-1234\n", "mailbox", "add", "ann@example.com", "--password-stdin")
+	step("", "alias", "add", "sales@example.com", "ann@example.com")
+	run1(t, env, "", "token", "create", "carol", "--name", "provisioning")
+	step("", "token", "list")
+	step("", "token", "revoke", "1")
+	step("", "alias", "del", "sales@example.com")
+	step("", "mailbox", "del", "ann@example.com")
+	step("", "admin", "del", "carol")
+	step("", "domain", "del", "example.com")
+	// Times and token prefixes change from run to run.
+	out := regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(Z| UTC)`).ReplaceAllString(got.String(), "TIME")
+	out = regexp.MustCompile(`mh_\w+…`).ReplaceAllString(out, "mh_PREFIX…")
+	golden(t, "outputs.golden", out)
+}
