@@ -75,3 +75,24 @@ func TestCLIOutputsGolden(t *testing.T) {
 	out = regexp.MustCompile(`mh_\w+…`).ReplaceAllString(out, "mh_PREFIX…")
 	golden(t, "outputs.golden", out)
 }
+
+// A successful sendmail prints nothing (cron mails any output) and a
+// provisioning command prints only its answer: the embedded cluster's and
+// the mail log's INFO lines appear only with --log-level info.
+func TestCLIQuietOnSuccess(t *testing.T) {
+	env, _ := provEnv(t)
+	run1(t, env, "", "domain", "add", "example.com")
+	run1(t, env, "pw-for-ann-1234\n", "mailbox", "add", "ann@example.com", "--password-stdin")
+	code, out, errOut := mailhost(t, env, "Subject: hi\n\nhello\n", "sendmail", "ann@example.com")
+	if code != 0 || out != "" || errOut != "" {
+		t.Errorf("sendmail: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = mailhost(t, env, "Subject: hi\n\nhello\n", "sendmail", "--log-level", "info", "ann@example.com")
+	if code != 0 || !strings.Contains(errOut, "msg=accepted") {
+		t.Errorf("sendmail --log-level info: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = mailhost(t, env, "", "domain", "list")
+	if code != 0 || errOut != "" {
+		t.Errorf("domain list: exit %d, stderr %q", code, errOut)
+	}
+}

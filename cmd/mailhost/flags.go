@@ -107,6 +107,21 @@ func (g *globals) loadUnchecked() (*config.Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
+// commandLogger is the logger of a command other than serve: warnings and
+// errors only, so that a command's output is its answer (and cron mails
+// nothing after a successful sendmail), unless --log-level asks for more.
+func (g *globals) commandLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	if _, given := g.set["log.level"]; given {
+		return newLogger(cfg, w)
+	}
+	quiet := *cfg
+	var level slog.Level
+	if level.UnmarshalText([]byte(cfg.Log.Level)) != nil || level < slog.LevelWarn {
+		quiet.Log.Level = "warn"
+	}
+	return newLogger(&quiet, w)
+}
+
 // newLogger makes the process logger from the log.* keys.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level

@@ -112,7 +112,7 @@ func (p *provisioning) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, p.sio.err)
+	log := p.g.commandLogger(cfg, p.sio.err)
 	db, err := openDatabase(ctx, cfg, log, true)
 	if err != nil {
 		return err

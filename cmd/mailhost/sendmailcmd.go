@@ -127,7 +127,7 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 	for i := range rcpts {
 		rcpts[i] = qualify(strings.TrimSpace(rcpts[i]))
 	}
-	log := newLogger(cfg, sio.err)
+	log := g.commandLogger(cfg, sio.err)
 	db, err := openDatabase(ctx, cfg, log, true)
 	if err != nil {
 		return err
