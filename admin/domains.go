@@ -28,6 +28,9 @@ type DomainInput struct {
 	MaxQuotaBytes *int64  `json:"max_quota_bytes"`
 	QuotaBytes    *int64  `json:"quota_bytes"`
 	Active        *bool   `json:"active"`
+	// ACME asks for certificates of the domain's mail., autoconfig. and
+	// mta-sts. names (acme.enabled); only a super-admin changes it.
+	ACME *bool `json:"acme"`
 }
 
 // DomainView is a domain as the faces show it.
@@ -42,6 +45,7 @@ type DomainView struct {
 	MaxQuotaBytes int64      `json:"max_quota_bytes"`
 	QuotaBytes    int64      `json:"quota_bytes"`
 	Active        bool       `json:"active"`
+	ACME          bool       `json:"acme"`
 	Usage         *UsageView `json:"usage,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
@@ -59,7 +63,7 @@ func domainView(d store.Domain, u *store.DomainUsage) DomainView {
 	v := DomainView{
 		Name: d.Name, UnicodeName: address.Unicode(d.Name), Description: d.Description, Kind: d.Kind,
 		RelayTo: d.RelayTo, MaxMailboxes: d.MaxMailboxes, MaxAliases: d.MaxAliases,
-		MaxQuotaBytes: d.MaxQuotaBytes, QuotaBytes: d.QuotaBytes, Active: d.Active,
+		MaxQuotaBytes: d.MaxQuotaBytes, QuotaBytes: d.QuotaBytes, Active: d.Active, ACME: d.ACME,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
 	if u != nil {
@@ -159,6 +163,9 @@ func checkDomainFields(f *fields, in DomainInput, d *store.Domain) {
 	quota("quota_bytes", in.QuotaBytes, &d.QuotaBytes)
 	if in.Active != nil {
 		d.Active = *in.Active
+	}
+	if in.ACME != nil {
+		d.ACME = *in.ACME
 	}
 	if d.Kind == "local" && d.RelayTo != "" && in.RelayTo != nil {
 		f.add("relay_to", "only a relay domain has a next hop")
@@ -289,8 +296,8 @@ func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in Dom
 		if !a.Superadmin {
 			raised := func(old, new int64) bool { return new != old && (new == 0 || old != 0 && new > old) }
 			switch {
-			case d.Kind != old.Kind, d.RelayTo != old.RelayTo, d.Active != old.Active:
-				return newErr(Forbidden, "only a super-admin may change a domain's kind, next hop or active flag")
+			case d.Kind != old.Kind, d.RelayTo != old.RelayTo, d.Active != old.Active, d.ACME != old.ACME:
+				return newErr(Forbidden, "only a super-admin may change a domain's kind, next hop, active flag or certificates")
 			case raised(int64(old.MaxMailboxes), int64(d.MaxMailboxes)), raised(int64(old.MaxAliases), int64(d.MaxAliases)),
 				raised(old.MaxQuotaBytes, d.MaxQuotaBytes), raised(old.QuotaBytes, d.QuotaBytes):
 				return newErr(Forbidden, "only a super-admin may raise a domain's limits")

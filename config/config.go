@@ -38,6 +38,7 @@ type Config struct {
 	DNS        DNS        `toml:"dns"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
+	ACME       ACME       `toml:"acme"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -73,6 +74,7 @@ type Listen struct {
 	POP3        string `toml:"pop3" help:"POP3 (STLS) listener"`
 	POP3S       string `toml:"pop3s" help:"POP3 over implicit TLS listener"`
 	HTTP        string `toml:"http" help:"HTTP listener: admin panel, REST API, /healthz, /metrics"`
+	HTTPS       string `toml:"https" help:"HTTPS listener: the panel and API over TLS (off by default)"`
 }
 
 // TLS names the certificate for every TLS listener and STARTTLS.
@@ -125,8 +127,21 @@ type Runtime struct {
 
 // Web configures the web panel's sessions.
 type Web struct {
-	SessionIdleMinutes int `toml:"session_idle_minutes" help:"minutes without a request after which a web panel session ends"`
-	SessionMaxHours    int `toml:"session_max_hours" help:"hours after login at which a web panel session ends, however active"`
+	SessionIdleMinutes int      `toml:"session_idle_minutes" help:"minutes without a request after which a web panel session ends"`
+	SessionMaxHours    int      `toml:"session_max_hours" help:"hours after login at which a web panel session ends, however active"`
+	TrustedProxies     []string `toml:"trusted_proxies" help:"addresses or networks of reverse proxies whose X-Forwarded-Proto (https) is believed"`
+}
+
+// ACME gets certificates from an ACME certificate authority (RFC 8555),
+// such as Let's Encrypt, for the host name and the opted-in names of
+// hosted domains.
+type ACME struct {
+	Enabled         bool   `toml:"enabled" help:"order and renew certificates by ACME (HTTP-01 on the HTTP listener, which must be reachable on port 80)"`
+	DirectoryURL    string `toml:"directory_url" help:"the ACME directory of the certificate authority"`
+	Email           string `toml:"email" help:"contact address of the ACME account (expiry notices)"`
+	CAFile          string `toml:"ca_file" help:"PEM roots trusted for the directory's HTTPS (a private or test CA); empty: the system's"`
+	RenewBeforeDays int    `toml:"renew_before_days" help:"days before expiry a certificate is renewed"`
+	CheckMinutes    int    `toml:"check_minutes" help:"minutes between checks for names to order or renew"`
 }
 
 // Password configures hashes of new and changed passwords.
@@ -225,7 +240,9 @@ func Default() Config {
 		// heap headroom keeps each one small for a little more GC work.
 		Runtime: Runtime{GCPercent: 50},
 		Limits:  Limits{CommandTimeout: 120},
-		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
+		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12, TrustedProxies: []string{}},
+		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
+			RenewBeforeDays: 30, CheckMinutes: 60},
 		Queue:   defaultQueue(),
 	}
 }
@@ -265,7 +282,7 @@ func (c *Config) Finish() {
 	}{
 		{&l.SMTP, def.SMTP}, {&l.Submission, def.Submission}, {&l.Submissions, def.Submissions},
 		{&l.IMAP, def.IMAP}, {&l.IMAPS, def.IMAPS}, {&l.POP3, def.POP3}, {&l.POP3S, def.POP3S},
-		{&l.HTTP, def.HTTP},
+		{&l.HTTP, def.HTTP}, {&l.HTTPS, def.HTTPS},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -277,7 +294,7 @@ func (c *Config) Finish() {
 func productionListen() Listen {
 	return Listen{
 		SMTP: ":25", Submission: ":587", Submissions: ":465",
-		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080",
+		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080", HTTPS: "off",
 	}
 }
 
@@ -287,6 +304,6 @@ func embeddedListen() Listen {
 	return Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:1143", IMAPS: "127.0.0.1:1993", POP3: "127.0.0.1:1110", POP3S: "127.0.0.1:1995",
-		HTTP: "127.0.0.1:8080",
+		HTTP: "127.0.0.1:8080", HTTPS: "off",
 	}
 }

@@ -28,6 +28,8 @@ declare -A want=(
 	# (flag, delete, read, save, sync over IMAP).
 	[/usr/bin/mutt]=mutt
 	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
+	[/usr/bin/pebble]=pebble # the ACME test authority of TestACMEWithPebble
+	[/usr/bin/openssl]=openssl # s_client: which certificate a listener presents (TestACMEWithPebble)
 	[/usr/bin/systemd-analyze]=systemd # verifies the unit `make install` installs (TestMakeInstall)
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
 )

@@ -20,6 +20,7 @@ type Domain struct {
 	MaxQuotaBytes int64
 	QuotaBytes    int64
 	Active        bool
+	ACME          bool // certificates for its mail., autoconfig. and mta-sts. names
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -39,7 +40,7 @@ type DomainWithUsage struct {
 }
 
 const domainCols = `id, name, description, kind, relay_to, transport, max_mailboxes, max_aliases,
-	max_quota_bytes, quota_bytes, active, created_at, updated_at`
+	max_quota_bytes, quota_bytes, active, acme, created_at, updated_at`
 
 func collectDomain(rows pgx.Rows, err error, what string) (Domain, error) {
 	if err != nil {
@@ -52,10 +53,10 @@ func collectDomain(rows pgx.Rows, err error, what string) (Domain, error) {
 // InsertDomain stores a new domain and returns it as stored.
 func (t *Tx) InsertDomain(ctx context.Context, d Domain) (Domain, error) {
 	rows, err := t.q.Query(ctx, `
-		INSERT INTO domains (name, description, kind, relay_to, max_mailboxes, max_aliases, max_quota_bytes, quota_bytes, active)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO domains (name, description, kind, relay_to, max_mailboxes, max_aliases, max_quota_bytes, quota_bytes, active, acme)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING `+domainCols,
-		d.Name, d.Description, d.Kind, d.RelayTo, d.MaxMailboxes, d.MaxAliases, d.MaxQuotaBytes, d.QuotaBytes, d.Active)
+		d.Name, d.Description, d.Kind, d.RelayTo, d.MaxMailboxes, d.MaxAliases, d.MaxQuotaBytes, d.QuotaBytes, d.Active, d.ACME)
 	return collectDomain(rows, err, "insert domain")
 }
 
@@ -84,10 +85,10 @@ func (t *Tx) DomainByID(ctx context.Context, id int64, lock bool) (Domain, error
 func (t *Tx) UpdateDomain(ctx context.Context, d Domain) (Domain, error) {
 	rows, err := t.q.Query(ctx, `
 		UPDATE domains SET description = $2, kind = $3, relay_to = $4, max_mailboxes = $5, max_aliases = $6,
-			max_quota_bytes = $7, quota_bytes = $8, active = $9, updated_at = now()
+			max_quota_bytes = $7, quota_bytes = $8, active = $9, acme = $10, updated_at = now()
 		WHERE id = $1
 		RETURNING `+domainCols,
-		d.ID, d.Description, d.Kind, d.RelayTo, d.MaxMailboxes, d.MaxAliases, d.MaxQuotaBytes, d.QuotaBytes, d.Active)
+		d.ID, d.Description, d.Kind, d.RelayTo, d.MaxMailboxes, d.MaxAliases, d.MaxQuotaBytes, d.QuotaBytes, d.Active, d.ACME)
 	return collectDomain(rows, err, "update domain")
 }
 

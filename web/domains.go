@@ -199,6 +199,9 @@ func domainInput(f *form, create bool) admin.DomainInput {
 	f.count("max_aliases", &in.MaxAliases)
 	f.size("max_quota_bytes", &in.MaxQuotaBytes)
 	f.size("quota_bytes", &in.QuotaBytes)
+	if _, ok := f.Values["acme_shown"]; ok { // the checkbox is on super-admins' forms only
+		in.ACME = f.checkbox("acme")
+	}
 	return in
 }
 
@@ -248,6 +251,9 @@ func (h *Handler) domainEdit(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("max_aliases", strconv.Itoa(int(d.MaxAliases)))
 	f.Values.Set("max_quota_bytes", sizeValue(d.MaxQuotaBytes))
 	f.Values.Set("quota_bytes", sizeValue(d.QuotaBytes))
+	if d.ACME {
+		f.Values.Set("acme", "on")
+	}
 	h.render(w, r, http.StatusOK, "domain_form.html", &view{Title: "Edit domain " + d.UnicodeName, Nav: "domains", Form: f,
 		D: domainForm{Name: d.Name, EditKind: current(r).Can.Domains}})
 }

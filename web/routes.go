@@ -14,7 +14,7 @@ import (
 // the session cookie is SameSite=Strict besides.
 func (h *Handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(securityHeaders, h.forwardedProto)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page does not take that request.")

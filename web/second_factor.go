@@ -28,7 +28,7 @@ const (
 )
 
 func challengeCookie(r *http.Request) string {
-	if r.TLS != nil {
+	if secure(r) {
 		return challengeCookieTLS
 	}
 	return challengeCookiePlain
@@ -36,7 +36,7 @@ func challengeCookie(r *http.Request) string {
 
 func (h *Handler) setChallengeCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: challengeCookie(r), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 }
 
 // passwordPassed goes on with a login whose password was right: to the

@@ -49,7 +49,7 @@ func current(r *http.Request) *sess {
 }
 
 func cookieName(r *http.Request) string {
-	if r.TLS != nil {
+	if secure(r) {
 		return cookieTLS
 	}
 	return cookiePlain
@@ -102,7 +102,7 @@ func (h *Handler) loadSession(next http.Handler) http.Handler {
 func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName(r), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil,
+		HttpOnly: true, Secure: secure(r),
 		// Strict: the session never rides along a request from another
 		// site, not even a top-level link. The login redirect is
 		// same-site, so it keeps working.

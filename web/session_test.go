@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -263,5 +264,33 @@ func TestLoginReplacesSession(t *testing.T) {
 	c.login("root", pw, "/")
 	if n := e.count(`SELECT count(*) FROM web_sessions`); n != 1 {
 		t.Fatalf("%d sessions, want 1", n)
+	}
+}
+
+// Behind a TLS-terminating proxy listed in web.trusted_proxies, a request
+// marked X-Forwarded-Proto: https gets the __Host-, Secure cookie; the
+// same header from anyone else is ignored.
+func TestSessionCookieBehindTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []netip.Prefix
+		secure  bool
+	}{
+		{"trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, true},
+		{"not trusted", []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *web.Options) { o.TrustedProxies = tc.proxies })
+			e.admin("root", true)
+			c := e.client()
+			c.hdr.Set("X-Forwarded-Proto", "https")
+			p := c.post("/login", "username", "root", "password", pw)
+			p.redirects(t, "/")
+			ck := p.hdr.Get("Set-Cookie")
+			secure := strings.HasPrefix(ck, "__Host-mailhost=") && strings.Contains(ck, "; Secure")
+			if secure != tc.secure {
+				t.Errorf("Set-Cookie %q: want secure %v", ck, tc.secure)
+			}
+		})
 	}
 }

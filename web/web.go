@@ -48,6 +48,9 @@ type Options struct {
 	SetupToken    string // the one-time first-run token; "" when there is none
 	Log           *slog.Logger
 	Now           func() time.Time // tests; time.Now by default
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto is
+	// believed: "https" from one of them makes the cookies Secure.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler is the panel. Mount it at the root of the HTTP listener.

@@ -14,14 +14,14 @@ type domainFlags struct {
 	description, kind, relayTo *string
 	maxMailboxes, maxAliases   intFlag
 	maxQuota, quota            sizeFlag
-	active                     boolFlag
+	active, acme               boolFlag
 	force                      *bool
 	q                          *string
 	limit                      *int
 }
 
 func cmdDomain(ctx context.Context, args []string, sio stdio) error {
-	fields := []string{"description", "kind", "relay-to", "max-mailboxes", "max-aliases", "max-quota", "quota", "active"}
+	fields := []string{"description", "kind", "relay-to", "max-mailboxes", "max-aliases", "max-quota", "quota", "active", "acme"}
 	p := newProvisioning("domain", sio, map[string][]string{
 		"add": fields, "update": fields, "list": {"q", "limit"}, "show": nil, "del": {"force"},
 	})
@@ -34,6 +34,7 @@ func cmdDomain(ctx context.Context, args []string, sio stdio) error {
 	p.fs.Var(&f.maxQuota, "max-quota", "largest quota of one mailbox, such as 2G (0: unlimited)")
 	p.fs.Var(&f.quota, "quota", "total quota of the domain's mailboxes, such as 100G (0: unlimited)")
 	p.fs.Var(&f.active, "active", "active or not (--active=false deactivates)")
+	p.fs.Var(&f.acme, "acme", "order certificates for mail., autoconfig. and mta-sts.DOMAIN by ACME (acme.enabled)")
 	f.force = p.fs.Bool("force", false, "del: also delete the domain's mailboxes (Maildirs retained), aliases and alias domains")
 	f.q = p.fs.String("q", "", "list: only domains whose name contains this")
 	f.limit = p.fs.Int("limit", 0, "list: at most this many (default all)")
@@ -99,6 +100,9 @@ func cmdDomain(ctx context.Context, args []string, sio stdio) error {
 	if f.active.set {
 		in.Active = &f.active.v
 	}
+	if f.acme.set {
+		in.ACME = &f.acme.v
+	}
 	var d admin.DomainView
 	if verb == "add" {
 		d, err = p.svc.CreateDomain(ctx, a, in)
@@ -128,6 +132,7 @@ func (p *provisioning) showDomain(d admin.DomainView) error {
 		[2]string{"quota allocated", human(domainUse(d).QuotaAllocatedBytes, "")},
 		[2]string{"quota used", human(domainUse(d).QuotaUsedBytes, "")},
 		[2]string{"active", yesNo(d.Active)},
+		[2]string{"acme certificates", yesNo(d.ACME)},
 		[2]string{"created", d.CreatedAt.Format("2006-01-02 15:04:05 MST")},
 	)
 	return p.record(d, fields)

@@ -127,6 +127,11 @@ func (b *syncBuffer) String() string {
 func startServe(t *testing.T, env []string, args ...string) *running {
 	t.Helper()
 	addr := freePort(t)
+	for _, kv := range env { // a test that needs the port first chooses it
+		if a, ok := strings.CutPrefix(kv, "MAILHOST_LISTEN_HTTP="); ok && a != "off" {
+			addr = a
+		}
+	}
 	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Env = append(env, "MAILHOST_LISTEN_HTTP="+addr)
 	r := &running{cmd: cmd, http: addr, log: &syncBuffer{}, exited: make(chan struct{})}

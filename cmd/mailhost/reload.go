@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"mailhost/acmecert"
 	"mailhost/config"
 	"mailhost/tlscert"
 )
@@ -21,6 +22,7 @@ type reloader struct {
 	g    *globals
 	cfg  *config.Config // as serve started with it
 	cert *tlscert.Reloader
+	acme *acmecert.Manager // nil without acme.enabled
 	log  *slog.Logger
 }
 
@@ -51,6 +53,9 @@ func (r reloader) Serve(ctx context.Context) error {
 func (r reloader) reload() {
 	r.log.Info("SIGHUP: reloading")
 	r.cert.ReloadNow(r.log)
+	if r.acme != nil {
+		r.acme.Check() // orders what is missing or due now
+	}
 	next, err := r.g.load()
 	if err != nil {
 		r.log.Warn("SIGHUP: the configuration does not validate; nothing changed", "err", oneLine(err))

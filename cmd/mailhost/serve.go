@@ -74,11 +74,21 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	tlsConf := &tls.Config{GetCertificate: cert.GetCertificate, MinVersion: tls.VersionTLS12}
+	acme, err := newACME(cfg, db.Store, cert, log) // https.go
+	if err != nil {
+		return err
+	}
+	if acme != nil {
+		tlsConf.GetCertificate = acme.GetCertificate // SNI: ACME names, else the file certificate
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	servers := []server{reloader{g: g, cfg: cfg, cert: cert, log: log}} // reload.go: SIGHUP, renewed certificates
+	servers := []server{reloader{g: g, cfg: cfg, cert: cert, acme: acme, log: log}} // reload.go: SIGHUP, renewed certificates
+	if acme != nil {
+		servers = append(servers, acme)
+	}
 	authn, err := newAuthenticator(cfg, db.Store, db.Store, reg, log)
 	if err != nil {
 		return err
@@ -109,11 +119,19 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		if err != nil {
 			return err
 		}
-		h, err := newHTTPServer(cfg.Listen.HTTP, httpRoutes(db, reg, metricsAccess(cfg), api.New(adminSvc, log), panel), log)
+		routes := httpRoutes(db, reg, metricsAccess(cfg), api.New(adminSvc, log), panel)
+		h, err := newHTTPServer("listen.http", cfg.Listen.HTTP, plainHTTP(routes, acme, cfg.Listen.HTTPS, cfg.TLS.CertFile != defaultCert(cfg)), log)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, h)
+		if config.Enabled(cfg.Listen.HTTPS) {
+			hs, err := newHTTPSServer(cfg.Listen.HTTPS, routes, tlsConf, log)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, hs)
+		}
 	}
 	if err := dropPrivileges(cfg, log); err != nil {
 		return err
@@ -160,10 +178,10 @@ type httpServer struct {
 	log *slog.Logger
 }
 
-func newHTTPServer(addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
+func newHTTPServer(key, addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen.http %s: %w", addr, err)
+		return nil, fmt.Errorf("%s %s: %w", key, addr, err)
 	}
 	return &httpServer{ln: ln, log: log, srv: &http.Server{
 		Handler:           h,

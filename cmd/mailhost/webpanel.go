@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -27,15 +28,22 @@ func newWebPanel(ctx context.Context, cfg *config.Config, svc *admin.Service, au
 		log.Warn("no administrator yet: open this link once to create the first super-admin (or run `mailhost admin add --super`)",
 			"url", "http://"+setupHost(cfg)+"/setup?token="+token)
 	}
+	var proxies []netip.Prefix
+	for _, n := range cfg.Web.TrustedProxies { // valid after Validate
+		if p, err := config.ParseNetwork(n); err == nil {
+			proxies = append(proxies, p)
+		}
+	}
 	return web.New(web.Options{
-		Admin:         svc,
-		Logins:        authn,
-		SessionIdle:   time.Duration(cfg.Web.SessionIdleMinutes) * time.Minute,
-		SessionMax:    time.Duration(cfg.Web.SessionMaxHours) * time.Hour,
-		Client:        clientSettings(cfg),
-		RetentionDays: cfg.Mailbox.RetentionDays,
-		SetupToken:    token,
-		Log:           log,
+		TrustedProxies: proxies,
+		Admin:          svc,
+		Logins:         authn,
+		SessionIdle:    time.Duration(cfg.Web.SessionIdleMinutes) * time.Minute,
+		SessionMax:     time.Duration(cfg.Web.SessionMaxHours) * time.Hour,
+		Client:         clientSettings(cfg),
+		RetentionDays:  cfg.Mailbox.RetentionDays,
+		SetupToken:     token,
+		Log:            log,
 	})
 }
 
