@@ -243,7 +243,7 @@ func Default() Config {
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12, TrustedProxies: []string{}},
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
-		Queue:   defaultQueue(),
+		Queue: defaultQueue(),
 	}
 }
 
