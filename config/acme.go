@@ -12,6 +12,9 @@ func (c *Config) validateWebAndACME(bad reporter) {
 			bad("web.trusted_proxies", "%q is not an address or network: %v", n, err)
 		}
 	}
+	if d := c.MailLog.KeepDays; d < 1 || d > 3650 {
+		bad("maillog.keep_days", "must be from 1 to 3650, got %d", d)
+	}
 	a := c.ACME
 	if !a.Enabled {
 		return

@@ -39,6 +39,7 @@ type Config struct {
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 	ACME       ACME       `toml:"acme"`
+	MailLog    MailLog    `toml:"maillog"`
 
 	sources map[string]string // key -> where its value came from
 }
@@ -130,6 +131,11 @@ type Web struct {
 	SessionIdleMinutes int      `toml:"session_idle_minutes" help:"minutes without a request after which a web panel session ends"`
 	SessionMaxHours    int      `toml:"session_max_hours" help:"hours after login at which a web panel session ends, however active"`
 	TrustedProxies     []string `toml:"trusted_proxies" help:"addresses or networks of reverse proxies whose X-Forwarded-Proto (https) is believed"`
+}
+
+// MailLog bounds what the dashboard and the mail log page keep.
+type MailLog struct {
+	KeepDays int `toml:"keep_days" help:"days the mail log rows are kept (hourly counts: twice as long, at least 7; minute counts: 2 days)"`
 }
 
 // ACME gets certificates from an ACME certificate authority (RFC 8555),
@@ -241,6 +247,7 @@ func Default() Config {
 		Runtime: Runtime{GCPercent: 50},
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12, TrustedProxies: []string{}},
+		MailLog: MailLog{KeepDays: 30},
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
 		Queue: defaultQueue(),

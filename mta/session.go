@@ -397,7 +397,8 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.metrics.Bytes.Add(float64(size))
 	s.srv.metrics.DeliveryLatency.Observe(time.Since(start).Seconds())
 	s.log.Info("accepted", "queue_id", qid, "from", s.from, "helo", s.conn.Hostname(), "rcpts", s.rcptList(),
-		"size", size, "tls", tlsInfo != "", "took", time.Since(start).Round(time.Microsecond))
+		"message_id", strings.TrimSpace(h.Get("Message-Id")), "size", size, "tls", tlsInfo != "",
+		"took", time.Since(start).Round(time.Microsecond))
 	s.logOutcomes(qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {

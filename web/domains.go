@@ -28,6 +28,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		Alloc, Used                 int64
 		Recent                      []admin.AuditView
 		Queue                       *admin.QueueSummary // super-admins only
+		Activity                    *admin.ActivityView // super-admins only
 	}
 	var d dash
 	p := admin.ListParams{Limit: admin.MaxLimit}
@@ -64,6 +65,14 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Queue = &q
+	}
+	if s.Actor.Superadmin {
+		act, err := h.svc.Activity(ctx, s.Actor, "")
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		d.Activity = &act
 	}
 	h.render(w, r, http.StatusOK, "dashboard.html", &view{Title: "Dashboard", Nav: "home", D: d})
 }
@@ -155,6 +164,7 @@ type domainPage struct {
 	Aliases   []admin.AliasDomainView
 	HasMore   bool
 	Mailboxes []admin.MailboxView
+	Activity  admin.ActivityView // its deliveries, mail sent from it, its storage
 }
 
 func (h *Handler) domainShow(w http.ResponseWriter, r *http.Request) {
@@ -165,6 +175,10 @@ func (h *Handler) domainShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := domainPage{Dom: d, Client: h.opts.Client}
+	if p.Activity, err = h.svc.Activity(ctx, a, d.Name); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	ads, err := h.svc.AliasDomains(ctx, a, admin.ListParams{Limit: admin.MaxLimit})
 	if err != nil {
 		h.fail(w, r, err)

@@ -199,6 +199,7 @@ func (h *Handler) funcs() template.FuncMap {
 			return x
 		},
 		"size":    humanSize,
+		"chart":   chart,
 		"pct":     pct,
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"whenp":   func(t *time.Time) string { return whenPtr(t) },

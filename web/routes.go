@@ -116,6 +116,7 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/relocated/{address}/delete", h.relocatedDelete)
 
 			r.Get("/audit", h.auditLog)
+			r.Get("/maillog", h.mailLog) // charts.go
 			r.Get("/account/password", h.adminPasswordPage)
 			r.Post("/account/password", h.adminPassword)
 

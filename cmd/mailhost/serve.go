@@ -22,6 +22,7 @@ import (
 
 	"mailhost/api"
 	"mailhost/config"
+	"mailhost/maillog"
 	"mailhost/tlscert"
 )
 
@@ -56,6 +57,10 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	defer db.close(ctx)
+	// The mail log lines of every server also go to the dashboard's tables
+	// (package maillog); the recorder's own warnings do not.
+	recorder := newRecorder(cfg, db.Store, log)
+	log = slog.New(maillog.NewHandler(log.Handler(), recorder))
 	if err := ownDir(cfg, cfg.MaildirRoot); err != nil {
 		return fmt.Errorf("maildir root: %w", err)
 	}
@@ -85,7 +90,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	servers := []server{reloader{g: g, cfg: cfg, cert: cert, acme: acme, log: log}} // reload.go: SIGHUP, renewed certificates
+	servers := []server{recorder, reloader{g: g, cfg: cfg, cert: cert, acme: acme, log: log}} // reload.go: SIGHUP, renewed certificates
 	if acme != nil {
 		servers = append(servers, acme)
 	}

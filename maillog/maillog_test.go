@@ -1,0 +1,76 @@
+package maillog_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"mailhost/maillog"
+	"mailhost/store"
+	"mailhost/testdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+
+// The servers' log lines, as they write them, become mail log rows and
+// counts; the next handler still gets only what its level lets through.
+func TestRecordsTheServersLogLines(t *testing.T) {
+	st := testdb.Open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := maillog.New(st, maillog.Retention{Minutes: time.Hour, Hours: time.Hour, Log: time.Hour},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() { rec.Serve(ctx); close(done) }()
+	var shown strings.Builder
+	log := slog.New(maillog.NewHandler(slog.NewTextHandler(&shown, &slog.HandlerOptions{Level: slog.LevelWarn}), rec))
+	conn := log.With("conn", 7, "client", "192.0.2.7")
+	conn.Info("accepted", "queue_id", "1B5D81FF03200001", "from", "bob@example.org",
+		"rcpts", []string{"ann@example.com", "cy@example.net"}, "message_id", "<m1@example.org>", "size", 120)
+	conn.Info("delivered", "queue_id", "1B5D81FF03200001", "to", "ann@example.com", "folder", "INBOX", "uid", 1)
+	conn.Info("queued", "queue_id", "1B5D81FF03200001", "queue_row", int64(42), "origin", "smtp", "to", "cy@example.net")
+	log.Info("delivered", "queue_id", int64(42), "from", "bob@example.org", "to", "cy@example.net", "relay", "mx.example.net[192.0.2.9]:25", "status", "2.0.0")
+	conn.Info("reject", "stage", "RCPT", "reason", "unknown_recipient", "code", 550, "from", "x@spam.test")
+	log.Info("login failed", "user", "ann@example.com", "why", "password")
+	log.Warn("something else")
+	cancel()
+	<-done
+	if got := shown.String(); !strings.Contains(got, "something else") || strings.Contains(got, "accepted") {
+		t.Errorf("the next handler got:\n%s", got)
+	}
+	rows, err := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "1B5D81FF03200001", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, r := range rows {
+		events = append(events, r.Event+" "+r.Recipient+" "+r.QueueRow+" "+r.Client)
+	}
+	want := []string{"queued cy@example.net 42 192.0.2.7", "delivered ann@example.com  192.0.2.7",
+		"accepted ann@example.com,cy@example.net  192.0.2.7"}
+	if len(events) != 3 || events[0] != want[0] || events[1] != want[1] || events[2] != want[2] {
+		t.Errorf("rows by queue id: %q, want %q", events, want)
+	}
+	// The outbound queue's line is found by the queue row, and by message id the accepted one.
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "42", Limit: 10}); len(rows) != 2 || rows[0].Event != "sent" {
+		t.Errorf("by queue row: %+v", rows)
+	}
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "m1@example.org", Limit: 10}); len(rows) != 1 || rows[0].Event != "accepted" {
+		t.Errorf("by message id: %+v", rows)
+	}
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Domains: []string{"example.net"}, Limit: 10}); len(rows) != 3 {
+		t.Errorf("a domain admin of example.net sees %d rows, want 3 (accepted, queued, sent)", len(rows))
+	}
+	for metric, want := range map[string]int64{"received": 1, "delivered": 1, "sent": 1, "rejected:unknown_recipient": 1, "logins_failed": 1} {
+		pts, err := st.StatSeries(context.Background(), metric, "", time.Now().Add(-time.Hour), false)
+		if err != nil || len(pts) != 1 || pts[0].Value != want {
+			t.Errorf("%s: %+v %v", metric, pts, err)
+		}
+	}
+	if pts, _ := st.StatSeries(context.Background(), "delivered", "example.com", time.Now().Add(-2*time.Hour), true); len(pts) != 1 || pts[0].Value != 1 {
+		t.Errorf("example.com's deliveries per hour: %+v", pts)
+	}
+}
