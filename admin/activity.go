@@ -52,7 +52,7 @@ func metricLabel(m string) (string, bool) {
 	case "queue":
 		return "Recipients in the queue", true
 	case "storage":
-		return "Mail stored (bytes)", true
+		return "Mail stored", true
 	}
 	if r, ok := strings.CutPrefix(m, "rejected:"); ok {
 		return "Rejected: " + strings.ReplaceAll(r, "_", " "), false

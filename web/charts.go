@@ -22,7 +22,7 @@ func chart(s admin.Series, span string) template.HTML {
 		}
 	}
 	total := fmt.Sprint(s.Total)
-	if s.Gauge && strings.Contains(s.Label, "bytes") {
+	if s.Metric == "storage" {
 		total = humanSize(s.Total)
 	}
 	what := "in all"

@@ -51,11 +51,11 @@ func TestWebPanelInBrowser(t *testing.T) {
 		testsupport.Missing(t, "chromium", "chromium")
 	}
 	python := testsupport.RequireTool(t, "python3", "python3")
-	imapAddr := freePort(t)
+	imapAddr, smtpAddr := freePort(t), freePort(t)
 	// The embedded default (make run): serve runs its own PostgreSQL as
 	// vmail, so connections made after the privilege drop work too.
 	env := baseEnv("MAILHOST_DATA_DIR="+dataDir(t),
-		"MAILHOST_HOSTNAME=mail.example.test", "MAILHOST_LISTEN_IMAP="+imapAddr, "MAILHOST_AUTH_DELAY_MS=10")
+		"MAILHOST_HOSTNAME=mail.example.test", "MAILHOST_LISTEN_IMAP="+imapAddr, "MAILHOST_LISTEN_SMTP="+smtpAddr, "MAILHOST_AUTH_DELAY_MS=10")
 	srv := startServe(t, env)
 	m := regexp.MustCompile(`url="?(http://[^"\s]+/setup\?token=[^"\s]+)`).FindStringSubmatch(srv.log.String())
 	if m == nil {
@@ -175,8 +175,40 @@ func TestWebPanelInBrowser(t *testing.T) {
 		t.Fatalf("mailbox list lacks alice and her quota:\n%s", s)
 	}
 	shot("08-mailboxes")
-	run("dashboard", chromedp.Navigate(base+"/"), heading("Dashboard"))
+	// Traffic: two messages over SMTP (Python's smtplib); the dashboard
+	// draws them and the mail log finds one by the queue id of its 250.
+	qid := ""
+	for i := 0; i < 2; i++ {
+		out, err := exec.Command(python, "-c", `import smtplib, sys
+s = smtplib.SMTP(sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1]))
+s.sendmail("bob@example.org", ["alice@shop.example"], "Subject: hello\r\n\r\nhi\r\n")
+s.quit()`, smtpAddr).CombinedOutput()
+		if err != nil {
+			t.Fatalf("smtplib: %v\n%s", err, out)
+		}
+	}
+	testsupport.Eventually(t, 30*time.Second, "the mail log lines recorded", func() bool {
+		m := regexp.MustCompile(`msg=accepted [^\n]*?queue_id=(\w+)`).FindStringSubmatch(srv.log.String())
+		if m != nil {
+			qid = m[1]
+		}
+		return m != nil
+	})
+	total := ""
+	testsupport.Eventually(t, 30*time.Second, "the dashboard's received chart", func() bool {
+		run("dashboard", chromedp.Navigate(base+"/"), heading("Dashboard"))
+		total, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#day ~ div figure[data-metric="received"]').dataset.total`))
+		return total == "2"
+	})
+	if s := text(`section[aria-labelledby="day"]`); !strings.Contains(s, "Messages received: 2 in all") || !strings.Contains(s, "Delivered to mailboxes: 2 in all") {
+		t.Errorf("the dashboard's last 24 hours:\n%s", s)
+	}
 	shot("09-dashboard")
+	run("mail log", chromedp.Navigate(base+"/maillog"), heading("Mail log"), fill("q", qid), submit(`form[action="/maillog"]`), heading("Mail log"))
+	if s := text("main"); !strings.Contains(s, "delivered") || !strings.Contains(s, "alice@shop.example") || !strings.Contains(s, qid) {
+		t.Errorf("the mail log for %s:\n%s", qid, s)
+	}
+	shot("09a-maillog")
 	run("queue", chromedp.Click(chromedp.Search(`//nav//a[.="Queue"]`)), heading("Mail queue"))
 	if s := text("main"); !strings.Contains(s, "The mail queue is empty.") {
 		t.Fatalf("queue page:\n%s", s)
