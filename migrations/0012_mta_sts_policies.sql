@@ -2,8 +2,9 @@
 -- outbound client and cached here so every node uses the same policy and
 -- fetches it once: a policy stays in force until expires_at (fetched_at
 -- plus its max_age) even when its host cannot be reached (RFC 8461 5.1),
--- and is fetched again from refresh_at on (before it expires; a failed
--- refresh moves refresh_at later).
+-- and is fetched again from refresh_at on (before it expires) or when
+-- its TXT record's id changes; after a failed fetch, not again before
+-- retry_at.
 CREATE TABLE mta_sts_policies (
     domain     text PRIMARY KEY CHECK (domain = lower(domain) AND domain <> ''),
     policy_id  text NOT NULL CHECK (policy_id ~ '^[A-Za-z0-9]{1,32}$'),
@@ -13,5 +14,6 @@ CREATE TABLE mta_sts_policies (
     policy     text NOT NULL,
     fetched_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
-    refresh_at timestamptz NOT NULL
+    refresh_at timestamptz NOT NULL,
+    retry_at   timestamptz
 );

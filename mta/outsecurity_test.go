@@ -75,7 +75,7 @@ type policyHost struct {
 func newPolicyHost(t *testing.T, ca *testCA, policies map[string]string) *policyHost {
 	t.Helper()
 	ph := &policyHost{policies: policies}
-	var names []string
+	names := []string{"mta-sts.unused.example"}
 	for d := range policies {
 		names = append(names, "mta-sts."+d)
 	}

@@ -18,14 +18,14 @@ import (
 // while its TXT id is unchanged and until it is due for a refresh
 // (half its max_age, at most a day); then it is fetched again, and kept
 // (until it expires) when that fails, as when the TXT record cannot be
-// read (5.1).
+// read (5.1). After a failed fetch the next waits an hour.
 
 // STSCache is where MTA-STS policies are cached. *store.Store satisfies
 // it.
 type STSCache interface {
 	STSPolicy(ctx context.Context, domain string) (store.STSPolicy, error)
 	SaveSTSPolicy(ctx context.Context, p store.STSPolicy, refresh time.Duration) error
-	PostponeSTSRefresh(ctx context.Context, domain string, wait time.Duration) error
+	DeferSTSFetch(ctx context.Context, domain string, wait time.Duration) error
 }
 
 var _ STSCache = (*store.Store)(nil)
@@ -36,7 +36,7 @@ const (
 	// stsRefreshMax: a cached policy is fetched again at least daily
 	// (RFC 8461 10.2 suggests a daily refresh).
 	stsRefreshMax = 24 * time.Hour
-	// stsRetry is how long a failed refresh waits before the next one.
+	// stsRetry is how long a failed fetch waits before the next one.
 	stsRetry = time.Hour
 )
 
@@ -81,7 +81,7 @@ func (o *Outbound) stsPolicy(ctx context.Context, domain string) *mtasts.Policy 
 		return inForce(cached)
 	case err != nil:
 		return nil
-	case valid && cached.ID == rec.ID && !cached.RefreshDue:
+	case valid && (cached.RetryWait || cached.ID == rec.ID && !cached.RefreshDue):
 		return inForce(cached)
 	}
 	p, text, err := o.sts.Fetch(ctx, domain)
@@ -95,8 +95,8 @@ func (o *Outbound) stsPolicy(ctx context.Context, domain string) *mtasts.Policy 
 		o.tlsReport(domain, rptPolicySTS, result)
 		o.log.Warn("mta-sts: policy fetch failed", "domain", domain, "id", rec.ID, "cached", valid, "err", err)
 		if valid {
-			if err := o.st.PostponeSTSRefresh(ctx, domain, stsRetry); err != nil {
-				o.log.Warn("mta-sts: postponing the refresh", "domain", domain, "err", err)
+			if err := o.st.DeferSTSFetch(ctx, domain, stsRetry); err != nil {
+				o.log.Warn("mta-sts: deferring the next fetch", "domain", domain, "err", err)
 			}
 			return inForce(cached)
 		}

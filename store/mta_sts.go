@@ -21,10 +21,11 @@ type STSPolicy struct {
 	FetchedAt time.Time `db:"fetched_at"`
 	ExpiresAt time.Time `db:"expires_at"`
 	RefreshAt time.Time `db:"refresh_at"`
-	// Expired and RefreshDue are computed by the database's clock, the
-	// one every node shares.
+	// Expired, RefreshDue and RetryWait (a fetch failed, the next waits)
+	// are computed by the database's clock, the one every node shares.
 	Expired    bool `db:"expired"`
 	RefreshDue bool `db:"refresh_due"`
+	RetryWait  bool `db:"retry_wait"`
 }
 
 // STSPolicy returns the cached policy of domain, also an expired one, or
@@ -32,7 +33,8 @@ type STSPolicy struct {
 func (s *Store) STSPolicy(ctx context.Context, domain string) (STSPolicy, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT domain, policy_id, mode, max_age, mx, policy, fetched_at, expires_at, refresh_at,
-		       expires_at <= now() AS expired, refresh_at <= now() AS refresh_due
+		       expires_at <= now() AS expired, refresh_at <= now() AS refresh_due,
+		       coalesce(retry_at > now(), false) AS retry_wait
 		FROM mta_sts_policies WHERE domain = $1`, domain)
 	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[STSPolicy])
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -53,9 +55,10 @@ func (s *Store) SaveSTSPolicy(ctx context.Context, p STSPolicy, refresh time.Dur
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO mta_sts_policies (domain, policy_id, mode, max_age, mx, policy, fetched_at, expires_at, refresh_at)
-		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + make_interval(secs => $4), now() + make_interval(secs => $7))
+		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $4::integer * interval '1 second', now() + $7 * interval '1 second')
 		ON CONFLICT (domain) DO UPDATE SET policy_id = $2, mode = $3, max_age = $4, mx = $5, policy = $6,
-			fetched_at = now(), expires_at = now() + make_interval(secs => $4), refresh_at = now() + make_interval(secs => $7)`,
+			fetched_at = now(), expires_at = now() + $4::integer * interval '1 second', refresh_at = now() + $7 * interval '1 second',
+			retry_at = NULL`,
 		p.Domain, p.ID, p.Mode, p.MaxAge, p.MX, p.Policy, refresh.Seconds())
 	if err != nil {
 		return fmt.Errorf("store: save mta-sts policy of %q: %w", p.Domain, err)
@@ -63,14 +66,14 @@ func (s *Store) SaveSTSPolicy(ctx context.Context, p STSPolicy, refresh time.Dur
 	return nil
 }
 
-// PostponeSTSRefresh makes the next refresh of domain's policy due after
-// wait (its fetch failed; the cached policy stays in force until it
+// DeferSTSFetch records that fetching domain's policy failed: the next
+// fetch waits for wait (the cached policy stays in force until it
 // expires).
-func (s *Store) PostponeSTSRefresh(ctx context.Context, domain string, wait time.Duration) error {
-	_, err := s.pool.Exec(ctx, `UPDATE mta_sts_policies SET refresh_at = now() + make_interval(secs => $2) WHERE domain = $1`,
+func (s *Store) DeferSTSFetch(ctx context.Context, domain string, wait time.Duration) error {
+	_, err := s.pool.Exec(ctx, `UPDATE mta_sts_policies SET retry_at = now() + make_interval(secs => $2) WHERE domain = $1`,
 		domain, wait.Seconds())
 	if err != nil {
-		return fmt.Errorf("store: postpone mta-sts refresh of %q: %w", domain, err)
+		return fmt.Errorf("store: defer mta-sts fetch of %q: %w", domain, err)
 	}
 	return nil
 }
