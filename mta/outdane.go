@@ -24,13 +24,13 @@ import (
 // TLSA certificate usages, selectors and matching types (RFC 6698 2.1,
 // RFC 7218).
 const (
-	daneTA     = 2 // DANE-TA: a trust anchor in the server's chain
-	daneEE     = 3 // DANE-EE: the server's own certificate or key
-	selCert    = 0 // the whole certificate
-	selSPKI    = 1 // its SubjectPublicKeyInfo
-	matchFull  = 0 // compared as is
-	matchSHA2  = 1 // SHA2-256 of it
-	matchSHA51 = 2 // SHA2-512 of it
+	daneTA      = 2 // DANE-TA: a trust anchor in the server's chain
+	daneEE      = 3 // DANE-EE: the server's own certificate or key
+	selCert     = 0 // the whole certificate
+	selSPKI     = 1 // its SubjectPublicKeyInfo
+	matchFull   = 0 // compared as is
+	matchSHA2   = 1 // SHA2-256 of it
+	matchSHA512 = 2 // SHA2-512 of it
 )
 
 // daneLookup is what DANE says about one MX host.
@@ -68,7 +68,7 @@ func usableTLSA(recs []dnsres.TLSA) []dnsres.TLSA {
 	for _, r := range recs {
 		okLen := r.MatchingType == matchFull && len(r.Data) > 0 ||
 			r.MatchingType == matchSHA2 && len(r.Data) == sha256.Size ||
-			r.MatchingType == matchSHA51 && len(r.Data) == sha512.Size
+			r.MatchingType == matchSHA512 && len(r.Data) == sha512.Size
 		if (r.Usage == daneTA || r.Usage == daneEE) && r.Selector <= selSPKI && okLen {
 			out = append(out, r)
 		}
@@ -86,7 +86,7 @@ func tlsaMatches(r dnsres.TLSA, cert *x509.Certificate) bool {
 	case matchSHA2:
 		h := sha256.Sum256(data)
 		data = h[:]
-	case matchSHA51:
+	case matchSHA512:
 		h := sha512.Sum512(data)
 		data = h[:]
 	}
