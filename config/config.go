@@ -100,8 +100,8 @@ type SMTP struct {
 	MaxReceived        int      `toml:"max_received_headers" help:"Received headers after which a message is refused as a mail loop (hopcount_limit)"`
 	DNSBL              []string `toml:"dnsbl" help:"DNS block list zones checked once per connection (e.g. zen.spamhaus.org)"`
 	DNSBLAction        string   `toml:"dnsbl_action" help:"what a listed client gets: reject (554), defer (450) or log"`
-	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: may (opportunistic) or encrypt (required, else retry later)"`
-	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=may, domain=encrypt or domain=verify"`
+	OutboundTLS        string   `toml:"outbound_tls" help:"STARTTLS when delivering: none, may (opportunistic), dane (may, with DANE where the resolver authenticates TLSA records), encrypt (required, else retry later) or verify (required with a verified certificate); MTA-STS applies above none"`
+	OutboundTLSDomains []string `toml:"outbound_tls_domains" help:"per-domain STARTTLS policy overriding outbound_tls: domain=none, domain=may, domain=dane, domain=encrypt or domain=verify"`
 	RelayhostCAFile    string   `toml:"relayhost_ca_file" help:"PEM CA certificates that verify the relayhost's certificate (a private relay host); empty uses the system's roots"`
 }
 
@@ -208,7 +208,7 @@ func Default() Config {
 			MaxReceived:        50, // Postfix hopcount_limit
 			DNSBL:              []string{},
 			DNSBLAction:        "reject",
-			OutboundTLS:        "may",
+			OutboundTLS:        "dane", // DANE only where the resolver validates; else may
 			OutboundTLSDomains: []string{},
 		},
 		// ARGON2ID with m=19456 KiB, t=2, p=1: the second of OWASP's equally

@@ -111,7 +111,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad metrics network", "[metrics]\nallow = [\"prometheus.lan\"]\n", nil, []string{"metrics.allow", "CIDR"}},
 		{"short metrics token", "", map[string]string{"MAILHOST_METRICS_TOKEN": "short"}, []string{"metrics.token", "16 characters"}},
 		{"missing CA file", "[smtp]\nrelayhost_ca_file = \"/nonexistent/ca.pem\"\n", nil, []string{"smtp.relayhost_ca_file", "no such file"}},
-		{"unknown TLS policy", "[smtp]\noutbound_tls_domains = [\"bank.example=dane\"]\n", nil, []string{"smtp.outbound_tls_domains", "domain=verify"}},
+		{"unknown TLS policy", "[smtp]\noutbound_tls_domains = [\"bank.example=dane-only\"]\n", nil, []string{"smtp.outbound_tls_domains", "none, may, dane, encrypt, verify"}},
 		{"bad level", "[log]\nlevel = \"loud\"\n", nil, []string{"log.level", "debug, info, warn, error", `"loud"`}},
 		{"bad scheme", "", map[string]string{"MAILHOST_PASSWORD_SCHEME": "MD5"}, []string{"password.scheme", "ARGON2ID"}},
 		{"bad relayhost", "[smtp]\nrelayhost = \"[mx.example.com\"\n", nil, []string{"smtp.relayhost", "closing ]"}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,7 +83,7 @@ func (c *Config) validateOutbound(bad reporter) {
 	if q.LeaseSeconds < 10 || q.LeaseSeconds > 86400 {
 		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
 	}
-	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, "may", "encrypt", "verify")
+	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, TLSPolicies...)
 	if f := c.SMTP.RelayhostCAFile; f != "" {
 		if _, err := LoadCAFile(f); err != nil {
 			bad("smtp.relayhost_ca_file", "%v", err)
@@ -100,14 +101,18 @@ func (c *Config) validateOutbound(bad reporter) {
 	}
 }
 
+// TLSPolicies are the outbound TLS policies (smtp.outbound_tls), weakest
+// first.
+var TLSPolicies = []string{"none", "may", "dane", "encrypt", "verify"}
+
 // TLSDomains parses smtp.outbound_tls_domains into domain -> policy.
 func (s SMTP) TLSDomains() (map[string]string, error) {
 	out := map[string]string{}
 	for _, e := range s.OutboundTLSDomains {
 		d, p, ok := strings.Cut(e, "=")
 		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-		if !ok || d == "" || (p != "may" && p != "encrypt" && p != "verify") {
-			return nil, fmt.Errorf("%q must be domain=may, domain=encrypt or domain=verify", e)
+		if !ok || d == "" || !slices.Contains(TLSPolicies, p) {
+			return nil, fmt.Errorf("%q must be domain=POLICY, POLICY one of %s", e, strings.Join(TLSPolicies, ", "))
 		}
 		out[d] = p
 	}

@@ -51,6 +51,9 @@ type Error struct {
 	// Cause is what made a temporary failure (the last nameserver's
 	// answer or network error, or the context's error); may be nil.
 	Cause error
+	// Authenticated: a NXDOMAIN or NODATA answer came with the AD bit
+	// (authenticated denial of existence, RFC 4035 3.2.3).
+	Authenticated bool
 }
 
 func (e *Error) Error() string {
@@ -166,6 +169,9 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 	q := new(dns.Msg)
 	q.SetQuestion(fqdn, qtype)
 	q.RecursionDesired = true
+	// AD in a query asks a validating resolver to say whether it
+	// validated the answer (RFC 6840 5.7); DANE needs that.
+	q.AuthenticatedData = true
 	q.SetEdns0(1232, false) // the DNS flag day 2020 size: no fragmented UDP
 	var last error
 	for range r.attempts {
@@ -185,7 +191,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 			case dns.RcodeSuccess:
 				return resp, nil
 			case dns.RcodeNameError:
-				return nil, fail(ErrNotFound, nil)
+				return nil, &Error{Name: name, Type: typeName(qtype), Kind: ErrNotFound, Authenticated: resp.AuthenticatedData}
 			}
 			// SERVFAIL, REFUSED, NOTIMP, ...: another server may do better.
 			last = fmt.Errorf("%s: %s", srv, rcodeName(resp.Rcode))

@@ -24,7 +24,7 @@ type MX struct {
 // record is "MX 0 ." is ErrNullMX (RFC 7505 3). A "." among other
 // records is left out.
 func (r *Resolver) MX(ctx context.Context, domain string) ([]MX, error) {
-	all, err := answers(ctx, r, domain, dns.TypeMX, func(mx *dns.MX) (MX, bool) {
+	all, _, err := answers(ctx, r, domain, dns.TypeMX, func(mx *dns.MX) (MX, bool) {
 		return MX{Host: strings.TrimSuffix(mx.Mx, "."), Pref: mx.Preference}, true
 	})
 	if err != nil {
@@ -44,14 +44,26 @@ func (r *Resolver) MX(ctx context.Context, domain string) ([]MX, error) {
 // when the other type's lookup failed; with none, the error says why:
 // temporary when either lookup failed so, else ErrNotFound or ErrNoData.
 func (r *Resolver) IPs(ctx context.Context, host string) ([]netip.Addr, error) {
+	ips, _, err := r.AuthenticatedIPs(ctx, host)
+	return ips, err
+}
+
+// AuthenticatedIPs is IPs that also says whether both answers (A and
+// AAAA, records or NODATA) came with the AD bit: the resolver validated
+// them with DNSSEC (RFC 4035 3.2.3). An IP literal is not authenticated.
+// DANE looks up TLSA records only for hosts whose addresses are
+// authenticated (RFC 7672 2.2.2).
+func (r *Resolver) AuthenticatedIPs(ctx context.Context, host string) (_ []netip.Addr, authenticated bool, _ error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip}, nil
+		return []netip.Addr{ip}, false, nil
 	}
 	var out []netip.Addr
 	var errs []error
+	authenticated = true
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		got, err := r.addrs(ctx, host, t)
+		got, ad, err := r.addrs(ctx, host, t)
 		out = append(out, got...)
+		authenticated = authenticated && ad
 		if err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, ErrNotFound) {
@@ -60,18 +72,19 @@ func (r *Resolver) IPs(ctx context.Context, host string) ([]netip.Addr, error) {
 		}
 	}
 	if len(out) > 0 {
-		return out, nil
+		return out, authenticated, nil
 	}
 	for _, err := range errs {
 		if errors.Is(err, ErrTemporary) {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return nil, errs[0]
+	return nil, authenticated, errs[0]
 }
 
-// addrs returns the A or AAAA records of name.
-func (r *Resolver) addrs(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error) {
+// addrs returns the A or AAAA records of name, and whether the answer
+// was authenticated.
+func (r *Resolver) addrs(ctx context.Context, name string, qtype uint16) ([]netip.Addr, bool, error) {
 	if qtype == dns.TypeA {
 		return answers(ctx, r, name, qtype, func(a *dns.A) (netip.Addr, bool) { return netip.AddrFromSlice(a.A.To4()) })
 	}
@@ -80,11 +93,13 @@ func (r *Resolver) addrs(ctx context.Context, name string, qtype uint16) ([]neti
 
 // answers queries name's records of qtype and returns f of each answer
 // record of type T for which f says ok (records of other types, such as
-// the CNAMEs leading to them, are skipped); none is ErrNoData.
-func answers[T dns.RR, V any](ctx context.Context, r *Resolver, name string, qtype uint16, f func(T) (V, bool)) ([]V, error) {
+// the CNAMEs leading to them, are skipped); none is ErrNoData. ad is the
+// answer's AD bit (also for NODATA and NXDOMAIN, RFC 4035 3.2.3).
+func answers[T dns.RR, V any](ctx context.Context, r *Resolver, name string, qtype uint16, f func(T) (V, bool)) (_ []V, ad bool, _ error) {
 	resp, err := r.query(ctx, name, qtype)
 	if err != nil {
-		return nil, err
+		var de *Error
+		return nil, errors.As(err, &de) && de.Authenticated, err
 	}
 	var out []V
 	for _, rr := range resp.Answer {
@@ -95,18 +110,21 @@ func answers[T dns.RR, V any](ctx context.Context, r *Resolver, name string, qty
 		}
 	}
 	if len(out) == 0 {
-		return nil, &Error{Name: name, Type: typeName(qtype), Kind: ErrNoData}
+		return nil, resp.AuthenticatedData, &Error{Name: name, Type: typeName(qtype), Kind: ErrNoData, Authenticated: resp.AuthenticatedData}
 	}
-	return out, nil
+	return out, resp.AuthenticatedData, nil
 }
 
 // PTR returns the names ip's reverse record points to (RFC 1035 3.5,
 // RFC 3596 2.5), without the trailing dots.
 func (r *Resolver) PTR(ctx context.Context, ip netip.Addr) ([]string, error) {
-	return answers(ctx, r, reverse(ip)+arpa(ip), dns.TypePTR, func(p *dns.PTR) (string, bool) {
+	return drop(answers(ctx, r, reverse(ip)+arpa(ip), dns.TypePTR, func(p *dns.PTR) (string, bool) {
 		return strings.TrimSuffix(p.Ptr, "."), true
-	})
+	}))
 }
+
+// drop leaves out the AD bit of answers.
+func drop[V any](v []V, _ bool, err error) ([]V, error) { return v, err }
 
 // maxConfirm bounds the PTR names ForwardConfirmed looks up.
 const maxConfirm = 10
@@ -143,9 +161,9 @@ func (r *Resolver) ForwardConfirmed(ctx context.Context, ip netip.Addr) (string,
 // TXT returns name's TXT records, the strings of each joined into one
 // (RFC 7208 3.3, RFC 6376 3.6.2.2).
 func (r *Resolver) TXT(ctx context.Context, name string) ([]string, error) {
-	return answers(ctx, r, name, dns.TypeTXT, func(t *dns.TXT) (string, bool) {
+	return drop(answers(ctx, r, name, dns.TypeTXT, func(t *dns.TXT) (string, bool) {
 		return strings.Join(t.Txt, ""), true
-	})
+	}))
 }
 
 // BlockList looks ip up in the DNS block list zone (RFC 5782 2.1: an A
@@ -156,7 +174,7 @@ func (r *Resolver) TXT(ctx context.Context, name string) ([]string, error) {
 // lookup is temporary.
 func (r *Resolver) BlockList(ctx context.Context, zone string, ip netip.Addr) ([]netip.Addr, error) {
 	name := reverse(ip) + "." + strings.TrimSuffix(zone, ".")
-	got, err := r.addrs(ctx, name, dns.TypeA)
+	got, _, err := r.addrs(ctx, name, dns.TypeA)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoData) {
 		return nil, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailhost/dnsres"
+	"mailhost/mtasts"
 	"mailhost/store"
 )
 
@@ -25,6 +26,7 @@ type QueueStore interface {
 	FinishQueue(ctx context.Context, owner string, f store.QueueFinish) ([]store.QueueJob, error)
 	ReleaseQueue(ctx context.Context, owner string, ids []int64) error
 	QueueCounts(ctx context.Context) (map[string]int64, error)
+	STSCache
 }
 
 var _ QueueStore = (*store.Store)(nil)
@@ -36,7 +38,7 @@ type OutboundConfig struct {
 	// Relayhost sends everything without a next hop of its own there
 	// ("[host]:port" skips the MX lookup), with optional AUTH PLAIN.
 	Relayhost, RelayUser, RelayPassword string
-	TLSPolicy                           string // "may" (default), "encrypt" or "verify" (outtls.go)
+	TLSPolicy                           string // "none", "may" (default), "dane", "encrypt" or "verify" (outtls.go)
 	// TLSDomains overrides TLSPolicy per recipient domain; a connection
 	// for several domains uses the strictest of theirs.
 	TLSDomains map[string]string
@@ -54,7 +56,10 @@ type OutboundConfig struct {
 	// /etc/resolv.conf.
 	DNS *dnsres.Resolver
 	// Port is where MX hosts are contacted (25; tests use another).
-	Port                                        int
+	Port int
+	// MTASTSPort is where MTA-STS policy hosts are asked (443; tests use
+	// another).
+	MTASTSPort                                  int
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
 }
 
@@ -94,7 +99,10 @@ type OutboundMetrics struct {
 	Deferrals      prometheus.Counter
 	Bounces        prometheus.Counter
 	DomainFailures *prometheus.CounterVec
-	queueSize      *prometheus.GaugeVec
+	// TLSReport counts TLS sessions and policy fetches for TLS reporting
+	// (outtlsrpt.go).
+	TLSReport *prometheus.CounterVec
+	queueSize *prometheus.GaugeVec
 }
 
 // NewOutboundMetrics makes the collectors.
@@ -109,6 +117,7 @@ func NewOutboundMetrics() *OutboundMetrics {
 		DomainFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailhost_queue_domain_failures_total", Help: "Failed delivery attempts by destination domain and kind."},
 			[]string{"domain", "kind"}),
+		TLSReport: newTLSReportCounter(),
 		queueSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mailhost_queue_recipients", Help: "Recipients waiting in the queue (all nodes), by state."},
 			[]string{"state"}),
@@ -117,7 +126,7 @@ func NewOutboundMetrics() *OutboundMetrics {
 
 // Register adds the collectors to reg.
 func (m *OutboundMetrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.Deliveries, m.Deferrals, m.Bounces, m.DomainFailures, m.queueSize} {
+	for _, c := range []prometheus.Collector{m.Deliveries, m.Deferrals, m.Bounces, m.DomainFailures, m.TLSReport, m.queueSize} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -140,6 +149,7 @@ type Outbound struct {
 	cancelHard context.CancelFunc
 
 	local *localDelivery // nil: everything goes out by SMTP
+	sts   *mtasts.Fetcher
 
 	destMu sync.Mutex
 	dest   map[string]chan struct{} // per-destination connection slots
@@ -164,6 +174,7 @@ func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *Outboun
 	o := &Outbound{cfg: cfg, st: st, log: log, metrics: m, dns: r,
 		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}}
 	o.hard, o.cancelHard = context.WithCancel(context.Background())
+	o.sts = o.newSTSFetcher()
 	return o, nil
 }
 
@@ -333,6 +344,7 @@ type route struct {
 	port    int
 	literal bool // [host]: no MX lookup
 	auth    bool // relayhost with credentials
+	own     bool // the MX hosts of the recipients' own domain (MTA-STS, TLS reporting)
 }
 
 // parseNextHop reads Postfix's next-hop forms: host, host:port, [host],
@@ -375,7 +387,7 @@ func (o *Outbound) routeFor(r store.QueueJobRecipient) (route, error) {
 		rt.auth = o.cfg.RelayUser != ""
 		return rt, err
 	}
-	return route{host: r.Domain, port: o.cfg.Port}, nil
+	return route{host: r.Domain, port: o.cfg.Port, own: true}, nil
 }
 
 // deliverMessage makes one attempt for the claimed recipients of a
@@ -482,24 +494,38 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 		return all(false, "4.4.3", "x-mailhost; DNS lookup failed: "+err.Error(), "")
 	}
 	lastTemp := all(false, "4.4.1", "x-mailhost; no host of "+rt.host+" answered", "")
+	policy := o.tlsPolicy(rcpts, rt)
+	var sts *mtasts.Policy
+	if rt.own && policy != "none" {
+		sctx, cancel := context.WithTimeout(ctx, stsFetchTimeout+30*time.Second)
+		sts = o.stsPolicy(sctx, rt.host)
+		cancel()
+	}
 	noAddr := 0
 	for _, h := range hosts {
 		if ctx.Err() != nil {
 			break
 		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ips, err := hostAddrs(actx, o.dns, h)
+		ips, addrAuth, err := authHostAddrs(actx, o.dns, h)
+		var check tlsCheck
+		if err == nil {
+			check, err = o.hostCheck(actx, rt, policy, sts, h, addrAuth)
+		}
 		cancel()
 		if err != nil {
+			var tf *tlsFailure
 			if errors.Is(err, errNoDomain) {
 				noAddr++
+			} else if errors.As(err, &tf) {
+				lastTemp = all(false, "4.7.5", "x-mailhost; "+err.Error(), "dns; "+h)
 			} else {
 				lastTemp = all(false, "4.4.3", "x-mailhost; DNS lookup of "+h+" failed: "+err.Error(), "")
 			}
 			continue
 		}
 		for _, ip := range ips {
-			res, next := o.session(ctx, j, rt, h, net.JoinHostPort(ip, strconv.Itoa(rt.port)), rcpts)
+			res, next := o.session(ctx, j, rt, h, net.JoinHostPort(ip, strconv.Itoa(rt.port)), rcpts, check)
 			if !next {
 				return res
 			}
@@ -515,7 +541,8 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 // session runs one SMTP transaction with one server address. next says
 // the caller should try another address (the failure came before the
 // transaction started).
-func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient) (_ []attempt, next bool) {
+func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient,
+	check tlsCheck) (_ []attempt, next bool) {
 	remote := "dns; " + host
 	all := func(err error) []attempt {
 		out := make([]attempt, len(rcpts))
@@ -537,7 +564,7 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 			}
 			return res, true
 		}
-		res, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, plain)
+		res, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, check, plain)
 		if retryPlain && !plain {
 			plain = true
 			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.ID, "host", host)
@@ -569,7 +596,7 @@ func failure(r store.QueueJobRecipient, err error, remote string) attempt {
 }
 
 func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
-	plain bool) (res []attempt, retryPlain, next bool) {
+	check tlsCheck, plain bool) (res []attempt, retryPlain, next bool) {
 	defer c.close()
 	all := func(err error) []attempt {
 		out := make([]attempt, len(rcpts))
@@ -581,24 +608,15 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 	if err := c.ehloRaw(o.cfg.Hostname); err != nil {
 		return all(err), false, true
 	}
-	policy := o.tlsPolicy(rcpts, rt)
-	if c.has("STARTTLS") && !plain {
-		if err := c.startTLS(ctx, o.tlsConfig(host, policy), o.cfg.Hostname); err != nil {
-			var re *replyError
-			if !errors.As(err, &re) {
-				if policy == "may" {
-					return nil, true, false // as Postfix: again, in clear
-				}
-				err = fmt.Errorf("%w: %w", errTLSFailed, err)
-			}
-			return all(err), false, true
+	if err := o.startTLS(ctx, c, host, check, plain); err != nil {
+		var re *replyError
+		if !errors.As(err, &re) && !check.require {
+			return nil, true, false // as Postfix: again, in clear
 		}
-	}
-	if !c.tls && policy != "may" {
-		return all(errTLSRequired), false, true
+		return all(err), false, true
 	}
 	if rt.auth {
-		// policy is verify here (tlsPolicy): the password goes only
+		// check is verify's here (tlsPolicy): the password goes only
 		// over TLS whose certificate verified for host.
 		if err := c.authPlain(o.cfg.RelayUser, o.cfg.RelayPassword); err != nil {
 			return all(err), false, false

@@ -89,7 +89,7 @@ func FuzzOutboundReplies(f *testing.F) {
 			client.Close()
 			return
 		}
-		res, retryPlain, _ := o.transaction(context.Background(), c, j, route{host: "peer"}, "peer", j.Recipients, false)
+		res, retryPlain, _ := o.transaction(context.Background(), c, j, route{host: "peer"}, "peer", j.Recipients, baseCheck("may"), false)
 		if retryPlain {
 			return
 		}

@@ -69,16 +69,23 @@ func withoutSelf(hosts []string, prefs []uint16, self string) ([]string, error) 
 // literal address is returned as is. A host without addresses is
 // errNoDomain.
 func hostAddrs(ctx context.Context, r *dnsres.Resolver, host string) ([]string, error) {
-	ips, err := r.IPs(ctx, host)
+	ips, _, err := authHostAddrs(ctx, r, host)
+	return ips, err
+}
+
+// authHostAddrs is hostAddrs that also says whether the resolver
+// authenticated the addresses (DANE, outdane.go).
+func authHostAddrs(ctx context.Context, r *dnsres.Resolver, host string) ([]string, bool, error) {
+	ips, auth, err := r.AuthenticatedIPs(ctx, host)
 	if errors.Is(err, dnsres.ErrNotFound) || errors.Is(err, dnsres.ErrNoData) {
-		return nil, errNoDomain
+		return nil, false, errNoDomain
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	out := make([]string, len(ips))
 	for i, ip := range ips {
 		out[i] = ip.String()
 	}
-	return out, nil
+	return out, auth, nil
 }
