@@ -218,12 +218,14 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 			// Resolved again at release: the queue delivers hosted
 			// addresses (and their forwardings) through the agent.
 			_, dom := address.Split(rc.addr)
-			add(store.QueuedRecipient{Address: rc.addr, Domain: dom, OrigRecipient: rc.orcpt, Notify: rc.notify})
+			add(store.QueuedRecipient{Address: rc.addr, Domain: dom, OrigRecipient: rc.dsn.orcpt,
+				OrigRecipientType: rc.dsn.orcptType, Notify: rc.dsn.notify})
 			continue
 		}
 		for _, t := range rc.res.Remote {
+			_, pass := forwardedDSN(rc.res, rc.given, rc.dsn) // dsnparams.go
 			add(store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
-				OrigRecipient: rc.orcpt, Notify: rc.notify})
+				OrigRecipient: pass.orcpt, OrigRecipientType: pass.orcptType, Notify: pass.notify})
 		}
 	}
 	ids, err := s.srv.store.Enqueue(s.ctx, m)
