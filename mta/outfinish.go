@@ -67,6 +67,9 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 		}
 		f.Results = append(f.Results, r)
 	}
+	if len(failed)+len(delayed)+len(succeeded) > 0 {
+		j.Sender = o.noticeRecipient(j.Sender) // srs.go
+	}
 	// Never a notice to the null sender: that is how bounce loops are
 	// impossible (RFC 5321 6.1, RFC 3464 2).
 	if j.Sender != "" && len(failed) > 0 {

@@ -159,3 +159,22 @@ func (s *session) srsRecipient(to string) (res store.Resolution, addr string, ha
 	s.log.Info("srs reversed", "to", addr, "original", target)
 	return store.Resolution{Address: addr, Remote: []store.RemoteTarget{{Address: target, Domain: d}}}, addr, true, nil
 }
+
+// noticeRecipient is where the queue's notices (bounce, delay warning,
+// report of success) about a message from sender go: for a copy we
+// forwarded, sender is an SRS address of ours, and a notice to it would
+// only come back here (to our own hostname, a mail loop), so it goes to
+// the original sender straight away. An SRS address that does not
+// reverse (expired) is left as it is.
+func (o *Outbound) noticeRecipient(sender string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	orig, ours, err := o.cfg.SRS.reverse(ctx, sender)
+	if !ours || err != nil {
+		if ours {
+			o.log.Warn("queue: notice to an SRS address that does not reverse", "to", sender, "err", err)
+		}
+		return sender
+	}
+	return orig
+}

@@ -178,3 +178,26 @@ func TestSRSQueueForwarding(t *testing.T) {
 		t.Errorf("carol kept %d copies, want 2", n)
 	}
 }
+
+// A forwarded copy that bounces here: the bounce goes to the original
+// sender, not to our own SRS address (which would loop through this
+// host).
+func TestSRSBounceOfForwardedCopy(t *testing.T) {
+	e, _, sink, _ := srsEnv(t)
+	e.alias("lost@example.test", "gone@remote.example")
+	c := e.dialHelo("127.0.0.2", "mx.other.example")
+	if err := send(c, "bob@other.example", []string{"lost@example.test"}, testMsg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bounce at bob's", func() bool {
+		for _, m := range sink.messages() {
+			if _, ok := m.rcpt["bob@other.example"]; ok && m.from == "" &&
+				strings.Contains(m.data, "Final-Recipient: rfc822; gone@remote.example") &&
+				strings.Contains(m.data, "To: <bob@other.example>") {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })
+}
