@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailhost/dnstest"
@@ -330,5 +331,25 @@ func TestDSNDelayOnlyWhenAsked(t *testing.T) {
 	if !strings.Contains(all, "Original-Envelope-Id: n-DELAY") || !strings.Contains(all, "Original-Envelope-Id: n-\r\n") ||
 		strings.Contains(all, "n-FAILURE") || strings.Contains(all, "n-NEVER") {
 		t.Errorf("warnings:\n%s", all)
+	}
+}
+
+// Submission takes the DSN parameters too: a user's NOTIFY=SUCCESS for a
+// hosted recipient gets a report of success, delivered to the user.
+func TestDSNOnSubmission(t *testing.T) {
+	e := newSubEnv(t)
+	c := e.dialSub(t)
+	if ok, _ := c.Extension("DSN"); !ok {
+		t.Fatal("submission does not offer DSN")
+	}
+	if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	sendDSN(t, c, "alice@example.test", &smtp.MailOptions{EnvelopeID: "sub-1", Return: smtp.DSNReturnHeaders},
+		map[string]*smtp.RcptOptions{"bob@example.test": notify(smtp.DSNNotifySuccess)}, subMsg)
+	q := e.queue()
+	if len(q) != 1 || q[0].recipient != "alice@example.test" || !strings.Contains(q[0].body, "Action: delivered") ||
+		!strings.Contains(q[0].body, "Original-Envelope-Id: sub-1") {
+		t.Fatalf("queue %+v", q)
 	}
 }
