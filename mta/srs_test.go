@@ -201,3 +201,20 @@ func TestSRSBounceOfForwardedCopy(t *testing.T) {
 	})
 	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })
 }
+
+// A held message (an access rule's HOLD) keeps its forwarded copies in a
+// second held message with the SRS sender.
+func TestSRSHeldForward(t *testing.T) {
+	e, _, _, _ := srsEnv(t)
+	e.exec(`INSERT INTO access_rules (kind, pattern, action) VALUES ('sender', 'held@other.example', 'HOLD check')`)
+	c := e.dialHelo("127.0.0.2", "mx.other.example")
+	if err := send(c, "held@other.example", []string{"fwd@example.test", "alice@example.test"}, testMsg); err != nil {
+		t.Fatal(err)
+	}
+	q := e.queue()
+	if len(q) != 2 || q[0].recipient != "alice@example.test" || q[0].sender != "held@other.example" ||
+		q[1].recipient != "ext@remote.example" || q[1].origin != "forward" ||
+		!strings.HasSuffix(q[1].sender, "=other.example=held@mx.test") {
+		t.Fatalf("held queue %+v", q)
+	}
+}
