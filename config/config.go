@@ -35,6 +35,7 @@ type Config struct {
 
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
+	SRS        SRS        `toml:"srs"`
 	DNS        DNS        `toml:"dns"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
@@ -251,6 +252,7 @@ func Default() Config {
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
 		Queue: defaultQueue(),
+		SRS:   defaultSRS(),
 	}
 }
 

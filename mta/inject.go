@@ -132,7 +132,7 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	full := append(append([]byte{}, header...), body...)
 	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
-			return quotaBounce(in.Hostname, in.Sender, res.ID, refused, full, false)
+			return quotaBounce(DSN{ReportingMTA: in.Hostname, Sender: in.Sender, QueueID: res.ID, Original: full}, refused)
 		})
 	if err != nil {
 		return res, err

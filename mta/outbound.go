@@ -61,6 +61,9 @@ type OutboundConfig struct {
 	// another).
 	MTASTSPort                                  int
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+	// SRS rewrites the sender of copies forwarded by hosted addresses
+	// the queue delivers (outlocal.go); nil: they keep the sender.
+	SRS *SRS
 }
 
 func (c *OutboundConfig) defaults() {
@@ -336,6 +339,11 @@ type attempt struct {
 	status    string // enhanced status code
 	diag      string // "smtp; 550 5.1.1 ..." or a description of what failed
 	remote    string // the host that answered, if any
+	// action is, for a success, the report of success it is worth to a
+	// recipient that asked for one (RFC 3461): "delivered" or "expanded"
+	// here, "relayed" to a next hop without DSN; "" when the next hop
+	// took the request on.
+	action string
 }
 
 // route is where a group of recipients goes: a host list or an MX lookup.
@@ -649,7 +657,7 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 			p += " NOTIFY=" + r.Notify
 		}
 		if dsn && r.OrigRecipient != "" {
-			p += " ORCPT=rfc822;" + xtext(r.OrigRecipient)
+			p += " ORCPT=" + orcptParam(r.OrigRecipientType, r.OrigRecipient) // dsnparams.go
 		}
 		if _, err := c.cmd("RCPT", 250, "RCPT TO:<%s>%s", r.Address, p); err != nil {
 			var re *replyError
@@ -671,8 +679,12 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 		}
 		return res, false, false
 	}
+	action := "relayed" // RFC 3461 5.2.2: the next hop does not report
+	if dsn {
+		action = ""
+	}
 	for _, r := range accepted {
-		res = append(res, attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + host})
+		res = append(res, attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + host, action: action})
 	}
 	c.quit()
 	return res, false, false

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"mailhost/address"
 	"mailhost/store"
 )
 
@@ -34,13 +33,20 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 	if more {
 		f.Next = o.nextClaim(1)
 	}
-	var failed, delayed []DSNRecipient
+	var failed, delayed, succeeded []DSNRecipient
 	for i := range results {
 		a := &results[i]
 		r := store.QueueResult{ID: a.rcpt.ID, LastError: strings.TrimPrefix(strings.TrimPrefix(a.diag, "smtp; "), "x-mailhost; ")}
 		switch {
 		case a.ok:
 			r.State = store.RcptDelivered
+			if a.action != "" && notifyAsks(a.rcpt.Notify, "SUCCESS") {
+				d := dsnRcpt(*a, a.action)
+				if a.action != "relayed" {
+					d.RemoteMTA = "" // delivered here
+				}
+				succeeded = append(succeeded, d)
+			}
 		case a.permanent || expired:
 			r.State = store.RcptBounced
 			if !a.permanent {
@@ -61,6 +67,9 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 		}
 		f.Results = append(f.Results, r)
 	}
+	if len(failed)+len(delayed)+len(succeeded) > 0 {
+		j.Sender = o.noticeRecipient(j.Sender) // srs.go
+	}
 	// Never a notice to the null sender: that is how bounce loops are
 	// impossible (RFC 5321 6.1, RFC 3464 2).
 	if j.Sender != "" && len(failed) > 0 {
@@ -69,6 +78,9 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 	if j.Sender != "" && len(delayed) > 0 {
 		f.Notices = append(f.Notices, o.notice(j, delayed, true, now))
 		f.Warned = true
+	}
+	if j.Sender != "" && len(succeeded) > 0 {
+		f.Notices = append(f.Notices, o.successNotice(j, succeeded, now)) // dsnparams.go
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
@@ -103,19 +115,16 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 		}
 	}
 	if len(f.Notices) > 0 {
-		o.log.Info("sender notified", "queue_id", j.ID, "to", j.Sender, "failed", len(failed), "delayed", len(delayed))
+		o.log.Info("sender notified", "queue_id", j.ID, "to", j.Sender, "failed", len(failed), "delayed", len(delayed),
+			"succeeded", len(succeeded))
 		o.Wake()
 	}
 	return next
 }
 
 func dsnRcpt(a attempt, action string) DSNRecipient {
-	orcpt := ""
-	if a.rcpt.OrigRecipient != "" {
-		orcpt = "rfc822; " + a.rcpt.OrigRecipient
-	}
 	return DSNRecipient{Address: a.rcpt.Address, Status: a.status, Diagnostic: a.diag, Action: action,
-		RemoteMTA: a.remote, OrigRcpt: orcpt}
+		RemoteMTA: a.remote, OrigRcpt: orcptField(a.rcpt.OrigRecipientType, a.rcpt.OrigRecipient)}
 }
 
 // notifyNever: the recipient asked for no notice of kind (RFC 3461 4.1).
@@ -133,18 +142,12 @@ func notifyWants(notify, kind string) bool {
 
 // notice builds a bounce or delay warning to the message's sender.
 func (o *Outbound) notice(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) store.QueuedMessage {
-	msg := BuildDSN(o.noticeDSN(j, rcpts, delayed, now))
-	_, domain := address.Split(j.Sender)
-	if n, err := address.Normalize(j.Sender); err == nil {
-		_, domain = address.Split(n)
-	}
-	return store.QueuedMessage{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: j.Sender, Domain: strings.ToLower(domain)}}}
+	return noticeTo(j.Sender, BuildDSN(o.noticeDSN(j, rcpts, delayed, now)))
 }
 
 func (o *Outbound) noticeDSN(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) DSN {
 	return DSN{
-		ReportingMTA: o.cfg.Hostname, Sender: j.Sender, QueueID: idString(j.ID), Arrival: j.Arrival,
+		ReportingMTA: o.cfg.Hostname, Sender: j.Sender, EnvID: j.EnvID, QueueID: idString(j.ID), Arrival: j.Arrival,
 		Recipients: rcpts, Original: j.Body, HeadersOnly: j.Ret == "HDRS" || delayed, Now: now,
 		Delayed: delayed, Lifetime: o.cfg.MaxLifetime,
 	}

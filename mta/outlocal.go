@@ -51,11 +51,20 @@ func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.Queue
 		locals = append(locals, mda.Recipient{Target: t,
 			Header: []byte("Return-Path: <" + j.Sender + ">\r\nDelivered-To: " + t.Address + "\r\n")})
 	}
+	// RFC 3461 6.2.7 for the forwarded copies and the report of
+	// success (dsnparams.go); SRS for their sender (srs.go).
+	action, pass := forwardedDSN(res, r.Address, rcptDSN{notify: r.Notify, orcpt: r.OrigRecipient, orcptType: r.OrigRecipientType})
 	var queue []store.QueuedMessage
 	if len(res.Remote) > 0 {
-		m := store.QueuedMessage{Sender: j.Sender, Origin: "forward", Body: j.Body}
+		from, err := o.cfg.SRS.ForwardSender(ctx, j.Sender)
+		if err != nil {
+			o.log.Error("queue: forward sender", "queue_id", j.ID, "to", r.Address, "err", err)
+			return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; local delivery failed"}, true
+		}
+		m := store.QueuedMessage{Sender: from, Origin: "forward", EnvID: j.EnvID, Ret: j.Ret, Body: j.Body}
 		for _, t := range res.Remote {
-			m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop})
+			m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
+				OrigRecipient: pass.orcpt, OrigRecipientType: pass.orcptType, Notify: pass.notify})
 		}
 		queue = append(queue, m)
 	}
@@ -92,7 +101,10 @@ func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.Queue
 				"wanted_folder", oc.WantedFolder)
 		}
 	}
-	return attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + o.cfg.Hostname}, true
+	if len(dres.Outcomes) == 1 && dres.Outcomes[0].OverQuota {
+		action = "" // its one copy was bounced: no report of success
+	}
+	return attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + o.cfg.Hostname, action: action}, true
 }
 
 // quotaDSNRecipients are the failed recipients of a bounce for copies

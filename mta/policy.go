@@ -196,7 +196,9 @@ func (s *session) recipientAccepted(ac accessResult) {
 // queueHeld puts an accepted message on hold (an access rule's HOLD, as
 // Postfix's hold queue): one queue row for every recipient, local ones
 // included, which the queue tools release (delivered then, through the
-// delivery agent for hosted addresses) or delete.
+// delivery agent for hosted addresses) or delete. Copies forwarded to
+// outside addresses are held in a second message with the SRS sender
+// (srs.go).
 func (s *session) queueHeld(header, body []byte, qid string) error {
 	full := make([]byte, 0, len(header)+len(body))
 	full = append(append(full, header...), body...)
@@ -206,11 +208,17 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 	}
 	m := store.QueuedMessage{Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(), Helo: s.conn.Hostname(),
 		AuthUser: s.authUser(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full, Hold: true}
+	fwd := m
+	fwd.Origin = "forward"
+	var err error
+	if fwd.Sender, err = s.forwardSender(); err != nil {
+		return s.temp("DATA", err, "queue_id", qid)
+	}
 	seen := map[string]bool{}
-	add := func(r store.QueuedRecipient) {
+	add := func(to *store.QueuedMessage, r store.QueuedRecipient) {
 		if !seen[r.Address] {
 			seen[r.Address] = true
-			m.Recipients = append(m.Recipients, r)
+			to.Recipients = append(to.Recipients, r)
 		}
 	}
 	for _, rc := range s.rcpts {
@@ -218,21 +226,36 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 			// Resolved again at release: the queue delivers hosted
 			// addresses (and their forwardings) through the agent.
 			_, dom := address.Split(rc.addr)
-			add(store.QueuedRecipient{Address: rc.addr, Domain: dom, OrigRecipient: rc.orcpt, Notify: rc.notify})
+			add(&m, store.QueuedRecipient{Address: rc.addr, Domain: dom, OrigRecipient: rc.dsn.orcpt,
+				OrigRecipientType: rc.dsn.orcptType, Notify: rc.dsn.notify})
 			continue
 		}
 		for _, t := range rc.res.Remote {
-			add(store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
-				OrigRecipient: rc.orcpt, Notify: rc.notify})
+			_, pass := forwardedDSN(rc.res, rc.given, rc.dsn) // dsnparams.go
+			r := store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
+				OrigRecipient: pass.orcpt, OrigRecipientType: pass.orcptType, Notify: pass.notify}
+			if t.Relay || fwd.Sender == m.Sender {
+				add(&m, r)
+			} else {
+				add(&fwd, r)
+			}
 		}
 	}
-	ids, err := s.srv.store.Enqueue(s.ctx, m)
+	var msgs []store.QueuedMessage
+	for _, q := range []store.QueuedMessage{m, fwd} {
+		if len(q.Recipients) > 0 {
+			msgs = append(msgs, q)
+		}
+	}
+	ids, err := s.srv.store.Enqueue(s.ctx, msgs...)
 	if err != nil {
 		return s.temp("DATA", err, "queue_id", qid, "size", len(full))
 	}
 	s.srv.metrics.Accepted.Inc()
 	s.srv.metrics.Bytes.Add(float64(len(full)))
-	s.log.Info("hold", "queue_id", qid, "queue_row", ids[0], "from", s.from, "helo", s.conn.Hostname(),
-		"rcpts", recipientList(m.Recipients), "size", len(full), "rule", s.hold)
+	for i, q := range msgs {
+		s.log.Info("hold", "queue_id", qid, "queue_row", ids[i], "from", q.Sender, "helo", s.conn.Hostname(),
+			"rcpts", recipientList(q.Recipients), "size", len(full), "rule", s.hold)
+	}
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 }

@@ -80,6 +80,9 @@ type Config struct {
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
+	// SRS rewrites the sender of forwarded copies and reverses SRS
+	// recipients (srs.go); nil: forwards keep the sender.
+	SRS *SRS
 }
 
 // Server is the SMTP (MX) server of one listener.
@@ -162,6 +165,7 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	srv.ReadTimeout = cfg.Timeout
 	srv.WriteTimeout = cfg.Timeout
 	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true // RFC 3461: RET, ENVID, NOTIFY, ORCPT (dsnparams.go)
 	srv.TLSConfig = cfg.TLS
 	srv.ErrorLog = slogPrinter{log}
 	// On submission the session's AuthMechanisms decides who may log in

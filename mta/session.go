@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -18,6 +17,7 @@ import (
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
+	"mailhost/srs"
 	"mailhost/store"
 )
 
@@ -50,11 +50,10 @@ type session struct {
 }
 
 type rcpt struct {
-	given  string // as given in RCPT TO
-	addr   string // normalised
-	res    store.Resolution
-	notify string
-	orcpt  string
+	given string // as given in RCPT TO
+	addr  string // normalised
+	res   store.Resolution
+	dsn   rcptDSN // NOTIFY and ORCPT (dsnparams.go)
 }
 
 func smtpErr(code int, ec smtp.EnhancedCode, format string, a ...any) *smtp.SMTPError {
@@ -140,6 +139,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts == nil {
 		opts = &smtp.MailOptions{}
 	}
+	if e := checkMailDSN(opts); e != nil { // dsnparams.go
+		return s.reject("MAIL", "bad_dsn_parameter", e)
+	}
 	if !opts.UTF8 && !isASCII(from) {
 		// RFC 6531 3.4: non-ASCII addresses need SMTPUTF8.
 		return s.reject("MAIL", "smtputf8_required", smtpErr(553, smtp.EnhancedCode{5, 6, 7},
@@ -208,6 +210,19 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject("RCPT", "smtputf8_required", smtpErr(553, smtp.EnhancedCode{5, 6, 7},
 			"<%s>: Recipient address rejected: non-ASCII address without SMTPUTF8", to), "to", to)
 	}
+	dsn, e := rcptDSNOf(opts) // dsnparams.go
+	if e != nil {
+		return s.reject("RCPT", "bad_dsn_parameter", e, "to", to)
+	}
+	defer s.begin(s.cc.ctx.Command())()
+	if s.srv.cfg.SRS != nil && srs.IsSRS(to) {
+		if res, addr, handled, err := s.srsRecipient(to); handled { // srs.go
+			if err != nil {
+				return err
+			}
+			return s.acceptRcpt(to, addr, res, dsn)
+		}
+	}
 	bare := isBarePostmaster(to)
 	addr, err := address.Normalize(to)
 	if !bare && (err != nil || !utf8.ValidString(to)) {
@@ -216,7 +231,6 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject("RCPT", "bad_recipient_syntax", smtpErr(501, smtp.EnhancedCode{5, 1, 3},
 			"<%s>: Bad recipient address syntax", to), "to", to)
 	}
-	defer s.begin(s.cc.ctx.Command())()
 	ctx := s.ctx
 	var res store.Resolution
 	if bare {
@@ -252,6 +266,16 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	case err != nil:
 		return s.temp("RCPT", err, "to", addr)
 	}
+	if err := s.acceptRcpt(to, addr, res, dsn); err != nil {
+		return err
+	}
+	s.recipientAccepted(ac) // policy.go
+	return nil
+}
+
+// acceptRcpt ends RCPT for a resolved recipient: the relay and quota
+// checks, then the recipient joins the transaction.
+func (s *session) acceptRcpt(to, addr string, res store.Resolution, dsn rcptDSN) error {
 	if res.Foreign && !s.cc.trusted && s.acct == nil {
 		// Never an open relay: only mynetworks may send to domains that are
 		// neither hosted nor relayed here (authenticated submission is the
@@ -265,13 +289,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	for _, sk := range res.Skipped {
 		s.log.Warn("alias destination skipped", "to", addr, "destination", sk)
 	}
-	var notify []string
-	for _, n := range opts.Notify {
-		notify = append(notify, string(n))
-	}
-	s.rcpts = append(s.rcpts, rcpt{given: to, addr: addr, res: res,
-		notify: strings.Join(notify, ","), orcpt: opts.OriginalRecipient})
-	s.recipientAccepted(ac) // policy.go
+	s.rcpts = append(s.rcpts, rcpt{given: to, addr: addr, res: res, dsn: dsn})
 	return nil
 }
 
@@ -382,7 +400,11 @@ func (s *session) Data(r io.Reader) error {
 	if s.hold != "" {
 		return s.queueHeld(header, body, qid) // policy.go
 	}
-	locals, queue := s.plan(body, header, qid)
+	fwdFrom, err := s.forwardSender() // srs.go
+	if err != nil {
+		return s.temp("DATA", err, "queue_id", qid)
+	}
+	locals, queue := s.plan(body, header, fwdFrom)
 	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })
 	if errors.Is(err, mda.ErrOverQuota) {
@@ -400,6 +422,7 @@ func (s *session) Data(r io.Reader) error {
 		"message_id", strings.TrimSpace(h.Get("Message-Id")), "size", size, "tls", tlsInfo != "",
 		"took", time.Since(start).Round(time.Microsecond))
 	s.logOutcomes(qid, res.Outcomes)
+	s.queueSuccessDSNs(header, body, qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {
 			s.log.Info("queued", "queue_id", qid, "queue_row", res.QueueIDs[i], "origin", q.Origin,
@@ -456,8 +479,10 @@ func recipientList(rs []store.QueuedRecipient) []string {
 
 // plan turns the accepted recipients into local deliveries (one per
 // mailbox, whatever the number of addresses leading to it) and queue
-// messages (one per origin, each remote address once).
-func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []store.QueuedMessage) {
+// messages (one per origin, each remote address once). Forwarded copies
+// go out from fwdFrom (the SRS form of the sender, srs.go) and carry the
+// DSN parameters RFC 3461 6.2.7 gives them (dsnparams.go).
+func (s *session) plan(body, header []byte, fwdFrom string) ([]mda.Recipient, []store.QueuedMessage) {
 	var locals []mda.Recipient
 	seenBox := map[int64]bool{}
 	seenRemote := map[string]bool{}
@@ -496,14 +521,15 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 				full = append(append(full, header...), body...)
 				m = &store.QueuedMessage{Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(),
 					Helo: s.conn.Hostname(), AuthUser: s.authUser(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full}
+				if origin == "forward" {
+					m.Sender = fwdFrom
+				}
 				byOrigin[origin] = m
 				order = append(order, origin)
 			}
-			qr := store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop}
-			if t.Relay {
-				qr.OrigRecipient, qr.Notify = rc.orcpt, rc.notify
-			}
-			m.Recipients = append(m.Recipients, qr)
+			_, pass := forwardedDSN(rc.res, rc.given, rc.dsn)
+			m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
+				OrigRecipient: pass.orcpt, OrigRecipientType: pass.orcptType, Notify: pass.notify})
 		}
 	}
 	var queue []store.QueuedMessage
@@ -518,25 +544,18 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 func (s *session) bounces(refused []mda.Outcome, header, body []byte, qid string) []store.QueuedMessage {
 	orig := make([]byte, 0, len(header)+len(body))
 	orig = append(append(orig, header...), body...)
-	return quotaBounce(s.srv.cfg.Hostname, s.from, qid, refused, orig, s.opts.Return == smtp.DSNReturnHeaders)
+	return quotaBounce(DSN{ReportingMTA: s.srv.cfg.Hostname, Sender: s.from, EnvID: s.opts.EnvelopeID, QueueID: qid,
+		Original: orig, HeadersOnly: s.opts.Return == smtp.DSNReturnHeaders}, refused)
 }
 
 // quotaBounce is the DSN that returns a message to its sender for the
 // copies refused for quota while others were delivered; none for the null
 // sender (never bounce a bounce: RFC 3464 2, RFC 5321 6.1).
-func quotaBounce(hostname, sender, qid string, refused []mda.Outcome, original []byte, headersOnly bool) []store.QueuedMessage {
-	if sender == "" {
+func quotaBounce(d DSN, refused []mda.Outcome) []store.QueuedMessage {
+	if d.Sender == "" {
 		return nil
 	}
-	now := time.Now()
-	msg := BuildDSN(DSN{
-		ReportingMTA: hostname, Sender: sender, QueueID: qid, Arrival: now,
-		Recipients: quotaDSNRecipients(refused), Original: original, HeadersOnly: headersOnly, Now: now,
-	})
-	_, domain := address.Split(sender)
-	if n, err := address.Normalize(sender); err == nil {
-		_, domain = address.Split(n) // the A-label form
-	}
-	return []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: sender, Domain: domain}}}}
+	d.Now = time.Now()
+	d.Arrival, d.Recipients = d.Now, quotaDSNRecipients(refused)
+	return []store.QueuedMessage{noticeTo(d.Sender, BuildDSN(d))}
 }

@@ -33,10 +33,13 @@ type QueuedMessage struct {
 // QueuedRecipient is one recipient of a queued message.
 type QueuedRecipient struct {
 	Address       string
-	OrigRecipient string // DSN ORCPT
-	Notify        string // DSN NOTIFY, comma-separated
-	Domain        string
-	NextHop       string // "" = MX lookup
+	OrigRecipient string // DSN ORCPT, the address (xtext decoded)
+	// OrigRecipientType is ORCPT's address type: "rfc822" (also for "")
+	// or "utf-8" (RFC 6533).
+	OrigRecipientType string
+	Notify            string // DSN NOTIFY, comma-separated
+	Domain            string
+	NextHop           string // "" = MX lookup
 }
 
 const enqueueSQL = `
@@ -45,9 +48,10 @@ WITH q AS (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, length($8::bytea), $8, now() + make_interval(secs => $9), $15)
 	RETURNING id
 ), r AS (
-	INSERT INTO queue_recipients (queue_id, recipient, orig_recipient, dsn_notify, domain, next_hop)
-	SELECT q.id, x.rcpt, x.orcpt, x.notify, x.domain, x.hop
-	FROM q, unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[]) AS x(rcpt, orcpt, notify, domain, hop)
+	INSERT INTO queue_recipients (queue_id, recipient, orig_recipient, orig_recipient_type, dsn_notify, domain, next_hop)
+	SELECT q.id, x.rcpt, x.orcpt, x.otype, x.notify, x.domain, x.hop
+	FROM q, unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $16::text[])
+		AS x(rcpt, orcpt, notify, domain, hop, otype)
 	ON CONFLICT (queue_id, recipient) DO NOTHING
 	RETURNING queue_id
 )
@@ -57,11 +61,16 @@ SELECT id, (SELECT count(*) FROM r), pg_notify('` + QueueChannel + `', id::text)
 func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 	n := len(m.Recipients)
 	rcpt, orcpt, notify, domain, hop := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	otype := make([]string, n)
 	for i, r := range m.Recipients {
 		rcpt[i], orcpt[i], notify[i], domain[i], hop[i] = r.Address, r.OrigRecipient, r.Notify, r.Domain, r.NextHop
+		otype[i] = r.OrigRecipientType
+		if otype[i] == "" {
+			otype[i] = "rfc822"
+		}
 	}
 	b.Queue(enqueueSQL, m.Sender, m.Origin, m.ClientAddr, m.Helo, m.AuthUser, m.EnvID, m.Ret, m.Body,
-		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold).QueryRow(func(row pgx.Row) error {
+		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold, otype).QueryRow(func(row pgx.Row) error {
 		var count int64
 		var notified string
 		return row.Scan(id, &count, &notified)

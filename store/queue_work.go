@@ -35,13 +35,14 @@ type QueueJob struct {
 
 // QueueJobRecipient is one claimed recipient.
 type QueueJobRecipient struct {
-	ID            int64
-	Address       string
-	OrigRecipient string
-	Notify        string
-	Domain        string
-	NextHop       string
-	Attempts      int
+	ID                int64
+	Address           string
+	OrigRecipient     string
+	OrigRecipientType string // "rfc822" or "utf-8"
+	Notify            string
+	Domain            string
+	NextHop           string
+	Attempts          int
 }
 
 // QueueClaim asks for work for idle workers: the due recipients of up to
@@ -79,12 +80,12 @@ WITH first AS (
 ), claimed AS (
 	UPDATE queue_recipients r SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
 	FROM due WHERE r.id = due.id
-	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.dsn_notify, r.domain, r.next_hop, r.attempts, r.lease_until
+	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.orig_recipient_type, r.dsn_notify, r.domain, r.next_hop, r.attempts, r.lease_until
 )
 SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
 	array_agg(c.id ORDER BY c.id), array_agg(c.recipient ORDER BY c.id), array_agg(c.orig_recipient ORDER BY c.id),
 	array_agg(c.dsn_notify ORDER BY c.id), array_agg(c.domain ORDER BY c.id), array_agg(c.next_hop ORDER BY c.id),
-	array_agg(c.attempts ORDER BY c.id), max(c.lease_until)
+	array_agg(c.attempts ORDER BY c.id), max(c.lease_until), array_agg(c.orig_recipient_type ORDER BY c.id)
 FROM claimed c JOIN queue q ON q.id = c.queue_id
 GROUP BY q.id ORDER BY q.id`
 
@@ -112,13 +113,13 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueJob, error) {
 		j := QueueJob{LeaseStart: start}
 		var ids []int64
-		var addrs, origs, notifies, domains, hops []string
+		var addrs, origs, notifies, domains, hops, otypes []string
 		var attempts []int32
 		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
-			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts, &j.LeaseUntil)
+			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts, &j.LeaseUntil, &otypes)
 		for i := range ids {
 			j.Recipients = append(j.Recipients, QueueJobRecipient{ID: ids[i], Address: addrs[i], OrigRecipient: origs[i],
-				Notify: notifies[i], Domain: domains[i], NextHop: hops[i], Attempts: int(attempts[i])})
+				OrigRecipientType: otypes[i], Notify: notifies[i], Domain: domains[i], NextHop: hops[i], Attempts: int(attempts[i])})
 		}
 		return j, err
 	})

@@ -43,6 +43,10 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 	if err != nil {
 		return nil, err
 	}
+	fwd, err := newSRS(cfg, st) // srs.go
+	if err != nil {
+		return nil, err
+	}
 	mcfg := mta.Config{
 		Hostname:           cfg.Hostname,
 		Mynetworks:         nets,
@@ -59,6 +63,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		DNS:                res,
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
+		SRS:                fwd,
 	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {
