@@ -123,6 +123,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	caps   string // the capabilities of an authenticated session
 	caches *msgCaches
+	// adoptChecks: the node's looks for files to adopt, by folder (adopt.go).
+	adoptChecks adoptChecks
 }
 
 // New returns a server; bind it with Listen, run it with Serve.
