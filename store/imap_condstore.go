@@ -146,30 +146,30 @@ type IMAPSync struct {
 // exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
 // does not exist.
 func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
+	// One round trip: the transaction's statements in one batch. (A
+	// batch that fails leaves its connection in a failed transaction,
+	// which the pool closes instead of reusing.)
 	var out IMAPSync
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error {
-			var err error
-			if out.Folder, err = scanIMAPFolder(tx.QueryRow(ctx, `SELECT `+imapFolderCols+` FROM folders
-				WHERE id = $1`, folderID)); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-				WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, since)
-			if out.Changed, err = collectIMAPMessages(rows, err, "sync changed"); err != nil {
-				return err
-			}
-			var floor int64
-			if err := tx.QueryRow(ctx, `SELECT vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
-				FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
-				folderID, since).Scan(&floor, &out.Vanished); err != nil {
-				return err
-			}
-			out.Complete = since >= floor
-			return nil
-		})
-	if err != nil {
+	var floor int64
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
+		FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
+		folderID, since).QueryRow(func(row pgx.Row) error {
+		var err error
+		out.Folder, err = scanIMAPFolder(row, &floor, &out.Vanished)
+		return err
+	})
+	b.Queue(`SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`,
+		folderID, since).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Changed, err = collectIMAPMessages(rows, nil, "sync changed")
+		return err
+	})
+	b.Queue(`COMMIT`)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return IMAPSync{}, translate(err, "sync folder")
 	}
+	out.Complete = since >= floor
 	return out, nil
 }
