@@ -329,12 +329,12 @@ func (s *session) claimRecent(sel *selected) error {
 		return nil
 	}
 	b := s.srv.opts.Backend
-	// A look first: most SELECTs find nothing to claim, and a look
-	// neither writes nor waits for the folder row's lock.
-	from, to, err := b.IMAPPeekRecent(s.ctx, sel.folder.ID)
-	if err == nil && from != 0 && !sel.readOnly {
-		from, to, err = b.IMAPClaimRecent(s.ctx, sel.folder.ID)
+	// (A claim looks first too: one read when there is nothing to claim.)
+	claim := b.IMAPClaimRecent
+	if sel.readOnly {
+		claim = b.IMAPPeekRecent
 	}
+	from, to, err := claim(s.ctx, sel.folder.ID)
 	if err != nil || from == 0 {
 		return err
 	}

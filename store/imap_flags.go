@@ -73,7 +73,7 @@ func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, u
 		// one round trip: the sub-select is an init plan, run before the
 		// scan hands out its first message row.
 		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR UPDATE) AND uid = ANY($2)
+			WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR NO KEY UPDATE) AND uid = ANY($2)
 			ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
 		msgs, err := collectIMAPMessages(rows, err, "store flags")
 		if err != nil {
