@@ -42,8 +42,14 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		return err
 	}
 	keys := s.staticize(a.Keys)
-	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
-	if err != nil {
+	var msgs []store.IMAPMessage
+	if flagKeysOnly(keys) {
+		// The session's flags, brought up to date first when a notice
+		// says something changed (no EXPUNGE during SEARCH: RFC 9051
+		// 7.5.1), answer it without reading the folder.
+		s.pollIfChanged(false, false)
+		msgs = sel.cachedMessages()
+	} else if msgs, err = s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil); err != nil {
 		return s.internal("search", err)
 	}
 	var found []uint32 // UIDs
@@ -121,6 +127,24 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 	}
 	e.CRLF()
 	return nil
+}
+
+// flagKeysOnly reports whether the keys need nothing of a message but its
+// UID, sequence number and flags: the session's flag cache answers them.
+func flagKeysOnly(keys []imapwire.SearchKey) bool {
+	for _, k := range keys {
+		switch k.Name {
+		case "ALL", "UID", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN", "RECENT", "UNANSWERED",
+			"UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "NEW", "OLD", "KEYWORD", "UNKEYWORD":
+		case "AND", "NOT", "OR":
+			if !flagKeysOnly(k.Sub) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // staticize resolves every sequence set and UID set of the keys ('*',

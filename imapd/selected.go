@@ -109,6 +109,17 @@ func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
 	return flags, sel.msgKw[sel.uids[i]]
 }
 
+// cachedMessages returns the messages of the view with their UIDs and
+// flags as the cache has them, nothing else.
+func (sel *selected) cachedMessages() []store.IMAPMessage {
+	out := make([]store.IMAPMessage, len(sel.uids))
+	for i, uid := range sel.uids {
+		out[i].UID = uid
+		out[i].Flags, out[i].Keywords = sel.cachedFlags(i)
+	}
+	return out
+}
+
 // flagsPresumablySet reports whether the cache says a STORE of op with
 // system flags (canonical spelling) changes none of uids: a hint only, for
 // +FLAGS and -FLAGS of system flags; keywords and FLAGS (replace) are
@@ -271,7 +282,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		return fail(err)
 	}
 	sel.folder, sel.modseq, sel.expModseq = f, f.HighestModSeq, f.HighestModSeq
-	msgs, err := b.IMAPMessages(s.ctx, f.ID, nil)
+	msgs, err := b.IMAPFolderFlags(s.ctx, f.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -285,7 +296,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
 			firstUnseen = uint32(i + 1)
 		}
-		if m.Subdir == "new" {
+		if m.New {
 			newUIDs = append(newUIDs, m.UID)
 		}
 		for _, k := range m.Keywords {

@@ -111,6 +111,36 @@ func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32)
 	return collectIMAPMessages(rows, err, "messages")
 }
 
+// IMAPMessageFlags is what a SELECT needs of a message.
+type IMAPMessageFlags struct {
+	UID             uint32
+	Flags, Keywords []string
+	New             bool // the file is still in new/
+}
+
+// IMAPFolderFlags returns the UIDs and flags of a folder's messages by
+// ascending UID: the view a SELECT starts from, without the columns of
+// IMAPMessages it does not need.
+func (s *Store) IMAPFolderFlags(ctx context.Context, folderID int64) ([]IMAPMessageFlags, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid, flags, keywords, subdir = 'new' FROM messages
+		WHERE folder_id = $1 ORDER BY uid`, folderID)
+	if err != nil {
+		return nil, translate(err, "folder flags")
+	}
+	defer rows.Close()
+	var out []IMAPMessageFlags
+	for rows.Next() {
+		var m IMAPMessageFlags
+		var uid int64
+		if err := rows.Scan(&uid, &m.Flags, &m.Keywords, &m.New); err != nil {
+			return nil, translate(err, "folder flags")
+		}
+		m.UID = uint32(uid)
+		out = append(out, m)
+	}
+	return out, translate(rows.Err(), "folder flags")
+}
+
 // IMAPChangedSince returns the messages of a folder whose modseq is above
 // modseq (new or with changed flags), by ascending UID: FETCH (CHANGEDSINCE
 // m) asks for m (RFC 7162 3.1.4.1), SEARCH MODSEQ m for m-1 (3.1.5: "equal
