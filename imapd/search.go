@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // SEARCH decodes text in every charset go-message knows
@@ -59,13 +60,14 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		s.condstore = true
 	}
 	var nums []uint32 // what the client asked for: UIDs or sequence numbers
+	text := &textScan{}
 	for i := range msgs {
 		m := &msgs[i]
 		seq := sel.seqOf(m.UID)
 		if seq == 0 {
 			continue // arrived after the client's view; not reported yet
 		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m)}
+		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m), text: text}
 		ok := mt.matchAll(keys)
 		mt.mf.close()
 		if !ok {
@@ -172,6 +174,7 @@ type matcher struct {
 	seq    uint32
 	mf     *msgFile
 	header *textproto.Header
+	text   *textScan // shared by the matchers of one command; nil: one of its own
 }
 
 func (mt *matcher) hdr() textproto.Header {
@@ -370,6 +373,9 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	if err != nil {
 		return false
 	}
+	if mt.text == nil {
+		mt.text = &textScan{}
+	}
 	e, err := gomessage.Read(r)
 	if e == nil {
 		return false
@@ -387,23 +393,31 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 		if strings.HasPrefix(t, "multipart/") {
 			return nil
 		}
-		found = streamContains(part.Body, needle)
+		found = mt.text.streamContains(part.Body, needle)
 		return nil
 	})
 	return found
 }
 
+// textScan holds the buffers of streamContains, reused for every part
+// and message of one SEARCH instead of 64 KiB of garbage per part.
+type textScan struct {
+	buf, lower []byte
+}
+
 // streamContains reports whether the lower-cased text of r contains needle
 // (already lower case), reading 32 KiB at a time.
-func streamContains(r io.Reader, needle string) bool {
-	nb := []byte(needle)
-	buf := make([]byte, 32<<10)
+func (ts *textScan) streamContains(r io.Reader, needle string) bool {
+	if ts.buf == nil {
+		ts.buf = make([]byte, 32<<10)
+	}
+	buf, nb := ts.buf, []byte(needle)
 	keep := 0
 	for {
 		n, err := r.Read(buf[keep:])
 		if n > 0 {
-			win := bytes.ToLower(buf[:keep+n])
-			if bytes.Contains(win, nb) {
+			ts.lower = appendLower(ts.lower[:0], buf[:keep+n])
+			if bytes.Contains(ts.lower, nb) {
 				return true
 			}
 			// Keep the tail that could start a match across chunks.
@@ -415,4 +429,21 @@ func streamContains(r io.Reader, needle string) bool {
 			return false
 		}
 	}
+}
+
+// appendLower appends bytes.ToLower(b) to dst, without allocating when b
+// is ASCII and dst has room.
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return append(dst, bytes.ToLower(b)...)
+		}
+	}
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
