@@ -163,7 +163,7 @@ func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPS
 	b.Queue(`SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`,
 		folderID, since).Query(func(rows pgx.Rows) error {
 		var err error
-		out.Changed, err = collectIMAPMessages(rows, nil, "sync changed")
+		out.Changed, err = collectIMAPMessages(rows, nil, 0, "sync changed")
 		return err
 	})
 	b.Queue(`COMMIT`)

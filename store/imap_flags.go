@@ -75,7 +75,7 @@ func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, u
 		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 			WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR NO KEY UPDATE) AND uid = ANY($2)
 			ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
-		msgs, err := collectIMAPMessages(rows, err, "store flags")
+		msgs, err := collectIMAPMessages(rows, err, len(uids), "store flags")
 		if err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func (s *Store) IMAPFlagsWouldChange(ctx context.Context, folderID int64, uids [
 	flags, keywords []string) (bool, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	msgs, err := collectIMAPMessages(rows, err, "store flags: check")
+	msgs, err := collectIMAPMessages(rows, err, len(uids), "store flags: check")
 	if err != nil || len(msgs) == 0 {
 		return true, err
 	}

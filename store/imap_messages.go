@@ -57,12 +57,14 @@ func scanIMAPMessage(row pgx.Row) (IMAPMessage, error) {
 	return m, err
 }
 
-func collectIMAPMessages(rows pgx.Rows, err error, what string) ([]IMAPMessage, error) {
+// collectIMAPMessages scans rows of imapMessageCols; want is how many
+// are expected (0: unknown), to size the result once.
+func collectIMAPMessages(rows pgx.Rows, err error, want int, what string) ([]IMAPMessage, error) {
 	if err != nil {
 		return nil, translate(err, what)
 	}
 	defer rows.Close()
-	var out []IMAPMessage
+	out := make([]IMAPMessage, 0, want)
 	for rows.Next() {
 		m, err := scanIMAPMessage(rows)
 		if err != nil {
@@ -104,11 +106,11 @@ func (s *Store) IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error) 
 func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]IMAPMessage, error) {
 	if uids == nil {
 		rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
-		return collectIMAPMessages(rows, err, "messages")
+		return collectIMAPMessages(rows, err, 0, "messages")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	return collectIMAPMessages(rows, err, "messages")
+	return collectIMAPMessages(rows, err, len(uids), "messages")
 }
 
 // IMAPMessageFlags is what a SELECT needs of a message.
@@ -149,7 +151,7 @@ func (s *Store) IMAPFolderFlags(ctx context.Context, folderID int64) ([]IMAPMess
 func (s *Store) IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]IMAPMessage, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, modseq)
-	return collectIMAPMessages(rows, err, "changed messages")
+	return collectIMAPMessages(rows, err, 0, "changed messages")
 }
 
 // IMAPKeys returns the Maildir keys indexed in a folder.
