@@ -24,6 +24,7 @@ type SyncBackend interface {
 		rename func(oldName, key string, flags []string) string) ([]store.FlagChange, []uint32, error)
 	IMAPVanishedSince(ctx context.Context, folderID, modseq int64) ([]uint32, int64, error)
 	IMAPSyncSince(ctx context.Context, folderID, since int64) (store.IMAPSync, error)
+	IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, error)
 	IMAPClaimRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
 	IMAPPeekRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
 	IMAPSubscriptions(ctx context.Context, mailboxID int64) ([]string, error)

@@ -467,14 +467,14 @@ func (s *session) poll(allowExpunge, noticed bool) error {
 		return nil
 	}
 	if !noticed {
-		f, err := b.IMAPFolderByID(s.ctx, sel.folder.ID)
+		m, err := b.IMAPHighestModSeq(s.ctx, sel.folder.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return deleted()
 		}
 		if err != nil {
 			return s.internal("poll", err)
 		}
-		if f.HighestModSeq == sel.modseq && !(sel.dirty && allowExpunge) {
+		if m == sel.modseq && !(sel.dirty && allowExpunge) {
 			return nil
 		}
 	}

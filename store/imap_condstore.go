@@ -141,6 +141,15 @@ type IMAPSync struct {
 	Complete bool
 }
 
+// IMAPHighestModSeq returns a folder's HIGHESTMODSEQ alone: what a poll
+// without a change notice compares with the session's to learn whether
+// anything changed. ErrNotFound when the folder does not exist.
+func (s *Store) IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, error) {
+	var m int64
+	err := s.pool.QueryRow(ctx, `SELECT highestmodseq FROM folders WHERE id = $1`, folderID).Scan(&m)
+	return m, translate(err, "folder modseq")
+}
+
 // IMAPSyncSince reads a folder, its messages changed after since and those
 // removed after it, in one read-only snapshot, so that what it reports is
 // exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
