@@ -24,6 +24,7 @@ type SyncBackend interface {
 		rename func(oldName, key string, flags []string) string) ([]store.FlagChange, []uint32, error)
 	IMAPVanishedSince(ctx context.Context, folderID, modseq int64) ([]uint32, int64, error)
 	IMAPSyncSince(ctx context.Context, folderID, since int64) (store.IMAPSync, error)
+	IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, error)
 	IMAPClaimRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
 	IMAPPeekRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
 	IMAPSubscriptions(ctx context.Context, mailboxID int64) ([]string, error)
@@ -329,12 +330,12 @@ func (s *session) claimRecent(sel *selected) error {
 		return nil
 	}
 	b := s.srv.opts.Backend
-	// A look first: most SELECTs find nothing to claim, and a look
-	// neither writes nor waits for the folder row's lock.
-	from, to, err := b.IMAPPeekRecent(s.ctx, sel.folder.ID)
-	if err == nil && from != 0 && !sel.readOnly {
-		from, to, err = b.IMAPClaimRecent(s.ctx, sel.folder.ID)
+	// (A claim looks first too: one read when there is nothing to claim.)
+	claim := b.IMAPClaimRecent
+	if sel.readOnly {
+		claim = b.IMAPPeekRecent
 	}
+	from, to, err := claim(s.ctx, sel.folder.ID)
 	if err != nil || from == 0 {
 		return err
 	}
@@ -381,7 +382,7 @@ func (s *session) expungedModSeq(closing bool) {
 		}
 		return
 	}
-	if err := s.poll(true); err != nil {
+	if err := s.poll(true, true); err != nil {
 		return
 	}
 	s.okCode = "HIGHESTMODSEQ " + strconv.FormatInt(sel.modseq, 10)

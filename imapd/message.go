@@ -141,7 +141,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func bodyStructure(r io.Reader) *imapwire.BodyStructure {
 	br := bufio.NewReader(r)
 	h, _ := textproto.ReadHeader(br)
-	return partStructure(h, br, "")
+	return partStructure(h, br, "", make([]byte, 4096))
 }
 
 // mediaType is a part's type (RFC 2045 5.2: text/plain by default,
@@ -174,7 +174,9 @@ func sortedParams(p map[string]string) []string {
 	return out
 }
 
-func partStructure(raw textproto.Header, body io.Reader, parentType string) *imapwire.BodyStructure {
+// partStructure is the structure of one part; buf is the walk's one
+// buffer for counting the bytes of parts.
+func partStructure(raw textproto.Header, body io.Reader, parentType string, buf []byte) *imapwire.BodyStructure {
 	h := gomessage.Header{Header: raw}
 	mt, params := mediaType(raw, parentType)
 	typ, sub, _ := strings.Cut(mt, "/")
@@ -197,7 +199,7 @@ func partStructure(raw textproto.Header, body io.Reader, parentType string) *ima
 			if err != nil || p == nil {
 				break
 			}
-			bs.Children = append(bs.Children, partStructure(p.Header, p, mt))
+			bs.Children = append(bs.Children, partStructure(p.Header, p, mt, buf))
 		}
 		io.Copy(io.Discard, body)  // the epilogue
 		if len(bs.Children) == 0 { // RFC 3501 needs one: an empty text part
@@ -217,11 +219,11 @@ func partStructure(raw textproto.Header, body io.Reader, parentType string) *ima
 		inner := bufio.NewReader(tr)
 		ih, _ := textproto.ReadHeader(inner)
 		bs.Envelope = envelopeOf(ih)
-		bs.Inner = partStructure(ih, inner, "")
+		bs.Inner = partStructure(ih, inner, "", buf)
 		io.Copy(io.Discard, inner)
 		bs.Lines = cw.lines
 	} else {
-		io.Copy(cw, body)
+		io.CopyBuffer(cw, body, buf)
 	}
 	bs.Size = cw.n
 	if typ == "text" {

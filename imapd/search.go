@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // SEARCH decodes text in every charset go-message knows
@@ -42,8 +43,14 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		return err
 	}
 	keys := s.staticize(a.Keys)
-	msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
-	if err != nil {
+	var msgs []store.IMAPMessage
+	if flagKeysOnly(keys) {
+		// The session's flags, brought up to date first when a notice
+		// says something changed (no EXPUNGE during SEARCH: RFC 9051
+		// 7.5.1), answer it without reading the folder.
+		s.pollIfChanged(false, false)
+		msgs = sel.cachedMessages()
+	} else if msgs, err = s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil); err != nil {
 		return s.internal("search", err)
 	}
 	var found []uint32 // UIDs
@@ -53,13 +60,14 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		s.condstore = true
 	}
 	var nums []uint32 // what the client asked for: UIDs or sequence numbers
+	text := &textScan{}
 	for i := range msgs {
 		m := &msgs[i]
 		seq := sel.seqOf(m.UID)
 		if seq == 0 {
 			continue // arrived after the client's view; not reported yet
 		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m)}
+		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m), text: text}
 		ok := mt.matchAll(keys)
 		mt.mf.close()
 		if !ok {
@@ -123,6 +131,24 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 	return nil
 }
 
+// flagKeysOnly reports whether the keys need nothing of a message but its
+// UID, sequence number and flags: the session's flag cache answers them.
+func flagKeysOnly(keys []imapwire.SearchKey) bool {
+	for _, k := range keys {
+		switch k.Name {
+		case "ALL", "UID", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN", "RECENT", "UNANSWERED",
+			"UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "NEW", "OLD", "KEYWORD", "UNKEYWORD":
+		case "AND", "NOT", "OR":
+			if !flagKeysOnly(k.Sub) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // staticize resolves every sequence set and UID set of the keys ('*',
 // '$') against the client's view, as UID lists in Value-less keys.
 func (s *session) staticize(keys []imapwire.SearchKey) []imapwire.SearchKey {
@@ -148,6 +174,7 @@ type matcher struct {
 	seq    uint32
 	mf     *msgFile
 	header *textproto.Header
+	text   *textScan // shared by the matchers of one command; nil: one of its own
 }
 
 func (mt *matcher) hdr() textproto.Header {
@@ -346,6 +373,9 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	if err != nil {
 		return false
 	}
+	if mt.text == nil {
+		mt.text = &textScan{}
+	}
 	e, err := gomessage.Read(r)
 	if e == nil {
 		return false
@@ -363,23 +393,31 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 		if strings.HasPrefix(t, "multipart/") {
 			return nil
 		}
-		found = streamContains(part.Body, needle)
+		found = mt.text.streamContains(part.Body, needle)
 		return nil
 	})
 	return found
 }
 
+// textScan holds the buffers of streamContains, reused for every part
+// and message of one SEARCH instead of 64 KiB of garbage per part.
+type textScan struct {
+	buf, lower []byte
+}
+
 // streamContains reports whether the lower-cased text of r contains needle
 // (already lower case), reading 32 KiB at a time.
-func streamContains(r io.Reader, needle string) bool {
-	nb := []byte(needle)
-	buf := make([]byte, 32<<10)
+func (ts *textScan) streamContains(r io.Reader, needle string) bool {
+	if ts.buf == nil {
+		ts.buf = make([]byte, 32<<10)
+	}
+	buf, nb := ts.buf, []byte(needle)
 	keep := 0
 	for {
 		n, err := r.Read(buf[keep:])
 		if n > 0 {
-			win := bytes.ToLower(buf[:keep+n])
-			if bytes.Contains(win, nb) {
+			ts.lower = appendLower(ts.lower[:0], buf[:keep+n])
+			if bytes.Contains(ts.lower, nb) {
 				return true
 			}
 			// Keep the tail that could start a match across chunks.
@@ -391,4 +429,21 @@ func streamContains(r io.Reader, needle string) bool {
 			return false
 		}
 	}
+}
+
+// appendLower appends bytes.ToLower(b) to dst, without allocating when b
+// is ASCII and dst has room.
+func appendLower(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return append(dst, bytes.ToLower(b)...)
+		}
+	}
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }

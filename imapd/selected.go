@@ -3,11 +3,7 @@ package imapd
 import (
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
-	"time"
 
 	"mailhost/imapwire"
 	"mailhost/maildir"
@@ -37,10 +33,8 @@ type selected struct {
 	// The flags of the messages as last read from the index: system flags
 	// as bits (flagBits), parallel to uids, and the keywords of those that
 	// have some. A FETCH of flags alone is answered from here.
-	msgFlags      []uint8
-	msgKw         map[uint32][]string
-	newMT, curMT  time.Time
-	lastScanCheck time.Time
+	msgFlags []uint8
+	msgKw    map[uint32][]string
 }
 
 // flagBits are the system flags the cache holds, one bit each.
@@ -113,6 +107,17 @@ func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
 		}
 	}
 	return flags, sel.msgKw[sel.uids[i]]
+}
+
+// cachedMessages returns the messages of the view with their UIDs and
+// flags as the cache has them, nothing else.
+func (sel *selected) cachedMessages() []store.IMAPMessage {
+	out := make([]store.IMAPMessage, len(sel.uids))
+	for i, uid := range sel.uids {
+		out[i].UID = uid
+		out[i].Flags, out[i].Keywords = sel.cachedFlags(i)
+	}
+	return out
 }
 
 // flagsPresumablySet reports whether the cache says a STORE of op with
@@ -277,7 +282,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		return fail(err)
 	}
 	sel.folder, sel.modseq, sel.expModseq = f, f.HighestModSeq, f.HighestModSeq
-	msgs, err := b.IMAPMessages(s.ctx, f.ID, nil)
+	msgs, err := b.IMAPFolderFlags(s.ctx, f.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -291,7 +296,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		if firstUnseen == 0 && !slices.Contains(m.Flags, `\Seen`) {
 			firstUnseen = uint32(i + 1)
 		}
-		if m.Subdir == "new" {
+		if m.New {
 			newUIDs = append(newUIDs, m.UID)
 		}
 		for _, k := range m.Keywords {
@@ -406,40 +411,6 @@ func cmdUnselect(s *session, cmd *imapwire.Command) error {
 	return nil
 }
 
-// adopt indexes files that appeared in new/ or cur/ without passing through
-// the index (another program, a crashed delivery). The check is cheap: the
-// directories' mtimes against those of the last scan; force scans anyway.
-func (s *session) adopt(sel *selected, force bool) error {
-	newFI, err1 := os.Stat(filepath.Join(sel.dir.Path, "new"))
-	curFI, err2 := os.Stat(filepath.Join(sel.dir.Path, "cur"))
-	if err := errors.Join(err1, err2); err != nil {
-		return err
-	}
-	if !force && newFI.ModTime().Equal(sel.newMT) && curFI.ModTime().Equal(sel.curMT) {
-		return nil
-	}
-	b := s.srv.opts.Backend
-	if !force {
-		// Renames for flag changes touch cur/ too: count the files before
-		// paying for a full scan; no more files than rows, nothing to adopt.
-		n, err := countFiles(sel.dir.Path)
-		if err != nil {
-			return err
-		}
-		st, err := b.IMAPStatus(s.ctx, sel.folder.ID)
-		if err != nil {
-			return err
-		}
-		if n <= int(st.Messages) {
-			sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
-			return nil
-		}
-	}
-	sel.newMT, sel.curMT = newFI.ModTime(), curFI.ModTime()
-	_, err := s.srv.opts.Files.Adopt(s.ctx, s.acct.MailboxID, sel.folder.ID, sel.dir)
-	return err
-}
-
 // lettersOf maps IMAP system flags to Maildir info letters.
 func lettersOf(flags []string) maildir.Flags {
 	var b []byte
@@ -456,18 +427,19 @@ func lettersOf(flags []string) maildir.Flags {
 // or force; a poll that owes EXPUNGEs runs again when they are allowed.
 func (s *session) pollIfChanged(force, allowExpunge bool) {
 	sel := s.sel
+	noticed := false
 	select {
 	case <-sel.sub.C:
-		force = true
+		noticed = true
 	default:
 	}
-	if !force && !(sel.dirty && allowExpunge) {
+	if !noticed && !force && !(sel.dirty && allowExpunge) {
 		return
 	}
 	prev := s.ctx
 	c := s.cc.Command()
 	s.ctx = c.Context()
-	if err := s.poll(allowExpunge); err != nil {
+	if err := s.poll(allowExpunge, noticed); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
 	c.End()
@@ -479,28 +451,32 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 // FLAGS for changed flags. It reads the changes since the session's modseq
 // in one snapshot (store.IMAPSyncSince); removals come from the folder's
 // tombstones, and only when those do not reach back far enough from the
-// folder's whole UID list.
-func (s *session) poll(allowExpunge bool) error {
+// folder's whole UID list. Without a notice (noticed false) it first
+// reads the folder's HIGHESTMODSEQ alone, which usually says nothing
+// changed; after one, it reads the changes at once.
+func (s *session) poll(allowExpunge, noticed bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
-	if time.Since(sel.lastScanCheck) > time.Second {
-		sel.lastScanCheck = time.Now()
-		if err := s.adopt(sel, false); err != nil {
-			s.logger().Warn("imap: adopt new files", "folder", sel.folder.Name, "err", err)
-		}
+	if err := s.adopt(sel, false); err != nil {
+		s.logger().Warn("imap: adopt new files", "folder", sel.folder.Name, "err", err)
 	}
-	f, err := b.IMAPFolderByID(s.ctx, sel.folder.ID)
-	if errors.Is(err, store.ErrNotFound) { // deleted by another session
+	deleted := func() error { // by another session
 		if allowExpunge {
 			s.reportExpunged(slices.Clone(sel.uids))
 		}
 		return nil
 	}
-	if err != nil {
-		return s.internal("poll", err)
-	}
-	if f.HighestModSeq == sel.modseq && !(sel.dirty && allowExpunge) {
-		return nil
+	if !noticed {
+		m, err := b.IMAPHighestModSeq(s.ctx, sel.folder.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return deleted()
+		}
+		if err != nil {
+			return s.internal("poll", err)
+		}
+		if m == sel.modseq && !(sel.dirty && allowExpunge) {
+			return nil
+		}
 	}
 	since := sel.modseq
 	if allowExpunge {
@@ -508,10 +484,13 @@ func (s *session) poll(allowExpunge bool) error {
 	}
 	sy, err := b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile: the next poll reports it
+		return deleted()
 	}
 	if err != nil {
 		return s.internal("poll", err)
+	}
+	if sy.Folder.HighestModSeq == sel.modseq && !(sel.dirty && allowExpunge) {
+		return nil
 	}
 	var gone []uint32
 	if sy.Complete {
@@ -602,29 +581,4 @@ func (s *session) writeMsgFlags(uid uint32, flags, keywords []string) {
 		e.Raw(flagRecent)
 	}
 	e.Byte(')')
-}
-
-// countFiles counts the entries of new/ and cur/ that are not dot-files,
-// without stat-ing them.
-func countFiles(dir string) (int, error) {
-	n := 0
-	for _, sub := range []string{"new", "cur"} {
-		d, err := os.Open(filepath.Join(dir, sub))
-		if err != nil {
-			return 0, err
-		}
-		for {
-			names, err := d.Readdirnames(1024)
-			for _, name := range names {
-				if !strings.HasPrefix(name, ".") {
-					n++
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		d.Close()
-	}
-	return n, nil
 }

@@ -43,6 +43,7 @@ type Backend interface {
 
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
 	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
+	IMAPFolderFlags(ctx context.Context, folderID int64) ([]store.IMAPMessageFlags, error)
 	IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]store.IMAPMessage, error)
 	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
 	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,
@@ -123,6 +124,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	caps   string // the capabilities of an authenticated session
 	caches *msgCaches
+	// adoptChecks: the node's looks for files to adopt, by folder (adopt.go).
+	adoptChecks adoptChecks
 }
 
 // New returns a server; bind it with Listen, run it with Serve.

@@ -39,18 +39,26 @@ const imapFolderCols = `id, mailbox_id, name, uidvalidity, uidnext, highestmodse
 	EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = folders.mailbox_id AND s.name = folders.name),
 	'F' || replace(mailboxid::text, '-', '')`
 
-func scanIMAPFolder(row pgx.Row) (IMAPFolder, error) {
+// scanIMAPFolder scans imapFolderCols, then the columns after them into
+// extra.
+func scanIMAPFolder(row pgx.Row, extra ...any) (IMAPFolder, error) {
 	var f IMAPFolder
 	var uv, un int64
-	err := row.Scan(&f.ID, &f.MailboxID, &f.Name, &uv, &un, &f.HighestModSeq, &f.SpecialUse, &f.Subscribed, &f.ObjectID)
+	err := row.Scan(append([]any{&f.ID, &f.MailboxID, &f.Name, &uv, &un, &f.HighestModSeq, &f.SpecialUse,
+		&f.Subscribed, &f.ObjectID}, extra...)...)
 	f.UIDValidity, f.UIDNext = uint32(uv), uint32(min(un, 1<<32-1))
 	return f, err
 }
 
 // notifyFolder queues a change notice for commit: "<folder id>:<kind>".
 func notifyFolder(ctx context.Context, q querier, folderID int64, kind string) error {
-	_, err := q.Exec(ctx, `SELECT pg_notify('`+FolderChannel+`', $1)`, strconv.FormatInt(folderID, 10)+":"+kind)
+	_, err := q.Exec(ctx, `SELECT pg_notify('`+FolderChannel+`', $1)`, folderNotice(folderID, kind))
 	return err
+}
+
+// folderNotice is the payload of a change notice (ParseFolderNotice).
+func folderNotice(folderID int64, kind string) string {
+	return strconv.FormatInt(folderID, 10) + ":" + kind
 }
 
 // IMAPFolders returns every folder of a mailbox, INBOX first, then by name.

@@ -141,35 +141,44 @@ type IMAPSync struct {
 	Complete bool
 }
 
+// IMAPHighestModSeq returns a folder's HIGHESTMODSEQ alone: what a poll
+// without a change notice compares with the session's to learn whether
+// anything changed. ErrNotFound when the folder does not exist.
+func (s *Store) IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, error) {
+	var m int64
+	err := s.pool.QueryRow(ctx, `SELECT highestmodseq FROM folders WHERE id = $1`, folderID).Scan(&m)
+	return m, translate(err, "folder modseq")
+}
+
 // IMAPSyncSince reads a folder, its messages changed after since and those
 // removed after it, in one read-only snapshot, so that what it reports is
 // exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
 // does not exist.
 func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
+	// One round trip: the transaction's statements in one batch. (A
+	// batch that fails leaves its connection in a failed transaction,
+	// which the pool closes instead of reusing.)
 	var out IMAPSync
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error {
-			var err error
-			if out.Folder, err = scanIMAPFolder(tx.QueryRow(ctx, `SELECT `+imapFolderCols+` FROM folders
-				WHERE id = $1`, folderID)); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-				WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, since)
-			if out.Changed, err = collectIMAPMessages(rows, err, "sync changed"); err != nil {
-				return err
-			}
-			var floor int64
-			if err := tx.QueryRow(ctx, `SELECT vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
-				FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
-				folderID, since).Scan(&floor, &out.Vanished); err != nil {
-				return err
-			}
-			out.Complete = since >= floor
-			return nil
-		})
-	if err != nil {
+	var floor int64
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, coalesce((SELECT array_agg(uid ORDER BY uid)
+		FROM expunged_messages WHERE folder_id = $1 AND modseq > $2), '{}') FROM folders WHERE id = $1`,
+		folderID, since).QueryRow(func(row pgx.Row) error {
+		var err error
+		out.Folder, err = scanIMAPFolder(row, &floor, &out.Vanished)
+		return err
+	})
+	b.Queue(`SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`,
+		folderID, since).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Changed, err = collectIMAPMessages(rows, nil, 0, "sync changed")
+		return err
+	})
+	b.Queue(`COMMIT`)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return IMAPSync{}, translate(err, "sync folder")
 	}
+	out.Complete = since >= floor
 	return out, nil
 }

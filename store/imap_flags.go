@@ -69,14 +69,18 @@ func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, u
 	var modified []uint32
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out, modified = nil, nil
-		if err := lockRows(ctx, tx, 0, folderID); err != nil {
-			return err
-		}
+		// The folder row's lock, then the messages' (the lock order), in
+		// one round trip: the sub-select is an init plan, run before the
+		// scan hands out its first message row.
 		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
-		msgs, err := collectIMAPMessages(rows, err, "store flags")
+			WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR NO KEY UPDATE) AND uid = ANY($2)
+			ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
+		msgs, err := collectIMAPMessages(rows, err, len(uids), "store flags")
 		if err != nil {
 			return err
+		}
+		if len(msgs) == 0 {
+			return folderExists(ctx, tx, folderID)
 		}
 		var apply []IMAPMessage
 		for _, m := range msgs {
@@ -93,6 +97,18 @@ func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, u
 		return writeFlagChanges(ctx, tx, folderID, out)
 	})
 	return out, modified, translate(err, "store flags")
+}
+
+// folderExists is nil when the folder exists, else ErrNotFound.
+func folderExists(ctx context.Context, q querier, folderID int64) error {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM folders WHERE id = $1)`, folderID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // flagChanges works out the new flags of msgs and renames the files whose
@@ -124,21 +140,24 @@ func writeFlagChanges(ctx context.Context, tx pgx.Tx, folderID int64, out []Flag
 		ids[i] = int64(c.UID)
 		fl[i], kw[i], names[i] = strings.Join(c.Flags, " "), strings.Join(c.Keywords, " "), c.NewName
 	}
+	// One statement: the folder's next modseq, the rows, the notice.
 	var modseq int64
-	if err := tx.QueryRow(ctx, `UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1
-		RETURNING highestmodseq`, folderID).Scan(&modseq); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE messages m SET flags = string_to_array(t.fl, ' '),
-			keywords = string_to_array(t.kw, ' '), filename = t.name, subdir = 'cur', modseq = $2
-		FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(uid, fl, kw, name)
-		WHERE m.folder_id = $1 AND m.uid = t.uid`, folderID, modseq, ids, fl, kw, names); err != nil {
+	if err := tx.QueryRow(ctx, `WITH f AS (
+			UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq
+		), m AS (
+			UPDATE messages m SET flags = string_to_array(t.fl, ' '), keywords = string_to_array(t.kw, ' '),
+				filename = t.name, subdir = 'cur', modseq = f.highestmodseq
+			FROM f, unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(uid, fl, kw, name)
+			WHERE m.folder_id = $1 AND m.uid = t.uid
+		)
+		SELECT highestmodseq FROM f, pg_notify('`+FolderChannel+`', $6)`,
+		folderID, ids, fl, kw, names, folderNotice(folderID, "flags")).Scan(&modseq); err != nil {
 		return err
 	}
 	for i := range out {
 		out[i].ModSeq = modseq
 	}
-	return notifyFolder(ctx, tx, folderID, "flags")
+	return nil
 }
 
 // applyFlags returns the sorted, de-duplicated result of op on have.
@@ -177,7 +196,7 @@ func (s *Store) IMAPFlagsWouldChange(ctx context.Context, folderID int64, uids [
 	flags, keywords []string) (bool, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	msgs, err := collectIMAPMessages(rows, err, "store flags: check")
+	msgs, err := collectIMAPMessages(rows, err, len(uids), "store flags: check")
 	if err != nil || len(msgs) == 0 {
 		return true, err
 	}

@@ -57,12 +57,14 @@ func scanIMAPMessage(row pgx.Row) (IMAPMessage, error) {
 	return m, err
 }
 
-func collectIMAPMessages(rows pgx.Rows, err error, what string) ([]IMAPMessage, error) {
+// collectIMAPMessages scans rows of imapMessageCols; want is how many
+// are expected (0: unknown), to size the result once.
+func collectIMAPMessages(rows pgx.Rows, err error, want int, what string) ([]IMAPMessage, error) {
 	if err != nil {
 		return nil, translate(err, what)
 	}
 	defer rows.Close()
-	var out []IMAPMessage
+	out := make([]IMAPMessage, 0, want)
 	for rows.Next() {
 		m, err := scanIMAPMessage(rows)
 		if err != nil {
@@ -104,11 +106,41 @@ func (s *Store) IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error) 
 func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]IMAPMessage, error) {
 	if uids == nil {
 		rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
-		return collectIMAPMessages(rows, err, "messages")
+		return collectIMAPMessages(rows, err, 0, "messages")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	return collectIMAPMessages(rows, err, "messages")
+	return collectIMAPMessages(rows, err, len(uids), "messages")
+}
+
+// IMAPMessageFlags is what a SELECT needs of a message.
+type IMAPMessageFlags struct {
+	UID             uint32
+	Flags, Keywords []string
+	New             bool // the file is still in new/
+}
+
+// IMAPFolderFlags returns the UIDs and flags of a folder's messages by
+// ascending UID: the view a SELECT starts from, without the columns of
+// IMAPMessages it does not need.
+func (s *Store) IMAPFolderFlags(ctx context.Context, folderID int64) ([]IMAPMessageFlags, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid, flags, keywords, subdir = 'new' FROM messages
+		WHERE folder_id = $1 ORDER BY uid`, folderID)
+	if err != nil {
+		return nil, translate(err, "folder flags")
+	}
+	defer rows.Close()
+	var out []IMAPMessageFlags
+	for rows.Next() {
+		var m IMAPMessageFlags
+		var uid int64
+		if err := rows.Scan(&uid, &m.Flags, &m.Keywords, &m.New); err != nil {
+			return nil, translate(err, "folder flags")
+		}
+		m.UID = uint32(uid)
+		out = append(out, m)
+	}
+	return out, translate(rows.Err(), "folder flags")
 }
 
 // IMAPChangedSince returns the messages of a folder whose modseq is above
@@ -119,7 +151,7 @@ func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32)
 func (s *Store) IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]IMAPMessage, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
 		WHERE folder_id = $1 AND modseq > $2 ORDER BY uid`, folderID, modseq)
-	return collectIMAPMessages(rows, err, "changed messages")
+	return collectIMAPMessages(rows, err, 0, "changed messages")
 }
 
 // IMAPKeys returns the Maildir keys indexed in a folder.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -19,31 +20,44 @@ import (
 // is now the caller's (some UIDs in it may be expunged already), or 0, 0
 // when there is none. For SELECT by an IMAP4rev1 session and its polls;
 // EXAMINE, STATUS and IMAP4rev2 sessions must not claim (IMAPPeekRecent).
+//
+// A look without a lock, then, when there is something to claim, one
+// UPDATE that moves recent_uid on only if it is still what the look saw
+// (under the row's lock, re-checked after waiting for it); if another
+// session claimed first, it looks again. No transaction of its own, and
+// no lock at all when there is nothing to claim.
 func (s *Store) IMAPClaimRecent(ctx context.Context, folderID int64) (from, to uint32, err error) {
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var last, next int64
-		if err := tx.QueryRow(ctx, `SELECT recent_uid, uidnext FROM folders WHERE id = $1 FOR UPDATE`,
-			folderID).Scan(&last, &next); err != nil {
-			return err
+	for range maxClaimAttempts {
+		last, next, err := s.peekRecent(ctx, folderID)
+		if err != nil || last >= next-1 {
+			return 0, 0, translate(err, "claim recent")
 		}
-		from, to = 0, 0
-		if last >= next-1 {
-			return nil
+		var upto int64
+		err = s.pool.QueryRow(ctx, `UPDATE folders SET recent_uid = uidnext - 1
+			WHERE id = $1 AND recent_uid = $2 RETURNING recent_uid`, folderID, last).Scan(&upto)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // claimed by another session meanwhile (or the folder is gone)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE folders SET recent_uid = $2 WHERE id = $1`, folderID, next-1); err != nil {
-			return err
+		if err != nil {
+			return 0, 0, translate(err, "claim recent")
 		}
-		from, to = uint32(last+1), uint32(next-1)
-		return nil
-	})
-	return from, to, translate(err, "claim recent")
+		return uint32(last + 1), uint32(upto), nil
+	}
+	return 0, 0, nil // others keep claiming first: theirs, then
+}
+
+// maxClaimAttempts bounds IMAPClaimRecent's looks.
+const maxClaimAttempts = 8
+
+func (s *Store) peekRecent(ctx context.Context, folderID int64) (last, next int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT recent_uid, uidnext FROM folders WHERE id = $1`, folderID).Scan(&last, &next)
+	return last, next, err
 }
 
 // IMAPPeekRecent returns the UID range a claim would take now, without
 // taking it (EXAMINE is a read-only peek, RFC 3501 6.3.2), or 0, 0.
 func (s *Store) IMAPPeekRecent(ctx context.Context, folderID int64) (from, to uint32, err error) {
-	var last, next int64
-	err = s.pool.QueryRow(ctx, `SELECT recent_uid, uidnext FROM folders WHERE id = $1`, folderID).Scan(&last, &next)
+	last, next, err := s.peekRecent(ctx, folderID)
 	if err != nil {
 		return 0, 0, translate(err, "peek recent")
 	}

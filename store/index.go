@@ -67,7 +67,7 @@ const indexSQL = `
 WITH mb AS (
 	SELECT id FROM mailboxes
 	WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes)
-	FOR UPDATE
+	FOR NO KEY UPDATE
 ), f AS (
 	UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
 	WHERE mailbox_id = $1 AND name = $3 AND EXISTS (SELECT 1 FROM mb)

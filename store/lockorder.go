@@ -22,6 +22,12 @@ import (
 // lockRows takes levels 1 and 2 at the start of a transaction, so that the
 // statements that follow only ever wait on locks held by transactions that
 // are further along the same order: no cycle, so no deadlock.
+//
+// The rows are locked FOR NO KEY UPDATE, the lock an UPDATE of non-key
+// columns takes: it excludes every other locker of the row as FOR UPDATE
+// does, but not the FOR KEY SHARE of a foreign-key check, so inserting a
+// row that refers to a locked folder or mailbox (a COPY's journal rows in
+// pending_files, a tombstone) does not wait for the lock's holder.
 
 // lockRows locks the mailbox row (unless mailboxID is 0) and then the
 // folder rows in ascending id order. ErrNotFound when the mailbox or a
@@ -29,7 +35,7 @@ import (
 func lockRows(ctx context.Context, q querier, mailboxID int64, folderIDs ...int64) error {
 	if mailboxID != 0 {
 		var id int64
-		if err := q.QueryRow(ctx, `SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE`, mailboxID).Scan(&id); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE`, mailboxID).Scan(&id); err != nil {
 			return err
 		}
 	}
@@ -41,7 +47,7 @@ func lockRows(ctx context.Context, q querier, mailboxID int64, folderIDs ...int6
 	ids = slices.Compact(ids)
 	var n int
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM (SELECT id FROM folders WHERE id = ANY($1)
-		ORDER BY id FOR UPDATE) l`, ids).Scan(&n); err != nil {
+		ORDER BY id FOR NO KEY UPDATE) l`, ids).Scan(&n); err != nil {
 		return err
 	}
 	if n != len(ids) {

@@ -1,0 +1,147 @@
+package imapd
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// adoptInterval is how often a poll looks for files to adopt in a folder,
+// on a node: the sessions that have the folder selected share the look.
+const adoptInterval = time.Second
+
+// adoptChecks is a node's record of its last look at each folder's
+// Maildir for files to adopt (files another program put there, or a
+// crash left): the mtimes of new/ and cur/ then, and when. Shared by the
+// node's sessions, so that a folder twenty sessions have selected is
+// looked at once a second, not twenty times, and a SELECT scans only a
+// folder whose directories changed since the last look.
+type adoptChecks struct {
+	mu sync.Mutex
+	m  map[int64]*adoptCheck
+}
+
+type adoptCheck struct {
+	busy         bool // a session is looking
+	at           time.Time
+	newMT, curMT time.Time
+}
+
+// adoptChecksMax bounds the record; past it, looks older than a minute
+// are forgotten (a forgotten folder is looked at again, nothing more).
+const adoptChecksMax = 4096
+
+// begin claims the look at a folder and returns the last one's record.
+// ok is false when another session is looking, or, for a poll (not
+// selecting), when the last look is less than adoptInterval old. A
+// SELECT always looks: it compares the directories with the last record.
+func (a *adoptChecks) begin(folderID int64, selecting bool, now time.Time) (last adoptCheck, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[int64]*adoptCheck{}
+	}
+	c := a.m[folderID]
+	if c == nil {
+		c = &adoptCheck{}
+		a.m[folderID] = c
+	}
+	if !selecting && (c.busy || now.Sub(c.at) < adoptInterval) {
+		return adoptCheck{}, false
+	}
+	last = *c
+	c.busy = true
+	return last, true
+}
+
+// end records a look that found the directories with these mtimes in
+// agreement with the index (zero times: the look failed, record nothing).
+func (a *adoptChecks) end(folderID int64, newMT, curMT, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.m[folderID]
+	if c == nil {
+		return
+	}
+	c.busy = false
+	if !newMT.IsZero() {
+		c.at, c.newMT, c.curMT = now, newMT, curMT
+	}
+	if len(a.m) > adoptChecksMax {
+		for id, o := range a.m {
+			if !o.busy && now.Sub(o.at) > time.Minute {
+				delete(a.m, id)
+			}
+		}
+	}
+}
+
+// adopt indexes files that appeared in new/ or cur/ without passing
+// through the index (another program, a crashed delivery). The check is
+// cheap: the directories' mtimes against those of the node's last look at
+// the folder; when they changed, the files are counted before paying for
+// a full scan (renames for flag changes touch cur/ too; no more files than
+// rows, nothing to adopt). A poll looks at most once per adoptInterval
+// per folder and node (see adoptChecks); selecting always looks.
+func (s *session) adopt(sel *selected, selecting bool) error {
+	checks := &s.srv.adoptChecks
+	now := time.Now()
+	last, ok := checks.begin(sel.folder.ID, selecting, now)
+	if !ok {
+		return nil
+	}
+	var newMT, curMT time.Time // recorded only when the look succeeds
+	defer func() { checks.end(sel.folder.ID, newMT, curMT, now) }()
+	newFI, err1 := os.Stat(filepath.Join(sel.dir.Path, "new"))
+	curFI, err2 := os.Stat(filepath.Join(sel.dir.Path, "cur"))
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if newFI.ModTime().Equal(last.newMT) && curFI.ModTime().Equal(last.curMT) {
+		newMT, curMT = last.newMT, last.curMT
+		return nil
+	}
+	n, err := countFiles(sel.dir.Path)
+	if err != nil {
+		return err
+	}
+	st, err := s.srv.opts.Backend.IMAPStatus(s.ctx, sel.folder.ID)
+	if err != nil {
+		return err
+	}
+	if n > int(st.Messages) {
+		if _, err := s.srv.opts.Files.Adopt(s.ctx, s.acct.MailboxID, sel.folder.ID, sel.dir); err != nil {
+			return err
+		}
+	}
+	newMT, curMT = newFI.ModTime(), curFI.ModTime()
+	return nil
+}
+
+// countFiles counts the entries of new/ and cur/ that are not dot-files,
+// without stat-ing them.
+func countFiles(dir string) (int, error) {
+	n := 0
+	for _, sub := range []string{"new", "cur"} {
+		d, err := os.Open(filepath.Join(dir, sub))
+		if err != nil {
+			return 0, err
+		}
+		for {
+			names, err := d.Readdirnames(1024)
+			for _, name := range names {
+				if !strings.HasPrefix(name, ".") {
+					n++
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		d.Close()
+	}
+	return n, nil
+}
