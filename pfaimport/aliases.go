@@ -47,7 +47,7 @@ func (im *importer) importAliases(ctx context.Context) error {
 		addr := strings.ToLower(a.Address)
 		what := "alias " + a.Address
 		if !im.domains[dom] {
-			im.rep.skip(what, "its domain %s is not imported", a.Domain)
+			im.rep.skip(what, "%s", im.notImported(dom))
 			continue
 		}
 		dests := gotoList(addr, a.Goto)

@@ -83,7 +83,10 @@ type importer struct {
 	only    map[string]bool // Options.Domains, normalised
 	domains map[string]bool // the domains this run takes (imported or existing)
 	created map[string]bool // the domains this run creates: their limits are set at the end
-	boxes   map[string]bool // the mailboxes this run takes
+	// aliasDomains are Postfix Admin's domains that are alias domains, to
+	// their targets: what is filed under them is not imported.
+	aliasDomains map[string]string
+	boxes        map[string]bool // the mailboxes this run takes
 }
 
 // Run imports, or with DryRun says what it would import.
@@ -113,7 +116,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	im := &importer{Options: o, uidl: f, only: map[string]bool{}, domains: map[string]bool{}, created: map[string]bool{}, boxes: map[string]bool{}}
+	im := &importer{Options: o, uidl: f, only: map[string]bool{}, domains: map[string]bool{}, created: map[string]bool{}, aliasDomains: map[string]string{}, boxes: map[string]bool{}}
 	im.rep.DryRun = o.DryRun
 	for _, d := range o.Domains {
 		n, err := address.Domain(d)
@@ -167,14 +170,29 @@ func exists(err error) (bool, error) {
 	return false, err
 }
 
+// importDomains takes the domains, but not those Postfix Admin also lists
+// as alias domains (it wants an alias domain in both tables; mailhost
+// keeps a name as one or the other).
 func (im *importer) importDomains(ctx context.Context) error {
 	rows, err := im.Source.domains(ctx)
 	if err != nil {
 		return err
 	}
+	ads, err := im.Source.aliasDomains(ctx)
+	if err != nil {
+		return err
+	}
+	aliasOf := map[string]string{}
+	for _, a := range ads {
+		aliasOf[strings.ToLower(a.Alias)] = a.Target
+	}
 	for _, d := range rows {
 		if strings.EqualFold(d.Name, "ALL") {
 			continue // Postfix Admin's pseudo-domain of super-admins
+		}
+		if t, ok := aliasOf[strings.ToLower(d.Name)]; ok {
+			im.aliasDomains[strings.ToLower(d.Name)] = t
+			continue
 		}
 		name, ok := im.wanted(d.Name)
 		if !ok {
@@ -313,7 +331,7 @@ func (im *importer) importMailbox(ctx context.Context, m pfaMailbox) error {
 	}
 	what := "mailbox " + m.Username
 	if !im.domains[dom] {
-		im.rep.skip(what, "its domain %s is not imported", m.Domain)
+		im.rep.skip(what, "%s", im.notImported(dom))
 		return nil
 	}
 	local := m.LocalPart
@@ -476,6 +494,14 @@ func (im *importer) reportFetchmail(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// notImported says why a domain's mailbox or alias is not imported.
+func (im *importer) notImported(dom string) string {
+	if t, ok := im.aliasDomains[dom]; ok {
+		return fmt.Sprintf("its domain %s is an alias domain of %s: its addresses are %s's", dom, t, t)
+	}
+	return fmt.Sprintf("its domain %s is not imported", dom)
 }
 
 func domainOf(addr string) string {

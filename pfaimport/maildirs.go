@@ -32,6 +32,9 @@ func findMaildir(root, pfaPath, domain, local string) (dir, home string, err err
 			continue
 		}
 		h := filepath.Join(root, clean)
+		if slices.Contains(tried, h) {
+			continue
+		}
 		for _, d := range []string{h, filepath.Join(h, "Maildir")} {
 			if fi, err := os.Stat(filepath.Join(d, "cur")); err == nil && fi.IsDir() {
 				return d, h, nil
@@ -39,7 +42,7 @@ func findMaildir(root, pfaPath, domain, local string) (dir, home string, err err
 			tried = append(tried, d)
 		}
 	}
-	return "", "", fmt.Errorf("no Maildir found (tried %s): mailbox imported without mail", strings.Join(tried, ", "))
+	return "", "", fmt.Errorf("no Maildir (tried %s; Dovecot makes it at the first delivery): imported without mail", strings.Join(tried, ", "))
 }
 
 // importMaildir takes the folders of one Dovecot Maildir (src) into the
