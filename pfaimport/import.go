@@ -359,7 +359,7 @@ func (im *importer) importMailbox(ctx context.Context, m pfaMailbox) error {
 		im.rep.Mailboxes.Existing++
 		id = cur.ID
 		if cur.Password != m.Password && auth.Scheme(m.Password) != "" {
-			im.rep.differ("mailbox %s: password hash differs from Postfix Admin's (changed here since?)", addr)
+			im.rep.PasswordsChanged++ // upgraded at a login, or set anew
 		}
 		if strings.TrimSuffix(cur.Maildir, "/") != strings.TrimSuffix(rel, "/") {
 			im.rep.differ("mailbox %s: Maildir here %s, source %s", addr, cur.Maildir, rel)
@@ -397,6 +397,11 @@ func (im *importer) importMailbox(ctx context.Context, m pfaMailbox) error {
 	dst := src
 	if im.Copy {
 		dst = filepath.Join(im.DestRoot, filepath.FromSlash(rel))
+		if !im.DryRun {
+			if err := mkdirOwned(im.DestRoot, filepath.FromSlash(rel), im.Owner); err != nil {
+				return err
+			}
+		}
 	}
 	if err := im.importMaildir(ctx, id, addr, src, dst); err != nil {
 		return fmt.Errorf("pfaimport: %s: %w", what, err)

@@ -290,10 +290,10 @@ func checkIndex(t *testing.T, e *importEnv) {
 	for _, m := range drop.Messages {
 		uidls = append(uidls, m.UIDL)
 	}
-	// %08Xu%08Xv of UID 3 and UIDVALIDITY 1600000000 (5F5E1000); the
+	// %08Xu%08Xv of UID 3 and UIDVALIDITY 1600000000 (5f5e1000); the
 	// saved P field for UID 7; the native one for the message Dovecot had
 	// not numbered.
-	if !slices.Equal(uidls, []string{"000000035F5E1000", "0000abcd", ""}) {
+	if !slices.Equal(uidls, []string{"000000035f5e1000", "0000abcd", ""}) {
 		t.Errorf("POP3 UIDLs: %q", uidls)
 	}
 	work, err := e.st.IMAPFolder(ctx, alice.ID, "Work")

@@ -153,7 +153,9 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 			return err
 		}
 	}
-	for len(todo) > 0 {
+	// At least once: an empty folder takes Dovecot's next UID too, so no
+	// UID a client saw is given again.
+	for first := true; first || len(todo) > 0; first = false {
 		n := min(len(todo), importBatch)
 		res, err := im.Store.ImportMessages(ctx, id, f.ID, todo[:n], ul.NextUID)
 		if err != nil {
@@ -286,6 +288,32 @@ func syncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("pfaimport: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// mkdirOwned makes the directories of rel under root that are missing,
+// owned by o (when running as root), so a server running as vmail can
+// reach the Maildir at its end.
+func mkdirOwned(root, rel string, o maildir.Owner) error {
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return fmt.Errorf("pfaimport: %w", err)
+	}
+	dir := ""
+	for _, part := range append([]string{root}, strings.Split(filepath.Clean(rel), string(filepath.Separator))...) {
+		dir = filepath.Join(dir, part)
+		err := os.Mkdir(dir, maildir.DirMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pfaimport: %w", err)
+		}
+		if os.Geteuid() == 0 {
+			if err := os.Lchown(dir, o.UID, o.GID); err != nil {
+				return fmt.Errorf("pfaimport: %w", err)
+			}
+		}
 	}
 	return nil
 }

@@ -32,6 +32,10 @@ type Report struct {
 	// HashedCleartext counts passwords stored in clear by Postfix Admin and
 	// hashed by the import.
 	HashedCleartext int
+	// PasswordsChanged counts existing mailboxes whose hash is no longer
+	// Postfix Admin's: upgraded at a login since the first run, or set
+	// anew. They are kept.
+	PasswordsChanged int
 	// Sieve lists the Sieve scripts found, not imported.
 	Sieve []string
 	// Skipped lists what was not imported, and why.
@@ -72,6 +76,9 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(cw, "  mailbox self-aliases not needed: %d\n", r.SelfAliases)
 	if r.HashedCleartext > 0 {
 		fmt.Fprintf(cw, "  cleartext passwords hashed: %d\n", r.HashedCleartext)
+	}
+	if r.PasswordsChanged > 0 {
+		fmt.Fprintf(cw, "  passwords changed here since the first run, kept: %d\n", r.PasswordsChanged)
 	}
 	if len(r.Sieve) > 0 {
 		fmt.Fprintf(cw, "Sieve scripts found, not imported (mailhost has no Sieve storage yet):\n")

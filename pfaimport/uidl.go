@@ -11,7 +11,8 @@ const DefaultUIDLFormat = "%08Xu%08Xv"
 
 // uidlFormat is a parsed pop3_uidl_format: literal text and the variables
 // %u (UID), %v (UIDVALIDITY) and %f (Maildir base file name), each with an
-// optional 0 flag, width and X/x (hexadecimal) as in Dovecot's var_expand;
+// optional 0 flag, width and X (hexadecimal, written in lower case, as
+// Dovecot's var_expand writes it: %08Xu%08Xv gives 000000016b111885);
 // %% is a percent sign. %m (MD5 of the header) and %g (GUID) are not
 // supported: their values cannot be computed the same way here.
 type uidlFormat []uidlPart
@@ -21,7 +22,7 @@ type uidlPart struct {
 	v     byte // 'u', 'v', 'f' or 0 for a literal
 	zero  bool
 	width int
-	hex   byte // 'X', 'x' or 0
+	hex   bool
 }
 
 // parseUIDLFormat parses a pop3_uidl_format.
@@ -51,8 +52,8 @@ func parseUIDLFormat(s string) (uidlFormat, error) {
 			p.width = p.width*10 + int(s[i]-'0')
 			i++
 		}
-		if i < len(s) && (s[i] == 'X' || s[i] == 'x') {
-			p.hex = s[i]
+		if i < len(s) && s[i] == 'X' {
+			p.hex = true
 			i++
 		}
 		if i >= len(s) {
@@ -88,14 +89,11 @@ func (f uidlFormat) format(uid, uidvalidity uint32, key string) string {
 			if p.v == 'v' {
 				n = uidvalidity
 			}
-			switch p.hex {
-			case 'X':
-				s = strings.ToUpper(strconv.FormatUint(uint64(n), 16))
-			case 'x':
-				s = strconv.FormatUint(uint64(n), 16)
-			default:
-				s = strconv.FormatUint(uint64(n), 10)
+			base := 10
+			if p.hex {
+				base = 16
 			}
+			s = strconv.FormatUint(uint64(n), base)
 		}
 		pad := " "
 		if p.zero {

@@ -24,7 +24,7 @@ func cmdImport(ctx context.Context, args []string, sio stdio) error {
 	var domains listFlag
 	fs.Var(&domains, "domain", "import only this domain and what belongs to it (repeat for several)")
 	passwords := fs.String("passwords", pfaimport.PasswordsAuto, "stored passwords in no recognisable scheme: auto (mailbox gets a random password, reported), cleartext or md5 (Postfix Admin's encrypt setting)")
-	uidl := fs.String("pop3-uidl-format", pfaimport.DefaultUIDLFormat, "Dovecot's pop3_uidl_format (%u, %v, %f with 0, width and X/x)")
+	uidl := fs.String("pop3-uidl-format", pfaimport.DefaultUIDLFormat, "Dovecot's pop3_uidl_format (%u, %v, %f with 0, width and X)")
 	mult := fs.Int64("quota-multiplier", 1024000, "Postfix Admin's quota_multiplier: bytes per unit of a domain's maxquota and quota")
 	prefix := fs.String("table-prefix", "", "Postfix Admin's database_prefix")
 	pos, err := parse(fs, g, args)
