@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,9 +46,14 @@ func readUIDList(dir string) (*uidList, error) {
 		return nil, fmt.Errorf("pfaimport: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseUIDList(f, f.Name())
+}
+
+// parseUIDList reads a dovecot-uidlist from r (name for errors).
+func parseUIDList(r io.Reader, name string) (*uidList, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	bad := func(why string) error { return fmt.Errorf("pfaimport: %s: %s", f.Name(), why) }
+	bad := func(why string) error { return fmt.Errorf("pfaimport: %s: %s", name, why) }
 	if !sc.Scan() {
 		return nil, bad("empty")
 	}
@@ -84,20 +90,20 @@ func readUIDList(dir string) (*uidList, error) {
 		}
 		var e uidEntry
 		e.UID = uid
-		name := rest
+		file := rest
 		if version == "3" {
 			ext, n, ok := strings.Cut(rest, ":")
 			if !ok {
 				continue
 			}
-			name = n
+			file = n
 			for _, x := range strings.Fields(ext) {
 				if strings.HasPrefix(x, "P") && len(x) > 1 {
 					e.UIDL = x[1:]
 				}
 			}
 		}
-		key, _, _ := strings.Cut(name, ":") // the base name; flags after ":2," never counted
+		key, _, _ := strings.Cut(file, ":") // the base name; flags after ":2," never counted
 		if key != "" {
 			l.Entries[key] = e
 		}
