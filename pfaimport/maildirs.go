@@ -12,12 +12,18 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"mailhost/maildir"
 	"mailhost/store"
 )
 
-// importBatch is how many messages one index transaction takes.
-const importBatch = 5000
+const (
+	// importBatch is how many messages one index transaction takes.
+	importBatch = 5000
+	// copyWorkers is how many files --copy writes and fsyncs at once.
+	copyWorkers = 16
+)
 
 // findMaildir finds a mailbox's Maildir under root: mailbox.maildir as
 // Postfix Admin stores it ("example.org/alice/"), else the usual
@@ -229,14 +235,20 @@ func copyFolder(src, dst string, sub bool, msgs []store.ImportedMessage) error {
 			return fmt.Errorf("pfaimport: %w", err)
 		}
 	}
+	// fsync waits on the disk, not the CPU: several copies at once.
+	var g errgroup.Group
+	g.SetLimit(copyWorkers)
 	for _, m := range msgs {
-		to := filepath.Join(dst, m.Subdir, m.Filename)
-		if fi, err := os.Stat(to); err == nil && fi.Size() == m.Size {
-			continue
-		}
-		if err := copyFile(filepath.Join(src, m.Subdir, m.Filename), filepath.Join(dst, "tmp", m.Filename), to); err != nil {
-			return err
-		}
+		g.Go(func() error {
+			to := filepath.Join(dst, m.Subdir, m.Filename)
+			if fi, err := os.Stat(to); err == nil && fi.Size() == m.Size {
+				return nil
+			}
+			return copyFile(filepath.Join(src, m.Subdir, m.Filename), filepath.Join(dst, "tmp", m.Filename), to)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for _, sub := range []string{"cur", "new"} {
 		if err := syncDir(filepath.Join(dst, sub)); err != nil {
