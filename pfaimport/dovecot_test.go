@@ -16,7 +16,7 @@ func TestUIDLFormat(t *testing.T) {
 		want   string
 	}{
 		{DefaultUIDLFormat, "000000016b111885"}, // as Dovecot 2.3's POP3 UIDL showed it
-		{"%v.%u", "1796282501.1"},                // mailhost's own form
+		{"%v.%u", "1796282501.1"},               // mailhost's own form
 		{"%u", "1"},
 		{"%f", "1796282501.M297871P17862.vm,S=20,W=23"},
 		{"UID%u-%v", "UID1-1796282501"},
@@ -100,7 +100,7 @@ func TestKeywordsAndFlags(t *testing.T) {
 func TestSubscriptions(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
 		{"V\t2\n\nWork\nWork\tSub\ninbox\n", "Work,Work/Sub,INBOX"}, // Dovecot 2.x
-		{"Work\nWork.Sub\n", "Work,Work/Sub"},                      // Dovecot 1.x, separator '.'
+		{"Work\nWork.Sub\n", "Work,Work/Sub"},                       // Dovecot 1.x, separator '.'
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "subscriptions"), []byte(tc.file), 0o600); err != nil {
