@@ -166,11 +166,14 @@ func (im *importer) importVacations(ctx context.Context) error {
 			im.rep.skip(what, "its mailbox is not imported")
 			continue
 		}
-		if _, err := im.Admin.Vacation(ctx, admin.CLI(), addr); err == nil {
+		_, err := im.Admin.Vacation(ctx, admin.CLI(), addr)
+		found, err := exists(err)
+		if err != nil {
+			return err
+		}
+		if found {
 			im.rep.Vacations.Existing++
 			continue
-		} else if found, err := exists(err); err != nil || found {
-			return err
 		}
 		in := admin.VacationInput{Subject: &v.Subject, Body: &v.Body, Active: &v.Active}
 		if v.From != nil && v.Until != nil && v.Until.After(*v.From) && v.Until.After(time.Now()) {
@@ -183,7 +186,7 @@ func (im *importer) importVacations(ctx context.Context) error {
 		if im.DryRun {
 			continue
 		}
-		_, err := im.Admin.SetVacation(ctx, admin.CLI(), addr, in)
+		_, err = im.Admin.SetVacation(ctx, admin.CLI(), addr, in)
 		if err := im.refused(err, &im.rep.Vacations, what); err != nil {
 			return err
 		}
@@ -229,11 +232,14 @@ func (im *importer) importAdmins(ctx context.Context) error {
 			}
 			continue
 		}
-		if _, err := im.Admin.Admin(ctx, admin.CLI(), u); err == nil {
+		_, err := im.Admin.Admin(ctx, admin.CLI(), u)
+		found, err := exists(err)
+		if err != nil {
+			return err
+		}
+		if found {
 			im.rep.Admins.Existing++
 			continue
-		} else if found, err := exists(err); err != nil || found {
-			return err
 		}
 		if auth.Scheme(a.Password) == "" {
 			im.rep.skip(what, "the stored password is in no scheme mailhost verifies; create the admin anew")
@@ -243,7 +249,7 @@ func (im *importer) importAdmins(ctx context.Context) error {
 		if im.DryRun {
 			continue
 		}
-		_, err := im.Admin.ImportAdmin(ctx, admin.CLI(), admin.ImportedAdmin{Username: u, PasswordHash: a.Password,
+		_, err = im.Admin.ImportAdmin(ctx, admin.CLI(), admin.ImportedAdmin{Username: u, PasswordHash: a.Password,
 			Superadmin: super, Domains: domains, Active: a.Active})
 		if err := im.refused(err, &im.rep.Admins, what); err != nil {
 			return err

@@ -403,9 +403,11 @@ func (im *importer) importMailbox(ctx context.Context, m pfaMailbox) error {
 			}
 		}
 	}
+	before := im.rep.Messages
 	if err := im.importMaildir(ctx, id, addr, src, dst); err != nil {
 		return fmt.Errorf("pfaimport: %s: %w", what, err)
 	}
+	im.Log.Info("import: mailbox", "address", addr, "maildir", dst, "messages", im.rep.Messages-before, "dry_run", im.DryRun)
 	im.sieve(ctx, addr, home)
 	return nil
 }

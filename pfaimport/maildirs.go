@@ -67,14 +67,20 @@ func (im *importer) importMaildir(ctx context.Context, id int64, addr, src, dst 
 		names = append(names, n)
 	}
 	slices.Sort(names) // INBOX before its children, parents before theirs
+	created := false
 	for _, name := range names {
-		if err := im.importFolder(ctx, id, addr, name, folders[name], dst); err != nil {
+		c, err := im.importFolder(ctx, id, addr, name, folders[name], dst)
+		if err != nil {
 			return fmt.Errorf("folder %s: %w", name, err)
 		}
+		created = created || c
 	}
 	subs, err := readSubscriptions(src, '.')
 	if err != nil {
 		im.rep.skip(addr+" subscriptions", "%v", err)
+	}
+	if !created {
+		subs = nil // taken by the run that made the folders; the user's own since are left alone
 	}
 	if !im.DryRun {
 		for _, s := range subs {
@@ -92,7 +98,8 @@ func (im *importer) importMaildir(ctx context.Context, id int64, addr, src, dst 
 // importFolder takes one folder: its UIDVALIDITY and UIDs from
 // dovecot-uidlist, flags from the file names, keywords through
 // dovecot-keywords, POP3 UIDLs for INBOX.
-func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir, dstRoot string) error {
+// It tells whether it created the folder's row.
+func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir, dstRoot string) (bool, error) {
 	ul, err := readUIDList(dir)
 	if err != nil {
 		im.rep.skip(dir, "%v: new UIDs (clients will download the folder again)", err)
@@ -103,11 +110,11 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 	}
 	kw, err := readKeywords(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	scan, err := maildir.Folder{Path: dir}.Scan()
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, s := range scan.Skipped {
 		im.rep.skip(s.Path, "%v", s.Err)
@@ -124,11 +131,11 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 	}
 	if im.DryRun {
 		im.dryRunFolder(ctx, id, name, msgs)
-		return nil
+		return false, nil
 	}
 	f, created, err := im.Store.ImportFolder(ctx, id, name, maildir.SpecialUse(name), ul.UIDValidity)
 	if err != nil {
-		return err
+		return false, err
 	}
 	count(&im.rep.Folders, created)
 	if !created && ul.UIDValidity != 0 && f.UIDValidity != ul.UIDValidity {
@@ -139,7 +146,7 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 	}
 	have, err := im.Store.FolderKeys(ctx, f.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	todo := msgs[:0]
 	for _, m := range msgs {
@@ -156,7 +163,7 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 	if im.Copy {
 		rel, _ := maildir.DirName(name, '/')
 		if err := copyFolder(dir, filepath.Join(dstRoot, rel), name != "INBOX", todo); err != nil {
-			return err
+			return false, err
 		}
 	}
 	// At least once: an empty folder takes Dovecot's next UID too, so no
@@ -165,7 +172,7 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 		n := min(len(todo), importBatch)
 		res, err := im.Store.ImportMessages(ctx, id, f.ID, todo[:n], ul.NextUID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		im.rep.Messages += int64(res.Added)
 		im.rep.Bytes += res.Bytes
@@ -174,7 +181,7 @@ func (im *importer) importFolder(ctx context.Context, id int64, addr, name, dir,
 		}
 		todo = todo[n:]
 	}
-	return nil
+	return created, nil
 }
 
 // setUIDLs gives INBOX's messages the POP3 UIDLs Dovecot showed: the one
