@@ -196,7 +196,7 @@ func (im *importer) importDomains(ctx context.Context) error {
 		}
 		name, ok := im.wanted(d.Name)
 		if !ok {
-			if name == d.Name && len(im.only) == 0 {
+			if len(im.only) == 0 { // not filtered out: invalid
 				im.rep.skip("domain "+d.Name, "not a valid domain name")
 			}
 			continue

@@ -311,3 +311,25 @@ func checkIndex(t *testing.T, e *importEnv) {
 		t.Errorf("subscriptions: %v", subs)
 	}
 }
+
+// TestImportOneDomain: --domain takes that domain and what belongs to it
+// only; super-admins are left out, a domain admin keeps the selected
+// domains.
+func TestImportOneDomain(t *testing.T) {
+	e := newImportEnv(t, postgresSource(t))
+	ctx, cli := context.Background(), admin.CLI()
+	rep := e.run(t, func(o *Options) { o.Domains = []string{"Example.NET"} })
+	if rep.Domains.Created != 1 || rep.Mailboxes.Created != 2 || rep.Aliases.Created != 1 || rep.Admins.Created != 1 ||
+		rep.AliasDomains.Created != 0 || rep.Messages != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if _, err := e.svc.Domain(ctx, cli, "example.org"); err == nil {
+		t.Error("example.org imported")
+	}
+	if a, err := e.svc.Admin(ctx, cli, "domadm@example.org"); err != nil || a.Superadmin || !slices.Equal(a.Domains, []string{"example.net"}) {
+		t.Errorf("domadm: %+v %v", a, err)
+	}
+	if _, err := e.svc.Admin(ctx, cli, "admin@example.org"); err == nil {
+		t.Error("a super-admin imported with --domain")
+	}
+}
