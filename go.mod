@@ -20,9 +20,15 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/miekg/dns v1.1.73
+require (
+	github.com/go-sql-driver/mysql v1.10.2
+	github.com/miekg/dns v1.1.73
+)
 
-require github.com/klauspost/compress v1.20.4 // indirect
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+)
 
 require (
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect

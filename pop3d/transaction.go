@@ -141,8 +141,12 @@ func (ss *session) totals() (n int, size int64, err error) {
 }
 
 // uidl is the unique-id of a message: "<uidvalidity>.<uid>", the IMAP
-// identity of the message, so it never changes and never comes back.
+// identity of the message, so it never changes and never comes back; or
+// the one an import kept from the server before (store.POP3Message.UIDL).
 func (ss *session) uidl(i int) string {
+	if u := ss.inbox.Messages[i].UIDL; u != "" {
+		return u
+	}
 	return strconv.FormatInt(ss.inbox.UIDValidity, 10) + "." + strconv.FormatInt(ss.inbox.Messages[i].UID, 10)
 }
 

@@ -32,6 +32,12 @@ declare -A want=(
 	[/usr/bin/openssl]=openssl # s_client: which certificate a listener presents (TestACMEWithPebble)
 	[/usr/bin/systemd-analyze]=systemd # verifies the unit `make install` installs (TestMakeInstall)
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
+	# The import's end-to-end test runs a private Dovecot (IMAP, POP3) to
+	# make the Maildirs and UIDLs it imports.
+	[/usr/lib/dovecot/pop3]=dovecot-pop3d
+	# The import's MariaDB source: the test starts its own mariadbd on a
+	# socket in a temporary directory.
+	[/usr/sbin/mariadbd]=mariadb-server
 )
 missing=()
 for probe in "${!want[@]}"; do
@@ -70,6 +76,13 @@ if command -v systemctl >/dev/null && systemctl is-enabled dovecot >/dev/null 2>
 	$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
 fi
 if [ -x /usr/sbin/dovecot ] && $SUDO /usr/sbin/dovecot stop >/dev/null 2>&1; then :; fi
+# Nor a system-wide MariaDB: the import tests start their own mariadbd.
+if command -v systemctl >/dev/null && systemctl is-enabled mariadb >/dev/null 2>&1; then
+	$SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true
+fi
+if [ -e /run/mysqld/mysqld.pid ]; then
+	$SUDO kill "$(cat /run/mysqld/mysqld.pid)" 2>/dev/null || true
+fi
 
 go mod download
 echo "setup: ok"

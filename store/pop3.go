@@ -18,6 +18,9 @@ type POP3Message struct {
 	Key      string // Maildir key
 	Filename string // file name last known to the index (flags may have changed it since)
 	Size     int64  // bytes on disk, as charged to the quota
+	// UIDL is the POP3 unique-id an import kept from the server before
+	// (messages.pop3_uidl); "" for the native "<uidvalidity>.<uid>".
+	UIDL string
 }
 
 // POP3Maildrop is the maildrop of a POP3 session: the INBOX folder's
@@ -46,13 +49,13 @@ func (s *Store) POP3Inbox(ctx context.Context, mailboxID int64) (POP3Maildrop, e
 		return POP3Maildrop{}, translate(err, "pop3 inbox folder")
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, uid, key, filename, size FROM messages WHERE folder_id = $1 ORDER BY uid`, in.FolderID)
+		SELECT id, uid, key, filename, size, coalesce(pop3_uidl, '') FROM messages WHERE folder_id = $1 ORDER BY uid`, in.FolderID)
 	if err != nil {
 		return POP3Maildrop{}, translate(err, "pop3 inbox messages")
 	}
 	in.Messages, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (POP3Message, error) {
 		var m POP3Message
-		err := r.Scan(&m.ID, &m.UID, &m.Key, &m.Filename, &m.Size)
+		err := r.Scan(&m.ID, &m.UID, &m.Key, &m.Filename, &m.Size, &m.UIDL)
 		return m, err
 	})
 	if err != nil {

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"reindex":  {"reindex [ADDRESS]: rebuild a mailbox's message index (all mailboxes without ADDRESS) from its Maildir", cmdReindex},
 		"check":    {"check [--repair] [ADDRESS]: compare the message index with the Maildirs, report (and repair) differences", cmdCheck},
 		"version":  {"print the version, the commit it was built from and the Go version (also --version)", cmdVersion},
+		"import":   {"import postfixadmin --from DSN --maildir-root DIR [--copy] [--dry-run]: move a Postfix Admin + Dovecot installation in", cmdImport},
 
 		// The SMTP server's policy tables (accesscmd.go).
 		"access":    {"access add|list|delete: the SMTP server's access rules (Postfix access(5))", cmdAccess},
