@@ -29,6 +29,13 @@ declare -A want=(
 	[/usr/bin/mutt]=mutt
 	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
+	# The content filter's real milter peers (contentfilter and mta tests,
+	# bench/smtp-in.sh): rspamd's proxy worker in milter mode, ClamAV's
+	# daemon and milter. The tests start them on loopback with private
+	# configurations and an EICAR-only signature file: no downloads.
+	[/usr/bin/rspamd]=rspamd
+	[/usr/sbin/clamd]=clamav-daemon
+	[/usr/sbin/clamav-milter]=clamav-milter
 )
 missing=()
 for probe in "${!want[@]}"; do
@@ -67,6 +74,14 @@ if command -v systemctl >/dev/null && systemctl is-enabled dovecot >/dev/null 2>
 	$SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
 fi
 if [ -x /usr/sbin/dovecot ] && $SUDO /usr/sbin/dovecot stop >/dev/null 2>&1; then :; fi
+# Nor rspamd, clamd, freshclam (which would download signatures) or
+# clamav-milter running system-wide (the policy-rc.d above kept the
+# install from starting them): the tests start their own.
+for unit in rspamd clamav-daemon clamav-freshclam clamav-milter; do
+	if command -v systemctl >/dev/null && systemctl is-enabled "$unit" >/dev/null 2>&1; then
+		$SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+	fi
+done
 
 go mod download
 echo "setup: ok"
