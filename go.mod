@@ -20,7 +20,10 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/miekg/dns v1.1.73
+require (
+	github.com/d--j/go-milter v0.10.1
+	github.com/miekg/dns v1.1.73
+)
 
 require github.com/klauspost/compress v1.20.4 // indirect
 
