@@ -35,6 +35,7 @@ type Config struct {
 
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
+	Filter     Filter     `toml:"filter"`
 	DNS        DNS        `toml:"dns"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
@@ -227,6 +228,7 @@ func Default() Config {
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
+		Filter:  defaultFilter(),
 	}
 }
 
@@ -254,6 +256,7 @@ func (c *Config) Finish() {
 		c.TLS.CertFile = filepath.Join(c.DataDir, "tls", "cert.pem")
 		c.TLS.KeyFile = filepath.Join(c.DataDir, "tls", "key.pem")
 	}
+	c.finishFilter()
 	def := productionListen()
 	if c.Embedded() {
 		def = embeddedListen()

@@ -23,6 +23,7 @@ import (
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/connlimit"
+	"mailhost/contentfilter"
 	"mailhost/dnsres"
 	"mailhost/mda"
 	"mailhost/store"
@@ -80,6 +81,9 @@ type Config struct {
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
+	// Filter is the listener's content filter stage, run at the end of
+	// DATA (filter.go); nil: none.
+	Filter *contentfilter.Stage
 }
 
 // Server is the SMTP (MX) server of one listener.

@@ -60,6 +60,9 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 	}
+	if mcfg.Filter, err = newFilterStage(cfg, st, log.With("server", "smtp"), cfg.Filter.SMTP, false); err != nil {
+		return nil, err
+	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {
 		return nil, err
