@@ -84,3 +84,59 @@ func (s *Store) ContentPolicies(ctx context.Context, domains []string) (map[stri
 	}
 	return out, translate(rows.Err(), "filter rules")
 }
+
+// ContentPolicy returns a domain's content filter settings for the admin
+// service (the defaults when it has no row), its rules in order; with
+// lock, the domain_filters row is locked when there is one.
+func (t *Tx) ContentPolicy(ctx context.Context, domainID int64, name string, lock bool) (ContentPolicy, error) {
+	p := DefaultContentPolicy(name)
+	sql := `SELECT $2::text AS domain, banned_extensions, banned_types, scan_zip, spam_policy,
+		       junk_score::float8 AS junk_score, reject_score::float8 AS reject_score, virus_policy,
+		       true AS custom, updated_at
+		FROM domain_filters WHERE domain_id = $1`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := t.q.Query(ctx, sql, domainID, name)
+	if err != nil {
+		return ContentPolicy{}, translate(err, "content policy")
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowToStructByNameLax[ContentPolicy])
+	if err != nil {
+		return ContentPolicy{}, translate(err, "content policy")
+	}
+	if len(found) == 1 {
+		p = found[0]
+	}
+	rows, err = t.q.Query(ctx, `SELECT id, kind, rule FROM filter_rules WHERE domain_id = $1 ORDER BY id`, domainID)
+	if err != nil {
+		return ContentPolicy{}, translate(err, "filter rules")
+	}
+	p.Rules, err = pgx.CollectRows(rows, pgx.RowToStructByName[FilterRule])
+	return p, translate(err, "filter rules")
+}
+
+// SaveContentPolicy writes a domain's content filter settings and
+// replaces its rules with p.Rules (in that order).
+func (t *Tx) SaveContentPolicy(ctx context.Context, domainID int64, p ContentPolicy) error {
+	_, err := t.q.Exec(ctx, `
+		INSERT INTO domain_filters (domain_id, banned_extensions, banned_types, scan_zip, spam_policy,
+		                            junk_score, reject_score, virus_policy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (domain_id) DO UPDATE SET banned_extensions = $2, banned_types = $3, scan_zip = $4,
+		    spam_policy = $5, junk_score = $6, reject_score = $7, virus_policy = $8, updated_at = now()`,
+		domainID, p.BannedExtensions, p.BannedTypes, p.ScanZip, p.SpamPolicy, p.JunkScore, p.RejectScore, p.VirusPolicy)
+	if err != nil {
+		return translate(err, "save content policy")
+	}
+	if _, err := t.q.Exec(ctx, `DELETE FROM filter_rules WHERE domain_id = $1`, domainID); err != nil {
+		return translate(err, "replace filter rules")
+	}
+	for _, r := range p.Rules {
+		if _, err := t.q.Exec(ctx, `INSERT INTO filter_rules (domain_id, kind, rule) VALUES ($1, $2, $3)`,
+			domainID, r.Kind, r.Rule); err != nil {
+			return translate(err, "insert filter rule")
+		}
+	}
+	return nil
+}
