@@ -237,7 +237,9 @@ func (res *milterResult) modify(mods []milter.ModifyAction, h *header, body *[]b
 }
 
 // change replaces the index-th (1-based) field called name, or deletes it
-// when value is empty (the milter protocol's SMFIR_CHGHEADER).
+// when value is empty (the milter protocol's SMFIR_CHGHEADER); a change
+// of a field there are fewer of adds it (as Sendmail's smfi_chgheader:
+// rspamd sets X-Spam this way).
 func (h *header) change(name string, index int, value string) {
 	n := 0
 	for i, f := range h.fields {
@@ -254,6 +256,9 @@ func (h *header) change(name string, index int, value string) {
 			h.fields[i] = newField(fname, value)
 		}
 		return
+	}
+	if value != "" {
+		h.fields = append(h.fields, newField(name, value))
 	}
 }
 

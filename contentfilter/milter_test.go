@@ -125,6 +125,7 @@ func TestMilterModifications(t *testing.T) {
 		m.InsertHeader(0, "X-Top", "first")
 		m.ChangeHeader(2, "X-Old", "second changed")
 		m.ChangeHeader(1, "Subject", "")
+		m.ChangeHeader(1, "X-Absent", "added by a change")
 		m.ReplaceBody(strings.NewReader("new body\nline two\n"))
 		m.AddRecipient("<added@example.net>", "")
 		m.DeleteRecipient("<bob@example.test>")
@@ -135,7 +136,7 @@ func TestMilterModifications(t *testing.T) {
 	if v.Verb != "" || !v.Changed {
 		t.Fatalf("verb %q changed %v", v.Verb, v.Changed)
 	}
-	wantHdr := "X-Top: first\r\nReceived: from client.example\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: second changed\r\nX-Added: at the end\r\n\r\n"
+	wantHdr := "X-Top: first\r\nReceived: from client.example\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: second changed\r\nX-Added: at the end\r\nX-Absent: added by a change\r\n\r\n"
 	if string(v.Header) != wantHdr {
 		t.Errorf("header:\n%q\nwant\n%q", v.Header, wantHdr)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/d--j/go-milter"
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailhost/contentfilter"
@@ -203,5 +204,32 @@ func TestFilterMilterFaultsAndRecipients(t *testing.T) {
 	}
 	if len(e.files("alice@example.test", "INBOX")) != 0 || len(e.files("carol@example.test", "INBOX")) != 1 {
 		t.Fatal("want the copy moved from alice to carol")
+	}
+}
+
+// TestFilterSubmissionVirusRefused: on submission a virus is refused
+// with a reply naming it, even to a domain whose policy delivers them.
+func TestFilterSubmissionVirusRefused(t *testing.T) {
+	ls := &lateStore{}
+	stage := contentfilter.New(contentfilter.Config{Hostname: "mx.test", Submission: true,
+		Milters: []*contentfilter.Milter{goMilter(t, addHeader("X-Virus-Status", "Infected (Eicar-Test-Signature)"))}},
+		ls, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e := newSubEnv(t, func(c *mta.Config) { c.Filter = stage })
+	ls.st = e.st
+	e.exec(`INSERT INTO domain_filters (domain_id, virus_policy) SELECT id, 'off' FROM domains WHERE name = 'example.test'`)
+	c := e.dialSub(t)
+	if err := c.Auth(sasl.NewPlainClient("", "alice@example.test", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"bob@example.test", "someone@remote.example"} {
+		err := send(c, "alice@example.test", []string{to}, subMsg)
+		wantCode(t, err, 554, smtp.EnhancedCode{5, 7, 1})
+		if _, _, msg := code(err); msg != "Message rejected: virus found (Eicar-Test-Signature)" {
+			t.Fatalf("reply %q", msg)
+		}
+		c.Reset()
+	}
+	if len(e.files("bob@example.test", "INBOX")) != 0 || len(e.queue()) != 0 {
+		t.Fatal("a copy went through")
 	}
 }
