@@ -196,12 +196,11 @@ func (s *Stage) policies(ctx context.Context, domains []string) (map[string]*dom
 		}
 	}
 	for _, d := range missing {
-		p := got[d]
+		// A domain without settings of its own shares the default checks,
+		// so a message to several such domains is checked once.
 		dp := s.def
-		if p.Custom {
+		if p := got[d]; p.Custom {
 			dp = s.compile(p)
-		} else {
-			dp = &domainPolicy{p: store.DefaultContentPolicy(d), checks: s.def.checks}
 		}
 		s.cache[d] = cachedPolicy{at: now, pol: dp}
 		out[d] = dp

@@ -18,7 +18,7 @@ import (
 // recipient and sender changes, spam for the Junk folder, a changed
 // message. It returns the header and body to deliver, or done with the
 // reply when the stage decided the message.
-func (s *session) runFilter(header, body []byte, qid string) (hdr, bdy []byte, reply error, done bool) {
+func (s *session) runFilter(header, body []byte, qid string) (hdr, bdy []byte, done bool, reply error) {
 	msg := make([]byte, 0, len(header)+len(body))
 	msg = append(append(msg, header...), body...)
 	env := contentfilter.Envelope{Listener: "smtp", QueueID: qid, ClientIP: s.cc.ip, Helo: s.conn.Hostname(),
@@ -34,29 +34,29 @@ func (s *session) runFilter(header, body []byte, qid string) (hdr, bdy []byte, r
 	}
 	v, err := s.srv.cfg.Filter.Run(s.ctx, env, msg)
 	if err != nil {
-		return nil, nil, s.temp("DATA", err, "queue_id", qid), true
+		return nil, nil, true, s.temp("DATA", err, "queue_id", qid)
 	}
 	s.logFilter(qid, &v)
 	switch v.Verb {
 	case contentfilter.Reject, contentfilter.Tempfail:
 		e := v.Reply.Enhanced
-		return nil, nil, s.reject("DATA", "content", smtpErr(v.Reply.Code, smtp.EnhancedCode{e[0], e[1], e[2]},
-			"%s", v.Reply.Text), "queue_id", qid, "filter", v.Reason), true
+		return nil, nil, true, s.reject("DATA", "content", smtpErr(v.Reply.Code, smtp.EnhancedCode{e[0], e[1], e[2]},
+			"%s", v.Reply.Text), "queue_id", qid, "filter", v.Reason)
 	case contentfilter.Discard:
 		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(msg), "rule", v.Reason)
 		s.srv.metrics.Accepted.Inc()
-		return nil, nil, smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid), true
+		return nil, nil, true, smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 	case contentfilter.Hold:
 		s.hold = v.Reason
 	}
 	if err := s.filterRecipients(&v, qid); err != nil {
-		return nil, nil, err, true
+		return nil, nil, true, err
 	}
 	field := []byte(v.Field + "\r\n")
 	if v.Changed {
-		return field, append(v.Header, v.Body...), nil, false
+		return field, append(v.Header, v.Body...), false, nil
 	}
-	return append(field, header...), body, nil, false
+	return append(field, header...), body, false, nil
 }
 
 // policyDomain is the hosted domain whose content policy applies to a

@@ -2,8 +2,8 @@ package mta_test
 
 import (
 	"archive/zip"
-	"crypto/md5"
 	"bytes"
+	"crypto/md5"
 	"encoding/base64"
 	"fmt"
 	"net"

@@ -382,7 +382,7 @@ func (s *session) Data(r io.Reader) error {
 	})
 	if s.srv.cfg.Filter != nil { // the content filter stage: filter.go
 		var done bool
-		if header, body, err, done = s.runFilter(header, body, qid); done {
+		if header, body, done, err = s.runFilter(header, body, qid); done {
 			return err
 		}
 	}
