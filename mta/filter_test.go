@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"mailhost/contentfilter"
 	"mailhost/mta"
 	"mailhost/store"
+	"mailhost/testsupport"
 )
 
 // lateStore lets a stage be made before the test's database exists.
@@ -231,5 +234,34 @@ func TestFilterSubmissionVirusRefused(t *testing.T) {
 	}
 	if len(e.files("bob@example.test", "INBOX")) != 0 || len(e.queue()) != 0 {
 		t.Fatal("a copy went through")
+	}
+}
+
+// TestFilterSwaksAttachment: swaks attaches a file named like a PDF but
+// ending in .exe; the MX refuses it at the end of DATA and swaks shows
+// the reply; the same file named .pdf is delivered.
+func TestFilterSwaksAttachment(t *testing.T) {
+	swaks := testsupport.RequireTool(t, "swaks", "swaks")
+	e := newFilterEnv(t, contentfilter.Config{Checks: true, Attachments: true})
+	host, port, _ := net.SplitHostPort(e.addr)
+	file := filepath.Join(t.TempDir(), "invoice")
+	if err := os.WriteFile(file, []byte("MZ not really a program"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string) (string, error) {
+		out, err := exec.Command(swaks, "--server", host, "--port", port, "--helo", "swaks.example", "--from", "bob@remote.example",
+			"--to", "alice@example.test", "--attach-type", "application/octet-stream", "--attach-name", name,
+			"--attach", "@"+file).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("Invoice.PDF.exe")
+	if err == nil || !strings.Contains(out, `<** 554 5.7.1 Message content rejected: attachment "Invoice.PDF.exe": file type .exe not allowed`) {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	if out, err := run("invoice.pdf"); err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	if n := len(e.files("alice@example.test", "INBOX")); n != 1 {
+		t.Fatalf("%d messages delivered, want the .pdf one", n)
 	}
 }
