@@ -159,7 +159,7 @@ func (s *Stage) compile(p store.ContentPolicy) *domainPolicy {
 	return dp
 }
 
-// DomainVerb reports whether a domain's own rules may use the action.
+// domainVerb reports whether a domain's own rules may use the action.
 func domainVerb(v Verb) bool {
 	return v == Reject || v == Discard || v == Hold || v == Warn
 }
