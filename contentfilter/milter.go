@@ -278,10 +278,11 @@ func crlf(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
-// splitField returns a raw field's name and its value as milters get it:
-// folding kept, the line end and the space after the colon dropped.
+// splitField returns a raw field's name and its value as milters get it
+// from Postfix and Sendmail: folding kept with bare line feeds, the line
+// end and the space after the colon dropped.
 func splitField(raw []byte) (string, string) {
-	s := strings.TrimRight(string(raw), "\r\n")
+	s := strings.ReplaceAll(strings.TrimRight(string(raw), "\r\n"), "\r\n", "\n")
 	name, value, _ := strings.Cut(s, ":")
 	return strings.TrimSpace(name), strings.TrimPrefix(value, " ")
 }

@@ -104,7 +104,7 @@ func testEnvelope() Envelope {
 		Rcpts: []Rcpt{{Addr: "bob@example.test", Domain: "example.test"}}}
 }
 
-const testMsg = "Received: from client.example\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: two\r\nSubject: hi\r\n\r\nhello\r\n"
+const testMsg = "Received: from client.example\r\n\tby mx.example.test\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: two\r\nSubject: hi\r\n\r\nhello\r\n"
 
 func runStage(t *testing.T, cfg Config, pols fakePolicies, env Envelope) Verdict {
 	t.Helper()
@@ -136,7 +136,7 @@ func TestMilterModifications(t *testing.T) {
 	if v.Verb != "" || !v.Changed {
 		t.Fatalf("verb %q changed %v", v.Verb, v.Changed)
 	}
-	wantHdr := "X-Top: first\r\nReceived: from client.example\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: second changed\r\nX-Added: at the end\r\nX-Absent: added by a change\r\n\r\n"
+	wantHdr := "X-Top: first\r\nReceived: from client.example\r\n\tby mx.example.test\r\nFrom: carol@example.org\r\nX-Old: one\r\nX-Old: second changed\r\nX-Added: at the end\r\nX-Absent: added by a change\r\n\r\n"
 	if string(v.Header) != wantHdr {
 		t.Errorf("header:\n%q\nwant\n%q", v.Header, wantHdr)
 	}
@@ -156,7 +156,8 @@ func TestMilterModifications(t *testing.T) {
 			t.Errorf("macro %s = %q, want %q", k, p.macros[k], w)
 		}
 	}
-	if len(p.headers) != 5 || p.headers[4] != "Subject: hi" || string(p.body) != "hello\r\n" {
+	if len(p.headers) != 5 || p.headers[0] != "Received: from client.example\n\tby mx.example.test" ||
+		p.headers[4] != "Subject: hi" || string(p.body) != "hello\r\n" {
 		t.Errorf("milter saw headers %q body %q", p.headers, p.body)
 	}
 }
