@@ -21,6 +21,7 @@ require (
 )
 
 require (
+	github.com/d--j/go-milter v0.10.1
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/miekg/dns v1.1.73
 )

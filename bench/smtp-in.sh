@@ -8,12 +8,21 @@
 # peak RSS. fsync stays on everywhere (mailhost's embedded PostgreSQL runs
 # with its defaults: fsync, synchronous_commit).
 #
+# FILTERS names mailhost's content filter settings to measure, each a run
+# of its own: on (the default: built-in checks and the default banned
+# attachment list), off (filter.smtp = []), rspamd (on, plus rspamd's
+# proxy worker as a milter, started here on loopback with a private
+# configuration and no network lookups; its CPU per message is reported).
+#
 # Usage: bench/smtp-in.sh            (as root; ~3 min)
+#        BASELINE=0 FILTERS="off on rspamd" bench/smtp-in.sh
 # Env: N=2000 SIZE=4096 REPS=1 BASELINE=1 (0 skips the Postfix stack)
-#      SHARED=../shared/bench  BIN=bin/mailhost  PORT=12525
+#      FILTERS=on  SHARED=../shared/bench  BIN=bin/mailhost  PORT=12525
+#      RSPAMD_PORT=12532
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000} SIZE=${SIZE:-4096} REPS=${REPS:-1} BASELINE=${BASELINE:-1}
+FILTERS=${FILTERS:-on} RSPAMD_PORT=${RSPAMD_PORT:-12532}
 SHARED=${SHARED:-../shared/bench}
 BIN=${BIN:-bin/mailhost}
 PORT=${PORT:-12525}
@@ -41,8 +50,10 @@ pid=""
 export STACK_DIR=$work/stack
 BASE_PORT=${BASE_PORT:-20024}
 stack_started=0
+rspamd_pid=""
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$rspamd_pid" ] && kill -TERM "$rspamd_pid" 2>/dev/null && wait "$rspamd_pid" 2>/dev/null
 	if [ "$stack_started" = 1 ]; then "$SHARED/stack-down.sh" >/dev/null 2>&1 || true; fi
 	[ -n "${KEEP:-}" ] || rm -rf "$work/data" "$work/stack" # keep results and logs only
 }
@@ -62,10 +73,61 @@ stack_up() {
 }
 trap cleanup EXIT
 
+# --- rspamd, the milter of FILTERS=rspamd --------------------------------
+# The private configuration of the mta tests' rspamd (filter_peers_test.go):
+# no DNS, no fuzzy or map downloads, no Redis; compiled expressions cached
+# under ~/.cache/mailhost-test/rspamd (the first start takes a minute).
+start_rspamd() {
+	local d=$work/rspamd db=${XDG_CACHE_HOME:-$HOME/.cache}/mailhost-test/rspamd m
+	mkdir -p "$d/local.d" "$d/run" "$db"
+	cat >"$d/rspamd.conf" <<CONF
+.include "\$CONFDIR/common.conf"
+options {
+    pidfile = "\$RUNDIR/rspamd.pid";
+    .include "\$CONFDIR/options.inc"
+    dns { nameserver = ["127.0.0.1:1"]; timeout = 1s; retransmits = 1; }
+}
+logging { type = "file"; filename = "\$LOGDIR/rspamd.log"; level = "warning"; }
+worker "normal" { bind_socket = "127.0.0.1:$((RSPAMD_PORT + 1))"; .include "\$CONFDIR/worker-normal.inc" }
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:$RSPAMD_PORT";
+    milter = yes; timeout = 60s; count = 1; spam_header = "X-Spam";
+    upstream "local" { default = yes; self_scan = yes; }
+}
+CONF
+	printf 'use = ["x-spamd-result", "x-spam-status"];\nskip_local = false;\n' >"$d/local.d/milter_headers.conf"
+	for m in fuzzy_check rbl asn phishing url_reputation neural replies ratelimit greylist history_redis \
+		dkim dmarc spf arc mx_check emails multimap reputation maillist hfilter; do
+		echo "enabled = false;" >"$d/local.d/$m.conf"
+	done
+	rspamd -f -i -c "$d/rspamd.conf" --var CONFDIR=/etc/rspamd --var LOCAL_CONFDIR="$d" \
+		--var RUNDIR="$d/run" --var DBDIR="$db" --var LOGDIR="$d" >"$d/out.log" 2>&1 &
+	rspamd_pid=$!
+	for _ in $(seq 3000); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$RSPAMD_PORT") 2>/dev/null && return 0
+		kill -0 "$rspamd_pid" 2>/dev/null || { cat "$d/out.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "smtp-in.sh: rspamd did not start" >&2; exit 1
+}
+stop_rspamd() { kill -TERM "$rspamd_pid"; wait "$rspamd_pid" 2>/dev/null || true; rspamd_pid=""; }
+tree_cpu_s() { # CPU seconds of a process and its children (rspamd's workers)
+	local t=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		t=$(awk -v t="$t" -v hz="$(getconf CLK_TCK)" '{print t + ($14 + $15) / hz}' "/proc/$p/stat" 2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
+
 # --- mailhost ----------------------------------------------------------
-start_mailhost() {
+start_mailhost() { # filter mode: on, off, rspamd
+	local filter=()
+	case $1 in
+	off) filter=(MAILHOST_FILTER_SMTP=) ;;
+	rspamd) filter=(MAILHOST_FILTER_MILTERS="rspamd=inet:127.0.0.1:$RSPAMD_PORT") ;;
+	esac
 	rm -rf "$work/data"
-	env -u DATABASE_URL MAILHOST_LISTEN_SMTP=127.0.0.1:$PORT MAILHOST_LISTEN_HTTP=off \
+	env -u DATABASE_URL "${filter[@]}" MAILHOST_LISTEN_SMTP=127.0.0.1:$PORT MAILHOST_LISTEN_HTTP=off \
 		MAILHOST_LISTEN_SUBMISSION=off MAILHOST_LISTEN_SUBMISSIONS=off MAILHOST_LISTEN_IMAP=off \
 		MAILHOST_LISTEN_IMAPS=off MAILHOST_LISTEN_POP3=off MAILHOST_LISTEN_POP3S=off \
 		MAILHOST_LOG_LEVEL=warn MAILHOST_HOSTNAME=mx.bench.test \
@@ -115,18 +177,27 @@ for rep in $(seq "$REPS"); do
 		"$SHARED/stack-down.sh" >/dev/null 2>&1
 		stack_started=0
 	fi
-	start_mailhost
-	c0=$(cpu_s "$pid") p0=$(pg_cpu_s)
-	run mailhost-c20 127.0.0.1 "$PORT" "$work/data/vmail" C=20 M=20
-	c1=$(cpu_s "$pid") p1=$(pg_cpu_s)
-	run mailhost-c1 127.0.0.1 "$PORT" "$work/data/vmail" C=1 M=20
-	echo "RESULT label=mailhost-rss peak_rss_kb=$(peak_rss_kb "$pid")" >>"$OUT"
-	echo "RESULT label=mailhost-cpu c20_mailhost_ms_per_msg=$(echo "($c1 - $c0) * 1000 / $N" | bc -l)" \
-		"c20_postgres_ms_per_msg=$(echo "($p1 - $p0) * 1000 / $N" | bc -l)" >>"$OUT"
-	stop_mailhost
+	for mode in $FILTERS; do
+		lp=mailhost # label prefix: the default configuration keeps its old labels
+		[ "$mode" = on ] || lp=mailhost-filter-$mode
+		[ "$mode" = rspamd ] && start_rspamd
+		start_mailhost "$mode"
+		c0=$(cpu_s "$pid") p0=$(pg_cpu_s) r0=0
+		[ -n "$rspamd_pid" ] && r0=$(tree_cpu_s "$rspamd_pid")
+		run $lp-c20 127.0.0.1 "$PORT" "$work/data/vmail" C=20 M=20
+		c1=$(cpu_s "$pid") p1=$(pg_cpu_s) r1=0
+		[ -n "$rspamd_pid" ] && r1=$(tree_cpu_s "$rspamd_pid")
+		run $lp-c1 127.0.0.1 "$PORT" "$work/data/vmail" C=1 M=20
+		echo "RESULT label=$lp-rss peak_rss_kb=$(peak_rss_kb "$pid")" >>"$OUT"
+		echo "RESULT label=$lp-cpu c20_mailhost_ms_per_msg=$(echo "($c1 - $c0) * 1000 / $N" | bc -l)" \
+			"c20_postgres_ms_per_msg=$(echo "($p1 - $p0) * 1000 / $N" | bc -l)" \
+			"c20_rspamd_ms_per_msg=$(echo "($r1 - $r0) * 1000 / $N" | bc -l)" >>"$OUT"
+		stop_mailhost
+		[ -n "$rspamd_pid" ] && stop_rspamd
+	done
 done
 
-python3 - "$OUT" <<'EOF'
+python3 - "$OUT" "$FILTERS" <<'EOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -140,7 +211,20 @@ for c in ("c20", "c1"):
     ma, md = med("mailhost-" + c, "accepted_per_s"), med("mailhost-" + c, "delivered_per_s")
     ba, bd = med("baseline-" + c, "accepted_per_s"), med("baseline-" + c, "delivered_per_s")
     print("%-6s %10.0f / %-9.0f %10.0f / %-9.0f %7.2fx" % (c, ma, md, ba, bd, md / bd if bd == bd and bd else float("nan")))
-print("mailhost CPU per message at c20: %.2f ms mailhost, %.2f ms PostgreSQL" % (med("mailhost-cpu", "c20_mailhost_ms_per_msg"), med("mailhost-cpu", "c20_postgres_ms_per_msg")))
-print("mailhost peak RSS: %.1f MB (VmHWM of the mailhost process; PostgreSQL not included)" % (med("mailhost-rss", "peak_rss_kb") / 1024))
+for mode in sys.argv[2].split():
+    lp = "mailhost" if mode == "on" else "mailhost-filter-" + mode
+    print("filter %s:" % mode)
+    for c in ("c20", "c1"):
+        print("  %-4s %10.0f accepted / %-9.0f delivered msg/s" % (c, med(lp + "-" + c, "accepted_per_s"), med(lp + "-" + c, "delivered_per_s")))
+    line = "  CPU per message at c20: %.2f ms mailhost, %.2f ms PostgreSQL" % (med(lp + "-cpu", "c20_mailhost_ms_per_msg"), med(lp + "-cpu", "c20_postgres_ms_per_msg"))
+    if mode == "rspamd":
+        line += ", %.2f ms rspamd" % med(lp + "-cpu", "c20_rspamd_ms_per_msg")
+    print(line)
+    print("  peak RSS: %.1f MB (VmHWM of the mailhost process; PostgreSQL not included)" % (med(lp + "-rss", "peak_rss_kb") / 1024))
+modes = sys.argv[2].split()
+if "on" in modes and "off" in modes:
+    for c in ("c20", "c1"):
+        on, off = med("mailhost-" + c, "delivered_per_s"), med("mailhost-filter-off-" + c, "delivered_per_s")
+        print("filter on / off, %s delivered: %.2f" % (c, on / off if off else float("nan")))
 EOF
 echo "raw results: $OUT, logs: $work" >&2

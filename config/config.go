@@ -36,6 +36,7 @@ type Config struct {
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
 	SRS        SRS        `toml:"srs"`
+	Filter     Filter     `toml:"filter"`
 	DNS        DNS        `toml:"dns"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
@@ -251,8 +252,9 @@ func Default() Config {
 		MailLog: MailLog{KeepDays: 30},
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
-		Queue: defaultQueue(),
-		SRS:   defaultSRS(),
+		Queue:  defaultQueue(),
+		SRS:    defaultSRS(),
+		Filter: defaultFilter(),
 	}
 }
 
@@ -280,6 +282,7 @@ func (c *Config) Finish() {
 		c.TLS.CertFile = filepath.Join(c.DataDir, "tls", "cert.pem")
 		c.TLS.KeyFile = filepath.Join(c.DataDir, "tls", "key.pem")
 	}
+	c.finishFilter()
 	def := productionListen()
 	if c.Embedded() {
 		def = embeddedListen()

@@ -49,6 +49,9 @@ type Recipient struct {
 	// Header is prepended for this recipient only (Return-Path,
 	// Delivered-To), before Message.Header.
 	Header []byte
+	// Junk files the copy in the Junk folder (the content filter found
+	// it spam; junk.go).
+	Junk bool
 }
 
 // Message is what every recipient gets: Header (added by the server:
@@ -196,6 +199,7 @@ func (a *Agent) writeAll(outs []Outcome, rcpts []Recipient, msg Message) error {
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	for i, r := range rcpts {
+		junkTarget(&r)
 		outs[i].Recipient = r
 		if len(rcpts) == 1 {
 			errs[i] = a.write(&outs[i], msg)

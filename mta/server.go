@@ -23,6 +23,7 @@ import (
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/connlimit"
+	"mailhost/contentfilter"
 	"mailhost/dnsres"
 	"mailhost/mda"
 	"mailhost/store"
@@ -83,6 +84,9 @@ type Config struct {
 	// SRS rewrites the sender of forwarded copies and reverses SRS
 	// recipients (srs.go); nil: forwards keep the sender.
 	SRS *SRS
+	// Filter is the listener's content filter stage, run at the end of
+	// DATA (filter.go); nil: none.
+	Filter *contentfilter.Stage
 }
 
 // Server is the SMTP (MX) server of one listener.

@@ -55,6 +55,7 @@ type rcpt struct {
 	addr  string // normalised
 	res   store.Resolution
 	dsn   rcptDSN // NOTIFY and ORCPT (dsnparams.go)
+	junk  bool    // the content filter found the message spam for this recipient's domain
 }
 
 func smtpErr(code int, ec smtp.EnhancedCode, format string, a ...any) *smtp.SMTPError {
@@ -398,6 +399,12 @@ func (s *session) Data(r io.Reader) error {
 		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: &h,
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
 	})
+	if s.srv.cfg.Filter != nil { // the content filter stage: filter.go
+		var done bool
+		if header, body, done, err = s.runFilter(header, body, qid); done {
+			return err
+		}
+	}
 	if s.hold != "" {
 		return s.queueHeld(header, body, qid) // policy.go
 	}
@@ -499,7 +506,7 @@ func (s *session) plan(body, header []byte, fwdFrom string) ([]mda.Recipient, []
 			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
 			hdr = append(hdr, retPath...)
 			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)
-			locals = append(locals, mda.Recipient{Target: t, Header: hdr})
+			locals = append(locals, mda.Recipient{Target: t, Header: hdr, Junk: rc.junk})
 		}
 		for _, t := range rc.res.Remote {
 			if seenRemote[t.Address] {

@@ -38,6 +38,13 @@ declare -A want=(
 	# The import's MariaDB source: the test starts its own mariadbd on a
 	# socket in a temporary directory.
 	[/usr/sbin/mariadbd]=mariadb-server
+	# The content filter's real milter peers (contentfilter and mta tests,
+	# bench/smtp-in.sh): rspamd's proxy worker in milter mode, ClamAV's
+	# daemon and milter. The tests start them on loopback with private
+	# configurations and an EICAR-only signature file: no downloads.
+	[/usr/bin/rspamd]=rspamd
+	[/usr/sbin/clamd]=clamav-daemon
+	[/usr/sbin/clamav-milter]=clamav-milter
 )
 missing=()
 for probe in "${!want[@]}"; do
@@ -83,6 +90,14 @@ fi
 if [ -e /run/mysqld/mysqld.pid ]; then
 	$SUDO kill "$(cat /run/mysqld/mysqld.pid)" 2>/dev/null || true
 fi
+# Nor rspamd, clamd, freshclam (which would download signatures) or
+# clamav-milter running system-wide (the policy-rc.d above kept the
+# install from starting them): the tests start their own.
+for unit in rspamd clamav-daemon clamav-freshclam clamav-milter; do
+	if command -v systemctl >/dev/null && systemctl is-enabled "$unit" >/dev/null 2>&1; then
+		$SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+	fi
+done
 
 go mod download
 echo "setup: ok"

@@ -61,6 +61,8 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/domains/{domain}/active", h.domainActive)
 			r.Get("/domains/{domain}/delete", h.domainDeleteConfirm)
 			r.Post("/domains/{domain}/delete", h.domainDelete)
+			r.Get("/domains/{domain}/content-filter", h.contentFilterShow) // content_filter.go
+			r.Post("/domains/{domain}/content-filter", h.contentFilterUpdate)
 
 			r.Get("/domains/{domain}/mailboxes", h.mailboxList)
 			r.Get("/domains/{domain}/mailboxes/new", h.mailboxNew)

@@ -65,6 +65,9 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		SRS:                fwd,
 	}
+	if mcfg.Filter, err = newFilterStage(cfg, st, log.With("server", "smtp"), cfg.Filter.SMTP, false); err != nil {
+		return nil, err
+	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {
 		return nil, err

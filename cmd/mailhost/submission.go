@@ -29,6 +29,10 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 	// 587 and 465 count a client's connections together.
 	limit := cfg.Submission.MaxConnsPerClient
 	limiter := connlimit.New(limit, mx.Config().Mynetworks)
+	filter, err := newFilterStage(cfg, st, log.With("server", "submission"), cfg.Filter.Submission, true)
+	if err != nil {
+		return nil, err
+	}
 	for _, l := range []struct {
 		key, addr string
 		implicit  bool
@@ -48,6 +52,7 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
 		scfg.TLS = tlsConf
 		scfg.DNSBL = nil // authenticated users are not checked against block lists
+		scfg.Filter = filter
 		scfg.MaxConnsPerClient, scfg.Limiter = limit, limiter
 		name := "submission"
 		if l.implicit {
