@@ -20,7 +20,11 @@ require (
 	golang.org/x/text v0.43.0
 )
 
-require github.com/miekg/dns v1.1.73
+require (
+	blitiri.com.ar/go/spf v1.6.0
+	github.com/emersion/go-msgauth v0.7.0
+	github.com/miekg/dns v1.1.73
+)
 
 require github.com/klauspost/compress v1.20.4 // indirect
 
