@@ -18,6 +18,7 @@ import (
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
+	"mailhost/senderauth"
 	"mailhost/store"
 )
 
@@ -43,9 +44,10 @@ type session struct {
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
 	rules   store.SessionRules
-	permit  bool   // an access rule said OK or DISCARD: later access checks are skipped
-	discard string // why the message is discarded, if it is
-	hold    string // why the message goes on hold, if it does
+	permit  bool           // an access rule said OK or DISCARD: later access checks are skipped
+	discard string         // why the message is discarded, if it is
+	hold    string         // why the message goes on hold, if it does
+	spf     senderauth.SPF // of the reverse-path, when the inbound checks apply
 	rcpts   []rcpt
 }
 
@@ -55,6 +57,9 @@ type rcpt struct {
 	res    store.Resolution
 	notify string
 	orcpt  string
+	// junk, when set, says why this recipient's mailboxes get the
+	// message in their \Junk folder (store.LocalTarget.InJunk).
+	junk string
 }
 
 func smtpErr(code int, ec smtp.EnhancedCode, format string, a ...any) *smtp.SMTPError {
@@ -191,7 +196,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
-	s.hasFrom, s.from, s.fromN, s.opts, s.rules = true, from, fromN, *opts, rules
+	var spfRes senderauth.SPF
+	if s.checksApply() {
+		if spfRes, err = s.inboundMail(ctx, fromN, ac.permit); err != nil {
+			return err
+		}
+	}
+	s.hasFrom, s.from, s.fromN, s.opts, s.rules, s.spf = true, from, fromN, *opts, rules, spfRes
 	s.permit, s.discard, s.hold = ac.permit, ac.discard, ac.hold
 	return nil
 }
@@ -262,6 +273,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if e := s.quotaCheck(res); e != nil {
 		return s.reject("RCPT", "quota", e, "to", addr)
 	}
+	if e := s.spfRcpt(ctx, to, addr); e != nil { // inbound.go
+		return e
+	}
 	for _, sk := range res.Skipped {
 		s.log.Warn("alias destination skipped", "to", addr, "destination", sk)
 	}
@@ -311,6 +325,7 @@ func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
+	s.spf = senderauth.SPF{}
 	s.rcpts = nil
 }
 
@@ -357,6 +372,14 @@ func (s *session) Data(r io.Reader) error {
 			}
 		}
 	}
+	var authRes []byte
+	if s.checksApply() {
+		a, e := s.inboundData(s.ctx, body, &h) // inbound.go
+		if e != nil {
+			return e
+		}
+		authRes, body = a.header, a.body
+	}
 	addFrom := ""
 	if s.acct != nil {
 		if addFrom, err = s.submissionFrom(&h); err != nil {
@@ -378,6 +401,7 @@ func (s *session) Data(r io.Reader) error {
 		hostname: s.srv.cfg.Hostname, helo: s.conn.Hostname(), ip: s.cc.ip.String(), tls: tlsInfo,
 		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: &h,
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
+		rdns: s.rdns(), authResults: authRes,
 	})
 	if s.hold != "" {
 		return s.queueHeld(header, body, qid) // policy.go
@@ -469,6 +493,10 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 				continue
 			}
 			seenBox[t.MailboxID] = true
+			if rc.junk != "" {
+				t = t.InJunk()
+				s.log.Info("filed into Junk", "to", t.Address, "folder", t.Folder, "reason", rc.junk)
+			}
 			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
 			hdr = append(hdr, retPath...)
 			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)

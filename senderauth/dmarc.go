@@ -105,6 +105,28 @@ func aligned(domain string, spfRes SPF, sigs []DKIM, rec *dmarc.Record) bool {
 	return spfRes.Result == Pass && sameDomain(spfRes.Domain, domain, rec.SPFAlignment == dmarc.AlignmentStrict)
 }
 
+// Authenticates reports whether a DKIM signature that verified, or an SPF
+// pass, is aligned with domain in relaxed mode: what DMARC would accept
+// from it whatever its published record (RFC 7489 3.1).
+func Authenticates(domain string, spfRes SPF, sigs []DKIM) bool {
+	return aligned(domain, spfRes, sigs, &dmarc.Record{})
+}
+
+// TempFailed reports whether SPF or a DKIM signature could not be checked
+// for a temporary DNS failure: a verdict of "not authenticated" may then
+// be wrong.
+func TempFailed(spfRes SPF, sigs []DKIM) bool {
+	if spfRes.Result == TempError {
+		return true
+	}
+	for _, s := range sigs {
+		if s.Result == TempError {
+			return true
+		}
+	}
+	return false
+}
+
 // sameDomain compares two domains: the names themselves in strict mode,
 // their organisational domains in relaxed mode.
 func sameDomain(a, b string, strict bool) bool {
