@@ -36,6 +36,7 @@ type Config struct {
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
 	DNS        DNS        `toml:"dns"`
+	Inbound    Inbound    `toml:"inbound"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 
@@ -227,6 +228,7 @@ func Default() Config {
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
+		Inbound: defaultInbound(),
 	}
 }
 

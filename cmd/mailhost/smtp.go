@@ -13,6 +13,7 @@ import (
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/mta"
+	"mailhost/senderauth"
 	"mailhost/store"
 )
 
@@ -59,10 +60,30 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		DNS:                res,
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
+		Inbound:            inboundChecks(cfg, res),
 	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {
 		return nil, err
 	}
 	return mta.New(cfg.Listen.SMTP, mcfg, st, agent, log.With("server", "smtp"), m)
+}
+
+// inboundChecks is the MX listener's sender authentication (inbound.*),
+// nil when inbound.checks is off.
+func inboundChecks(cfg *config.Config, res *dnsres.Resolver) *mta.Inbound {
+	in := cfg.Inbound
+	if !in.Checks {
+		return nil
+	}
+	id := in.AuthServID
+	if id == "" {
+		id = cfg.Hostname
+	}
+	return &mta.Inbound{
+		Checker:        &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures},
+		AuthServID:     id,
+		RejectNoPTR:    in.RejectNoPTR,
+		DeferTempError: in.TempError == "defer",
+	}
 }

@@ -47,7 +47,8 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 		scfg.Submission = mta.Submission{Enabled: true, ImplicitTLS: l.implicit, Auth: authn,
 			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
 		scfg.TLS = tlsConf
-		scfg.DNSBL = nil // authenticated users are not checked against block lists
+		scfg.DNSBL = nil   // authenticated users are not checked against block lists
+		scfg.Inbound = nil // nor their senders authenticated (SPF, DKIM, DMARC are the MX's)
 		scfg.MaxConnsPerClient, scfg.Limiter = limit, limiter
 		name := "submission"
 		if l.implicit {
