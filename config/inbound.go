@@ -1,9 +1,9 @@
 package config
 
 // Inbound configures the sender checks of the MX listener (port 25): SPF,
-// DKIM, DMARC and iprev, never on submission, for mynetworks or for a
-// client an access rule said OK to. What their results do is each
-// recipient domain's inbound policy, in the database.
+// DKIM, DMARC and iprev, never on submission or for mynetworks. What
+// their results do is each recipient domain's inbound policy, in the
+// database; after an access rule's OK they are only recorded.
 type Inbound struct {
 	Checks      bool   `toml:"checks" help:"check senders on the MX listener: SPF, DKIM, DMARC, reverse DNS, with an Authentication-Results header"`
 	AuthServID  string `toml:"authserv_id" help:"this server's name in Authentication-Results (empty: hostname); incoming fields with it are removed"`

@@ -17,8 +17,10 @@ import (
 // iprev once per connection, DKIM and DMARC at the end of DATA, one
 // Authentication-Results field on every message, and what the recipient
 // domain's inbound policy (store.InboundPolicy) makes of the results. It
-// never applies to a client in mynetworks, to a logged-in one
-// (submission), or after an access rule said OK.
+// never applies to a client in mynetworks or to a logged-in one
+// (submission); after an access rule said OK the results are recorded
+// and no policy is applied, as Postfix's milters still add their
+// headers behind a permit.
 type Inbound struct {
 	Checker *senderauth.Checker
 	// AuthServID names this server in Authentication-Results (RFC 8601
@@ -113,11 +115,7 @@ func (s *session) inboundData(ctx context.Context, body []byte, h *mailheader.He
 	iprev := s.cc.iprev
 	out := authenticated{header: senderauth.Header(in.AuthServID, senderauth.Results{
 		IPRev: &iprev, SPF: &spfRes, DKIM: sigs, DMARC: &dm})}
-	var n int
-	out.body, n = senderauth.StripForged(body, in.AuthServID)
-	if n > 0 {
-		s.log.Warn("removed forged Authentication-Results", "count", n, "from", s.from)
-	}
+	out.body = s.stripForged(body)
 	if s.permit || dm.Result == senderauth.Pass && s.spf.Result == senderauth.Pass {
 		return out, nil
 	}
@@ -134,6 +132,18 @@ func (s *session) inboundData(ctx context.Context, body []byte, h *mailheader.He
 		return out, e
 	}
 	return out, s.dmarcPolicy(pols, dm)
+}
+
+// stripForged removes the Authentication-Results fields claiming our
+// authserv-id, from every client: mynetworks and logged-in users too
+// could otherwise hand local recipients results we never found (RFC 8601
+// 5).
+func (s *session) stripForged(body []byte) []byte {
+	out, n := senderauth.StripForged(body, s.srv.cfg.Inbound.AuthServID)
+	if n > 0 {
+		s.log.Warn("removed forged Authentication-Results", "count", n, "from", s.from)
+	}
+	return out
 }
 
 // spoofCheck refuses mail whose From or MAIL FROM domain is a local domain

@@ -190,6 +190,8 @@ func TestInboundDMARCQuarantine(t *testing.T) {
 // not checked at all.
 func TestInboundSpoofedOwnDomain(t *testing.T) {
 	e := newInboundEnv(t)
+	// Before the first MAIL: the server caches which kinds of rules exist.
+	e.exec(`INSERT INTO access_rules (kind, pattern, action) VALUES ('client', '127.0.0.6', 'OK')`)
 	for _, tc := range []struct{ from, envFrom string }{
 		{"ceo@example.test", "ceo@example.test"},   // SPF fail
 		{"ceo@example.test", "bob@remote.example"}, // SPF pass, not aligned
@@ -212,19 +214,35 @@ func TestInboundSpoofedOwnDomain(t *testing.T) {
 	if err := send(c, "ceo@example.test", []string{"alice@example.test"}, message("ceo@example.test")); err != nil {
 		t.Fatalf("mynetworks: %v", err)
 	}
+	// An access rule's OK: the results are recorded, no policy applies.
+	c = e.dialHelo("127.0.0.6", "client.example")
+	if err := send(c, "ceo@example.test", []string{"alice@example.test"}, message("ceo@example.test")); err != nil {
+		t.Fatalf("access rule OK: %v", err)
+	}
 	e.exec(`INSERT INTO inbound_policies (domain_id, reject_spoofed) SELECT id, false FROM domains WHERE name = 'example.test'`)
 	c = e.dialHelo("127.0.0.2", "client.example")
 	if err := send(c, "ceo@example.test", []string{"alice@example.test"}, message("ceo@example.test")); err != nil {
 		t.Fatalf("reject_spoofed off: %v", err)
 	}
 	files := e.files("alice@example.test", "INBOX")
-	if len(files) != 3 {
-		t.Fatalf("INBOX has %d files, want 3", len(files))
+	if len(files) != 4 {
+		t.Fatalf("INBOX has %d files, want 4", len(files))
 	}
 	for _, f := range files {
 		body := e.read(f)
 		if strings.Contains(body, "[127.0.0.1]") == strings.Contains(body, "Authentication-Results") {
 			t.Errorf("mynetworks gets no Authentication-Results, others do:\n%s", body)
+		}
+	}
+	// A forged field from mynetworks is removed all the same.
+	c = e.dialHelo("127.0.0.1", "client.example")
+	if err := send(c, "ceo@example.test", []string{"alice@example.test"},
+		"Authentication-Results: mx.test; dmarc=pass\r\n"+message("ceo@example.test")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range e.files("alice@example.test", "INBOX") {
+		if body := e.read(f); strings.Contains(body, "[127.0.0.1]") && strings.Contains(body, "Authentication-Results") {
+			t.Errorf("forged field kept from mynetworks:\n%s", body)
 		}
 	}
 }

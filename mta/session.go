@@ -373,12 +373,15 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	var authRes []byte
-	if s.checksApply() {
+	switch {
+	case s.checksApply():
 		a, e := s.inboundData(s.ctx, body, &h) // inbound.go
 		if e != nil {
 			return e
 		}
 		authRes, body = a.header, a.body
+	case s.srv.cfg.Inbound != nil:
+		body = s.stripForged(body)
 	}
 	addFrom := ""
 	if s.acct != nil {

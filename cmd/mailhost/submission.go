@@ -47,8 +47,9 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 		scfg.Submission = mta.Submission{Enabled: true, ImplicitTLS: l.implicit, Auth: authn,
 			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback, ReceivedClientIP: cfg.Submission.ReceivedClientIP}
 		scfg.TLS = tlsConf
-		scfg.DNSBL = nil   // authenticated users are not checked against block lists
-		scfg.Inbound = nil // nor their senders authenticated (SPF, DKIM, DMARC are the MX's)
+		scfg.DNSBL = nil // authenticated users are not checked against block lists
+		// Inbound stays: submission checks no sender (mta.Inbound) but
+		// removes forged Authentication-Results too.
 		scfg.MaxConnsPerClient, scfg.Limiter = limit, limiter
 		name := "submission"
 		if l.implicit {
