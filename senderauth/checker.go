@@ -13,6 +13,8 @@ package senderauth
 
 import (
 	"math/rand/v2"
+	"sync"
+	"time"
 
 	"mailhost/dnsres"
 )
@@ -39,9 +41,24 @@ type Checker struct {
 	// Sample answers whether a message falls within a DMARC pct
 	// percentage (RFC 7489 6.6.4); nil draws at random.
 	Sample func(pct int) bool
+	// CacheFor keeps the answers of the SPF, DKIM key and DMARC lookups
+	// (not temporary failures) this long, whatever their TTL; 0 keeps
+	// none. Set before the first check; a Checker is not copied after.
+	CacheFor time.Duration
+
+	cacheOnce sync.Once
+	cache     *dnsCache
 }
 
-func (c *Checker) lib() libResolver { return libResolver{c.DNS} }
+// lib is the resolver the checks ask: dnsres, behind the cache.
+func (c *Checker) lib() cachedResolver {
+	c.cacheOnce.Do(func() {
+		if c.CacheFor > 0 {
+			c.cache = &dnsCache{ttl: c.CacheFor, m: map[cacheKey]cacheEntry{}}
+		}
+	})
+	return cachedResolver{libResolver{c.DNS}, c.cache}
+}
 
 func (c *Checker) sample(pct int) bool {
 	if c.Sample != nil {

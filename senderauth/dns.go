@@ -57,12 +57,6 @@ func (l libResolver) LookupAddr(ctx context.Context, addr string) ([]string, err
 	return names, netError(err, addr)
 }
 
-// lookupTXT is the TXT lookup the DKIM and DMARC libraries take (they have
-// no context parameter): dnsres under ctx, errors as *net.DNSError.
-func (l libResolver) lookupTXT(ctx context.Context) func(string) ([]string, error) {
-	return func(name string) ([]string, error) { return l.LookupTXT(ctx, name) }
-}
-
 // netError turns a dnsres error into the *net.DNSError the libraries read:
 // NXDOMAIN and NODATA are "not found", anything else temporary.
 func netError(err error, name string) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // spfZone is the test zone of the SPF cases. The client is 192.0.2.10.
@@ -144,5 +145,27 @@ func TestSPFRFC7208(t *testing.T) {
 				t.Fatalf("RFC 7208 %s: domain %q, want %q", tc.section, got.Domain, tc.wantDomain)
 			}
 		})
+	}
+}
+
+// TestCache: with CacheFor a second check of the same sender asks DNS
+// nothing; a temporary failure is asked again.
+func TestCache(t *testing.T) {
+	c, srv := checker(t, spfZone()...)
+	c.CacheFor = time.Minute
+	srv.FailName("tempfail.test")
+	client := netip.MustParseAddr("192.0.2.10")
+	ctx := context.Background()
+	for _, sender := range []string{"a@mx.test", "a@tempfail.test"} {
+		first := c.SPF(ctx, client, "h.example", sender)
+		n := srv.Queries()
+		again := c.SPF(ctx, client, "h.example", sender)
+		if again.Result != first.Result {
+			t.Fatalf("%s: %s then %s", sender, first.Result, again.Result)
+		}
+		asked := srv.Queries() - n
+		if first.Result == "temperror" && asked == 0 || first.Result != "temperror" && asked != 0 {
+			t.Errorf("%s (%s): the second check asked %d queries", sender, first.Result, asked)
+		}
 	}
 }

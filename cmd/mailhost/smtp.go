@@ -81,7 +81,8 @@ func inboundChecks(cfg *config.Config, res *dnsres.Resolver) *mta.Inbound {
 		id = cfg.Hostname
 	}
 	return &mta.Inbound{
-		Checker:        &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures},
+		Checker: &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures,
+			CacheFor: time.Duration(in.DNSCacheSeconds) * time.Second},
 		AuthServID:     id,
 		RejectNoPTR:    in.RejectNoPTR,
 		DeferTempError: in.TempError == "defer",
