@@ -54,8 +54,9 @@ export STACK_DIR=$work/stack
 BASE_PORT=${BASE_PORT:-20024}
 stack_started=0
 cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$dns_pid" ] && kill -TERM "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null
+	# "|| true": a failed wait must not end the cleanup early under set -e.
+	[ -n "$dns_pid" ] && kill -TERM "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null || true
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
 	if [ "$stack_started" = 1 ]; then "$SHARED/stack-down.sh" >/dev/null 2>&1 || true; fi
 	[ -n "${KEEP:-}" ] || rm -rf "$work/data" "$work/stack" # keep results and logs only
 }

@@ -44,9 +44,10 @@ func (c *Checker) DKIM(ctx context.Context, msg []byte) []DKIM {
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
 		LookupTXT: c.lib().lookupTXT(ctx), MaxVerifications: max,
 	})
-	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) || len(verifs) > len(sigs) {
-		// The library could not read the message, or read it differently
-		// from mailheader: trust none of its verdicts (on such an error it
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) || len(verifs) != min(len(sigs), max) {
+		// The library could not read the message, or found other
+		// signatures than mailheader (a verdict could go to the wrong
+		// one): trust none of its verdicts (on such an error it also
 		// clears a signature's own).
 		if err == nil {
 			err = errors.New("dkim: signatures counted differently")
