@@ -23,6 +23,8 @@ require (
 require (
 	github.com/d--j/go-milter v0.10.1
 	github.com/go-sql-driver/mysql v1.10.2
+	blitiri.com.ar/go/spf v1.6.0
+	github.com/emersion/go-msgauth v0.7.0
 	github.com/miekg/dns v1.1.73
 )
 

@@ -38,6 +38,7 @@ type Config struct {
 	SRS        SRS        `toml:"srs"`
 	Filter     Filter     `toml:"filter"`
 	DNS        DNS        `toml:"dns"`
+	Inbound    Inbound    `toml:"inbound"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 	ACME       ACME       `toml:"acme"`
@@ -255,6 +256,7 @@ func Default() Config {
 		Queue:  defaultQueue(),
 		SRS:    defaultSRS(),
 		Filter: defaultFilter(),
+		Inbound: defaultInbound(),
 	}
 }
 

@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 		bad("vmail.gid", "must be a gid from 1 to 2147483647, got %d", c.Vmail.GID)
 	}
 	c.validateListen(bad)
+	c.validateInbound(bad)
 	for _, l := range []struct {
 		key string
 		n   int

@@ -65,6 +65,11 @@ type cleanupInput struct {
 	// addFrom is the From line of a message without one.
 	auth, hideClient bool
 	addFrom          string
+	// rdns is the client's forward-confirmed name ("unknown" without
+	// one) when the inbound checks ran, else ""; authResults their
+	// Authentication-Results field, first of the added lines.
+	rdns        string
+	authResults []byte
 }
 
 // cleanupHeader returns the header lines the server adds to an accepted
@@ -72,6 +77,7 @@ type cleanupInput struct {
 // 5321 4.4), then a Message-ID and a Date when the message has none.
 func cleanupHeader(in cleanupInput) []byte {
 	var b strings.Builder
+	b.Write(in.authResults)
 	proto := "ESMTP"
 	if in.utf8 {
 		proto = "UTF8SMTP" // RFC 6531 3.7.3
@@ -90,7 +96,11 @@ func cleanupHeader(in cleanupInput) []byte {
 		fmt.Fprintf(&b, "\r\n\t(mailhost) with %s id %s", proto, in.qid)
 	} else {
 		helo := sanitize(in.helo)
-		fmt.Fprintf(&b, "Received: from %s ([%s])\r\n", helo, in.ip)
+		if in.rdns != "" {
+			fmt.Fprintf(&b, "Received: from %s (%s [%s])\r\n", helo, sanitize(in.rdns), in.ip)
+		} else {
+			fmt.Fprintf(&b, "Received: from %s ([%s])\r\n", helo, in.ip)
+		}
 		if in.tls != "" {
 			fmt.Fprintf(&b, "\t(%s)\r\n", in.tls)
 		}

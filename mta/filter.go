@@ -79,7 +79,9 @@ func (s *session) filterRecipients(v *contentfilter.Verdict, qid string) error {
 			s.log.Info("filter refused recipient", "queue_id", qid, "to", rc.addr, "filter", v.Reason)
 			continue
 		}
-		rc.junk = v.Junk[i]
+		if v.Junk[i] && rc.junk == "" { // a sender check's reason stays
+			rc.junk = "spam"
+		}
 		kept = append(kept, rc)
 	}
 	s.rcpts = kept

@@ -45,6 +45,10 @@ func (f *fakeStore) Resolve(ctx context.Context, addr, delims string) (store.Res
 		Remote: []store.RemoteTarget{{Address: addr, Domain: domain, Relay: true}}}, nil
 }
 
+func (f *fakeStore) InboundPolicies(context.Context, []string) (map[string]store.HostedPolicy, error) {
+	return map[string]store.HostedPolicy{}, nil
+}
+
 func (f *fakeStore) AccessRuleKinds(context.Context) (map[string]bool, error) {
 	return map[string]bool{}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"mailhost/contentfilter"
 	"mailhost/dnsres"
 	"mailhost/mda"
+	"mailhost/senderauth"
 	"mailhost/store"
 )
 
@@ -47,6 +48,7 @@ type Store interface {
 	ActiveVacation(ctx context.Context, mailboxID int64) (store.Vacation, error)
 	QueueVacationReply(ctx context.Context, mailboxID int64, sender string, interval time.Duration, reply store.QueuedMessage) (bool, error)
 	Enqueue(ctx context.Context, msgs ...store.QueuedMessage) ([]int64, error)
+	HostedPolicies // inbound.go
 }
 
 var _ Store = (*store.Store)(nil)
@@ -78,6 +80,9 @@ type Config struct {
 	// DNS answers the DNS block list queries; nil: the nameservers of
 	// /etc/resolv.conf.
 	DNS *dnsres.Resolver
+	// Inbound, when set, checks senders on this (MX) listener: SPF,
+	// DKIM, DMARC, iprev (inbound.go).
+	Inbound *Inbound
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
@@ -309,6 +314,9 @@ type clientConn struct {
 
 	dnsblOnce sync.Once
 	dnsbl     string // the zone that lists the client, or ""
+
+	iprevOnce sync.Once
+	iprev     senderauth.IPRev // the client's reverse DNS (inbound.go)
 
 	errors          atomic.Int32
 	busy            atomic.Bool // a DATA is being processed

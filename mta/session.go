@@ -18,6 +18,7 @@ import (
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
+	"mailhost/senderauth"
 	"mailhost/srs"
 	"mailhost/store"
 )
@@ -44,9 +45,10 @@ type session struct {
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
 	rules   store.SessionRules
-	permit  bool   // an access rule said OK or DISCARD: later access checks are skipped
-	discard string // why the message is discarded, if it is
-	hold    string // why the message goes on hold, if it does
+	permit  bool           // an access rule said OK or DISCARD: later access checks are skipped
+	discard string         // why the message is discarded, if it is
+	hold    string         // why the message goes on hold, if it does
+	spf     senderauth.SPF // of the reverse-path, when the inbound checks apply
 	rcpts   []rcpt
 }
 
@@ -55,7 +57,10 @@ type rcpt struct {
 	addr  string // normalised
 	res   store.Resolution
 	dsn   rcptDSN // NOTIFY and ORCPT (dsnparams.go)
-	junk  bool    // the content filter found the message spam for this recipient's domain
+	// junk, when set, says why this recipient's mailboxes get the
+	// message in their \Junk folder: spam (the content filter), dmarc
+	// quarantine, an undecided spoof check (store.LocalTarget.InJunk).
+	junk string
 }
 
 func smtpErr(code int, ec smtp.EnhancedCode, format string, a ...any) *smtp.SMTPError {
@@ -195,7 +200,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
-	s.hasFrom, s.from, s.fromN, s.opts, s.rules = true, from, fromN, *opts, rules
+	var spfRes senderauth.SPF
+	if s.checksApply() {
+		if spfRes, err = s.inboundMail(ctx, fromN, ac.permit); err != nil {
+			return err
+		}
+	}
+	s.hasFrom, s.from, s.fromN, s.opts, s.rules, s.spf = true, from, fromN, *opts, rules, spfRes
 	s.permit, s.discard, s.hold = ac.permit, ac.discard, ac.hold
 	return nil
 }
@@ -288,6 +299,9 @@ func (s *session) acceptRcpt(to, addr string, res store.Resolution, dsn rcptDSN)
 	if e := s.quotaCheck(res); e != nil {
 		return s.reject("RCPT", "quota", e, "to", addr)
 	}
+	if e := s.spfRcpt(s.ctx, to, addr); e != nil { // inbound.go
+		return e
+	}
 	for _, sk := range res.Skipped {
 		s.log.Warn("alias destination skipped", "to", addr, "destination", sk)
 	}
@@ -331,6 +345,7 @@ func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
+	s.spf = senderauth.SPF{}
 	s.rcpts = nil
 }
 
@@ -377,6 +392,17 @@ func (s *session) Data(r io.Reader) error {
 			}
 		}
 	}
+	var authRes []byte
+	switch {
+	case s.checksApply():
+		a, e := s.inboundData(s.ctx, body, &h) // inbound.go
+		if e != nil {
+			return e
+		}
+		authRes, body = a.header, a.body
+	case s.srv.cfg.Inbound != nil:
+		body = s.stripForged(body)
+	}
 	addFrom := ""
 	if s.acct != nil {
 		if addFrom, err = s.submissionFrom(&h); err != nil {
@@ -398,6 +424,7 @@ func (s *session) Data(r io.Reader) error {
 		hostname: s.srv.cfg.Hostname, helo: s.conn.Hostname(), ip: s.cc.ip.String(), tls: tlsInfo,
 		utf8: s.opts.UTF8, qid: qid, rcpts: s.rcpts, now: time.Now(), h: &h,
 		auth: s.acct != nil, hideClient: s.acct != nil && !s.srv.cfg.Submission.ReceivedClientIP, addFrom: addFrom,
+		rdns: s.rdns(), authResults: authRes,
 	})
 	if s.srv.cfg.Filter != nil { // the content filter stage: filter.go
 		var done bool
@@ -503,10 +530,17 @@ func (s *session) plan(body, header []byte, fwdFrom string) ([]mda.Recipient, []
 				continue
 			}
 			seenBox[t.MailboxID] = true
+			// Spam honours a folder the recipient named (alice+news@),
+			// as the user's filters will; a DMARC quarantine does not.
+			junk := rc.junk != "" && (rc.junk != "spam" || t.Folder == "INBOX")
+			if junk {
+				t = t.InJunk() // the \Junk special-use folder; else mda's Junk by name
+				s.log.Info("filed into Junk", "to", t.Address, "folder", t.Folder, "reason", rc.junk)
+			}
 			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
 			hdr = append(hdr, retPath...)
 			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)
-			locals = append(locals, mda.Recipient{Target: t, Header: hdr, Junk: rc.junk})
+			locals = append(locals, mda.Recipient{Target: t, Header: hdr, Junk: junk && t.Folder == "INBOX"})
 		}
 		for _, t := range rc.res.Remote {
 			if seenRemote[t.Address] {

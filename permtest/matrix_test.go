@@ -163,6 +163,12 @@ var matrix = []permCase{
 		api: call("PATCH", "/access-rules/{k}", obj{"action": "DEFER"}), panel: post("/access/{k}", "action", "DEFER")},
 	{name: "delete a recipient rule of a.example", allow: ofA, prep: (*env).accessRuleOfA,
 		api: call("DELETE", "/access-rules/{k}", nil), panel: post("/access/{k}/delete")},
+	// A domain's inbound policy (sender checks): its admins.
+	{name: "show the inbound policy of a.example", allow: ofA,
+		api: get("/domains/a.example/inbound-policy"), panel: get("/domains/a.example/inbound-policy")},
+	{name: "change the inbound policy of a.example", allow: ofA,
+		api:   call("PATCH", "/domains/a.example/inbound-policy", obj{"dmarc": "mark"}),
+		panel: post("/domains/a.example/inbound-policy", "dmarc", "mark", "spf_fail", "mark")},
 	{name: "list relocated addresses", allow: everyAdmin, api: get("/relocated"), panel: get("/relocated")},
 	{name: "relocate an address of a.example", allow: ofA, refusedField: "address", prep: func(e *env) string { return e.unique("gone") + "@a.example" },
 		api:   call("POST", "/relocated", obj{"address": "{k}", "new_location": "x@remote.example"}),

@@ -61,6 +61,20 @@ type LocalTarget struct {
 	Folder   string
 	FolderID int64 // 0 when no folders row exists yet
 	Vacation bool  // an active vacation reply is set now
+	// Junk is the mailbox's folder with the \Junk special use (RFC
+	// 6154), where InJunk files a copy; "" when it has none.
+	Junk   string
+	JunkID int64
+}
+
+// InJunk returns t filing into the mailbox's \Junk folder: what the MTA
+// does with a copy it delivers but distrusts (DMARC p=quarantine, a spam
+// verdict). A mailbox without a \Junk folder keeps its folder.
+func (t LocalTarget) InJunk() LocalTarget {
+	if t.Junk != "" {
+		t.Folder, t.FolderID = t.Junk, t.JunkID
+	}
+	return t
 }
 
 // RemoteTarget is an address to deliver through the queue.
@@ -96,6 +110,8 @@ type resolveStep struct {
 	InboxID       *int64
 	ExtFolder     *string
 	ExtFolderID   *int64
+	JunkFolder    *string
+	JunkFolderID  *int64
 	// The alias matched, when no mailbox did.
 	AliasAddr   *string
 	AliasDests  []string
@@ -125,7 +141,7 @@ SELECT d.id, d.name, d.kind, d.relay_to, d.active,
        m.id, m.address, m.maildir, m.active, m.quota_bytes, m.used_bytes,
        (v.mailbox_id IS NOT NULL),
        fw.destinations, fw.keep_copy, fw.active,
-       fi.id, fe.name, fe.id,
+       fi.id, fe.name, fe.id, fj.name, fj.id,
        a.address, a.destinations, a.active
 FROM (SELECT 1) one
 LEFT JOIN d ON true
@@ -154,6 +170,12 @@ LEFT JOIN LATERAL (
 	ORDER BY name = $4 DESC
 	LIMIT 1
 ) fe ON true
+LEFT JOIN LATERAL (
+	SELECT id, name FROM folders
+	WHERE mailbox_id = m.id AND special_use = '\Junk'
+	ORDER BY id
+	LIMIT 1
+) fj ON true
 LEFT JOIN LATERAL (
 	SELECT address, destinations, active FROM aliases
 	WHERE (m.id IS NULL OR m.local_part <> $1) AND domain_id = d.id
@@ -231,7 +253,7 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 		&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
 		&st.Vacation,
 		&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
-		&st.InboxID, &st.ExtFolder, &st.ExtFolderID,
+		&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
 		&st.AliasAddr, &st.AliasDests, &st.AliasActive)
 	if err != nil {
 		return fmt.Errorf("store: resolve %q: %w", addr, err)
@@ -293,6 +315,9 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 			}
 			if st.ExtFolder != nil {
 				t.Folder, t.FolderID = *st.ExtFolder, *st.ExtFolderID
+			}
+			if st.JunkFolder != nil {
+				t.Junk, t.JunkID = *st.JunkFolder, *st.JunkFolderID
 			}
 			r.res.Local = append(r.res.Local, t)
 		}

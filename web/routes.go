@@ -60,6 +60,8 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/domains/{domain}/edit", h.domainUpdate)
 			r.Post("/domains/{domain}/active", h.domainActive)
 			r.Get("/domains/{domain}/delete", h.domainDeleteConfirm)
+			r.Get("/domains/{domain}/inbound-policy", h.inboundPolicyEdit) // inbound_policy.go
+			r.Post("/domains/{domain}/inbound-policy", h.inboundPolicyUpdate)
 			r.Post("/domains/{domain}/delete", h.domainDelete)
 			r.Get("/domains/{domain}/content-filter", h.contentFilterShow) // content_filter.go
 			r.Post("/domains/{domain}/content-filter", h.contentFilterUpdate)

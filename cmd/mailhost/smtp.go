@@ -13,6 +13,7 @@ import (
 	"mailhost/maildir"
 	"mailhost/mda"
 	"mailhost/mta"
+	"mailhost/senderauth"
 	"mailhost/store"
 )
 
@@ -64,6 +65,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		SRS:                fwd,
+		Inbound:            inboundChecks(cfg, res),
 	}
 	if mcfg.Filter, err = newFilterStage(cfg, st, log.With("server", "smtp"), cfg.Filter.SMTP, false); err != nil {
 		return nil, err
@@ -73,4 +75,24 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		return nil, err
 	}
 	return mta.New(cfg.Listen.SMTP, mcfg, st, agent, log.With("server", "smtp"), m)
+}
+
+// inboundChecks is the MX listener's sender authentication (inbound.*),
+// nil when inbound.checks is off.
+func inboundChecks(cfg *config.Config, res *dnsres.Resolver) *mta.Inbound {
+	in := cfg.Inbound
+	if !in.Checks {
+		return nil
+	}
+	id := in.AuthServID
+	if id == "" {
+		id = cfg.Hostname
+	}
+	return &mta.Inbound{
+		Checker: &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures,
+			CacheFor: time.Duration(in.DNSCacheSeconds) * time.Second},
+		AuthServID:     id,
+		RejectNoPTR:    in.RejectNoPTR,
+		DeferTempError: in.TempError == "defer",
+	}
 }

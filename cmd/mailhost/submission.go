@@ -53,6 +53,8 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 		scfg.TLS = tlsConf
 		scfg.DNSBL = nil // authenticated users are not checked against block lists
 		scfg.Filter = filter
+		// Inbound stays: submission checks no sender (mta.Inbound) but
+		// removes forged Authentication-Results too.
 		scfg.MaxConnsPerClient, scfg.Limiter = limit, limiter
 		name := "submission"
 		if l.implicit {
