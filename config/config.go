@@ -253,9 +253,9 @@ func Default() Config {
 		MailLog: MailLog{KeepDays: 30},
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
-		Queue:  defaultQueue(),
-		SRS:    defaultSRS(),
-		Filter: defaultFilter(),
+		Queue:   defaultQueue(),
+		SRS:     defaultSRS(),
+		Filter:  defaultFilter(),
 		Inbound: defaultInbound(),
 	}
 }
