@@ -186,12 +186,23 @@ func (s *Service) CreateDomain(ctx context.Context, a Actor, in DomainInput) (Do
 	if err := f.err(); err != nil {
 		return DomainView{}, err
 	}
+	var keys []store.NewDKIMKey
+	if d.Kind == "local" {
+		// Made before the transaction: an RSA key takes a while.
+		var err error
+		if keys, err = newDKIMKeys(s.opts.Now(), "active", nil); err != nil {
+			return DomainView{}, err
+		}
+	}
 	var out store.Domain
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		out, err = tx.InsertDomain(ctx, d)
 		if err != nil {
 			return conflict(err, "domain %s already exists (as a domain or an alias domain)", d.Name)
+		}
+		if err := s.addFirstDKIMKeys(ctx, tx, out, keys); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, a, "create", "domain", out.Name, out.Name, nil, domainView(out, nil))
 	})

@@ -36,6 +36,8 @@ type Config struct {
 	Submission Submission `toml:"submission"`
 	Queue      Queue      `toml:"queue"`
 	DNS        DNS        `toml:"dns"`
+	DKIM       DKIM       `toml:"dkim"`
+	MTASTS     MTASTS     `toml:"mta_sts"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 
@@ -227,6 +229,8 @@ func Default() Config {
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
+		DKIM:    defaultDKIM(),
+		MTASTS:  defaultMTASTS(),
 	}
 }
 

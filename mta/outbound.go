@@ -56,6 +56,8 @@ type OutboundConfig struct {
 	// Port is where MX hosts are contacted (25; tests use another).
 	Port                                        int
 	ConnectTimeout, CommandTimeout, DataTimeout time.Duration
+	// DKIM signs bounces and delay notices (dkim.go); nil: none.
+	DKIM Signer
 }
 
 func (c *OutboundConfig) defaults() {

@@ -138,8 +138,10 @@ func (o *Outbound) notice(j store.QueueJob, rcpts []DSNRecipient, delayed bool, 
 	if n, err := address.Normalize(j.Sender); err == nil {
 		_, domain = address.Split(n)
 	}
-	return store.QueuedMessage{Sender: "", Origin: "bounce", Body: msg,
-		Recipients: []store.QueuedRecipient{{Address: j.Sender, Domain: strings.ToLower(domain)}}}
+	q := []store.QueuedMessage{{Sender: "", Origin: "bounce", Body: msg,
+		Recipients: []store.QueuedRecipient{{Address: j.Sender, Domain: strings.ToLower(domain)}}}}
+	signQueued(o.hard, o.cfg.DKIM, o.log, q)
+	return q[0]
 }
 
 func (o *Outbound) noticeDSN(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) DSN {

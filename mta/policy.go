@@ -226,6 +226,7 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 				OrigRecipient: rc.orcpt, Notify: rc.notify})
 		}
 	}
+	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, []store.QueuedMessage{m})
 	ids, err := s.srv.store.Enqueue(s.ctx, m)
 	if err != nil {
 		return s.temp("DATA", err, "queue_id", qid, "size", len(full))

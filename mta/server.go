@@ -80,6 +80,9 @@ type Config struct {
 	// CommandTimeout bounds each command's database work
 	// (limits.command_timeout); 0: connctx.DefaultTimeout.
 	CommandTimeout time.Duration
+	// DKIM signs the mail this server vouches for before it is queued
+	// (dkim.go); nil: none is signed.
+	DKIM Signer
 }
 
 // Server is the SMTP (MX) server of one listener.

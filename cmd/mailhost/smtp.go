@@ -59,6 +59,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		DNS:                res,
 		TLS:                tlsConf,
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
+		DKIM:               newSigner(cfg, st, log),
 	}
 	m := mta.NewMetrics()
 	if err := m.Register(reg); err != nil {

@@ -114,6 +114,7 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 		Workers: cfg.Queue.Workers, DestConcurrency: cfg.Queue.DestinationConcurrency,
 		Lease: time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
 		DNS:   mx.Config().DNS,
+		DKIM:  mx.Config().DKIM,
 	}, st, log.With("server", "queue"), nil)
 	if err != nil {
 		return nil, err
