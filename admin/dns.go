@@ -112,7 +112,7 @@ func (s *Service) dnsRecords(domain, kind string, keys []DKIMKeyView) []DNSRecor
 	var out []DNSRecord
 	add := func(purpose, name, typ, value string, match func(string) bool) {
 		out = append(out, DNSRecord{Purpose: purpose, Name: name, Type: typ, Value: value,
-			Zone: zoneLine(name, typ, value), match: match})
+			Zone: ZoneLine(name, typ, value), match: match})
 	}
 	sameHost := func(got string) bool { return strings.EqualFold(strings.TrimSuffix(got, "."), host) }
 	add("MX", domain, "MX", "10 "+host+".", sameHost)
@@ -122,7 +122,7 @@ func (s *Service) dnsRecords(domain, kind string, keys []DKIMKeyView) []DNSRecor
 	txt := func(purpose, name, value string) {
 		add(purpose, name, "TXT", value, func(got string) bool { return normTXT(got) == normTXT(value) })
 	}
-	txt("SPF", domain, "v=spf1 mx ~all")
+	txt("SPF", domain, "v=spf1 mx -all")
 	for _, k := range keys {
 		add("DKIM "+k.Algorithm+" ("+k.State+")", k.Name, "TXT", k.Record, func(got string) bool {
 			return dkimRecordMatches(got, k.Algorithm, k.key)
@@ -146,9 +146,9 @@ func (s *Service) dnsRecords(domain, kind string, keys []DKIMKeyView) []DNSRecor
 	return out
 }
 
-// zoneLine is a record as a zone-file line (RFC 1035 5.1); a TXT value is
+// ZoneLine is a record as a zone-file line (RFC 1035 5.1); a TXT value is
 // quoted in strings of at most 255 octets (RFC 1035 3.3.14).
-func zoneLine(name, typ, value string) string {
+func ZoneLine(name, typ, value string) string {
 	if typ == "TXT" {
 		var parts []string
 		for len(value) > 255 {
