@@ -2,16 +2,12 @@ package admin
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"mailhost/dkimsign"
 	"mailhost/store"
 )
 
@@ -45,51 +41,18 @@ type DKIMKeyView struct {
 
 func dkimKeyView(k store.DKIMKey) DKIMKeyView {
 	return DKIMKeyView{Selector: k.Selector, Algorithm: k.Algorithm, State: k.State,
-		Name: k.Selector + "._domainkey." + k.Domain, Record: DKIMRecord(k.Algorithm, k.PublicKey),
+		Name: k.Selector + "._domainkey." + k.Domain, Record: dkimsign.Record(k.Algorithm, k.PublicKey),
 		CreatedAt: k.CreatedAt, ActivatedAt: k.ActivatedAt, RetireAt: k.RetireAt, key: k.PublicKey}
 }
 
-// DKIMRecord is the TXT record publishing a public key (RFC 6376 3.6.1,
-// RFC 8463 4).
-func DKIMRecord(algorithm, publicKey string) string {
-	return "v=DKIM1; k=" + algorithm + "; p=" + publicKey
-}
-
-// newDKIMKeys makes an RSA-2048 and an Ed25519 key in state, with
-// selectors of now's day that are not among taken.
+// newDKIMKeys makes a pair of keys (dkimsign.NewKeys), a Conflict when
+// the day's selectors are all taken.
 func newDKIMKeys(now time.Time, state string, taken map[string]bool) ([]store.NewDKIMKey, error) {
-	day := now.UTC().Format("20060102")
-	suffix := ""
-	for c := 'b'; taken["r"+day+suffix] || taken["e"+day+suffix]; c++ {
-		if c > 'z' {
-			return nil, newErr(Conflict, "too many DKIM rotations today")
-		}
-		suffix = string(c)
+	keys, err := dkimsign.NewKeys(now, state, taken)
+	if errors.Is(err, dkimsign.ErrTooManyKeys) {
+		return nil, newErr(Conflict, "too many DKIM rotations today")
 	}
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("admin: rsa key: %w", err)
-	}
-	_, ek, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("admin: ed25519 key: %w", err)
-	}
-	rpub, err := x509.MarshalPKIXPublicKey(&rk.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("admin: rsa public key: %w", err)
-	}
-	keys := []store.NewDKIMKey{
-		{Selector: "r" + day + suffix, Algorithm: "rsa", PublicKey: base64.StdEncoding.EncodeToString(rpub), State: state},
-		// RFC 8463 4: the Ed25519 p= is the raw 32-byte key, not a SubjectPublicKeyInfo.
-		{Selector: "e" + day + suffix, Algorithm: "ed25519",
-			PublicKey: base64.StdEncoding.EncodeToString(ek.Public().(ed25519.PublicKey)), State: state},
-	}
-	for i, priv := range []any{rk, ek} {
-		if keys[i].PrivateKey, err = x509.MarshalPKCS8PrivateKey(priv); err != nil {
-			return nil, fmt.Errorf("admin: private key: %w", err)
-		}
-	}
-	return keys, nil
+	return keys, err
 }
 
 // DKIMKeys lists a domain's keys (pending, active, retiring).

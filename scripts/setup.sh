@@ -29,6 +29,9 @@ declare -A want=(
 	[/usr/bin/mutt]=mutt
 	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
+	# dkimpy: the independent DKIM verifier of the dkimsign tests (dkim.verify with
+	# the test's own DNS answers; python3-nacl for Ed25519 comes with it).
+	[/usr/bin/dkimverify]=python3-dkim
 )
 missing=()
 for probe in "${!want[@]}"; do
