@@ -132,9 +132,8 @@ func (s *Service) addFirstDKIMKeys(ctx context.Context, tx *store.Tx, d store.Do
 
 // EnsureDKIMKeys gives every local domain without an active key a
 // signing pair: the domains made before migration 0010 (SQL cannot make
-// keys), or turned from relay into local. `mailhost migrate` and
-// `mailhost serve` run it after the migrations. It returns the domains
-// that got keys.
+// keys). `mailhost migrate` and `mailhost serve` run it after the
+// migrations. It returns the domains that got keys.
 func (s *Service) EnsureDKIMKeys(ctx context.Context) ([]string, error) {
 	ds, err := s.st.Read().DomainsWithoutDKIM(ctx)
 	if err != nil {
@@ -142,50 +141,63 @@ func (s *Service) EnsureDKIMKeys(ctx context.Context) ([]string, error) {
 	}
 	var done []string
 	for _, d := range ds {
-		keys, err := newDKIMKeys(s.opts.Now(), "active", nil)
+		made, err := s.ensureDKIMKeys(ctx, d)
 		if err != nil {
 			return done, err
 		}
-		err = s.st.Tx(ctx, func(tx *store.Tx) error {
-			cur, err := tx.DomainByID(ctx, d.ID, true)
-			if err != nil {
-				return err
-			}
-			if cur.Kind != "local" {
-				return errDKIMDone
-			}
-			old, err := tx.DKIMKeys(ctx, d.ID)
-			if err != nil {
-				return err
-			}
-			taken := map[string]bool{}
-			for _, k := range old {
-				if k.State == "active" {
-					return errDKIMDone // another node got there first
-				}
-				taken[k.Selector] = true
-			}
-			if taken[keys[0].Selector] || taken[keys[1].Selector] {
-				// Old keys of today (retiring): take the next letter.
-				if keys, err = newDKIMKeys(s.opts.Now(), "active", taken); err != nil {
-					return err
-				}
-			}
-			if err := tx.InsertDKIMKeys(ctx, d.ID, keys...); err != nil {
-				return err
-			}
-			return s.audit(ctx, tx, System(), "create", "dkim", d.Name, d.Name, nil, map[string]string{
-				"rsa": keys[0].Selector, "ed25519": keys[1].Selector})
-		})
-		switch {
-		case errors.Is(err, errDKIMDone), errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return done, fmt.Errorf("admin: dkim keys of %s: %w", d.Name, err)
-		default:
+		if made {
 			done = append(done, d.Name)
 		}
 	}
 	return done, nil
+}
+
+// ensureDKIMKeys gives local domain d an active pair of keys unless it
+// has one, under the domain row's lock (so that nodes starting at once
+// make one pair); it reports whether it made them.
+func (s *Service) ensureDKIMKeys(ctx context.Context, d store.Domain) (bool, error) {
+	keys, err := newDKIMKeys(s.opts.Now(), "active", nil)
+	if err != nil {
+		return false, err
+	}
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.DomainByID(ctx, d.ID, true)
+		if err != nil {
+			return err
+		}
+		if cur.Kind != "local" {
+			return errDKIMDone
+		}
+		old, err := tx.DKIMKeys(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		taken := map[string]bool{}
+		for _, k := range old {
+			if k.State == "active" {
+				return errDKIMDone // another node got there first
+			}
+			taken[k.Selector] = true
+		}
+		if taken[keys[0].Selector] || taken[keys[1].Selector] {
+			// Old keys of today (retiring): take the next letter.
+			if keys, err = newDKIMKeys(s.opts.Now(), "active", taken); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertDKIMKeys(ctx, d.ID, keys...); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, System(), "create", "dkim", d.Name, d.Name, nil, map[string]string{
+			"rsa": keys[0].Selector, "ed25519": keys[1].Selector})
+	})
+	switch {
+	case errors.Is(err, errDKIMDone), errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("admin: dkim keys of %s: %w", d.Name, err)
+	}
+	return true, nil
 }
 
 var errDKIMDone = errors.New("keys exist")

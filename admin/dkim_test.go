@@ -231,6 +231,13 @@ func TestEnsureDKIMKeys(t *testing.T) {
 	if ks, _ := s.DKIMKeys(ctx, CLI(), "relay.test"); len(ks) != 0 {
 		t.Fatalf("relay.test has keys %+v", ks)
 	}
+	// Turned local, it gets its keys at once.
+	if _, err := s.UpdateDomain(ctx, CLI(), "relay.test", DomainInput{Kind: new("local")}); err != nil {
+		t.Fatal(err)
+	}
+	if ks, _ := s.DKIMKeys(ctx, CLI(), "relay.test"); len(ks) != 2 || ks[0].State != "active" {
+		t.Fatalf("relay.test turned local has keys %+v", ks)
+	}
 }
 
 // The DNS page's live check: each record ok, missing, wrong or error.

@@ -278,6 +278,7 @@ func (s *Service) Domains(ctx context.Context, a Actor, p ListParams) (List[Doma
 func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in DomainInput) (DomainView, error) {
 	var out store.Domain
 	var usage store.DomainUsage
+	becameLocal := false
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		old, err := s.domainFor(ctx, tx, a, name, true)
 		if err != nil {
@@ -318,10 +319,17 @@ func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in Dom
 		if err != nil {
 			return err
 		}
+		becameLocal = old.Kind != "local" && out.Kind == "local"
 		return s.audit(ctx, tx, a, "update", "domain", out.Name, out.Name, domainView(old, nil), domainView(out, nil))
 	})
 	if err != nil {
 		return DomainView{}, err
+	}
+	if becameLocal {
+		// A relay domain turned local: its first DKIM keys.
+		if _, err := s.ensureDKIMKeys(ctx, out); err != nil {
+			return DomainView{}, err
+		}
 	}
 	return domainView(out, &usage), nil
 }
