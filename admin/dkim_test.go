@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +155,7 @@ func TestDKIMRotation(t *testing.T) {
 		t.Fatalf("signed with %v after the rotation", got)
 	}
 	want := map[string]string{"r20261203": "retiring", "e20261203": "retiring", "r20261204": "active", "e20261204": "active"}
-	if got := keyStates(t, s); !mapsEqual(got, want) {
+	if got := keyStates(t, s); !maps.Equal(got, want) {
 		t.Fatalf("states %v, want %v", got, want)
 	}
 	page, err := s.DomainDNS(ctx, CLI(), "example.test", false)
@@ -169,21 +170,9 @@ func TestDKIMRotation(t *testing.T) {
 	clk.t = clk.t.Add(2 * time.Hour)
 	check(0, 2)
 	want = map[string]string{"r20261204": "active", "e20261204": "active"}
-	if got := keyStates(t, s); !mapsEqual(got, want) {
+	if got := keyStates(t, s); !maps.Equal(got, want) {
 		t.Fatalf("states %v after the grace period, want %v", got, want)
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func dnsZone(p DNSPage) string {
@@ -303,7 +292,7 @@ func TestDomainDNSCheck(t *testing.T) {
 		"client setup: submission": "ok", "client setup: imaps": "wrong", "client setup: pop3s": "missing",
 		"client autoconfiguration": "ok",
 	}
-	if !mapsEqual(got, want) {
+	if !maps.Equal(got, want) {
 		t.Errorf("verdicts\n got %v\nwant %v", got, want)
 	}
 	for _, r := range page.Records {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,12 @@ type Signer struct {
 	log  *slog.Logger
 	now  func() time.Time
 
+	// busy holds a place per signature being computed: at most
+	// GOMAXPROCS-1 at once, so that an RSA signature (some milliseconds
+	// of CPU) never takes every processor from the goroutines that move
+	// the sessions' bytes and the group commits.
+	busy chan struct{}
+
 	mu     sync.Mutex
 	cache  map[string]entry         // From: domain -> its keys
 	parsed map[string]crypto.Signer // domain/selector -> parsed private key
@@ -75,7 +82,7 @@ func New(keys Keys, ttl time.Duration, log *slog.Logger) *Signer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Signer{keys: keys, ttl: ttl, log: log, now: time.Now,
+	return &Signer{keys: keys, ttl: ttl, log: log, now: time.Now, busy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		cache: map[string]entry{}, parsed: map[string]crypto.Signer{}}
 }
 
@@ -95,6 +102,12 @@ func (s *Signer) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 	e, err := s.lookup(ctx, domain)
 	if err != nil || len(e.keys) == 0 {
 		return msg, err
+	}
+	select {
+	case s.busy <- struct{}{}:
+		defer func() { <-s.busy }()
+	case <-ctx.Done():
+		return msg, fmt.Errorf("dkimsign: %s: %w", e.domain, ctx.Err())
 	}
 	fields := headerKeys(&h)
 	signers := make([]*dkim.Signer, len(e.keys))

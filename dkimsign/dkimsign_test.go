@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,6 +202,28 @@ func TestSignCachesKeys(t *testing.T) {
 	if n := f.lookups.Load(); n != 1 {
 		t.Errorf("%d key lookups for 5 messages, want 1", n)
 	}
+}
+
+// Concurrent signatures (more than the processors, which the signer lets
+// compute at once) all verify.
+func TestSignConcurrently(t *testing.T) {
+	f := newKeys(t, "example.test")
+	s := dkimsign.New(f, 0, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			signed, err := s.Sign(context.Background(), []byte(message))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{LookupTXT: f.txt})
+			if err != nil || len(vs) != 2 || vs[0].Err != nil || vs[1].Err != nil {
+				t.Errorf("verification: %v %v", vs, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkSign is the cost of the two signatures of a 4 KB message.
