@@ -226,8 +226,9 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 				OrigRecipient: rc.orcpt, Notify: rc.notify})
 		}
 	}
-	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, []store.QueuedMessage{m})
-	ids, err := s.srv.store.Enqueue(s.ctx, m)
+	held := []store.QueuedMessage{m}
+	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, held)
+	ids, err := s.srv.store.Enqueue(s.ctx, held[0])
 	if err != nil {
 		return s.temp("DATA", err, "queue_id", qid, "size", len(full))
 	}
