@@ -33,6 +33,8 @@ require (
 	github.com/klauspost/compress v1.20.4 // indirect
 )
 
+require github.com/emersion/go-msgauth v0.7.0
+
 require (
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
 	github.com/pquerna/otp v1.5.0

@@ -193,12 +193,23 @@ func (s *Service) CreateDomain(ctx context.Context, a Actor, in DomainInput) (Do
 	if err := f.err(); err != nil {
 		return DomainView{}, err
 	}
+	var keys []store.NewDKIMKey
+	if d.Kind == "local" {
+		// Made before the transaction: an RSA key takes a while.
+		var err error
+		if keys, err = newDKIMKeys(s.opts.Now(), "active", nil); err != nil {
+			return DomainView{}, err
+		}
+	}
 	var out store.Domain
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		var err error
 		out, err = tx.InsertDomain(ctx, d)
 		if err != nil {
 			return conflict(err, "domain %s already exists (as a domain or an alias domain)", d.Name)
+		}
+		if err := s.addFirstDKIMKeys(ctx, tx, out, keys); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, a, "create", "domain", out.Name, out.Name, nil, domainView(out, nil))
 	})
@@ -274,6 +285,7 @@ func (s *Service) Domains(ctx context.Context, a Actor, p ListParams) (List[Doma
 func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in DomainInput) (DomainView, error) {
 	var out store.Domain
 	var usage store.DomainUsage
+	becameLocal := false
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		old, err := s.domainFor(ctx, tx, a, name, true)
 		if err != nil {
@@ -314,10 +326,17 @@ func (s *Service) UpdateDomain(ctx context.Context, a Actor, name string, in Dom
 		if err != nil {
 			return err
 		}
+		becameLocal = old.Kind != "local" && out.Kind == "local"
 		return s.audit(ctx, tx, a, "update", "domain", out.Name, out.Name, domainView(old, nil), domainView(out, nil))
 	})
 	if err != nil {
 		return DomainView{}, err
+	}
+	if becameLocal {
+		// A relay domain turned local: its first DKIM keys.
+		if _, err := s.ensureDKIMKeys(ctx, out); err != nil {
+			return DomainView{}, err
+		}
 	}
 	return domainView(out, &usage), nil
 }

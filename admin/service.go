@@ -35,6 +35,11 @@ type Options struct {
 	// token checks with the mail protocols' policy and bounds their
 	// hashes; nil: neither (tests and tools that check no logins).
 	Logins LoginGuard
+	// DNS is what the DNS page and the MTA-STS policy say of this
+	// installation; Resolver answers the DNS page's check and the DKIM
+	// rotation's (nil: no checks, rotations wait).
+	DNS      MailDNS
+	Resolver Resolver
 }
 
 // Service is the provisioning service. It is safe for concurrent use.

@@ -39,6 +39,8 @@ type Config struct {
 	Filter     Filter     `toml:"filter"`
 	DNS        DNS        `toml:"dns"`
 	Inbound    Inbound    `toml:"inbound"`
+	DKIM       DKIM       `toml:"dkim"`
+	MTASTS     MTASTS     `toml:"mta_sts"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 	ACME       ACME       `toml:"acme"`
@@ -257,6 +259,8 @@ func Default() Config {
 		SRS:     defaultSRS(),
 		Filter:  defaultFilter(),
 		Inbound: defaultInbound(),
+		DKIM:    defaultDKIM(),
+		MTASTS:  defaultMTASTS(),
 	}
 }
 

@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 	c.validateWebAndACME(bad)
 	c.validateSRS(bad)
 	c.validateFilter(bad)
+	c.validateDKIM(bad)
 	if m := c.Web.SessionIdleMinutes; m < 1 || m > 7*24*60 {
 		bad("web.session_idle_minutes", "must be from 1 to 10080 (a week), got %d", m)
 	}

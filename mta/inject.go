@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"mailhost/address"
@@ -31,6 +32,7 @@ type Injection struct {
 	Recipients []string
 	Message    []byte // as read: LF or CRLF line ends
 	Now        time.Time
+	DKIM       Signer // signs the queued copies (dkim.go); nil: none
 }
 
 // InjectResult says what happened.
@@ -121,6 +123,7 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 		q.Body = append(append([]byte{}, header...), body...)
 		queue = append(queue, q)
 	}
+	signQueued(ctx, in.DKIM, slog.Default(), queue)
 	if len(locals) == 0 && len(queue) == 0 {
 		return res, errors.New("no recipients")
 	}
@@ -132,7 +135,9 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	full := append(append([]byte{}, header...), body...)
 	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
-			return quotaBounce(DSN{ReportingMTA: in.Hostname, Sender: in.Sender, QueueID: res.ID, Original: full}, refused)
+			b := quotaBounce(DSN{ReportingMTA: in.Hostname, Sender: in.Sender, QueueID: res.ID, Original: full}, refused)
+			signQueued(ctx, in.DKIM, slog.Default(), b)
+			return b
 		})
 	if err != nil {
 		return res, err

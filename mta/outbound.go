@@ -64,6 +64,8 @@ type OutboundConfig struct {
 	// SRS rewrites the sender of copies forwarded by hosted addresses
 	// the queue delivers (outlocal.go); nil: they keep the sender.
 	SRS *SRS
+	// DKIM signs bounces and delay notices (dkim.go); nil: none.
+	DKIM Signer
 }
 
 func (c *OutboundConfig) defaults() {

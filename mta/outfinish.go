@@ -142,7 +142,9 @@ func notifyWants(notify, kind string) bool {
 
 // notice builds a bounce or delay warning to the message's sender.
 func (o *Outbound) notice(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) store.QueuedMessage {
-	return noticeTo(j.Sender, BuildDSN(o.noticeDSN(j, rcpts, delayed, now)))
+	q := []store.QueuedMessage{noticeTo(j.Sender, BuildDSN(o.noticeDSN(j, rcpts, delayed, now)))}
+	signQueued(o.hard, o.cfg.DKIM, o.log, q)
+	return q[0]
 }
 
 func (o *Outbound) noticeDSN(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) DSN {

@@ -247,6 +247,7 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 			msgs = append(msgs, q)
 		}
 	}
+	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, msgs)
 	ids, err := s.srv.store.Enqueue(s.ctx, msgs...)
 	if err != nil {
 		return s.temp("DATA", err, "queue_id", qid, "size", len(full))

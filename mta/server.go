@@ -92,6 +92,9 @@ type Config struct {
 	// Filter is the listener's content filter stage, run at the end of
 	// DATA (filter.go); nil: none.
 	Filter *contentfilter.Stage
+	// DKIM signs the mail this server vouches for before it is queued
+	// (dkim.go); nil: none is signed.
+	DKIM Signer
 }
 
 // Server is the SMTP (MX) server of one listener.

@@ -440,8 +440,13 @@ func (s *session) Data(r io.Reader) error {
 		return s.temp("DATA", err, "queue_id", qid)
 	}
 	locals, queue := s.plan(body, header, fwdFrom)
+	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, queue)
 	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
-		func(refused []mda.Outcome) []store.QueuedMessage { return s.bounces(refused, header, body, qid) })
+		func(refused []mda.Outcome) []store.QueuedMessage {
+			b := s.bounces(refused, header, body, qid)
+			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, b)
+			return b
+		})
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
 			"Mailbox full: message exceeds the recipient's quota"), "queue_id", qid, "size", len(body))

@@ -52,6 +52,9 @@ func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
 		_, domain := address.Split(sender)
 		q := store.QueuedMessage{Sender: "", Origin: "vacation", Body: reply,
 			Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}
+		qs := []store.QueuedMessage{q}
+		signQueued(ctx, s.srv.cfg.DKIM, s.log, qs)
+		q = qs[0]
 		sent, err := s.srv.store.QueueVacationReply(ctx, t.MailboxID, sender,
 			time.Duration(v.IntervalSeconds)*time.Second, q)
 		switch {

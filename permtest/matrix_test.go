@@ -59,6 +59,7 @@ var matrix = []permCase{
 	// Domains.
 	{name: "list domains", allow: everyAdmin, api: get("/domains"), panel: get("/domains")},
 	{name: "read a domain", allow: ofA, api: get("/domains/a.example"), panel: get("/domains/a.example")},
+	{name: "read a domain's DNS records", allow: ofA, api: get("/domains/a.example/dns"), panel: get("/domains/a.example/dns")},
 	{name: "create a domain", allow: superOnly, prep: func(e *env) string { return e.unique("new") + ".example" },
 		api: call("POST", "/domains", obj{"name": "{k}"}), panel: post("/domains/new", "name", "{k}", "active", "on")},
 	{name: "change a domain's description", allow: ofA,

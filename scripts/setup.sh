@@ -45,6 +45,9 @@ declare -A want=(
 	[/usr/bin/rspamd]=rspamd
 	[/usr/sbin/clamd]=clamav-daemon
 	[/usr/sbin/clamav-milter]=clamav-milter
+	# dkimpy: the independent DKIM verifier of the dkimsign tests (dkim.verify with
+	# the test's own DNS answers; python3-nacl for Ed25519 comes with it).
+	[/usr/bin/dkimverify]=python3-dkim
 )
 missing=()
 for probe in "${!want[@]}"; do

@@ -62,6 +62,12 @@ func withSetup(token string) envOpt { return func(o *web.Options) { o.SetupToken
 
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
+	return newEnvWith(t, nil, opts...)
+}
+
+// newEnvWith is newEnv with the admin service's options changed by adm.
+func newEnvWith(t *testing.T, adm func(*admin.Options), opts ...envOpt) *env {
+	t.Helper()
 	st := testdb.Open(t)
 	dir := t.TempDir()
 	e := &env{t: t, st: st, root: filepath.Join(dir, "vmail"), clock: &clock{now: time.Now()}}
@@ -75,8 +81,12 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = admin.New(st, admin.Options{Hasher: testHasher, MaildirRoot: e.root, RetentionRoot: filepath.Join(dir, "retention"),
-		RetentionDays: 30, Owner: owner, Log: log, Logins: authn})
+	ao := admin.Options{Hasher: testHasher, MaildirRoot: e.root, RetentionRoot: filepath.Join(dir, "retention"),
+		RetentionDays: 30, Owner: owner, Log: log, Logins: authn}
+	if adm != nil {
+		adm(&ao)
+	}
+	e.svc = admin.New(st, ao)
 	o := web.Options{Admin: e.svc, Logins: authn,
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, RetentionDays: 30, Log: log, Now: e.clock.Now,
 		Client: web.Client{Host: "mail.example.net", IMAP: 143, IMAPS: 993, POP3: 110, POP3S: 995, Submission: 587, Submissions: 465}}

@@ -56,6 +56,7 @@ func (h *Handler) routes() http.Handler {
 			r.Get("/domains/new", h.domainNew)
 			r.Post("/domains/new", h.domainCreate)
 			r.Get("/domains/{domain}", h.domainShow)
+			r.Get("/domains/{domain}/dns", h.domainDNS)
 			r.Get("/domains/{domain}/edit", h.domainEdit)
 			r.Post("/domains/{domain}/edit", h.domainUpdate)
 			r.Post("/domains/{domain}/active", h.domainActive)

@@ -32,7 +32,7 @@ func TestHTTPRoutesMetricsAndNosniff(t *testing.T) {
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "mailhost_test_total", Help: "test"}))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	panel := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "<p>panel</p>") })
-	h := httpRoutes(upDB{}, reg, metricsAccess(&cfg), api.New(nil, log), panel)
+	h := httpRoutes(upDB{}, reg, metricsAccess(&cfg), api.New(nil, log), panel, http.NotFoundHandler())
 
 	get := func(path, remote, token string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", path, nil)

@@ -51,6 +51,10 @@ func commands() map[string]command {
 		// Second factors and app passwords (secondfactorcmd.go).
 		"app-password": {"app-password add|list|revoke: a mailbox's passwords for mail programs, each for some protocols", cmdAppPassword},
 		"totp":         {"totp status|reset|policy: panel second factors (a reset for a lost device) and the admins' policy", cmdTOTP},
+
+		// DKIM keys and the DNS records of a domain (dnscmd.go).
+		"dkim": {"dkim list DOMAIN | rotate DOMAIN | check: a domain's DKIM keys and their TXT records, a rotation, the rotation check now", cmdDKIM},
+		"dns":  {"dns DOMAIN [--check]: the DNS records a domain needs, as zone-file lines; --check looks them up", cmdDNS},
 	}
 }
 

@@ -140,7 +140,7 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 	agent := &mda.Agent{Root: cfg.MaildirRoot, Owner: maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID}, Names: names,
 		Index: &mda.GroupIndex{Store: db.Store}}
 	res, err := mta.Inject(ctx, db.Store, agent, mta.Injection{Hostname: cfg.Hostname, Sender: sender, FromName: fullName,
-		User: login, Delims: cfg.SMTP.RecipientDelimiter, Recipients: rcpts, Message: msg})
+		User: login, Delims: cfg.SMTP.RecipientDelimiter, Recipients: rcpts, Message: msg, DKIM: newSigner(cfg, db.Store, log)})
 	if err != nil {
 		return err
 	}

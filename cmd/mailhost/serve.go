@@ -118,13 +118,13 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		servers = append(servers, imapSrv)
 	}
 	adminSvc := newAdminService(cfg, db.Store, authn, log)
-	servers = append(servers, purger{svc: adminSvc, log: log})
+	servers = append(servers, purger{svc: adminSvc, log: log}, dkimKeeper{svc: adminSvc, cfg: cfg.DKIM, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {
 		panel, err := newWebPanel(ctx, cfg, adminSvc, authn, log)
 		if err != nil {
 			return err
 		}
-		routes := httpRoutes(db, reg, metricsAccess(cfg), api.New(adminSvc, log), panel)
+		routes := httpRoutes(db, reg, metricsAccess(cfg), api.New(adminSvc, log), panel, api.MTASTS(adminSvc, log))
 		h, err := newHTTPServer("listen.http", cfg.Listen.HTTP, plainHTTP(routes, acme, cfg.Listen.HTTPS, cfg.TLS.CertFile != defaultCert(cfg)), log)
 		if err != nil {
 			return err
@@ -166,10 +166,11 @@ func defaultCert(cfg *config.Config) string {
 // httpRoutes lists every route of the HTTP listener.
 // Every answer carries nosniff; /metrics is for the clients metrics
 // allows.
-func httpRoutes(db api.Pinger, reg *prometheus.Registry, metrics api.MetricsAccess, v1, panel http.Handler) http.Handler {
+func httpRoutes(db api.Pinger, reg *prometheus.Registry, metrics api.MetricsAccess, v1, panel, mtaSTS http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.Use(api.NoSniff)
 	r.Get("/healthz", api.Healthz(db))
+	r.Get("/.well-known/mta-sts.txt", mtaSTS.ServeHTTP) // for the Host mta-sts.<hosted domain>
 	r.Handle("/metrics", metrics.Guard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.Handle(api.Prefix+"/*", v1) // the REST API; its routes are listed in api/routes.go
 	r.Handle("/*", panel)         // the web panel; its routes are listed in web/routes.go

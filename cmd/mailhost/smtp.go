@@ -66,6 +66,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		CommandTimeout:     time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		SRS:                fwd,
 		Inbound:            inboundChecks(cfg, res),
+		DKIM:               newSigner(cfg, st, log),
 	}
 	if mcfg.Filter, err = newFilterStage(cfg, st, log.With("server", "smtp"), cfg.Filter.SMTP, false); err != nil {
 		return nil, err

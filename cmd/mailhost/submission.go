@@ -122,6 +122,7 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 		Lease: time.Duration(cfg.Queue.LeaseSeconds) * time.Second,
 		DNS:   mx.Config().DNS,
 		SRS:   mx.Config().SRS,
+		DKIM:  mx.Config().DKIM,
 	}, st, log.With("server", "queue"), nil)
 	if err != nil {
 		return nil, err
