@@ -39,6 +39,10 @@ type Config struct {
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 
+	Sieve         Sieve         `toml:"sieve"`
+	ManageSieve   ManageSieve   `toml:"managesieve"`
+	QuotaWarnings QuotaWarnings `toml:"quota_warnings"`
+
 	sources map[string]string // key -> where its value came from
 }
 
@@ -72,6 +76,7 @@ type Listen struct {
 	IMAPS       string `toml:"imaps" help:"IMAP over implicit TLS listener"`
 	POP3        string `toml:"pop3" help:"POP3 (STLS) listener"`
 	POP3S       string `toml:"pop3s" help:"POP3 over implicit TLS listener"`
+	ManageSieve string `toml:"managesieve" help:"ManageSieve (RFC 5804, STARTTLS) listener"`
 	HTTP        string `toml:"http" help:"HTTP listener: admin panel, REST API, /healthz, /metrics"`
 }
 
@@ -227,6 +232,11 @@ func Default() Config {
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12},
 		Queue:   defaultQueue(),
+		Sieve:   defaultSieve(),
+		// Thunderbird's and Roundcube's Sieve clients open one connection
+		// at a time.
+		ManageSieve:   ManageSieve{MaxConnsPerClient: 20},
+		QuotaWarnings: QuotaWarnings{Thresholds: "80,95"},
 	}
 }
 
@@ -265,7 +275,7 @@ func (c *Config) Finish() {
 	}{
 		{&l.SMTP, def.SMTP}, {&l.Submission, def.Submission}, {&l.Submissions, def.Submissions},
 		{&l.IMAP, def.IMAP}, {&l.IMAPS, def.IMAPS}, {&l.POP3, def.POP3}, {&l.POP3S, def.POP3S},
-		{&l.HTTP, def.HTTP},
+		{&l.HTTP, def.HTTP}, {&l.ManageSieve, def.ManageSieve},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -277,7 +287,7 @@ func (c *Config) Finish() {
 func productionListen() Listen {
 	return Listen{
 		SMTP: ":25", Submission: ":587", Submissions: ":465",
-		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080",
+		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080", ManageSieve: ":4190",
 	}
 }
 
@@ -287,6 +297,6 @@ func embeddedListen() Listen {
 	return Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:1143", IMAPS: "127.0.0.1:1993", POP3: "127.0.0.1:1110", POP3S: "127.0.0.1:1995",
-		HTTP: "127.0.0.1:8080",
+		HTTP: "127.0.0.1:8080", ManageSieve: "127.0.0.1:14190",
 	}
 }

@@ -472,7 +472,7 @@ func (s *session) plan(body, header []byte, qid string) ([]mda.Recipient, []stor
 			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
 			hdr = append(hdr, retPath...)
 			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)
-			locals = append(locals, mda.Recipient{Target: t, Header: hdr})
+			locals = append(locals, mda.Recipient{Target: t, Header: hdr, From: s.from, To: rc.addr})
 		}
 		for _, t := range rc.res.Remote {
 			if seenRemote[t.Address] {
