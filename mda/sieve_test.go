@@ -56,7 +56,7 @@ func newSieveEnv(t *testing.T) *sieveEnv {
 func (e *sieveEnv) script(name, src string) {
 	e.t.Helper()
 	ctx := context.Background()
-	if _, err := e.st.Read().PutSieveScript(ctx, e.alice.MailboxID, name, src); err != nil {
+	if _, err := e.st.Read().PutSieveScript(ctx, e.alice.MailboxID, name, src, 0); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := e.st.Read().ActivateSieveScript(ctx, e.alice.MailboxID, name); err != nil {

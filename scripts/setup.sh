@@ -29,6 +29,7 @@ declare -A want=(
 	[/usr/bin/mutt]=mutt
 	[/usr/lib/dovecot/imap]=dovecot-imapd # the reference IMAP server of mailsort's SORT/THREAD comparison test
 	[/usr/sbin/smtp-sink]=postfix # smtp-sink: remote MX / relay host of the queue tests and bench/submission.sh
+	[/usr/bin/sieve-connect]=sieve-connect # ManageSieve client of the managesieve tests
 )
 missing=()
 for probe in "${!want[@]}"; do

@@ -54,9 +54,27 @@ func (t *Tx) SieveScript(ctx context.Context, mailboxID int64, name string) (Sie
 	return s, translate(err, "sieve script")
 }
 
+// ErrTooManyScripts refuses a new script past the mailbox's limit.
+var ErrTooManyScripts = errors.New("store: too many scripts")
+
 // PutSieveScript creates a mailbox's script or replaces its content (a new
-// version), keeping whether it is active.
-func (t *Tx) PutSieveScript(ctx context.Context, mailboxID int64, name, content string) (SieveScript, error) {
+// version), keeping whether it is active. A new script past maxScripts (0:
+// no limit) is ErrTooManyScripts; the mailbox row is locked for the count.
+func (t *Tx) PutSieveScript(ctx context.Context, mailboxID int64, name, content string, maxScripts int) (SieveScript, error) {
+	if maxScripts > 0 {
+		var n int
+		var exists bool
+		err := t.q.QueryRow(ctx, `
+			WITH mb AS (SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE)
+			SELECT count(*), coalesce(bool_or(name = $2), false) FROM sieve_scripts
+			WHERE mailbox_id = (SELECT id FROM mb)`, mailboxID, name).Scan(&n, &exists)
+		if err != nil {
+			return SieveScript{}, translate(err, "put sieve script")
+		}
+		if !exists && n >= maxScripts {
+			return SieveScript{}, ErrTooManyScripts
+		}
+	}
 	rows, err := t.q.Query(ctx, `
 		INSERT INTO sieve_scripts (mailbox_id, name, content) VALUES ($1, $2, $3)
 		ON CONFLICT (mailbox_id, name) DO UPDATE SET content = EXCLUDED.content,

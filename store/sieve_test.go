@@ -32,14 +32,14 @@ func TestSieveScripts(t *testing.T) {
 	ctx := context.Background()
 	alice, domain := sieveFixture(t, s)
 	tx := s.Read()
-	a, err := tx.PutSieveScript(ctx, alice, "main", "keep;")
+	a, err := tx.PutSieveScript(ctx, alice, "main", "keep;", 0)
 	if err != nil || a.Version != 1 || a.Active {
 		t.Fatalf("put: %+v %v", a, err)
 	}
-	if a, err = tx.PutSieveScript(ctx, alice, "main", "discard;"); err != nil || a.Version != 2 {
+	if a, err = tx.PutSieveScript(ctx, alice, "main", "discard;", 0); err != nil || a.Version != 2 {
 		t.Fatalf("replace: %+v %v", a, err)
 	}
-	if _, err := tx.PutSieveScript(ctx, alice, "other", "stop;"); err != nil {
+	if _, err := tx.PutSieveScript(ctx, alice, "other", "stop;", 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.ActivateSieveScript(ctx, alice, "main"); err != nil {

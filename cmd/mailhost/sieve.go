@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"mailhost/config"
+	"mailhost/managesieve"
 	"mailhost/mda"
+	"mailhost/sasl"
 	"mailhost/sieve"
 	"mailhost/store"
 )
@@ -23,4 +27,27 @@ func sieveFilter(cfg *config.Config, st *store.Store, log *slog.Logger) *mda.Fil
 		RedirectsPerDay: s.RedirectsPerDay,
 		Log:             log.With("server", "sieve"),
 	}
+}
+
+// newManageSieveServer binds the ManageSieve listener (before privileges
+// are dropped); nil when listen.managesieve is off.
+func newManageSieveServer(cfg *config.Config, st *store.Store, authn sasl.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*managesieve.Server, error) {
+	if !config.Enabled(cfg.Listen.ManageSieve) {
+		return nil, nil
+	}
+	srv := managesieve.New(managesieve.Config{
+		Hostname:               cfg.Hostname,
+		TLS:                    tlsConf,
+		AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback,
+		MaxScriptSize:          cfg.Sieve.MaxScriptSize,
+		MaxScripts:             cfg.Sieve.MaxScripts,
+		MaxRedirects:           cfg.Sieve.MaxRedirects,
+		CommandTimeout:         time.Duration(cfg.Limits.CommandTimeout) * time.Second,
+		MaxConnsPerClient:      cfg.ManageSieve.MaxConnsPerClient,
+		Log:                    log.With("server", "managesieve"),
+	}, authn, st)
+	if _, err := srv.Listen(cfg.Listen.ManageSieve); err != nil {
+		return nil, fmt.Errorf("listen.managesieve: %w", err)
+	}
+	return srv, nil
 }
