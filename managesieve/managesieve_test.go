@@ -4,9 +4,9 @@ import (
 	"context"
 	"io"
 	"os"
-	"strconv"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,7 +115,6 @@ func TestScriptCommands(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
 
 // TestSieveConnect drives the server with sieve-connect (Debian package
 // sieve-connect): STARTTLS, PLAIN, upload, list, activate, download.

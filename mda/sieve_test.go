@@ -206,7 +206,7 @@ func TestSieveVacationOncePerSender(t *testing.T) {
 	mail := "From: bob@far.example\r\nTo: alice@example.test\r\nSubject: hi\r\nMessage-ID: <1@far>\r\n\r\nx\r\n"
 	e.deliver("bob@far.example", mail)
 	e.deliver("bob@far.example", mail)
-	e.deliver("list@far.example", listMail)                                               // a list: no reply
+	e.deliver("list@far.example", listMail)                                             // a list: no reply
 	e.deliver("carol@far.example", strings.Replace(mail, "alice@", "someone-else@", 1)) // not addressed to her
 	if got := e.queued(); len(got) != 1 || got[0] != "vacation  -> bob@far.example" {
 		t.Fatalf("queued: %q", got)
