@@ -288,5 +288,5 @@ func (a *API) table() []route {
 					ObjectType: r.query("object_type"), Object: r.query("object"), Domain: r.query("domain"),
 					Since: since, Until: until, Cursor: p.Cursor, Limit: p.Limit})
 			}},
-	}, slices.Concat(a.queueRoutes(), a.policyRoutes(), a.secondFactorRoutes(), a.loginBlockRoutes())...) // api/queue.go, policy.go, second_factor.go, login_blocks.go
+	}, slices.Concat(a.queueRoutes(), a.policyRoutes(), a.secondFactorRoutes(), a.loginBlockRoutes(), a.sieveRoutes())...) // api/queue.go, policy.go, second_factor.go, login_blocks.go, sieve.go
 }

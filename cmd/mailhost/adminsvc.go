@@ -26,6 +26,9 @@ func newAdminService(cfg *config.Config, st *store.Store, logins admin.LoginGuar
 		Log:           log,
 		TOTPIssuer:    cfg.Hostname, // how authenticator apps name the account's server
 		Logins:        logins,
+
+		SieveMaxScriptSize: cfg.Sieve.MaxScriptSize,
+		SieveMaxScripts:    cfg.Sieve.MaxScripts,
 	})
 }
 
