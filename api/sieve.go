@@ -74,6 +74,20 @@ func (a *API) sieveRoutes() []route {
 				}
 				return s.PutDomainSieveScript(ctx, ac, r.param("domain"), r.param("name"), in)
 			}},
+		{Method: "GET", Path: "/domains/{domain}/quota-warning", Summary: "show the text of a domain's quota warnings (\"\": the built-in one)",
+			Status: ok, Errors: []int{403, 404}, Response: admin.QuotaWarningView{},
+			h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
+				return s.QuotaWarningText(ctx, ac, r.param("domain"))
+			}},
+		{Method: "PUT", Path: "/domains/{domain}/quota-warning", Summary: "set the text of a domain's quota warnings (%ADDRESS%, %PERCENT%, %USED%, %QUOTA% are replaced)",
+			Status: ok, Errors: []int{400, 403, 404, 413, 422}, Body: admin.QuotaWarningView{}, Response: admin.QuotaWarningView{},
+			h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
+				var in admin.QuotaWarningView
+				if err := r.decode(&in); err != nil {
+					return nil, err
+				}
+				return s.SetQuotaWarningText(ctx, ac, r.param("domain"), in)
+			}},
 		{Method: "DELETE", Path: "/domains/{domain}/sieve/scripts/{name}", Summary: "delete a domain's Sieve script",
 			Status: none, Errors: []int{403, 404}, h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
 				return noContent{}, s.DeleteDomainSieveScript(ctx, ac, r.param("domain"), r.param("name"))

@@ -61,8 +61,14 @@ func TestSieveScripts(t *testing.T) {
 	}
 	e.must(204, e.do(super, "DELETE", dbase+"/spam", nil))
 
+	qw := e.must(200, e.do(super, "PUT", "/api/v1/domains/example.com/quota-warning", map[string]any{"text": "%PERCENT%% full"})).body
+	if qw["text"] != "%PERCENT%% full" {
+		t.Fatalf("quota warning text: %v", qw)
+	}
+	e.must(200, e.do(super, "GET", "/api/v1/domains/example.com/quota-warning", nil))
+
 	audit := string(e.must(200, e.do(super, "GET", "/api/v1/audit-log?limit=500", nil)).raw)
-	for _, want := range []string{`"sieve_script"`, `"domain_sieve_script"`, `"activate"`} {
+	for _, want := range []string{`"sieve_script"`, `"domain_sieve_script"`, `"activate"`, `"quota_warning"`} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit log lacks %s", want)
 		}

@@ -46,6 +46,9 @@ type Agent struct {
 	// Filter, when set, runs the recipients' Sieve scripts before the
 	// copies are written (sieve.go).
 	Filter *Filter
+	// QuotaWarnings, when set, warns owners whose mailbox a delivery took
+	// over a threshold (quota_warning.go).
+	QuotaWarnings *QuotaWarnings
 }
 
 // Recipient is one local mailbox to deliver to.
@@ -203,6 +206,7 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 	if refused > 0 && refused == len(rcpts) && len(queue) == 0 {
 		return res, ErrOverQuota
 	}
+	a.QuotaWarnings.check(cctx, res.Outcomes)
 	if plan != nil && len(plan.vacations) > 0 {
 		raw := make([]byte, 0, len(msg.Header)+len(msg.Body))
 		a.Filter.vacations(cctx, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))

@@ -62,3 +62,21 @@ CREATE TABLE quota_warnings (
 
 -- The text of a domain's quota warnings; '' means the built-in text.
 ALTER TABLE domains ADD COLUMN quota_warning_text text NOT NULL DEFAULT '';
+
+-- Quota warnings travel through the queue as origin 'notice'.
+ALTER TABLE queue DROP CONSTRAINT queue_origin_check;
+ALTER TABLE queue ADD CONSTRAINT queue_origin_check
+    CHECK (origin IN ('smtp', 'submission', 'sendmail', 'forward', 'relay', 'bounce', 'vacation', 'notice'));
+
+-- A mailbox whose usage falls below the level it was warned at keeps
+-- only the lower level, so the next crossing going up warns again; the
+-- delivery agent then needs to look only when a delivery may cross.
+CREATE FUNCTION quota_warning_lower() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE quota_warnings SET percent = CASE WHEN NEW.quota_bytes > 0
+            THEN least(percent, (NEW.used_bytes * 100 / NEW.quota_bytes)::integer) ELSE 0 END
+    WHERE mailbox_id = NEW.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER mailboxes_quota_warning_lower AFTER UPDATE OF used_bytes ON mailboxes
+    FOR EACH ROW WHEN (NEW.used_bytes < OLD.used_bytes) EXECUTE FUNCTION quota_warning_lower();

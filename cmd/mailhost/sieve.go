@@ -51,3 +51,13 @@ func newManageSieveServer(cfg *config.Config, st *store.Store, authn sasl.Authen
 	}
 	return srv, nil
 }
+
+// quotaWarnings warns owners as deliveries fill their mailboxes; nil when
+// quota_warnings.thresholds is empty.
+func quotaWarnings(cfg *config.Config, st *store.Store, log *slog.Logger) *mda.QuotaWarnings {
+	ts := cfg.QuotaWarnings.Percentages()
+	if len(ts) == 0 {
+		return nil
+	}
+	return &mda.QuotaWarnings{Store: st, Thresholds: ts, Hostname: cfg.Hostname, Log: log.With("server", "quota")}
+}
