@@ -132,6 +132,10 @@ func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recip
 	var raw []byte
 	for _, r := range rcpts {
 		t := r.Target
+		if !t.Sieve && !t.Vacation {
+			out = append(out, r) // no script anywhere: no query
+			continue
+		}
 		chain, err := f.chain(ctx, t)
 		if err != nil {
 			f.failed(ctx, t, err)

@@ -41,6 +41,7 @@ func newSieveEnv(t *testing.T) *sieveEnv {
 		t.Fatal(err)
 	}
 	e.alice.Address, e.alice.Domain, e.alice.Maildir, e.alice.Folder = "alice@example.test", "example.test", "example.test/alice/", "INBOX"
+	e.alice.Sieve = true // as the resolver says once a script is active
 	if _, err := maildir.Create(e.root, "example.test", "alice", maildir.Owner{}); err != nil {
 		t.Fatal(err)
 	}

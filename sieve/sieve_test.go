@@ -239,3 +239,34 @@ func TestRunTimeLimitAndContext(t *testing.T) {
 		t.Fatalf("cancelled context: got %v", err)
 	}
 }
+
+// BenchmarkRun50Rules runs a 50-rule script that matches nothing (every
+// test is evaluated, the message kept), as bench/smtp-in.sh does per
+// delivery.
+func BenchmarkRun50Rules(b *testing.B) {
+	var src strings.Builder
+	src.WriteString(`require ["fileinto", "imap4flags", "envelope", "subaddress"];` + "\n")
+	for i := range 50 {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&src, "if header :contains \"subject\" \"newsletter-%d\" { fileinto \"News%d\"; stop; }\n", i, i)
+		case 1:
+			fmt.Fprintf(&src, "if address :domain :is \"from\" \"sender%d.example\" { fileinto \"From%d\"; }\n", i, i)
+		case 2:
+			fmt.Fprintf(&src, "if header :matches \"list-id\" \"*list%d*\" { addflag \"\\\\Flagged\"; }\n", i)
+		case 3:
+			fmt.Fprintf(&src, "if envelope :detail \"to\" \"tag%d\" { fileinto \"Tag%d\"; }\n", i, i)
+		}
+	}
+	s, err := Compile(src.String(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := []byte(testMsg)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), Input{Message: NewMessage(raw), Envelope: testEnv}, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
