@@ -13,26 +13,11 @@ import (
 // answered under that handle within period (RFC 5230 4.2). It reports
 // whether the reply was queued.
 func (s *Store) SieveVacationReply(ctx context.Context, mailboxID int64, handle, sender string, period time.Duration, reply QueuedMessage) (bool, error) {
-	queued := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		queued = false
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO sieve_vacation_replies (mailbox_id, handle, sender) VALUES ($1, $2, $3)
-			ON CONFLICT (mailbox_id, handle, sender) DO UPDATE SET replied_at = now()
-			WHERE sieve_vacation_replies.replied_at <= now() - make_interval(secs => $4)`,
-			mailboxID, handle, sender, period.Seconds())
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		b := &pgx.Batch{}
-		var id int64
-		queueEnqueue(b, reply, &id)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		queued = true
-		return nil
-	})
+	queued, err := s.claimAndQueue(ctx, `
+		INSERT INTO sieve_vacation_replies (mailbox_id, handle, sender) VALUES ($1, $2, $3)
+		ON CONFLICT (mailbox_id, handle, sender) DO UPDATE SET replied_at = now()
+		WHERE sieve_vacation_replies.replied_at <= now() - make_interval(secs => $4)`,
+		[]any{mailboxID, handle, sender, period.Seconds()}, reply)
 	if err != nil {
 		return false, fmt.Errorf("store: sieve vacation reply: %w", err)
 	}
