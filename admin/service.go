@@ -31,6 +31,10 @@ type Options struct {
 	Log           *slog.Logger
 	Now           func() time.Time // for tests; time.Now by default
 	TOTPIssuer    string           // how authenticator apps name this server; "mailhost" by default
+	// SieveMaxScriptSize and SieveMaxScripts bound a mailbox's Sieve
+	// scripts (sieve.max_script_size, sieve.max_scripts); 0: 64 KiB, 20.
+	SieveMaxScriptSize int
+	SieveMaxScripts    int
 	// Logins throttles admin password logins, second-factor codes and API
 	// token checks with the mail protocols' policy and bounds their
 	// hashes; nil: neither (tests and tools that check no logins).

@@ -196,3 +196,28 @@ func (s *Service) SetOwnVacation(ctx context.Context, o Owner, in VacationInput)
 func (s *Service) DeleteOwnVacation(ctx context.Context, o Owner) error {
 	return s.DeleteVacation(ctx, o.actor, o.Address)
 }
+
+// OwnSieveScripts lists the owner's scripts and last run-time error.
+func (s *Service) OwnSieveScripts(ctx context.Context, o Owner) (SieveScriptsView, error) {
+	return s.SieveScripts(ctx, o.actor, o.Address)
+}
+
+// OwnSieveScript returns one of the owner's scripts.
+func (s *Service) OwnSieveScript(ctx context.Context, o Owner, name string) (SieveScriptView, error) {
+	return s.SieveScript(ctx, o.actor, o.Address, name)
+}
+
+// SetOwnSieveScript creates or replaces one of the owner's scripts.
+func (s *Service) SetOwnSieveScript(ctx context.Context, o Owner, name string, in SieveScriptInput) (SieveScriptView, error) {
+	return s.PutSieveScript(ctx, o.actor, o.Address, name, in)
+}
+
+// ActivateOwnSieveScript makes one of the owner's scripts active ("" none).
+func (s *Service) ActivateOwnSieveScript(ctx context.Context, o Owner, name string) error {
+	return s.ActivateSieveScript(ctx, o.actor, o.Address, SieveActivation{Name: &name})
+}
+
+// TestOwnSieveScript runs a script against a pasted message for the owner.
+func (s *Service) TestOwnSieveScript(ctx context.Context, o Owner, in SieveTestInput) (SieveTestResult, error) {
+	return s.TestSieveScript(ctx, o.actor, o.Address, in)
+}

@@ -289,5 +289,5 @@ func (a *API) table() []route {
 					Since: since, Until: until, Cursor: p.Cursor, Limit: p.Limit})
 			}},
 	}, slices.Concat(a.queueRoutes(), a.policyRoutes(), a.secondFactorRoutes(), a.loginBlockRoutes(),
-		a.contentFilterRoutes(), a.inboundPolicyRoutes(), a.dnsRoutes())...) // api/queue.go, policy.go, second_factor.go, login_blocks.go, content_filter.go, inbound_policy.go, dns.go
+		a.contentFilterRoutes(), a.inboundPolicyRoutes(), a.dnsRoutes(), a.sieveRoutes())...) // api/queue.go, policy.go, second_factor.go, login_blocks.go, content_filter.go, inbound_policy.go, dns.go, sieve.go
 }

@@ -46,6 +46,10 @@ type Config struct {
 	ACME       ACME       `toml:"acme"`
 	MailLog    MailLog    `toml:"maillog"`
 
+	Sieve         Sieve         `toml:"sieve"`
+	ManageSieve   ManageSieve   `toml:"managesieve"`
+	QuotaWarnings QuotaWarnings `toml:"quota_warnings"`
+
 	sources map[string]string // key -> where its value came from
 }
 
@@ -79,6 +83,7 @@ type Listen struct {
 	IMAPS       string `toml:"imaps" help:"IMAP over implicit TLS listener"`
 	POP3        string `toml:"pop3" help:"POP3 (STLS) listener"`
 	POP3S       string `toml:"pop3s" help:"POP3 over implicit TLS listener"`
+	ManageSieve string `toml:"managesieve" help:"ManageSieve (RFC 5804, STARTTLS) listener"`
 	HTTP        string `toml:"http" help:"HTTP listener: admin panel, REST API, /healthz, /metrics"`
 	HTTPS       string `toml:"https" help:"HTTPS listener: the panel and API over TLS (off by default)"`
 }
@@ -261,6 +266,11 @@ func Default() Config {
 		Inbound: defaultInbound(),
 		DKIM:    defaultDKIM(),
 		MTASTS:  defaultMTASTS(),
+		Sieve:   defaultSieve(),
+		// Thunderbird's and Roundcube's Sieve clients open one connection
+		// at a time.
+		ManageSieve:   ManageSieve{MaxConnsPerClient: 20},
+		QuotaWarnings: QuotaWarnings{Thresholds: "80,95"},
 	}
 }
 
@@ -300,7 +310,7 @@ func (c *Config) Finish() {
 	}{
 		{&l.SMTP, def.SMTP}, {&l.Submission, def.Submission}, {&l.Submissions, def.Submissions},
 		{&l.IMAP, def.IMAP}, {&l.IMAPS, def.IMAPS}, {&l.POP3, def.POP3}, {&l.POP3S, def.POP3S},
-		{&l.HTTP, def.HTTP}, {&l.HTTPS, def.HTTPS},
+		{&l.HTTP, def.HTTP}, {&l.HTTPS, def.HTTPS}, {&l.ManageSieve, def.ManageSieve},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -312,7 +322,7 @@ func (c *Config) Finish() {
 func productionListen() Listen {
 	return Listen{
 		SMTP: ":25", Submission: ":587", Submissions: ":465",
-		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080", HTTPS: "off",
+		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995", HTTP: ":8080", HTTPS: "off", ManageSieve: ":4190",
 	}
 }
 
@@ -322,6 +332,6 @@ func embeddedListen() Listen {
 	return Listen{
 		SMTP: "127.0.0.1:2525", Submission: "127.0.0.1:2587", Submissions: "127.0.0.1:2465",
 		IMAP: "127.0.0.1:1143", IMAPS: "127.0.0.1:1993", POP3: "127.0.0.1:1110", POP3S: "127.0.0.1:1995",
-		HTTP: "127.0.0.1:8080", HTTPS: "off",
+		HTTP: "127.0.0.1:8080", HTTPS: "off", ManageSieve: "127.0.0.1:14190",
 	}
 }

@@ -78,6 +78,7 @@ func (c *Config) Validate() error {
 	c.validateSRS(bad)
 	c.validateFilter(bad)
 	c.validateDKIM(bad)
+	c.validateSieve(bad)
 	if m := c.Web.SessionIdleMinutes; m < 1 || m > 7*24*60 {
 		bad("web.session_idle_minutes", "must be from 1 to 10080 (a week), got %d", m)
 	}
@@ -103,7 +104,7 @@ func (c *Config) validateListen(bad reporter) {
 	for _, f := range []struct{ key, v string }{
 		{"listen.smtp", l.SMTP}, {"listen.submission", l.Submission}, {"listen.submissions", l.Submissions},
 		{"listen.imap", l.IMAP}, {"listen.imaps", l.IMAPS}, {"listen.pop3", l.POP3}, {"listen.pop3s", l.POP3S},
-		{"listen.http", l.HTTP}, {"listen.https", l.HTTPS},
+		{"listen.http", l.HTTP}, {"listen.https", l.HTTPS}, {"listen.managesieve", l.ManageSieve},
 	} {
 		if f.v == "off" || f.v == "" {
 			continue

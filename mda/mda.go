@@ -16,6 +16,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,12 @@ type Agent struct {
 	// Parallel bounds the files written at once for one message (fsyncs
 	// overlap); 0 means 8.
 	Parallel int
+	// Filter, when set, runs the recipients' Sieve scripts before the
+	// copies are written (sieve.go).
+	Filter *Filter
+	// QuotaWarnings, when set, warns owners whose mailbox a delivery took
+	// over a threshold (quota_warning.go).
+	QuotaWarnings *QuotaWarnings
 }
 
 // Recipient is one local mailbox to deliver to.
@@ -52,6 +60,14 @@ type Recipient struct {
 	// Junk files the copy in the Junk folder (the content filter found
 	// it spam; junk.go).
 	Junk bool
+	// From and To are the SMTP envelope of this copy (MAIL FROM, the RCPT
+	// TO that led here), for the Sieve scripts; when empty they are read
+	// from the Return-Path in Header and the mailbox address.
+	From, To string
+	// Flags are the IMAP flags the copy is stored with (a Sieve script's
+	// imap4flags): system flags name the file in cur/, keywords go to
+	// the index.
+	Flags []string
 }
 
 // Message is what every recipient gets: Header (added by the server:
@@ -121,6 +137,13 @@ const commitTimeout = 60 * time.Second
 func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, queue []store.QueuedMessage,
 	onOverQuota func(refused []Outcome) []store.QueuedMessage) (Result, error) {
 	now := time.Now()
+	var plan *sievePlan
+	if a.Filter != nil {
+		rcpts, queue, plan = a.Filter.apply(ctx, a, msg, rcpts, queue)
+		if len(rcpts) == 0 && len(queue) == 0 {
+			return Result{}, nil // every copy discarded
+		}
+	}
 	res := Result{Outcomes: make([]Outcome, len(rcpts))}
 	if err := a.writeAll(res.Outcomes, rcpts, msg); err != nil {
 		a.removeAll(res.Outcomes)
@@ -186,6 +209,11 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 	if refused > 0 && refused == len(rcpts) && len(queue) == 0 {
 		return res, ErrOverQuota
 	}
+	a.QuotaWarnings.check(cctx, res.Outcomes)
+	if plan != nil && len(plan.vacations) > 0 {
+		raw := make([]byte, 0, len(msg.Header)+len(msg.Body))
+		a.Filter.vacations(cctx, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))
+	}
 	return res, nil
 }
 
@@ -218,8 +246,53 @@ func (a *Agent) writeAll(outs []Outcome, rcpts []Recipient, msg Message) error {
 
 func entry(o Outcome, now time.Time) store.IndexEntry {
 	t := o.Recipient.Target
-	return store.IndexEntry{MailboxID: t.MailboxID, Folder: t.Folder, FolderID: t.FolderID,
+	e := store.IndexEntry{MailboxID: t.MailboxID, Folder: t.Folder, FolderID: t.FolderID,
 		Key: o.Key, Size: o.Size, InternalDate: now}
+	if system, keywords := splitFlags(o.Recipient.Flags); len(system) > 0 || len(keywords) > 0 {
+		e.Flags, e.Keywords = system, keywords
+		if len(system) > 0 {
+			e.Filename = filepath.Base(o.Path)
+		}
+	}
+	return e
+}
+
+// splitFlags separates system flags, which Maildir file names carry, from
+// keywords (atoms); other names are dropped.
+func splitFlags(flags []string) (system, keywords []string) {
+	for _, f := range flags {
+		switch c := maildir.FlagLetter(f); {
+		case c != 0:
+			system = append(system, maildir.IMAPFlag(c))
+		case f != "" && !strings.HasPrefix(f, `\`) && !strings.ContainsAny(f, "(){%*\"\\] \x7f") && isASCII(f):
+			keywords = append(keywords, f)
+		}
+	}
+	return system, keywords
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// deliverOptions stores a copy with system flags in cur/ (RFC 5232 at
+// delivery), else in new/.
+func deliverOptions(flags []string) maildir.DeliverOptions {
+	system, _ := splitFlags(flags)
+	if len(system) == 0 {
+		return maildir.DeliverOptions{}
+	}
+	var letters []byte
+	for _, f := range system {
+		letters = append(letters, maildir.FlagLetter(f))
+	}
+	slices.Sort(letters)
+	return maildir.DeliverOptions{Cur: true, Flags: maildir.Flags(letters)}
 }
 
 // refile delivers to INBOX the copies of outs[idx] whose folder vanished
@@ -275,13 +348,14 @@ func (a *Agent) write(o *Outcome, msg Message) error {
 		return err
 	}
 	o.Recipient.Target.Folder = folder
-	d, err := f.Deliver(content(o.Recipient.Header, msg), maildir.DeliverOptions{})
+	opts := deliverOptions(o.Recipient.Flags)
+	d, err := f.Deliver(content(o.Recipient.Header, msg), opts)
 	if errors.Is(err, fs.ErrNotExist) && folder == "INBOX" {
 		// A mailbox created before its first message has no Maildir yet.
 		if err := a.create(t); err != nil {
 			return err
 		}
-		d, err = f.Deliver(content(o.Recipient.Header, msg), maildir.DeliverOptions{})
+		d, err = f.Deliver(content(o.Recipient.Header, msg), opts)
 	}
 	if err != nil {
 		return err

@@ -545,7 +545,7 @@ func (s *session) plan(body, header []byte, fwdFrom string) ([]mda.Recipient, []
 			hdr := make([]byte, 0, len(retPath)+len(t.Address)+20)
 			hdr = append(hdr, retPath...)
 			hdr = append(hdr, "Delivered-To: "+t.Address+"\r\n"...)
-			locals = append(locals, mda.Recipient{Target: t, Header: hdr, Junk: junk && t.Folder == "INBOX"})
+			locals = append(locals, mda.Recipient{Target: t, Header: hdr, Junk: junk && t.Folder == "INBOX", From: s.from, To: rc.addr})
 		}
 		for _, t := range rc.res.Remote {
 			if seenRemote[t.Address] {

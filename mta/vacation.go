@@ -66,37 +66,10 @@ func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
 	}
 }
 
-// noAutoReply says why a message must not get an automatic reply
-// (RFC 3834 2 and 3.1), or "".
+// noAutoReply says why a message must not get an automatic reply (RFC
+// 3834), or "": the rule Sieve's vacation follows too.
 func noAutoReply(from string, h *mailheader.Header) string {
-	if from == "" {
-		return "null sender"
-	}
-	local, _ := address.Split(strings.ToLower(from))
-	switch {
-	case local == "mailer-daemon" || local == "postmaster" || local == "listserv" || local == "majordomo":
-		return "system sender"
-	case strings.HasPrefix(local, "owner-") || strings.HasSuffix(local, "-request") || strings.HasSuffix(local, "-bounces"):
-		return "list sender"
-	}
-	if h.Has("Auto-Submitted") && !strings.EqualFold(strings.TrimSpace(strings.SplitN(h.Get("Auto-Submitted"), ";", 2)[0]), "no") {
-		return "auto-submitted"
-	}
-	if v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v != "" {
-		switch v {
-		case "bulk", "list", "junk":
-			return "precedence " + v
-		}
-	}
-	for _, f := range []string{"list-id", "list-unsubscribe", "list-post", "list-help", "x-auto-response-suppress"} {
-		if h.Has(f) {
-			return f
-		}
-	}
-	if strings.EqualFold(strings.TrimSpace(h.Get("X-Spam-Flag")), "yes") {
-		return "spam"
-	}
-	return ""
+	return mailheader.AutoReplyRefusal(from, h)
 }
 
 // addressedTo reports whether the mailbox address, or the address the

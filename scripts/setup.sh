@@ -48,6 +48,7 @@ declare -A want=(
 	# dkimpy: the independent DKIM verifier of the dkimsign tests (dkim.verify with
 	# the test's own DNS answers; python3-nacl for Ed25519 comes with it).
 	[/usr/bin/dkimverify]=python3-dkim
+	[/usr/bin/sieve-connect]=sieve-connect # ManageSieve client of the managesieve tests
 )
 missing=()
 for probe in "${!want[@]}"; do

@@ -26,6 +26,12 @@ type IndexEntry struct {
 	Key          string // Maildir key; in new/ the file name too
 	Size         int64
 	InternalDate time.Time
+	// Filename, when set, is the file's name in cur/ (a copy delivered
+	// with flags, as a Sieve script's imap4flags asks); else the file is
+	// new/Key.
+	Filename string
+	Flags    []string // system flags (\Seen ...), with Filename
+	Keywords []string
 }
 
 // IndexResult says what happened to one IndexEntry.
@@ -62,7 +68,8 @@ type DeliveryResult struct {
 // uidnext and highestmodseq are taken, the message row inserted (ON CONFLICT
 // DO NOTHING: a poll may have adopted the file already), the quota charged
 // only when the row went in, and the folder notice queued for commit.
-// $1 mailbox, $2 size, $3 folder name, $4 key, $5 internal date.
+// $1 mailbox, $2 size, $3 folder name, $4 key, $5 internal date, $6 subdir,
+// $7 file name, $8 flags, $9 keywords.
 const indexSQL = `
 WITH mb AS (
 	SELECT id FROM mailboxes
@@ -73,8 +80,8 @@ WITH mb AS (
 	WHERE mailbox_id = $1 AND name = $3 AND EXISTS (SELECT 1 FROM mb)
 	RETURNING id, uidnext - 1 AS uid, highestmodseq
 ), ins AS (
-	INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, size, internal_date)
-	SELECT id, uid, highestmodseq, $4, 'new', $4, $2, $5 FROM f
+	INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, size, internal_date, flags, keywords)
+	SELECT id, uid, highestmodseq, $4, $6, $7, $2, $5, $8, $9 FROM f
 	ON CONFLICT (folder_id, key) DO NOTHING
 	RETURNING folder_id, uid
 ), charge AS (
@@ -96,7 +103,17 @@ func queueIndex(b *pgx.Batch, e IndexEntry, r *IndexResult) {
 	if e.FolderID == 0 {
 		b.Queue(ensureFolderSQL, e.MailboxID, e.Folder)
 	}
-	b.Queue(indexSQL, e.MailboxID, e.Size, e.Folder, e.Key, e.InternalDate).QueryRow(func(row pgx.Row) error {
+	subdir, filename, flags, keywords := "new", e.Key, e.Flags, e.Keywords
+	if e.Filename != "" {
+		subdir, filename = "cur", e.Filename
+	}
+	if flags == nil {
+		flags = []string{}
+	}
+	if keywords == nil {
+		keywords = []string{}
+	}
+	b.Queue(indexSQL, e.MailboxID, e.Size, e.Folder, e.Key, e.InternalDate, subdir, filename, flags, keywords).QueryRow(func(row pgx.Row) error {
 		var ok bool
 		var charged, notified int64
 		if err := row.Scan(&ok, &r.UID, &r.FolderID, &charged, &notified); err != nil {

@@ -61,6 +61,10 @@ type LocalTarget struct {
 	Folder   string
 	FolderID int64 // 0 when no folders row exists yet
 	Vacation bool  // an active vacation reply is set now
+	// Sieve: the mailbox has an active Sieve script, or its domain an
+	// active before or after script (the delivery agent asks for them
+	// only then).
+	Sieve bool
 	// Junk is the mailbox's folder with the \Junk special use (RFC
 	// 6154), where InJunk files a copy; "" when it has none.
 	Junk   string
@@ -104,6 +108,7 @@ type resolveStep struct {
 	QuotaBytes    *int64
 	UsedBytes     *int64
 	Vacation      *bool
+	Sieve         *bool
 	FwdDests      []string
 	FwdKeepCopy   *bool
 	FwdActive     *bool
@@ -140,6 +145,8 @@ SELECT d.id, d.name, d.kind, d.relay_to, d.active,
        r.new_address,
        m.id, m.address, m.maildir, m.active, m.quota_bytes, m.used_bytes,
        (v.mailbox_id IS NOT NULL),
+       (EXISTS (SELECT 1 FROM sieve_scripts WHERE mailbox_id = m.id AND active)
+        OR EXISTS (SELECT 1 FROM sieve_scripts WHERE domain_id = d.id AND position IN ('before', 'after') AND active)),
        fw.destinations, fw.keep_copy, fw.active,
        fi.id, fe.name, fe.id, fj.name, fj.id,
        a.address, a.destinations, a.active
@@ -251,7 +258,7 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 		&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
 		&st.RelocatedTo,
 		&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
-		&st.Vacation,
+		&st.Vacation, &st.Sieve,
 		&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
 		&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
 		&st.AliasAddr, &st.AliasDests, &st.AliasActive)
@@ -308,7 +315,7 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 			t := LocalTarget{
 				MailboxID: *st.MailboxID, Address: *st.MailboxAddr, Domain: *st.DomainName,
 				Maildir: *st.Maildir, QuotaBytes: *st.QuotaBytes, UsedBytes: *st.UsedBytes,
-				Folder: "INBOX", Vacation: *st.Vacation,
+				Folder: "INBOX", Vacation: *st.Vacation, Sieve: *st.Sieve,
 			}
 			if st.InboxID != nil {
 				t.FolderID = *st.InboxID

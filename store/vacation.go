@@ -32,13 +32,25 @@ func (s *Store) ActiveVacation(ctx context.Context, mailboxID int64) (Vacation, 
 // already answered within interval. It reports whether the reply was
 // queued.
 func (s *Store) QueueVacationReply(ctx context.Context, mailboxID int64, sender string, interval time.Duration, reply QueuedMessage) (bool, error) {
+	queued, err := s.claimAndQueue(ctx, `
+		INSERT INTO vacation_notifications (mailbox_id, sender) VALUES ($1, $2)
+		ON CONFLICT (mailbox_id, sender) DO UPDATE SET notified_at = now()
+		WHERE vacation_notifications.notified_at <= now() - make_interval(secs => $3)`,
+		[]any{mailboxID, sender, interval.Seconds()}, reply)
+	if err != nil {
+		return false, fmt.Errorf("store: vacation reply: %w", err)
+	}
+	return queued, nil
+}
+
+// claimAndQueue runs claim (a statement that touches a row only when an
+// automatic reply is due) and, when it did, queues reply, in one
+// transaction. It reports whether the reply was queued.
+func (s *Store) claimAndQueue(ctx context.Context, claim string, args []any, reply QueuedMessage) (bool, error) {
 	queued := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO vacation_notifications (mailbox_id, sender) VALUES ($1, $2)
-			ON CONFLICT (mailbox_id, sender) DO UPDATE SET notified_at = now()
-			WHERE vacation_notifications.notified_at <= now() - make_interval(secs => $3)`,
-			mailboxID, sender, interval.Seconds())
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		queued = false
+		tag, err := tx.Exec(ctx, claim, args...)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -51,8 +63,5 @@ func (s *Store) QueueVacationReply(ctx context.Context, mailboxID int64, sender 
 		queued = true
 		return nil
 	})
-	if err != nil {
-		return false, fmt.Errorf("store: vacation reply: %w", err)
-	}
-	return queued, nil
+	return queued, err
 }

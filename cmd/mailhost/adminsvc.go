@@ -28,6 +28,9 @@ func newAdminService(cfg *config.Config, st *store.Store, logins admin.LoginGuar
 		Logins:        logins,
 		DNS:           mailDNS(cfg),
 		Resolver:      resolver(cfg),
+
+		SieveMaxScriptSize: cfg.Sieve.MaxScriptSize,
+		SieveMaxScripts:    cfg.Sieve.MaxScripts,
 	})
 }
 

@@ -71,7 +71,7 @@ func baseEnv(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	for _, l := range []string{"SMTP", "SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "HTTP"} {
+	for _, l := range []string{"SMTP", "SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S", "HTTP", "MANAGESIEVE"} {
 		env = append(env, "MAILHOST_LISTEN_"+l+"=off")
 	}
 	return append(env, extra...)

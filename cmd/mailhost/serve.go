@@ -117,6 +117,11 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if imapSrv != nil {
 		servers = append(servers, imapSrv)
 	}
+	if msSrv, err := newManageSieveServer(cfg, db.Store, authn, tlsConf, log); err != nil {
+		return err
+	} else if msSrv != nil {
+		servers = append(servers, msSrv)
+	}
 	adminSvc := newAdminService(cfg, db.Store, authn, log)
 	servers = append(servers, purger{svc: adminSvc, log: log}, dkimKeeper{svc: adminSvc, cfg: cfg.DKIM, log: log})
 	if config.Enabled(cfg.Listen.HTTP) {

@@ -25,10 +25,12 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		return nil, err
 	}
 	agent := &mda.Agent{
-		Root:  cfg.MaildirRoot,
-		Owner: maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
-		Names: names,
-		Index: &mda.GroupIndex{Store: st}, // group commit across sessions
+		Root:          cfg.MaildirRoot,
+		Owner:         maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID},
+		Names:         names,
+		Index:         &mda.GroupIndex{Store: st}, // group commit across sessions
+		Filter:        sieveFilter(cfg, st, log),
+		QuotaWarnings: quotaWarnings(cfg, st, log),
 	}
 	var nets []netip.Prefix
 	for _, n := range cfg.SMTP.Mynetworks {
