@@ -424,7 +424,9 @@ func (im *importer) sieve(ctx context.Context, addr, home string) {
 	}
 	if err := im.Sieve.ImportSieve(ctx, addr, home, files); err != nil {
 		im.rep.skip("Sieve scripts of "+addr, "%v", err)
+		return
 	}
+	im.rep.SieveImported += len(files)
 }
 
 // applyLimits sets the domains' limits once their mailboxes and aliases

@@ -38,6 +38,8 @@ type Report struct {
 	PasswordsChanged int
 	// Sieve lists the Sieve scripts found, not imported.
 	Sieve []string
+	// SieveImported counts the Sieve files handed to the importer.
+	SieveImported int
 	// Skipped lists what was not imported, and why.
 	Skipped []skipped
 	// Differences lists what a previous run (or someone since) left
@@ -80,8 +82,11 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	if r.PasswordsChanged > 0 {
 		fmt.Fprintf(cw, "  passwords changed here since the first run, kept: %d\n", r.PasswordsChanged)
 	}
+	if r.SieveImported > 0 {
+		fmt.Fprintf(cw, "  %-17s %d files\n", "Sieve scripts:", r.SieveImported)
+	}
 	if len(r.Sieve) > 0 {
-		fmt.Fprintf(cw, "Sieve scripts found, not imported (mailhost has no Sieve storage yet):\n")
+		fmt.Fprintf(cw, "Sieve scripts found, not imported (a dry run, or no Sieve importer):\n")
 		for _, s := range r.Sieve {
 			fmt.Fprintf(cw, "  %s\n", s)
 		}

@@ -49,8 +49,9 @@ func cmdImport(ctx context.Context, args []string, sio stdio) error {
 		return err
 	}
 	defer src.Close()
+	svc := newAdminService(cfg, db.Store, nil, log)
 	rep, err := pfaimport.Run(ctx, pfaimport.Options{
-		Source: src, Admin: newAdminService(cfg, db.Store, nil, log), Store: db.Store, Hasher: hasher(cfg), Log: log,
+		Source: src, Admin: svc, Store: db.Store, Hasher: hasher(cfg), Log: log, Sieve: pfaimport.AdminSieve{Admin: svc},
 		Domains: domains, MaildirRoot: *root, DestRoot: cfg.MaildirRoot, Copy: *copyMail, DryRun: *dry,
 		Owner: maildir.Owner{UID: cfg.Vmail.UID, GID: cfg.Vmail.GID}, Passwords: *passwords, UIDLFormat: *uidl,
 		QuotaMultiplier: *mult,
