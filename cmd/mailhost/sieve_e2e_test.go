@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"mailhost/testdb"
 	"mailhost/testsupport"
@@ -23,21 +20,13 @@ import (
 func TestServeSieveEndToEnd(t *testing.T) {
 	python := testsupport.RequireTool(t, "python3", "python3")
 	sieveConnect := testsupport.RequireTool(t, "sieve-connect", "sieve-connect")
-	sink := &countingSink{seen: map[string]int{}}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "sink.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	sink, relay := startRelaySink(t)
 	data := dataDir(t)
 	mx, imapAddr, ms := freePort(t), freePort(t), freePort(t)
 	env := baseEnv("DATABASE_URL="+testdb.New(t), "MAILHOST_DATA_DIR="+data, "MAILHOST_HOSTNAME=mail.test",
 		"MAILHOST_LISTEN_SMTP="+mx, "MAILHOST_LISTEN_IMAP="+imapAddr, "MAILHOST_LISTEN_MANAGESIEVE="+ms,
 		"MAILHOST_PASSWORD_ARGON2_TIME=1", "MAILHOST_PASSWORD_ARGON2_MEMORY_KIB=64",
-		"MAILHOST_SMTP_RELAYHOST=[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+		"MAILHOST_SMTP_RELAYHOST="+relay)
 	run1(t, env, "", "domain", "add", "example.test")
 	run1(t, env, "alice-pw\n", "mailbox", "add", "--password-stdin", "alice@example.test")
 	r := startServe(t, env)

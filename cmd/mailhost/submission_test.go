@@ -23,21 +23,13 @@ import (
 func TestServeSubmissionSendsOut(t *testing.T) {
 	swaks := testsupport.RequireTool(t, "swaks", "swaks")
 	python := testsupport.RequireTool(t, "python3", "python3")
-	sink := &countingSink{seen: map[string]int{}}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "sink.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
+	sink, relay := startRelaySink(t)
 	data := dataDir(t)
 	sub, subs := freePort(t), freePort(t)
 	env := baseEnv("DATABASE_URL="+testdb.New(t), "MAILHOST_DATA_DIR="+data, "MAILHOST_HOSTNAME=mail.test",
 		"MAILHOST_LISTEN_SUBMISSION="+sub, "MAILHOST_LISTEN_SUBMISSIONS="+subs,
 		"MAILHOST_AUTH_ALLOW_PLAINTEXT_LOOPBACK=false",
-		"MAILHOST_SMTP_RELAYHOST=[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+		"MAILHOST_SMTP_RELAYHOST="+relay)
 	for _, args := range [][]string{{"domain", "add", "example.test"}, {"mailbox", "add", "alice@example.test", "--password-stdin"},
 		{"mailbox", "add", "bob@example.test", "--password-stdin"}} {
 		if code, out, errOut := mailhost(t, env, "alice-pw-1\n", args...); code != 0 {
@@ -111,4 +103,20 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// startRelaySink starts a go-smtp server on loopback that counts what it
+// gets, the relay host of a serve under test ("[127.0.0.1]:port").
+func startRelaySink(t *testing.T) (*countingSink, string) {
+	t.Helper()
+	sink := &countingSink{seen: map[string]int{}}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "sink.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sink, "[127.0.0.1]:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
