@@ -22,10 +22,13 @@ func TestMailLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(c, "bob@remote.example", []string{"nobody@example.test"}, testMsg)
+	// A refused MAIL names the sender it tried.
+	long := strings.Repeat("x", 70) + "@remote.example" // a local part over 64 octets
+	send(e.dial("127.0.0.2"), long, []string{"alice@example.test"}, testMsg)
 	acc := e.logs.lines("accepted")
 	del := e.logs.lines("delivered")
 	rej := e.logs.lines("reject")
-	if len(acc) != 1 || len(del) != 1 || len(rej) != 1 {
+	if len(acc) != 1 || len(del) != 1 || len(rej) != 2 {
 		t.Fatalf("accepted %v delivered %v reject %v", acc, del, rej)
 	}
 	qid, _ := acc[0]["queue_id"].(string)
@@ -39,6 +42,9 @@ func TestMailLog(t *testing.T) {
 	if rej[0]["reason"] != "unknown_user" || rej[0]["code"] != float64(550) || rej[0]["to"] != "nobody@example.test" ||
 		rej[0]["client"] != "127.0.0.2" {
 		t.Errorf("reject line %v", rej[0])
+	}
+	if rej[1]["stage"] != "MAIL" || rej[1]["from"] != long {
+		t.Errorf("MAIL reject line %v", rej[1])
 	}
 }
 

@@ -41,6 +41,9 @@ type session struct {
 
 	// The current transaction.
 	hasFrom bool
+	// mailArg is the sender the last MAIL command gave, for the log line
+	// of its refusal (from is set only once MAIL is accepted).
+	mailArg string
 	from    string // as given, "" for <>
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
@@ -91,8 +94,12 @@ func (s *session) begin(cmd *connctx.Command) (end func()) {
 // (Postfix smtpd_hard_error_limit).
 func (s *session) reject(stage, reason string, e *smtp.SMTPError, attrs ...any) error {
 	s.srv.metrics.Rejected.WithLabelValues(reason).Inc()
+	from := s.from
+	if !s.hasFrom {
+		from = s.mailArg // a refused MAIL: the sender it tried
+	}
 	args := []any{"stage", stage, "reason", reason, "code", e.Code, "reply", e.Message,
-		"helo", s.conn.Hostname(), "from", s.from}
+		"helo", s.conn.Hostname(), "from", from}
 	s.log.Info("reject", append(args, attrs...)...)
 	if n := s.cc.errors.Add(1); int(n) >= s.srv.cfg.MaxErrors {
 		s.cc.closeAfterReply.Store(true)
@@ -139,6 +146,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.reject("MAIL", "nested_mail", errNestedMail)
 	}
 	s.resetTransaction()
+	s.mailArg = from
 	if s.srv.closing.Load() {
 		s.cc.closeAfterReply.Store(true)
 		return errShutdown
