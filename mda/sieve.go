@@ -264,12 +264,25 @@ func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, cha
 	var queue []store.QueuedMessage
 	var vacs []pendingVacation
 	var redirects []string
+	// One copy per folder: keep and fileinto "INBOX", or two fileinto of
+	// one folder, store the message once (RFC 5228 4.1, 4.2).
+	seen := map[string]bool{}
+	add := func(c Recipient) {
+		k := c.Target.Folder
+		if strings.EqualFold(k, "INBOX") {
+			k = "INBOX"
+		}
+		if !seen[k] {
+			seen[k] = true
+			copies = append(copies, c)
+		}
+	}
 	for _, act := range res.Actions {
 		switch act.Kind {
 		case sieve.Keep:
 			c := r
 			c.Target.Vacation, c.Flags = false, act.Flags
-			copies = append(copies, c)
+			add(c)
 		case sieve.FileInto:
 			c := r
 			c.Target.Vacation, c.Flags = false, act.Flags
@@ -279,7 +292,7 @@ func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, cha
 					f.log().Warn("sieve: fileinto :create", "mailbox", t.Address, "folder", act.Mailbox, "err", err)
 				}
 			}
-			copies = append(copies, c)
+			add(c)
 		case sieve.Redirect:
 			redirects = append(redirects, act.Address)
 		case sieve.Reject, sieve.EReject:

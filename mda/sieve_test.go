@@ -141,6 +141,18 @@ func TestSieveFileintoFlagsAndCopy(t *testing.T) {
 	}
 }
 
+// keep and fileinto "INBOX" (in either case) store one copy, as do two
+// fileinto of one folder.
+func TestSieveOneCopyPerFolder(t *testing.T) {
+	e := newSieveEnv(t)
+	e.script("main", `require ["fileinto", "copy", "mailbox"]; keep; fileinto "inbox"; fileinto :copy :create "Work"; fileinto :create "Work";`)
+	e.deliver("news@lists.example", listMail)
+	want := []string{"INBOX new", "Work new"}
+	if got := e.rows(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("rows: %q, want %q", got, want)
+	}
+}
+
 func TestSieveDiscardRejectRedirect(t *testing.T) {
 	e := newSieveEnv(t)
 	e.script("main", `require ["reject"]; if header :is "subject" "spam" { discard; stop; }
