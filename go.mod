@@ -21,10 +21,10 @@ require (
 )
 
 require (
-	github.com/d--j/go-milter v0.10.1
-	github.com/go-sql-driver/mysql v1.10.2
 	blitiri.com.ar/go/spf v1.6.0
+	github.com/d--j/go-milter v0.10.1
 	github.com/emersion/go-msgauth v0.7.0
+	github.com/go-sql-driver/mysql v1.10.2
 	github.com/miekg/dns v1.1.73
 )
 
@@ -32,8 +32,6 @@ require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 )
-
-require github.com/emersion/go-msgauth v0.7.0
 
 require (
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
