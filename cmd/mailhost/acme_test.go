@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,10 +34,13 @@ func startPebble(t *testing.T, dns, httpPort string) (directory, caFile string) 
 		t.Fatal(err)
 	}
 	listen, mgmt := freePort(t), freePort(t)
-	_, hp, _ := net.SplitHostPort(httpPort)
+	hp, err := strconv.Atoi(portOf(httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf, _ := json.Marshal(map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": mgmt, "certificate": cert, "privateKey": key,
-		"httpPort": atoi(hp), "tlsPort": 1, "ocspResponderURL": "", "externalAccountBindingRequired": false,
+		"httpPort": hp, "tlsPort": 1, "ocspResponderURL": "", "externalAccountBindingRequired": false,
 	}})
 	cf := filepath.Join(dir, "pebble.json")
 	os.WriteFile(cf, conf, 0o644)
@@ -56,14 +60,6 @@ func startPebble(t *testing.T, dns, httpPort string) (directory, caFile string) 
 		return err == nil
 	})
 	return "https://" + listen + "/dir", cert
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // issuerAndSerial asks openssl s_client which certificate a listener

@@ -10,7 +10,6 @@ import (
 
 	"mailhost/acmecert"
 	"mailhost/config"
-	"mailhost/maillog"
 	"mailhost/store"
 	"mailhost/tlscert"
 )
@@ -80,12 +79,4 @@ func newHTTPSServer(addr string, h http.Handler, tlsConf *tls.Config, log *slog.
 	conf.NextProtos = []string{"http/1.1"}
 	s.ln = tls.NewListener(s.ln, conf)
 	return s, nil
-}
-
-// newRecorder is the mail log recorder of serve: rows for maillog.keep_days,
-// hourly counts twice as long (a week at least), minute counts two days.
-func newRecorder(cfg *config.Config, st *store.Store, log *slog.Logger) *maillog.Recorder {
-	day := 24 * time.Hour
-	keep := time.Duration(cfg.MailLog.KeepDays) * day
-	return maillog.New(st, maillog.Retention{Minutes: 2 * day, Hours: max(2*keep, 7*day), Log: keep}, log)
 }
