@@ -66,9 +66,10 @@ func verbDocs() map[string]verbDoc {
 // and only the flags the verb takes.
 func (p *provisioning) verbHelp(w io.Writer, verb string) {
 	cmd := strings.TrimPrefix(p.fs.Name(), "mailhost ")
-	doc, ok := verbDocs()[cmd+" "+verb]
+	docs := verbDocs()
+	doc, ok := docs[cmd+" "+verb]
 	if !ok && verb == "del" { // access and relocated take both names
-		doc, ok = verbDocs()[cmd+" delete"]
+		doc, ok = docs[cmd+" delete"]
 	}
 	usage := strings.TrimSpace(fmt.Sprintf("mailhost %s %s %s", cmd, verb, doc.args))
 	fmt.Fprintf(w, "usage: %s [flags]\n", usage)
@@ -92,6 +93,7 @@ func (p *provisioning) verbHelp(w io.Writer, verb string) {
 func (p *provisioning) commandHelp(w io.Writer, usage string) {
 	cmd := strings.TrimPrefix(p.fs.Name(), "mailhost ")
 	fmt.Fprintf(w, "usage: %s\n\n", usage)
+	docs := verbDocs()
 	verbs := make([]string, 0, len(p.verbs))
 	for v := range p.verbs {
 		if _, both := p.verbs["delete"]; both && v == "del" {
@@ -101,7 +103,7 @@ func (p *provisioning) commandHelp(w io.Writer, usage string) {
 	}
 	sort.Strings(verbs)
 	for _, v := range verbs {
-		doc := verbDocs()[cmd+" "+v]
+		doc := docs[cmd+" "+v]
 		fmt.Fprintf(w, "  %-16s %s\n", v+" "+doc.args, doc.does)
 	}
 	fmt.Fprintf(w, "\n`mailhost %s VERB -h` shows a verb's flags and an example.\n", cmd)
