@@ -42,6 +42,9 @@ type OutboundConfig struct {
 	// TLSDomains overrides TLSPolicy per recipient domain; a connection
 	// for several domains uses the strictest of theirs.
 	TLSDomains map[string]string
+	// TLSReports takes every TLS result for RFC 8460 aggregate reports
+	// (outtlsrpt.go); nil: only the metrics count them.
+	TLSReports TLSReporter
 	// RootCAs verify certificates under the policy verify, which a relay
 	// host with AUTH always gets; nil: the system's roots.
 	RootCAs         *x509.CertPool
