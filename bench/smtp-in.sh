@@ -212,6 +212,8 @@ run() { # label target-host target-port maildir-root extra-env...
 # HELO client.test, from 127.0.0.1) and mailhost look up.
 start_dns() {
 	cat >"$work/zone" <<'ZONE'
+client.test. 3600 SOA ns.client.test. hostmaster.client.test. 1 7200 3600 1209600 300
+0.0.127.in-addr.arpa. 3600 SOA ns.client.test. hostmaster.client.test. 1 7200 3600 1209600 300
 client.test. TXT "v=spf1 a mx include:_spf.client.test -all"
 client.test. A 192.0.2.10
 client.test. MX 10 mx.client.test.

@@ -264,6 +264,7 @@ func Default() Config {
 		SRS:     defaultSRS(),
 		Filter:  defaultFilter(),
 		Inbound: defaultInbound(),
+		DNS:     defaultDNS(),
 		DKIM:    defaultDKIM(),
 		MTASTS:  defaultMTASTS(),
 		Sieve:   defaultSieve(),
