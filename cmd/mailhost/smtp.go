@@ -99,5 +99,6 @@ func inboundChecks(cfg *config.Config, res *dnsres.Resolver) *mta.Inbound {
 		AuthServID:     id,
 		RejectNoPTR:    in.RejectNoPTR,
 		DeferTempError: in.TempError == "defer",
+		PolicyTTL:      mta.DefaultPolicyTTL,
 	}
 }
