@@ -49,8 +49,8 @@ type Inbound struct {
 }
 
 // DefaultPolicyTTL is the PolicyTTL of serve: as long as the MX trusts its
-// knowledge of the access rule kinds (ruleKindsTTL).
-const DefaultPolicyTTL = ruleKindsTTL
+// knowledge of the access rule kinds (server.go).
+const DefaultPolicyTTL = 2 * time.Second
 
 // policyCacheMax bounds the names whose policy is kept (MAIL FROM and
 // From: domains are the client's choice); a full cache starts afresh.
