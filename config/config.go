@@ -265,6 +265,7 @@ func Default() Config {
 		SRS:       defaultSRS(),
 		Filter:    defaultFilter(),
 		Inbound:   defaultInbound(),
+		DNS:       defaultDNS(),
 		DKIM:      defaultDKIM(),
 		MTASTS:    defaultMTASTS(),
 		TLSReport: defaultTLSReport(),

@@ -18,7 +18,6 @@ import (
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
-	"mailhost/senderauth"
 	"mailhost/srs"
 	"mailhost/store"
 )
@@ -48,10 +47,10 @@ type session struct {
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
 	rules   store.SessionRules
-	permit  bool           // an access rule said OK or DISCARD: later access checks are skipped
-	discard string         // why the message is discarded, if it is
-	hold    string         // why the message goes on hold, if it does
-	spf     senderauth.SPF // of the reverse-path, when the inbound checks apply
+	permit  bool      // an access rule said OK or DISCARD: later access checks are skipped
+	discard string    // why the message is discarded, if it is
+	hold    string    // why the message goes on hold, if it does
+	spf     *spfCheck // of the reverse-path, when the inbound checks apply (inbound.go)
 	rcpts   []rcpt
 }
 
@@ -208,7 +207,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
-	var spfRes senderauth.SPF
+	var spfRes *spfCheck
 	if s.checksApply() {
 		if spfRes, err = s.inboundMail(ctx, fromN, ac.permit); err != nil {
 			return err
@@ -353,7 +352,7 @@ func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
-	s.spf = senderauth.SPF{}
+	s.spf = nil
 	s.rcpts = nil
 }
 
