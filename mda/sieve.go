@@ -158,6 +158,15 @@ func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recip
 			continue
 		}
 		out = append(out, copies...)
+		for i := range q {
+			if q[i].Origin == "forward" {
+				q[i].QueueID = msg.QueueID // a redirect is a copy of the message
+			} else {
+				q[i].QueueID = store.NewQueueID() // a reject's notice is a message of its own
+				f.log().Info("sender notified", "queue_id", msg.QueueID, "notice_id", q[i].QueueID, "mailbox", t.Address,
+					"kind", "sieve reject")
+			}
+		}
 		queue = append(queue, q...)
 		plan.vacations = append(plan.vacations, vac...)
 	}
