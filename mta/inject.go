@@ -40,6 +40,9 @@ type InjectResult struct {
 	ID        string  // the queue id: of the Received header, the log and the queue rows
 	Delivered int     // local mailboxes that got a copy
 	Queued    []int64 // queue rows of the remote recipients, then of a bounce
+	// Bounce is the queue id of the bounce for copies refused for quota
+	// ("" without one): a message of its own.
+	Bounce string
 	// Outcomes of the local copies: a copy refused for quota while others
 	// were delivered is bounced to the sender; one whose folder vanished
 	// went to INBOX; one with Err waits to be adopted (mda.Outcome).
@@ -136,6 +139,9 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 		func(refused []mda.Outcome) []store.QueuedMessage {
 			b := quotaBounce(DSN{ReportingMTA: in.Hostname, Sender: in.Sender, QueueID: res.ID, Original: full}, refused)
 			signQueued(ctx, in.DKIM, slog.Default(), b)
+			if len(b) > 0 {
+				res.Bounce = b[0].QueueID
+			}
 			return b
 		})
 	if err != nil {
