@@ -206,12 +206,11 @@ func (s *session) queueSuccessDSNs(header, body []byte, qid string, outs []mda.O
 	if len(msgs) == 0 {
 		return
 	}
-	ids, err := s.srv.store.Enqueue(s.ctx, msgs...)
-	if err != nil {
+	if _, err := s.srv.store.Enqueue(s.ctx, msgs...); err != nil {
 		s.log.Error("report of success not queued", "queue_id", qid, "to", s.from, "err", err)
 		return
 	}
-	s.log.Info("sender notified", "queue_id", qid, "notice_id", msgs[0].QueueID, "queue_row", ids[0], "to", s.from, "kind", "success")
+	s.log.Info("sender notified", "queue_id", qid, "notice_id", msgs[0].QueueID, "to", s.from, "kind", "success")
 	if s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}
