@@ -135,24 +135,7 @@ func TestQueueIDNamesAllCopies(t *testing.T) {
 // their row number, and the tools find them by it and by the number.
 func TestMigration0019NamesOldRows(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, testdb.New(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	all, err := store.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, s, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
-	var m19 string
-	for _, m := range all {
-		if m.Version == 19 {
-			m19 = m.SQL
-			break
-		}
-		mustExec(t, s, m.SQL)
-	}
+	s, m19 := beforeMigration(t, 19)
 	var row int64
 	if err := s.Pool().QueryRow(ctx, `WITH q AS (INSERT INTO queue (origin, size, body, expires_at)
 			VALUES ('smtp', 1, 'x', now() + interval '5 days') RETURNING id)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -55,19 +54,9 @@ func (s *greylistSession) Logout() error { return nil }
 func TestQueueIDEndToEnd(t *testing.T) {
 	python := testsupport.RequireTool(t, "python3", "python3")
 	sink := &greylistSink{}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "relay.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-
 	env, _ := provEnv(t)
 	smtpAddr := freePort(t)
-	env = append(env, "MAILHOST_LISTEN_SMTP="+smtpAddr, "MAILHOST_HOSTNAME=mx.test",
-		"MAILHOST_SMTP_RELAYHOST=[127.0.0.1]:"+fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+	env = append(env, "MAILHOST_LISTEN_SMTP="+smtpAddr, "MAILHOST_HOSTNAME=mx.test", "MAILHOST_SMTP_RELAYHOST="+startRelay(t, sink))
 	run1(t, env, "", "domain", "add", "example.test")
 	run1(t, env, "a mailbox password\n", "mailbox", "add", "alice@example.test", "--password-stdin")
 	run1(t, env, "", "alias", "add", "team@example.test", "alice@example.test", "far@remote.example")
