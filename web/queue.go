@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"mailhost/admin"
@@ -161,12 +162,18 @@ func queueConfirm(m admin.QueueMessageView) confirmData {
 		sender = "the null sender <> (a bounce or notice)"
 	}
 	var waiting []string
-	for _, rc := range m.Recipients {
-		if rc.State == "queued" || rc.State == "deferred" {
-			waiting = append(waiting, rc.Address)
+	for _, c := range append([]admin.QueueEntry{m.QueueEntry}, m.Copies...) {
+		for _, rc := range c.Recipients {
+			if rc.State == "queued" || rc.State == "deferred" {
+				waiting = append(waiting, rc.Address)
+			}
 		}
 	}
 	says := []string{"Message " + id + " from " + sender + " will be removed from the queue with its copy of the mail."}
+	if len(m.Copies) > 0 {
+		says[0] = "Message " + id + " from " + sender + " will be removed from the queue with its " +
+			strconv.Itoa(len(m.Copies)+1) + " copies of the mail (a forwarded copy has a sender of its own)."
+	}
 	if len(waiting) > 0 {
 		says = append(says, "It will never be delivered to the recipients still waiting: "+joinComma(waiting)+".")
 	}

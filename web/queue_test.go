@@ -203,6 +203,8 @@ func TestQueueCopiesShownTogether(t *testing.T) {
 	}
 	c.get("/queue/"+qid).must(t, 200).has(t, "<h2 id=\"copies\">Other copies</h2>", "&lt;srs0=x@example.com&gt;",
 		"cy@other.example", "bob@remote.example")
+	c.get("/queue/"+qid+"/delete").must(t, 200).has(t, "with its 2 copies of the mail",
+		"never be delivered to the recipients still waiting: bob@remote.example, cy@other.example.")
 	c.post("/queue/"+qid+"/hold").redirects(t, "/queue/"+qid+"?done=held")
 	if n := e.count(`SELECT count(*) FROM queue WHERE queue_id = $1 AND hold`, qid); n != 2 {
 		t.Fatalf("%d of the 2 copies on hold", n)
