@@ -416,7 +416,7 @@ func (s *session) Data(r io.Reader) error {
 			return err
 		}
 	}
-	qid := s.srv.ids.next()
+	qid := store.NewQueueID()
 	if s.discard != "" {
 		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(body),
 			"rule", s.discard)
@@ -447,12 +447,16 @@ func (s *session) Data(r io.Reader) error {
 		return s.temp("DATA", err, "queue_id", qid)
 	}
 	locals, queue := s.plan(body, header, fwdFrom)
+	for i := range queue {
+		queue[i].QueueID = qid // copies of the message keep its id
+	}
 	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, queue)
-	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
+	var bounced []store.QueuedMessage
+	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body, QueueID: qid}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
-			b := s.bounces(refused, header, body, qid)
-			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, b)
-			return b
+			bounced = s.bounces(refused, header, body, qid)
+			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, bounced)
+			return bounced
 		})
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
@@ -469,6 +473,9 @@ func (s *session) Data(r io.Reader) error {
 		"message_id", strings.TrimSpace(h.Get("Message-Id")), "size", size, "tls", tlsInfo != "",
 		"took", time.Since(start).Round(time.Microsecond))
 	s.logOutcomes(qid, res.Outcomes)
+	for _, b := range bounced {
+		s.log.Info("sender notified", "queue_id", qid, "notice_id", b.QueueID, "to", s.from, "kind", "failure")
+	}
 	s.queueSuccessDSNs(header, body, qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {
@@ -479,7 +486,7 @@ func (s *session) Data(r io.Reader) error {
 	if len(res.QueueIDs) > 0 && s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}
-	s.vacations(res.Outcomes, &h)
+	s.vacations(qid, res.Outcomes, &h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 }
