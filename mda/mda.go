@@ -210,10 +210,7 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 		return res, ErrOverQuota
 	}
 	a.QuotaWarnings.check(cctx, res.Outcomes)
-	if plan != nil && len(plan.vacations) > 0 {
-		raw := make([]byte, 0, len(msg.Header)+len(msg.Body))
-		a.Filter.vacations(cctx, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))
-	}
+	a.Filter.vacations(cctx, plan, res.Outcomes)
 	return res, nil
 }
 

@@ -46,11 +46,13 @@ type Filter struct {
 	RedirectsPerDay int
 	Log             *slog.Logger
 
-	mu    sync.Mutex
-	cache map[[2]int64]*sieve.Script // by script id and version
+	mu       sync.Mutex
+	cache    map[[2]int64]*sieve.Script // by script id and version
+	vacCache map[string]*sieve.Script   // generated vacation scripts, by source
 }
 
-// cacheMax bounds the compiled scripts kept; past it the cache starts over.
+// cacheMax bounds the compiled scripts kept (each cache); past it the
+// cache starts over.
 const cacheMax = 20000
 
 // vacationHandle names the replies of the generated vacation script.
@@ -110,10 +112,11 @@ func (f folders) MailboxExists(name string) bool {
 	return err == nil
 }
 
-// sievePlan is what the filter decided for one delivery: the copies to
-// write (Recipient, each with its folder and flags) and, after the commit,
-// the vacation replies to consider.
+// sievePlan is what the filter decided for one delivery besides the
+// copies to write (Recipient, each with its folder and flags): after the
+// commit, the vacation replies to consider, about msg.
 type sievePlan struct {
+	msg       sieve.Message
 	vacations []pendingVacation
 }
 
@@ -129,7 +132,6 @@ type pendingVacation struct {
 func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recipient, queue []store.QueuedMessage) ([]Recipient, []store.QueuedMessage, *sievePlan) {
 	plan := &sievePlan{}
 	var out []Recipient
-	var raw []byte
 	for _, r := range rcpts {
 		t := r.Target
 		if !t.Sieve && !t.Vacation {
@@ -146,11 +148,12 @@ func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recip
 			out = append(out, r)
 			continue
 		}
-		if raw == nil {
-			raw = make([]byte, 0, len(msg.Header)+len(msg.Body))
-			raw = append(append(raw, msg.Header...), msg.Body...)
+		if plan.msg == nil {
+			// Read once for every recipient, the body never copied
+			// unless a body test, a redirect or a reject needs it whole.
+			plan.msg = sieve.NewMessageParts(msg.Header, msg.Body)
 		}
-		copies, q, vac, err := f.run(ctx, a, raw, r, chain)
+		copies, q, vac, err := f.run(ctx, a, plan.msg, r, chain)
 		if err != nil {
 			f.failed(ctx, t, err)
 			r.Target.Vacation = false // a failed run answers nothing
@@ -191,12 +194,28 @@ func (f *Filter) log() *slog.Logger {
 
 // chain compiles the recipient's scripts: the domain's before scripts, the
 // generated vacation script, the owner's script, the domain's after
-// scripts.
+// scripts. The scripts are those the resolution read (LocalTarget.SieveChain,
+// no query here); when one of them changed since (a new version between
+// RCPT and the end of DATA), the chain is read again, so the message runs
+// the scripts of now, never a failure.
 func (f *Filter) chain(ctx context.Context, t store.LocalTarget) ([]*sieve.Script, error) {
+	if t.SieveChain != nil {
+		out, err := f.compileChain(ctx, t, t.SieveChain)
+		if !errors.Is(err, store.ErrNotFound) {
+			return out, err
+		}
+	}
 	refs, err := f.Store.SieveChain(ctx, t.MailboxID)
 	if err != nil {
 		return nil, err
 	}
+	return f.compileChain(ctx, t, refs)
+}
+
+// compileChain returns the compiled scripts of refs, with the vacation
+// setting's script after the before scripts; ErrNotFound when a version
+// in refs is gone.
+func (f *Filter) compileChain(ctx context.Context, t store.LocalTarget, refs []store.SieveRef) ([]*sieve.Script, error) {
 	var out []*sieve.Script
 	for i := 0; i <= len(refs); i++ {
 		if t.Vacation && (i == len(refs) || refs[i].Position != store.SieveBefore) {
@@ -231,7 +250,24 @@ func (f *Filter) vacationSetting(ctx context.Context, t store.LocalTarget) (*sie
 	if err != nil {
 		return nil, err
 	}
-	return sieve.Compile(vacationScript(v), sieve.Options{MaxScriptSize: 1 << 20})
+	src := vacationScript(v)
+	f.mu.Lock()
+	s := f.vacCache[src]
+	f.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err = sieve.Compile(src, sieve.Options{MaxScriptSize: 1 << 20})
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if f.vacCache == nil || len(f.vacCache) >= cacheMax {
+		f.vacCache = map[string]*sieve.Script{}
+	}
+	f.vacCache[src] = s
+	f.mu.Unlock()
+	return s, nil
 }
 
 // vacationScript expresses a mailbox's vacation setting as Sieve.
@@ -247,10 +283,9 @@ func sieveQuote(s string) string {
 
 // run runs one recipient's chain and turns the actions into copies and
 // queued messages.
-func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, chain []*sieve.Script) ([]Recipient, []store.QueuedMessage, []pendingVacation, error) {
+func (f *Filter) run(ctx context.Context, a *Agent, m sieve.Message, r Recipient, chain []*sieve.Script) ([]Recipient, []store.QueuedMessage, []pendingVacation, error) {
 	t := r.Target
 	from, to := envelopeOf(r)
-	m := sieve.NewMessage(raw)
 	mb := maildir.Mailbox{Path: filepath.Join(a.Root, filepath.Clean(t.Maildir)), Owner: a.Owner, Names: a.Names}
 	res, err := sieve.Run(ctx, sieve.Input{
 		Message: m, Envelope: sieve.Envelope{From: from, To: to},
@@ -297,13 +332,14 @@ func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, cha
 			redirects = append(redirects, act.Address)
 		case sieve.Reject, sieve.EReject:
 			if from != "" { // never answer the null sender
+				raw, _ := m.Raw()
 				queue = append(queue, rejectNotice(f.Hostname, from, t.Address, act.Reason, raw))
 			}
 		case sieve.Vacation:
 			vacs = append(vacs, pendingVacation{target: t, from: from, action: act})
 		}
 	}
-	q, kept := f.redirect(ctx, r, raw, from, redirects)
+	q, kept := f.redirect(ctx, r, m, from, redirects)
 	queue = append(queue, q...)
 	if kept && len(copies) == 0 {
 		c := r
@@ -333,12 +369,12 @@ func envelopeOf(r Recipient) (from, to string) {
 // message that was already delivered to this mailbox (a redirect loop).
 // Redirects refused by the limit or the loop check are recorded for the
 // owner and the message is kept (kept true).
-func (f *Filter) redirect(ctx context.Context, r Recipient, raw []byte, from string, addrs []string) ([]store.QueuedMessage, bool) {
+func (f *Filter) redirect(ctx context.Context, r Recipient, m sieve.Message, from string, addrs []string) ([]store.QueuedMessage, bool) {
 	if len(addrs) == 0 {
 		return nil, false
 	}
 	t := r.Target
-	if deliveredBefore(raw, t.Address) {
+	if deliveredBefore(m, t.Address) {
 		f.failed(ctx, t, &sieve.RuntimeError{Msg: "redirect refused: the message was already delivered to " + t.Address + " (a redirect loop)"})
 		return nil, true
 	}
@@ -359,15 +395,16 @@ func (f *Filter) redirect(ctx context.Context, r Recipient, raw []byte, from str
 	if len(addrs) == 0 {
 		return nil, kept
 	}
+	raw, _ := m.Raw()
 	hdr := bytes.TrimPrefix(r.Header, []byte(returnPathLine(r.Header)))
 	body := make([]byte, 0, len(hdr)+len(raw))
 	body = append(append(body, hdr...), raw...)
-	m := store.QueuedMessage{Sender: from, Origin: "forward", Body: body}
+	q := store.QueuedMessage{Sender: from, Origin: "forward", Body: body}
 	for _, addr := range addrs {
 		domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
-		m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: addr, Domain: domain})
+		q.Recipients = append(q.Recipients, store.QueuedRecipient{Address: addr, Domain: domain})
 	}
-	return []store.QueuedMessage{m}, kept
+	return []store.QueuedMessage{q}, kept
 }
 
 // returnPathLine is the Return-Path line at the start of a copy's header,
@@ -383,10 +420,9 @@ func returnPathLine(h []byte) string {
 }
 
 // deliveredBefore reports whether the message carries Delivered-To of addr.
-func deliveredBefore(raw []byte, addr string) bool {
-	h := mailheader.Parse(raw)
-	for fs := h.FieldsByKey("Delivered-To"); fs.Next(); {
-		if strings.EqualFold(strings.TrimSpace(fs.Value()), addr) {
+func deliveredBefore(m sieve.Message, addr string) bool {
+	for _, v := range m.Header("Delivered-To") {
+		if strings.EqualFold(strings.TrimSpace(v), addr) {
 			return true
 		}
 	}
