@@ -85,12 +85,16 @@ func crossed(thresholds []int, before, after, quota int64) bool {
 // warn queues the mailbox's warning if its usage crossed a threshold
 // since it was last warned.
 func (q *QuotaWarnings) warn(ctx context.Context, mailboxID int64) {
-	sent, err := q.Store.QuotaWarning(ctx, mailboxID, q.Thresholds, q.message)
+	var u store.QuotaUsage
+	sent, err := q.Store.QuotaWarning(ctx, mailboxID, q.Thresholds, func(qu store.QuotaUsage) *store.QueuedMessage {
+		u = qu
+		return q.message(qu)
+	})
 	switch {
 	case err != nil:
 		q.log().Error("quota warning", "mailbox_id", mailboxID, "err", err)
 	case sent:
-		q.log().Info("quota warning queued", "mailbox_id", mailboxID)
+		q.log().Info("quota warning queued", "mailbox", u.Address, "percent", u.Percent)
 	}
 }
 

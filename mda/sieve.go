@@ -60,27 +60,38 @@ const vacationHandle = "mailhost-vacation-setting"
 
 // compiled returns a script version compiled, from the cache or the store.
 func (f *Filter) compiled(ctx context.Context, ref store.SieveRef) (*sieve.Script, error) {
-	key := [2]int64{ref.ID, ref.Version}
-	f.mu.Lock()
-	s := f.cache[key]
-	f.mu.Unlock()
+	return cached(&f.mu, &f.cache, [2]int64{ref.ID, ref.Version}, func() (*sieve.Script, error) {
+		src, err := f.Store.SieveContent(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sieve.Compile(src, f.Options)
+		if err != nil {
+			return nil, fmt.Errorf("script %q: %w", ref.Name, err)
+		}
+		return s, nil
+	})
+}
+
+// cached returns the script kept in *m under key, else the one compile
+// gives, which it keeps (the map starts over past cacheMax).
+func cached[K comparable](mu *sync.Mutex, m *map[K]*sieve.Script, key K, compile func() (*sieve.Script, error)) (*sieve.Script, error) {
+	mu.Lock()
+	s := (*m)[key]
+	mu.Unlock()
 	if s != nil {
 		return s, nil
 	}
-	src, err := f.Store.SieveContent(ctx, ref)
+	s, err := compile()
 	if err != nil {
 		return nil, err
 	}
-	s, err = sieve.Compile(src, f.Options)
-	if err != nil {
-		return nil, fmt.Errorf("script %q: %w", ref.Name, err)
+	mu.Lock()
+	if *m == nil || len(*m) >= cacheMax {
+		*m = map[K]*sieve.Script{}
 	}
-	f.mu.Lock()
-	if f.cache == nil || len(f.cache) >= cacheMax {
-		f.cache = map[[2]int64]*sieve.Script{}
-	}
-	f.cache[key] = s
-	f.mu.Unlock()
+	(*m)[key] = s
+	mu.Unlock()
 	return s, nil
 }
 
@@ -195,9 +206,9 @@ func (f *Filter) log() *slog.Logger {
 // chain compiles the recipient's scripts: the domain's before scripts, the
 // generated vacation script, the owner's script, the domain's after
 // scripts. The scripts are those the resolution read (LocalTarget.SieveChain,
-// no query here); when one of them changed since (a new version between
-// RCPT and the end of DATA), the chain is read again, so the message runs
-// the scripts of now, never a failure.
+// no query here). When a version in it is gone before this node compiled
+// it (changed between RCPT and the end of DATA), the chain is read again:
+// the message runs the scripts of now rather than failing into INBOX.
 func (f *Filter) chain(ctx context.Context, t store.LocalTarget) ([]*sieve.Script, error) {
 	if t.SieveChain != nil {
 		out, err := f.compileChain(ctx, t, t.SieveChain)
@@ -251,23 +262,9 @@ func (f *Filter) vacationSetting(ctx context.Context, t store.LocalTarget) (*sie
 		return nil, err
 	}
 	src := vacationScript(v)
-	f.mu.Lock()
-	s := f.vacCache[src]
-	f.mu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	s, err = sieve.Compile(src, sieve.Options{MaxScriptSize: 1 << 20})
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	if f.vacCache == nil || len(f.vacCache) >= cacheMax {
-		f.vacCache = map[string]*sieve.Script{}
-	}
-	f.vacCache[src] = s
-	f.mu.Unlock()
-	return s, nil
+	return cached(&f.mu, &f.vacCache, src, func() (*sieve.Script, error) {
+		return sieve.Compile(src, sieve.Options{MaxScriptSize: 1 << 20})
+	})
 }
 
 // vacationScript expresses a mailbox's vacation setting as Sieve.
