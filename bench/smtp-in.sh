@@ -285,8 +285,12 @@ for rep in $(seq "$REPS"); do
 	if [ "$SIEVE" = 1 ]; then
 		start_mailhost on
 		add_scripts
+		c0=$(cpu_s "$pid") p0=$(pg_cpu_s)
 		run mailhost-sieve-c20 127.0.0.1 "$PORT" "$data/vmail" C=20 M=20
+		c1=$(cpu_s "$pid") p1=$(pg_cpu_s)
 		run mailhost-sieve-c1 127.0.0.1 "$PORT" "$data/vmail" C=1 M=20
+		echo "RESULT label=mailhost-sieve-cpu c20_mailhost_ms_per_msg=$(echo "($c1 - $c0) * 1000 / $N" | bc -l)" \
+			"c20_postgres_ms_per_msg=$(echo "($p1 - $p0) * 1000 / $N" | bc -l)" >>"$OUT"
 		stop_mailhost
 	fi
 done
@@ -333,6 +337,10 @@ for c in ("c20", "c1"):
     s, n = med("mailhost-sieve-" + c, "delivered_per_s"), med("mailhost-" + c, "delivered_per_s")
     if s == s:
         print("%-6s 50-rule Sieve script on every mailbox: %.0f msg/s delivered, %.2f of the rate without (issue 15: >= 0.90)" % (c, s, s / n))
+if "mailhost-sieve-cpu" in rows:
+    print("CPU per message at c20 with the Sieve scripts: %.2f ms mailhost, %.2f ms PostgreSQL (without: %.2f ms, %.2f ms)" % (
+        med("mailhost-sieve-cpu", "c20_mailhost_ms_per_msg"), med("mailhost-sieve-cpu", "c20_postgres_ms_per_msg"),
+        med("mailhost-cpu", "c20_mailhost_ms_per_msg"), med("mailhost-cpu", "c20_postgres_ms_per_msg")))
 print("mailhost peak RSS: %.1f MB (VmHWM of the mailhost process; PostgreSQL not included)" % (med("mailhost-rss", "peak_rss_kb") / 1024))
 EOF
 echo "raw results: $OUT, logs: $work" >&2

@@ -81,12 +81,27 @@ type Notices interface {
 
 var _ Notices = (*store.FolderListener)(nil)
 
+// UsageWatcher hears of a mailbox whose usage an APPEND or a COPY grew,
+// after the commit, so that its owner is warned when it crosses a quota
+// threshold (mda.QuotaWarnings). It must not block the command.
+type UsageWatcher interface {
+	UsageGrew(mailboxID int64)
+}
+
+// usageGrew tells Options.Usage, if any, that the session's mailbox grew.
+func (s *session) usageGrew() {
+	if u := s.srv.opts.Usage; u != nil {
+		u.UsageGrew(s.acct.MailboxID)
+	}
+}
+
 // Options configure a Server.
 type Options struct {
 	Backend     Backend
 	Files       Files
 	Auth        sasl.Authenticator // the one shared with SMTP and POP3
 	Notices     Notices
+	Usage       UsageWatcher // optional
 	MaildirRoot string
 	Owner       maildir.Owner
 	Names       *maildir.Generator

@@ -256,6 +256,7 @@ func cmdAppend(s *session, cmd *imapwire.Command) error {
 		return s.internal("append: index", err)
 	}
 	s.srv.opts.Notices.Notify(f.ID)
+	s.usageGrew()
 	s.okCode = "APPENDUID " + strconv.FormatUint(uint64(uv), 10) + " " + imapwire.SetOf(uids).String()
 	return nil
 }
@@ -384,6 +385,7 @@ func cmdCopy(s *session, cmd *imapwire.Command) error {
 		return s.internal("copy: index", err)
 	}
 	s.srv.opts.Notices.Notify(dst.ID)
+	s.usageGrew()
 	s.okCode = copyUID(msgs, newUIDs, uv)
 	return nil
 }

@@ -7,3 +7,11 @@ func (g *GroupIndex) Pending() int {
 	defer g.mu.Unlock()
 	return len(g.pending)
 }
+
+// Compiled is how many compiled scripts the filter keeps, generated
+// vacation scripts included (tests only).
+func (f *Filter) Compiled() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.cache) + len(f.vacCache)
+}

@@ -104,6 +104,8 @@ type Outcome struct {
 	// indexed yet; the next poll of the folder (IMAP SELECT, POP3 login)
 	// or a reindex adopts it. Callers log it; the delivery stands.
 	Err error
+
+	charge store.IndexResult // the mailbox's usage after this copy (quota warnings)
 }
 
 // Result is the outcome of a delivery.
@@ -194,7 +196,7 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 	var vanished []int
 	for i, r := range cr.Entries {
 		o := &res.Outcomes[i]
-		o.UID = r.UID
+		o.UID, o.charge = r.UID, r
 		switch {
 		case r.OverQuota:
 			o.OverQuota = true
@@ -220,10 +222,7 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 				"kind", "sieve reject")
 		}
 	}
-	if plan != nil && len(plan.vacations) > 0 {
-		raw := make([]byte, 0, len(msg.Header)+len(msg.Body))
-		a.Filter.vacations(cctx, msg.QueueID, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))
-	}
+	a.Filter.vacations(cctx, msg.QueueID, plan, res.Outcomes)
 	return res, nil
 }
 
@@ -345,7 +344,7 @@ func (a *Agent) refile(ctx context.Context, msg Message, outs []Outcome, idx []i
 			// rather than lose or bounce an accepted message.
 			o.Err = errors.New("mda: mailbox over quota when refiling the copy to INBOX (the file waits there to be adopted)")
 		default:
-			o.UID = cr.Entries[k].UID
+			o.UID, o.charge = cr.Entries[k].UID, cr.Entries[k]
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"strings"
+	"sync"
 	"time"
 
 	"mailhost/store"
@@ -15,44 +16,166 @@ import (
 // QuotaStore records quota warnings; *store.Store satisfies it.
 type QuotaStore interface {
 	QuotaWarning(ctx context.Context, mailboxID int64, thresholds []int, build func(store.QuotaUsage) *store.QueuedMessage) (bool, error)
+	QuotaWarningCandidates(ctx context.Context, thresholds []int, mailboxIDs []int64) ([]int64, error)
 }
 
 var _ QuotaStore = (*store.Store)(nil)
 
-// QuotaWarnings sends a mailbox's owner a message when a delivery takes
-// the mailbox over one of Thresholds (percent of its quota, ascending),
-// once per crossing going up (Agent.QuotaWarnings).
+// QuotaWarnings sends a mailbox's owner a message when its usage crosses
+// one of Thresholds (percent of its quota, ascending) going up, once per
+// crossing, whatever added the usage:
+//   - a delivery: Agent.QuotaWarnings, right after the commit;
+//   - an IMAP APPEND or COPY: UsageGrew (imapd.UsageWatcher), looked at by
+//     Serve's goroutine, so the command does not wait;
+//   - anything else (an import, files adopted into the index, a repair
+//     of the usage, a quota lowered): Serve's look at every mailbox each
+//     Interval.
+//
+// Once is the store's: QuotaWarning decides under the mailbox row's lock
+// and records the level warned at in the transaction that queues the
+// warning, so two crossings at once, on any nodes, warn once.
 type QuotaWarnings struct {
 	Store      QuotaStore
 	Thresholds []int
 	Hostname   string
 	Log        *slog.Logger
+	// Interval is how often Serve looks at every mailbox; 0 means a
+	// minute.
+	Interval time.Duration
+
+	mu      sync.Mutex
+	pending map[int64]bool // mailboxes UsageGrew named
+	wake    chan struct{}
 }
 
-// check looks at the mailboxes a delivery filled: only those whose usage
-// may now be over the lowest threshold (the database lowers the level a
-// mailbox was warned at when its usage falls, so nothing is missed).
+// maxPending bounds the mailboxes UsageGrew keeps for Serve; past it they
+// wait for the next look at every mailbox.
+const maxPending = 10000
+
+// check warns the owners of the mailboxes whose usage a delivery's copy
+// took over a threshold: the usage right after each copy's charge, read
+// under the mailbox row's lock, tells which copy crossed (one of any
+// concurrent deliveries), with no query for the others.
 func (q *QuotaWarnings) check(ctx context.Context, outs []Outcome) {
 	if q == nil || len(q.Thresholds) == 0 {
 		return
 	}
 	seen := map[int64]bool{}
 	for _, o := range outs {
-		t := o.Recipient.Target
-		if o.OverQuota || o.UID == 0 || t.QuotaBytes <= 0 || seen[t.MailboxID] {
+		c, id := o.charge, o.Recipient.Target.MailboxID
+		if c.QuotaBytes <= 0 || seen[id] || !crossed(q.Thresholds, c.UsedBytes-o.Size, c.UsedBytes, c.QuotaBytes) {
 			continue
 		}
-		seen[t.MailboxID] = true
-		if (t.UsedBytes+o.Size)*100 < int64(q.Thresholds[0])*t.QuotaBytes {
-			continue
+		seen[id] = true
+		q.warn(ctx, id)
+	}
+}
+
+// crossed reports whether usage going from before to after bytes passed
+// one of the thresholds (percent of quota) going up.
+func crossed(thresholds []int, before, after, quota int64) bool {
+	for _, t := range thresholds {
+		if before*100 < int64(t)*quota && after*100 >= int64(t)*quota {
+			return true
 		}
-		sent, err := q.Store.QuotaWarning(ctx, t.MailboxID, q.Thresholds, q.message)
-		switch {
-		case err != nil:
-			q.log().Error("quota warning", "mailbox", t.Address, "err", err)
-		case sent:
-			q.log().Info("quota warning queued", "mailbox", t.Address)
+	}
+	return false
+}
+
+// warn queues the mailbox's warning if its usage crossed a threshold
+// since it was last warned.
+func (q *QuotaWarnings) warn(ctx context.Context, mailboxID int64) {
+	var u store.QuotaUsage
+	sent, err := q.Store.QuotaWarning(ctx, mailboxID, q.Thresholds, func(qu store.QuotaUsage) *store.QueuedMessage {
+		u = qu
+		return q.message(qu)
+	})
+	switch {
+	case err != nil:
+		q.log().Error("quota warning", "mailbox_id", mailboxID, "err", err)
+	case sent:
+		q.log().Info("quota warning queued", "mailbox", u.Address, "percent", u.Percent)
+	}
+}
+
+// UsageGrew asks Serve to look at a mailbox whose usage grew outside a
+// delivery (IMAP APPEND and COPY), without waiting for it.
+func (q *QuotaWarnings) UsageGrew(mailboxID int64) {
+	if q == nil || len(q.Thresholds) == 0 {
+		return
+	}
+	q.mu.Lock()
+	if q.pending == nil {
+		q.pending = map[int64]bool{}
+	}
+	if len(q.pending) < maxPending {
+		q.pending[mailboxID] = true
+	}
+	w := q.wakeLocked()
+	q.mu.Unlock()
+	select {
+	case w <- struct{}{}:
+	default: // a look is due already
+	}
+}
+
+func (q *QuotaWarnings) wakeLocked() chan struct{} {
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+	return q.wake
+}
+
+// Serve looks at the mailboxes UsageGrew names as they come, and at every
+// mailbox when it starts and each Interval, until ctx ends.
+func (q *QuotaWarnings) Serve(ctx context.Context) error {
+	if len(q.Thresholds) == 0 {
+		return nil
+	}
+	every := q.Interval
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	q.mu.Lock()
+	wake := q.wakeLocked()
+	q.mu.Unlock()
+	q.look(ctx, nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			q.look(ctx, nil)
+		case <-wake:
+			q.mu.Lock()
+			ids := make([]int64, 0, len(q.pending))
+			for id := range q.pending {
+				ids = append(ids, id)
+			}
+			q.pending = nil
+			q.mu.Unlock()
+			q.look(ctx, ids)
 		}
+	}
+}
+
+// look warns the owners of the mailboxes among ids (nil: all) that crossed
+// a threshold.
+func (q *QuotaWarnings) look(ctx context.Context, ids []int64) {
+	if ids != nil && len(ids) == 0 {
+		return
+	}
+	cands, err := q.Store.QuotaWarningCandidates(ctx, q.Thresholds, ids)
+	if err != nil {
+		if ctx.Err() == nil {
+			q.log().Error("quota warnings: look for crossings", "err", err)
+		}
+		return
+	}
+	for _, id := range cands {
+		q.warn(ctx, id)
 	}
 }
 

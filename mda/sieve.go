@@ -46,11 +46,13 @@ type Filter struct {
 	RedirectsPerDay int
 	Log             *slog.Logger
 
-	mu    sync.Mutex
-	cache map[[2]int64]*sieve.Script // by script id and version
+	mu       sync.Mutex
+	cache    map[[2]int64]*sieve.Script // by script id and version
+	vacCache map[string]*sieve.Script   // generated vacation scripts, by source
 }
 
-// cacheMax bounds the compiled scripts kept; past it the cache starts over.
+// cacheMax bounds the compiled scripts kept (each cache); past it the
+// cache starts over.
 const cacheMax = 20000
 
 // vacationHandle names the replies of the generated vacation script.
@@ -58,27 +60,38 @@ const vacationHandle = "mailhost-vacation-setting"
 
 // compiled returns a script version compiled, from the cache or the store.
 func (f *Filter) compiled(ctx context.Context, ref store.SieveRef) (*sieve.Script, error) {
-	key := [2]int64{ref.ID, ref.Version}
-	f.mu.Lock()
-	s := f.cache[key]
-	f.mu.Unlock()
+	return cached(&f.mu, &f.cache, [2]int64{ref.ID, ref.Version}, func() (*sieve.Script, error) {
+		src, err := f.Store.SieveContent(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sieve.Compile(src, f.Options)
+		if err != nil {
+			return nil, fmt.Errorf("script %q: %w", ref.Name, err)
+		}
+		return s, nil
+	})
+}
+
+// cached returns the script kept in *m under key, else the one compile
+// gives, which it keeps (the map starts over past cacheMax).
+func cached[K comparable](mu *sync.Mutex, m *map[K]*sieve.Script, key K, compile func() (*sieve.Script, error)) (*sieve.Script, error) {
+	mu.Lock()
+	s := (*m)[key]
+	mu.Unlock()
 	if s != nil {
 		return s, nil
 	}
-	src, err := f.Store.SieveContent(ctx, ref)
+	s, err := compile()
 	if err != nil {
 		return nil, err
 	}
-	s, err = sieve.Compile(src, f.Options)
-	if err != nil {
-		return nil, fmt.Errorf("script %q: %w", ref.Name, err)
+	mu.Lock()
+	if *m == nil || len(*m) >= cacheMax {
+		*m = map[K]*sieve.Script{}
 	}
-	f.mu.Lock()
-	if f.cache == nil || len(f.cache) >= cacheMax {
-		f.cache = map[[2]int64]*sieve.Script{}
-	}
-	f.cache[key] = s
-	f.mu.Unlock()
+	(*m)[key] = s
+	mu.Unlock()
 	return s, nil
 }
 
@@ -110,10 +123,11 @@ func (f folders) MailboxExists(name string) bool {
 	return err == nil
 }
 
-// sievePlan is what the filter decided for one delivery: the copies to
-// write (Recipient, each with its folder and flags) and, after the commit,
-// the vacation replies to consider.
+// sievePlan is what the filter decided for one delivery besides the
+// copies to write (Recipient, each with its folder and flags): after the
+// commit, the vacation replies to consider, about msg.
 type sievePlan struct {
+	msg       sieve.Message
 	vacations []pendingVacation
 	rejects   []rejectLink // logged once committed
 }
@@ -135,7 +149,6 @@ type pendingVacation struct {
 func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recipient, queue []store.QueuedMessage) ([]Recipient, []store.QueuedMessage, *sievePlan) {
 	plan := &sievePlan{}
 	var out []Recipient
-	var raw []byte
 	for _, r := range rcpts {
 		t := r.Target
 		if !t.Sieve && !t.Vacation {
@@ -152,11 +165,12 @@ func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recip
 			out = append(out, r)
 			continue
 		}
-		if raw == nil {
-			raw = make([]byte, 0, len(msg.Header)+len(msg.Body))
-			raw = append(append(raw, msg.Header...), msg.Body...)
+		if plan.msg == nil {
+			// Read once for every recipient, the body never copied
+			// unless a body test, a redirect or a reject needs it whole.
+			plan.msg = sieve.NewMessageParts(msg.Header, msg.Body)
 		}
-		copies, q, vac, err := f.run(ctx, a, raw, r, chain)
+		copies, q, vac, err := f.run(ctx, a, plan.msg, r, chain)
 		if err != nil {
 			f.failed(ctx, t, err)
 			r.Target.Vacation = false // a failed run answers nothing
@@ -205,12 +219,28 @@ func (f *Filter) log() *slog.Logger {
 
 // chain compiles the recipient's scripts: the domain's before scripts, the
 // generated vacation script, the owner's script, the domain's after
-// scripts.
+// scripts. The scripts are those the resolution read (LocalTarget.SieveChain,
+// no query here). When a version in it is gone before this node compiled
+// it (changed between RCPT and the end of DATA), the chain is read again:
+// the message runs the scripts of now rather than failing into INBOX.
 func (f *Filter) chain(ctx context.Context, t store.LocalTarget) ([]*sieve.Script, error) {
+	if t.SieveChain != nil {
+		out, err := f.compileChain(ctx, t, t.SieveChain)
+		if !errors.Is(err, store.ErrNotFound) {
+			return out, err
+		}
+	}
 	refs, err := f.Store.SieveChain(ctx, t.MailboxID)
 	if err != nil {
 		return nil, err
 	}
+	return f.compileChain(ctx, t, refs)
+}
+
+// compileChain returns the compiled scripts of refs, with the vacation
+// setting's script after the before scripts; ErrNotFound when a version
+// in refs is gone.
+func (f *Filter) compileChain(ctx context.Context, t store.LocalTarget, refs []store.SieveRef) ([]*sieve.Script, error) {
 	var out []*sieve.Script
 	for i := 0; i <= len(refs); i++ {
 		if t.Vacation && (i == len(refs) || refs[i].Position != store.SieveBefore) {
@@ -245,7 +275,10 @@ func (f *Filter) vacationSetting(ctx context.Context, t store.LocalTarget) (*sie
 	if err != nil {
 		return nil, err
 	}
-	return sieve.Compile(vacationScript(v), sieve.Options{MaxScriptSize: 1 << 20})
+	src := vacationScript(v)
+	return cached(&f.mu, &f.vacCache, src, func() (*sieve.Script, error) {
+		return sieve.Compile(src, sieve.Options{MaxScriptSize: 1 << 20})
+	})
 }
 
 // vacationScript expresses a mailbox's vacation setting as Sieve.
@@ -261,10 +294,9 @@ func sieveQuote(s string) string {
 
 // run runs one recipient's chain and turns the actions into copies and
 // queued messages.
-func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, chain []*sieve.Script) ([]Recipient, []store.QueuedMessage, []pendingVacation, error) {
+func (f *Filter) run(ctx context.Context, a *Agent, m sieve.Message, r Recipient, chain []*sieve.Script) ([]Recipient, []store.QueuedMessage, []pendingVacation, error) {
 	t := r.Target
 	from, to := envelopeOf(r)
-	m := sieve.NewMessage(raw)
 	mb := maildir.Mailbox{Path: filepath.Join(a.Root, filepath.Clean(t.Maildir)), Owner: a.Owner, Names: a.Names}
 	res, err := sieve.Run(ctx, sieve.Input{
 		Message: m, Envelope: sieve.Envelope{From: from, To: to},
@@ -311,13 +343,14 @@ func (f *Filter) run(ctx context.Context, a *Agent, raw []byte, r Recipient, cha
 			redirects = append(redirects, act.Address)
 		case sieve.Reject, sieve.EReject:
 			if from != "" { // never answer the null sender
+				raw, _ := m.Raw()
 				queue = append(queue, rejectNotice(f.Hostname, from, t.Address, act.Reason, raw))
 			}
 		case sieve.Vacation:
 			vacs = append(vacs, pendingVacation{target: t, from: from, action: act})
 		}
 	}
-	q, kept := f.redirect(ctx, r, raw, from, redirects)
+	q, kept := f.redirect(ctx, r, m, from, redirects)
 	queue = append(queue, q...)
 	if kept && len(copies) == 0 {
 		c := r
@@ -347,12 +380,12 @@ func envelopeOf(r Recipient) (from, to string) {
 // message that was already delivered to this mailbox (a redirect loop).
 // Redirects refused by the limit or the loop check are recorded for the
 // owner and the message is kept (kept true).
-func (f *Filter) redirect(ctx context.Context, r Recipient, raw []byte, from string, addrs []string) ([]store.QueuedMessage, bool) {
+func (f *Filter) redirect(ctx context.Context, r Recipient, m sieve.Message, from string, addrs []string) ([]store.QueuedMessage, bool) {
 	if len(addrs) == 0 {
 		return nil, false
 	}
 	t := r.Target
-	if deliveredBefore(raw, t.Address) {
+	if deliveredBefore(m, t.Address) {
 		f.failed(ctx, t, &sieve.RuntimeError{Msg: "redirect refused: the message was already delivered to " + t.Address + " (a redirect loop)"})
 		return nil, true
 	}
@@ -373,15 +406,16 @@ func (f *Filter) redirect(ctx context.Context, r Recipient, raw []byte, from str
 	if len(addrs) == 0 {
 		return nil, kept
 	}
+	raw, _ := m.Raw()
 	hdr := bytes.TrimPrefix(r.Header, []byte(returnPathLine(r.Header)))
 	body := make([]byte, 0, len(hdr)+len(raw))
 	body = append(append(body, hdr...), raw...)
-	m := store.QueuedMessage{Sender: from, Origin: "forward", Body: body}
+	q := store.QueuedMessage{Sender: from, Origin: "forward", Body: body}
 	for _, addr := range addrs {
 		domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
-		m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: addr, Domain: domain})
+		q.Recipients = append(q.Recipients, store.QueuedRecipient{Address: addr, Domain: domain})
 	}
-	return []store.QueuedMessage{m}, kept
+	return []store.QueuedMessage{q}, kept
 }
 
 // returnPathLine is the Return-Path line at the start of a copy's header,
@@ -397,10 +431,9 @@ func returnPathLine(h []byte) string {
 }
 
 // deliveredBefore reports whether the message carries Delivered-To of addr.
-func deliveredBefore(raw []byte, addr string) bool {
-	h := mailheader.Parse(raw)
-	for fs := h.FieldsByKey("Delivered-To"); fs.Next(); {
-		if strings.EqualFold(strings.TrimSpace(fs.Value()), addr) {
+func deliveredBefore(m sieve.Message, addr string) bool {
+	for _, v := range m.Header("Delivered-To") {
+		if strings.EqualFold(strings.TrimSpace(v), addr) {
 			return true
 		}
 	}

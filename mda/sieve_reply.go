@@ -82,10 +82,11 @@ func randomToken(n int) string {
 // vacations answers the senders of the delivered copies whose scripts
 // asked for a vacation reply (RFC 5230, RFC 3834), after the commit. A
 // reply is a courtesy: failures are logged, never the delivery's.
-func (f *Filter) vacations(ctx context.Context, qid string, plan *sievePlan, outs []Outcome, raw []byte) {
+func (f *Filter) vacations(ctx context.Context, qid string, plan *sievePlan, outs []Outcome) {
 	if plan == nil || len(plan.vacations) == 0 {
 		return
 	}
+	raw, _ := plan.msg.Raw()
 	delivered := map[int64]bool{}
 	for _, o := range outs {
 		if !o.OverQuota {

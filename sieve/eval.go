@@ -78,7 +78,7 @@ func (r *run) fieldValues(names []string, index int, last bool) []string {
 }
 
 // pickIndex keeps the index-th value (from the end with :last) (RFC 5260 6).
-func pickIndex(vals []string, index int, last bool) []string {
+func pickIndex[T any](vals []T, index int, last bool) []T {
 	if index == 0 {
 		return vals
 	}
@@ -91,54 +91,124 @@ func pickIndex(vals []string, index int, last bool) []string {
 	return vals[index-1 : index]
 }
 
+// fieldCache holds what the header and address tests of one run read of
+// the message, by lower-case field name: a script testing Subject fifty
+// times decodes it once.
+type fieldCache struct {
+	decoded map[string][]string    // values with encoded words decoded, trimmed
+	addrs   map[string][]addrField // values read as address lists
+}
+
+// addrField is one field's value read as an address list: its addr-specs,
+// or, when it is not one, the trimmed value (ok false).
+type addrField struct {
+	addrs []string
+	value string
+	ok    bool
+}
+
+// decodedValues returns the values of the fields called name, their
+// encoded words decoded (RFC 5228 2.7.2), trimmed. The caller must not
+// change the slice.
+func (r *run) decodedValues(name string) []string {
+	k := strings.ToLower(name)
+	if v, ok := r.fields.decoded[k]; ok {
+		return v
+	}
+	raw := r.in.Message.Header(name)
+	out := make([]string, len(raw))
+	for i, v := range raw {
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+		out[i] = strings.TrimSpace(v)
+	}
+	if r.fields.decoded == nil {
+		r.fields.decoded = map[string][]string{}
+	}
+	r.fields.decoded[k] = out
+	return out
+}
+
+// addressFields returns the fields called name read as address lists. The
+// caller must not change the slice.
+func (r *run) addressFields(name string) []addrField {
+	k := strings.ToLower(name)
+	if v, ok := r.fields.addrs[k]; ok {
+		return v
+	}
+	raw := r.in.Message.Header(name)
+	out := make([]addrField, len(raw))
+	for i, v := range raw {
+		addrs, err := mailheader.ParseAddressList(v)
+		out[i] = addrField{addrs: addrs, value: strings.TrimSpace(v), ok: err == nil}
+	}
+	if r.fields.addrs == nil {
+		r.fields.addrs = map[string][]addrField{}
+	}
+	r.fields.addrs[k] = out
+	return out
+}
+
+// concat joins the lists f gives for each name; one name's list is
+// returned as it is (read only).
+func concat[T any](names []string, f func(string) []T) []T {
+	if len(names) == 1 {
+		return f(names[0])
+	}
+	var out []T
+	for _, n := range names {
+		out = append(out, f(n)...)
+	}
+	return out
+}
+
 func (t testHeader) eval(r *run) (bool, error) {
-	names := r.expandAll(t.names)
+	names := t.constNames
+	if names == nil {
+		names = r.expandAll(t.names)
+	}
 	var vals []string
 	switch {
 	case t.envelope:
 		for _, n := range names {
 			switch strings.ToLower(n) {
 			case "from":
-				vals = append(vals, addressPart(r.in.Envelope.From, t.part)...)
+				vals = appendAddressPart(vals, r.in.Envelope.From, t.part)
 			case "to":
-				vals = append(vals, addressPart(r.in.Envelope.To, t.part)...)
+				vals = appendAddressPart(vals, r.in.Envelope.To, t.part)
 			case "auth":
 				if r.in.Envelope.Auth != "" {
-					vals = append(vals, addressPart(r.in.Envelope.Auth, t.part)...)
+					vals = appendAddressPart(vals, r.in.Envelope.Auth, t.part)
 				}
 			}
 		}
 	case t.addr:
-		for _, v := range r.fieldValues(names, t.index, t.last) {
-			addrs, err := mailheader.ParseAddressList(v)
-			if err != nil {
+		for _, f := range pickIndex(concat(names, r.addressFields), t.index, t.last) {
+			if !f.ok {
 				if t.part == "all" {
-					vals = append(vals, strings.TrimSpace(v))
+					vals = append(vals, f.value)
 				}
 				continue
 			}
-			for _, a := range addrs {
-				vals = append(vals, addressPart(a, t.part)...)
+			for _, a := range f.addrs {
+				vals = appendAddressPart(vals, a, t.part)
 			}
 		}
 	default:
-		for _, v := range r.fieldValues(names, t.index, t.last) {
-			if d, err := wordDecoder.DecodeHeader(v); err == nil {
-				v = d
-			}
-			vals = append(vals, strings.TrimSpace(v))
-		}
+		vals = pickIndex(concat(names, r.decodedValues), t.index, t.last)
 	}
 	ok, vars, err := t.m.match(r, vals)
 	r.matched(ok, vars)
 	return ok, err
 }
 
-// addressPart returns the part of an addr-spec a test compares (RFC 5228
-// 2.7.4, RFC 5233 for user and detail); none when the part is absent.
-func addressPart(addr, part string) []string {
+// appendAddressPart appends the part of an addr-spec a test compares (RFC
+// 5228 2.7.4, RFC 5233 for user and detail); nothing when the part is
+// absent.
+func appendAddressPart(vals []string, addr, part string) []string {
 	if part == "all" {
-		return []string{addr}
+		return append(vals, addr)
 	}
 	local, domain := addr, ""
 	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
@@ -146,18 +216,18 @@ func addressPart(addr, part string) []string {
 	}
 	switch part {
 	case "localpart":
-		return []string{local}
+		return append(vals, local)
 	case "domain":
-		return []string{domain}
+		return append(vals, domain)
 	case "user":
 		user, _, _ := strings.Cut(local, "+")
-		return []string{user}
+		return append(vals, user)
 	case "detail":
 		if _, detail, ok := strings.Cut(local, "+"); ok {
-			return []string{detail}
+			return append(vals, detail)
 		}
 	}
-	return nil
+	return vals
 }
 
 func (t testString) eval(r *run) (bool, error) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
@@ -14,15 +15,36 @@ import (
 
 func charsetReader(name string, r io.Reader) (io.Reader, error) { return charset.Reader(name, r) }
 
-// rawMessage is the Message of a message held in memory.
+// rawMessage is the Message of a message held in memory, in one piece or
+// in parts.
 type rawMessage struct {
-	raw []byte
-	hdr mailheader.Header
+	parts [][]byte
+	size  int64
+	hdr   mailheader.Header
+
+	once sync.Once
+	raw  []byte
 }
 
 // NewMessage gives scripts a message held in memory.
 func NewMessage(raw []byte) Message {
-	return &rawMessage{raw: raw, hdr: mailheader.Parse(raw)}
+	return &rawMessage{parts: [][]byte{raw}, size: int64(len(raw)), hdr: mailheader.Parse(raw)}
+}
+
+// NewMessageParts gives scripts a message held in memory in parts, one
+// after the other (a server's added header fields, then the message as
+// received): the header section is read across them and the parts are
+// joined only if a body test asks for the whole message. The Message may
+// be shared by the runs of several recipients, also at once.
+func NewMessageParts(parts ...[]byte) Message {
+	m := &rawMessage{parts: parts}
+	rs := make([]io.Reader, len(parts))
+	for i, p := range parts {
+		rs[i] = bytes.NewReader(p)
+		m.size += int64(len(p))
+	}
+	m.hdr = mailheader.Read(io.MultiReader(rs...))
+	return m
 }
 
 func (m *rawMessage) Header(name string) []string {
@@ -34,8 +56,18 @@ func (m *rawMessage) Header(name string) []string {
 	return out
 }
 
-func (m *rawMessage) Size() int64          { return int64(len(m.raw)) }
-func (m *rawMessage) Raw() ([]byte, error) { return m.raw, nil }
+func (m *rawMessage) Size() int64 { return m.size }
+
+func (m *rawMessage) Raw() ([]byte, error) {
+	m.once.Do(func() {
+		if len(m.parts) == 1 {
+			m.raw = m.parts[0]
+			return
+		}
+		m.raw = bytes.Join(m.parts, nil)
+	})
+	return m.raw, nil
+}
 
 // unfold removes the line breaks of a folded field value (RFC 5322 2.2.3).
 func unfold(v string) string {

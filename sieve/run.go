@@ -114,6 +114,7 @@ type run struct {
 	deadline time.Time
 	steps    int
 	body     *bodyCache
+	fields   fieldCache
 
 	vars        map[string]string // the running script's own variables
 	globalNames map[string]bool   // names it declared global
@@ -218,6 +219,18 @@ func (r *run) expand(s sval) string {
 		}
 	}
 	return b.String()
+}
+
+// constants returns the values of l when none holds a variable, else nil.
+func constants(l []sval) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		if s.parts != nil {
+			return nil
+		}
+		out[i] = s.lit
+	}
+	return out
 }
 
 func (r *run) expandAll(l []sval) []string {

@@ -270,3 +270,31 @@ func BenchmarkRun50Rules(b *testing.B) {
 		}
 	}
 }
+
+// A message in parts (the server's fields, then the message as received)
+// reads as the same message in one piece: fields of both parts, size, the
+// body, and the same actions.
+func TestMessageParts(t *testing.T) {
+	head := "Received: by mx.test\r\nX-Spam-Flag: YES\r\n"
+	body := "From: bob@far.test\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n\r\nhello body\r\n"
+	parts, whole := NewMessageParts([]byte(head), []byte(body)), NewMessage([]byte(head+body))
+	if parts.Size() != whole.Size() || fmt.Sprint(parts.Header("subject")) != fmt.Sprint(whole.Header("subject")) ||
+		len(parts.Header("received")) != 1 || len(parts.Header("from")) != 1 {
+		t.Fatalf("parts: size %d, subject %q, received %q", parts.Size(), parts.Header("subject"), parts.Header("received"))
+	}
+	if raw, err := parts.Raw(); err != nil || string(raw) != head+body {
+		t.Fatalf("raw: %q %v", raw, err)
+	}
+	s, err := Compile(`require ["body", "fileinto", "spamtest", "relational", "comparator-i;ascii-numeric"];
+		if allof (header :is "subject" "café", body :contains "hello", address :domain "from" "far.test",
+			spamtest :value "eq" :comparator "i;ascii-numeric" "10") { fileinto "ok"; }`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Message{parts, whole} {
+		res, err := Run(context.Background(), Input{Message: m, Scores: HeaderScores{Msg: m}}, s)
+		if err != nil || len(res.Actions) != 1 || res.Actions[0].Mailbox != "ok" {
+			t.Fatalf("run: %+v %v", res, err)
+		}
+	}
+}

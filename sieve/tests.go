@@ -29,13 +29,14 @@ type (
 // testHeader is header, address and envelope: the values to match come from
 // header fields (address: their addresses) or the envelope.
 type testHeader struct {
-	m        matcher
-	names    []sval
-	addr     bool   // address and envelope: match address parts
-	part     string // all, localpart, domain, user, detail
-	envelope bool
-	index    int // RFC 5260 :index, 0 if none
-	last     bool
+	m          matcher
+	names      []sval
+	constNames []string // the names when none holds a variable
+	addr       bool     // address and envelope: match address parts
+	part       string   // all, localpart, domain, user, detail
+	envelope   bool
+	index      int // RFC 5260 :index, 0 if none
+	last       bool
 }
 
 type testBody struct {
@@ -283,6 +284,7 @@ func (c *compiler) headerTest(n *node) (test, *Error) {
 	if t.names, err = c.strs(a.pos[0]); err != nil {
 		return nil, err
 	}
+	t.constNames = constants(t.names)
 	for _, s := range a.pos[0].strs {
 		if t.envelope {
 			if p := strings.ToLower(s); p != "from" && p != "to" && p != "auth" && !strings.Contains(s, "${") {

@@ -43,6 +43,11 @@ type IndexResult struct {
 	// already indexed (adopted by a concurrent poll), which is fine.
 	UID      int64
 	FolderID int64
+	// UsedBytes and QuotaBytes are the mailbox's usage right after this
+	// entry's charge, and its quota (0 when nothing was charged): under
+	// the mailbox row's lock, so of concurrent deliveries exactly one sees
+	// its charge cross a given level (quota warnings).
+	UsedBytes, QuotaBytes int64
 }
 
 // Delivery is the one transaction that ends a delivery: every index row
@@ -87,12 +92,13 @@ WITH mb AS (
 ), charge AS (
 	UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + 1
 	WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
-	RETURNING id
+	RETURNING id, used_bytes, quota_bytes
 )
 SELECT EXISTS (SELECT 1 FROM mb),
        coalesce((SELECT uid FROM ins), 0),
        coalesce((SELECT id FROM f), 0),
        (SELECT count(*) FROM charge),
+       coalesce((SELECT used_bytes FROM charge), 0), coalesce((SELECT quota_bytes FROM charge), 0),
        (SELECT count(pg_notify('` + FolderChannel + `', folder_id::text || ':new')) FROM ins)`
 
 const ensureFolderSQL = `
@@ -116,7 +122,7 @@ func queueIndex(b *pgx.Batch, e IndexEntry, r *IndexResult) {
 	b.Queue(indexSQL, e.MailboxID, e.Size, e.Folder, e.Key, e.InternalDate, subdir, filename, flags, keywords).QueryRow(func(row pgx.Row) error {
 		var ok bool
 		var charged, notified int64
-		if err := row.Scan(&ok, &r.UID, &r.FolderID, &charged, &notified); err != nil {
+		if err := row.Scan(&ok, &r.UID, &r.FolderID, &charged, &r.UsedBytes, &r.QuotaBytes, &notified); err != nil {
 			return err
 		}
 		r.OverQuota = !ok

@@ -35,12 +35,12 @@ func (s *Store) QuotaWarning(ctx context.Context, mailboxID int64, thresholds []
 				coalesce((SELECT percent FROM quota_warnings WHERE mailbox_id = m.id), 0)
 			FROM mailboxes m JOIN domains d ON d.id = m.domain_id WHERE m.id = $1 FOR UPDATE OF m`, mailboxID).
 			Scan(&u.MailboxID, &u.Address, &u.Domain, &u.UsedBytes, &u.QuotaBytes, &u.Text, &warned)
-		if err != nil || u.QuotaBytes <= 0 {
+		if err != nil {
 			return err
 		}
-		reached := 0
+		reached := 0 // also when the quota is gone (0: unlimited)
 		for _, t := range thresholds {
-			if u.UsedBytes*100 >= int64(t)*u.QuotaBytes {
+			if u.QuotaBytes > 0 && u.UsedBytes*100 >= int64(t)*u.QuotaBytes {
 				reached = t
 			}
 		}
@@ -73,6 +73,32 @@ func (s *Store) QuotaWarning(ctx context.Context, mailboxID int64, thresholds []
 		return false, fmt.Errorf("store: quota warning of mailbox %d: %w", mailboxID, err)
 	}
 	return queued, nil
+}
+
+// QuotaWarningCandidates returns the mailboxes among ids (all mailboxes
+// when ids is nil) whose usage reaches another of the thresholds (percent,
+// ascending) than the one they were last warned at: those QuotaWarning
+// would warn, or whose level it would lower (a raised quota). One query,
+// no lock: QuotaWarning decides under the mailbox row's lock.
+func (s *Store) QuotaWarningCandidates(ctx context.Context, thresholds []int, ids []int64) ([]int64, error) {
+	if len(thresholds) == 0 || ids != nil && len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT m.id FROM mailboxes m LEFT JOIN quota_warnings w ON w.mailbox_id = m.id
+		WHERE ($2::bigint[] IS NULL OR m.id = ANY ($2))
+		  AND (w.mailbox_id IS NOT NULL OR m.quota_bytes > 0 AND m.used_bytes * 100 >= m.quota_bytes * ($1::integer[])[1])
+		  AND coalesce(w.percent, 0) <> CASE WHEN m.quota_bytes > 0 THEN coalesce(
+			(SELECT max(t) FROM unnest($1::integer[]) t WHERE m.used_bytes * 100 >= m.quota_bytes * t), 0) ELSE 0 END
+		ORDER BY m.id`, thresholds, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: quota warning candidates: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("store: quota warning candidates: %w", err)
+	}
+	return out, nil
 }
 
 // QuotaWarningText returns a domain's quota warning text ("" built in).

@@ -62,9 +62,15 @@ type LocalTarget struct {
 	FolderID int64 // 0 when no folders row exists yet
 	Vacation bool  // an active vacation reply is set now
 	// Sieve: the mailbox has an active Sieve script, or its domain an
-	// active before or after script (the delivery agent asks for them
+	// active before or after script (the delivery agent runs scripts
 	// only then).
 	Sieve bool
+	// SieveChain is what SieveChain returns, read in the resolution's
+	// query: the delivery agent needs no query of its own to find the
+	// scripts, and their content only on a miss of its compiled-script
+	// cache (by id and version). Nil when Sieve is false, or when the
+	// target was not made by Resolve (the agent then asks SieveChain).
+	SieveChain []SieveRef
 	// Junk is the mailbox's folder with the \Junk special use (RFC
 	// 6154), where InJunk files a copy; "" when it has none.
 	Junk   string
@@ -108,7 +114,6 @@ type resolveStep struct {
 	QuotaBytes    *int64
 	UsedBytes     *int64
 	Vacation      *bool
-	Sieve         *bool
 	FwdDests      []string
 	FwdKeepCopy   *bool
 	FwdActive     *bool
@@ -121,13 +126,20 @@ type resolveStep struct {
 	AliasAddr   *string
 	AliasDests  []string
 	AliasActive *bool
+
+	// The mailbox's Sieve chain (SieveChain's order), as parallel arrays.
+	SieveIDs       []int64
+	SieveVersions  []int64
+	SievePositions []string
+	SieveNames     []string
 }
 
 // resolveSQL looks an address up in one round trip: its domain (directly
 // or through an alias domain), a relocated entry (address, address without
 // extension, then "@domain", as Postfix relocated(5)), the mailbox for the full
 // address or for the address without its extension, its forwarding, its
-// INBOX and extension folder rows, and otherwise the best alias: full
+// INBOX and extension folder rows, its Sieve chain (ids and versions of
+// the active scripts, SieveChain's order), and otherwise the best alias: full
 // address, then without extension, then the catch-all "@domain".
 // $1 full local part, $2 domain, $3 local part without extension ("" when
 // none), $4 extension.
@@ -145,8 +157,7 @@ SELECT d.id, d.name, d.kind, d.relay_to, d.active,
        r.new_address,
        m.id, m.address, m.maildir, m.active, m.quota_bytes, m.used_bytes,
        (v.mailbox_id IS NOT NULL),
-       (EXISTS (SELECT 1 FROM sieve_scripts WHERE mailbox_id = m.id AND active)
-        OR EXISTS (SELECT 1 FROM sieve_scripts WHERE domain_id = d.id AND position IN ('before', 'after') AND active)),
+       sv.ids, sv.versions, sv.positions, sv.names,
        fw.destinations, fw.keep_copy, fw.active,
        fi.id, fe.name, fe.id, fj.name, fj.id,
        a.address, a.destinations, a.active
@@ -169,6 +180,16 @@ LEFT JOIN LATERAL (
 LEFT JOIN vacations v ON v.mailbox_id = m.id AND v.active
 	AND (v.active_from IS NULL OR v.active_from <= now())
 	AND (v.active_until IS NULL OR v.active_until > now())
+LEFT JOIN LATERAL (
+	SELECT array_agg(c.id ORDER BY c.o, c.name) AS ids, array_agg(c.version ORDER BY c.o, c.name) AS versions,
+	       array_agg(c.position ORDER BY c.o, c.name) AS positions, array_agg(c.name ORDER BY c.o, c.name) AS names
+	FROM (
+		SELECT id, version, position, name, 1 AS o FROM sieve_scripts WHERE mailbox_id = m.id AND active
+		UNION ALL
+		SELECT id, version, position, name, CASE position WHEN 'before' THEN 0 ELSE 2 END FROM sieve_scripts
+		WHERE m.id IS NOT NULL AND domain_id = d.id AND position IN ('before', 'after') AND active
+	) c
+) sv ON true
 LEFT JOIN forwardings fw ON fw.mailbox_id = m.id
 LEFT JOIN folders fi ON fi.mailbox_id = m.id AND fi.name = 'INBOX'
 LEFT JOIN LATERAL (
@@ -258,7 +279,7 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 		&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
 		&st.RelocatedTo,
 		&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
-		&st.Vacation, &st.Sieve,
+		&st.Vacation, &st.SieveIDs, &st.SieveVersions, &st.SievePositions, &st.SieveNames,
 		&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
 		&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
 		&st.AliasAddr, &st.AliasDests, &st.AliasActive)
@@ -315,7 +336,11 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 			t := LocalTarget{
 				MailboxID: *st.MailboxID, Address: *st.MailboxAddr, Domain: *st.DomainName,
 				Maildir: *st.Maildir, QuotaBytes: *st.QuotaBytes, UsedBytes: *st.UsedBytes,
-				Folder: "INBOX", Vacation: *st.Vacation, Sieve: *st.Sieve,
+				Folder: "INBOX", Vacation: *st.Vacation, Sieve: len(st.SieveIDs) > 0,
+			}
+			for i, id := range st.SieveIDs {
+				t.SieveChain = append(t.SieveChain, SieveRef{ID: id, Version: st.SieveVersions[i],
+					Position: st.SievePositions[i], Name: st.SieveNames[i]})
 			}
 			if st.InboxID != nil {
 				t.FolderID = *st.InboxID

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -96,6 +97,12 @@ func TestSieveScripts(t *testing.T) {
 	}
 	if got := names; len(got) != 4 || got[0] != "b1" || got[1] != "b2" || got[2] != "other" || got[3] != "z" {
 		t.Fatalf("chain: %v", got)
+	}
+	// The resolution reads the same chain, so a delivery needs no query
+	// of its own.
+	res, err := s.Resolve(ctx, "alice@example.test", "")
+	if err != nil || len(res.Local) != 1 || !res.Local[0].Sieve || !slices.Equal(res.Local[0].SieveChain, chain) {
+		t.Fatalf("resolve: %+v %v, want the chain %+v", res.Local, err, chain)
 	}
 	ref, err := s.SieveInclude(ctx, alice, true, "lib")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"mailhost/config"
 	"mailhost/imapd"
 	"mailhost/maildir"
+	"mailhost/mda"
 	"mailhost/sasl"
 	"mailhost/store"
 )
@@ -24,7 +25,9 @@ type imapServer struct {
 
 // newIMAPServer binds listen.imap and listen.imaps ("off" skips one); nil
 // when both are off.
-func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn sasl.Authenticator, tlsConf *tls.Config, log *slog.Logger) (*imapServer, error) {
+// APPEND and COPY tell quota (nil: no quota warnings) of the usage they add.
+func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn sasl.Authenticator, tlsConf *tls.Config,
+	quota *mda.QuotaWarnings, log *slog.Logger) (*imapServer, error) {
 	imapAddr, imapsAddr := "", ""
 	if config.Enabled(cfg.Listen.IMAP) {
 		imapAddr = cfg.Listen.IMAP
@@ -41,7 +44,7 @@ func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn
 	}
 	log = log.With("server", "imap")
 	notices := st.NewFolderListener(log)
-	srv := imapd.New(imapd.Options{
+	opts := imapd.Options{
 		Backend:                st,
 		Files:                  files,
 		Auth:                   authn,
@@ -55,7 +58,11 @@ func newIMAPServer(cfg *config.Config, st *store.Store, files imapd.Files, authn
 		AppendLimit:            cfg.SMTP.MessageSizeLimit,
 		CommandTimeout:         time.Duration(cfg.Limits.CommandTimeout) * time.Second,
 		Log:                    log,
-	})
+	}
+	if quota != nil {
+		opts.Usage = quota
+	}
+	srv := imapd.New(opts)
 	if err := srv.Listen(imapAddr, imapsAddr); err != nil {
 		return nil, err
 	}

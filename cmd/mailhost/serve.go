@@ -114,7 +114,13 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	} else if pop3Srv != nil {
 		servers = append(servers, pop3Srv)
 	}
-	if imapSrv, err := newIMAPServer(cfg, db.Store, files, authn, tlsConf, log); err != nil {
+	// Deliveries warn of quotas through their agent (smtp.go); IMAP and
+	// every other way usage grows through this one, which runs too.
+	quota := quotaWarnings(cfg, db.Store, log)
+	if quota != nil {
+		servers = append(servers, quota)
+	}
+	if imapSrv, err := newIMAPServer(cfg, db.Store, files, authn, tlsConf, quota, log); err != nil {
 		return err
 	} else if imapSrv != nil {
 		servers = append(servers, imapSrv)

@@ -52,8 +52,9 @@ func newManageSieveServer(cfg *config.Config, st *store.Store, authn sasl.Authen
 	return srv, nil
 }
 
-// quotaWarnings warns owners as deliveries fill their mailboxes; nil when
-// quota_warnings.thresholds is empty.
+// quotaWarnings warns owners as their mailboxes fill: deliveries through
+// their agent's, IMAP and everything else through serve's, which runs
+// (mda.QuotaWarnings.Serve); nil when quota_warnings.thresholds is empty.
 func quotaWarnings(cfg *config.Config, st *store.Store, log *slog.Logger) *mda.QuotaWarnings {
 	ts := cfg.QuotaWarnings.Percentages()
 	if len(ts) == 0 {
