@@ -5,11 +5,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/mailheader"
 	"mailhost/senderauth"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 
