@@ -94,6 +94,6 @@ func (s subSession) login(username, password string) error {
 	}
 	s.acct = &acct
 	s.log = s.log.With("user", acct.Address)
-	s.log.Info("authenticated", "user", acct.Address)
+	s.log.Info("authenticated") // the user is in s.log now: once per line
 	return nil
 }

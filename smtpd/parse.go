@@ -89,7 +89,8 @@ type RcptOptions struct {
 }
 
 // ParseMail reads MAIL's argument: "FROM:<reverse-path>" and parameters.
-// The sender is returned without its brackets ("" for <>). maxSize is
+// The sender is returned without its brackets ("" for <>), also when a
+// parameter is refused. maxSize is
 // the message size limit a declared SIZE is held to (0: none).
 func ParseMail(arg string, maxSize int64) (string, *MailOptions, *SMTPError) {
 	rest, ok := cutPrefixFold(arg, "FROM:")
@@ -104,7 +105,7 @@ func ParseMail(arg string, maxSize int64) (string, *MailOptions, *SMTPError) {
 	opts := &MailOptions{}
 	err := eachParam(p.s, func(key, val, raw string) *SMTPError { return opts.set(key, val, raw, maxSize) })
 	if err != nil {
-		return "", nil, err
+		return from, nil, err // the sender, for the log of the refusal
 	}
 	return from, opts, nil
 }
