@@ -43,7 +43,7 @@ func (s *session) Hello(name string) error {
 		return nil
 	}
 	s.srv.metrics.Rejected.WithLabelValues("bad_helo").Inc()
-	s.log.Info("reject", "stage", "HELO", "reason", "bad_helo", "code", errBadHelo.Code)
+	s.log.Info("reject", "stage", "HELO", "reason", "bad_helo", "code", errBadHelo.Code, "helo", name)
 	return errBadHelo
 }
 

@@ -75,7 +75,7 @@ func (c *Conn) serve() {
 			c.readFailed(err)
 			break
 		}
-		c.handle(ParseCommand(line))
+		c.handle(line)
 	}
 	c.flush()
 }
@@ -102,8 +102,9 @@ func (c *Conn) readFailed(err error) {
 	}
 }
 
-// handle runs one command.
-func (c *Conn) handle(cmd Command) {
+// handle runs one command line.
+func (c *Conn) handle(line string) {
+	cmd := ParseCommand(line)
 	switch cmd.Verb {
 	case "EHLO", "HELO":
 		c.hello(cmd)
@@ -137,12 +138,33 @@ func (c *Conn) handle(cmd Command) {
 		c.startTLS(cmd.Arg)
 	case "AUTH":
 		c.auth(cmd.Arg)
+	case "CONNECT", "GET", "POST":
+		c.forbidden(cmd.Verb)
 	case "":
-		c.refuse(Refusal{Reason: "bad_syntax", Reply: ErrBadSyntax})
-	default: // HELP, EXPN, ETRN, TURN ... and what is no SMTP at all
+		switch {
+		case strings.TrimSpace(line) == "":
+			c.refuse(Refusal{Reason: "bad_syntax", Reply: ErrBadSyntax})
+		case !isLetter(line[0]):
+			c.forbidden("")
+		default:
+			c.refuse(Refusal{Reason: "unknown_command", Reply: ErrUnknownCommand})
+		}
+	default: // HELP, EXPN, ETRN, TURN ...
 		c.refuse(Refusal{Command: cmd.Verb, Reason: "unknown_command", Reply: ErrUnknownCommand})
 	}
 }
+
+// forbidden ends a connection whose client speaks another protocol (an
+// HTTP proxy request, a browser, binary): Postfix's
+// smtpd_forbidden_commands (CONNECT, GET, POST, a line that does not
+// start with a letter) and its reply.
+func (c *Conn) forbidden(verb string) {
+	c.refuse(Refusal{Command: verb, Reason: "forbidden_command",
+		Reply: reply(221, EnhancedCode{2, 7, 0}, "Error: I can break rules, too. Goodbye.")})
+	c.quit = true
+}
+
+func isLetter(b byte) bool { b |= 0x20; return b >= 'a' && b <= 'z' }
 
 func (c *Conn) hello(cmd Command) {
 	name, _, _ := strings.Cut(cmd.Arg, " ")

@@ -24,8 +24,7 @@ func ParseCommand(line string) Command {
 		return Command{}
 	}
 	for i := 0; i < len(verb); i++ {
-		c := verb[i] | 0x20
-		if c < 'a' || c > 'z' {
+		if !isLetter(verb[i]) {
 			return Command{}
 		}
 	}
