@@ -21,7 +21,7 @@ var (
 	// RFC 4954 4: a response the mechanism cannot read is a syntax error.
 	errAuthMalformed = smtpErr(501, smtp.EnhancedCode{5, 5, 2}, "Malformed authentication response")
 	// RFC 4954 6.
-	errAuthTooLong = smtpErr(500, smtp.EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
+	errAuthTooLong = smtp.ErrAuthTooLong // Postfix's words, also for a line smtpd finds too long
 	errAuthzid     = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication failed: logging in as another user is not supported")
 )
 
