@@ -144,7 +144,7 @@ func (c *Conn) handle(line string) {
 		switch {
 		case strings.TrimSpace(line) == "":
 			c.refuse(Refusal{Reason: "bad_syntax", Reply: ErrBadSyntax})
-		case !isLetter(line[0]):
+		case line[0] < ' ' || line[0] > '~':
 			c.forbidden("")
 		default:
 			c.refuse(Refusal{Reason: "unknown_command", Reply: ErrUnknownCommand})
@@ -155,9 +155,11 @@ func (c *Conn) handle(line string) {
 }
 
 // forbidden ends a connection whose client speaks another protocol (an
-// HTTP proxy request, a browser, binary): Postfix's
-// smtpd_forbidden_commands (CONNECT, GET, POST, a line that does not
-// start with a letter) and its reply.
+// HTTP proxy request, a browser, TLS or other binary): Postfix's
+// smtpd_forbidden_commands (CONNECT, GET, POST) and its reply. Postfix
+// also ends the session at any line that does not start with a letter;
+// here only a control or 8-bit octet does, since clients (go-smtp's)
+// send "*" after a refused AUTH, and get "command not recognized".
 func (c *Conn) forbidden(verb string) {
 	c.refuse(Refusal{Command: verb, Reason: "forbidden_command",
 		Reply: reply(221, EnhancedCode{2, 7, 0}, "Error: I can break rules, too. Goodbye.")})

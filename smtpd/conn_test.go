@@ -195,6 +195,7 @@ func TestReplies(t *testing.T) {
 		{"not a verb", []string{"EHLO c", "X-1 foo"}, []string{"500 5.5.2 Error: command not recognized"}, ":unknown_command"},
 		{"http", []string{"EHLO c", "GET / HTTP/1.0", "NOOP"}, []string{"221 2.7.0 Error: I can break rules, too. Goodbye."}, "GET:forbidden_command"},
 		{"binary", []string{"EHLO c", "\x16\x03\x01", "NOOP"}, []string{"221 2.7.0 Error: I can break rules, too. Goodbye."}, ":forbidden_command"},
+		{"star after AUTH", []string{"EHLO c", "*", "NOOP"}, []string{"500 5.5.2 Error: command not recognized", "250 2.0.0 Ok"}, ":unknown_command"},
 		{"empty line", []string{"EHLO c", ""}, []string{"500 5.5.2 Error: bad syntax"}, ":bad_syntax"},
 		{"mail syntax", []string{"EHLO c", "MAIL TO:<a@x.test>"}, []string{"501 5.5.4 Syntax: MAIL FROM:<address>"}, "MAIL:bad_syntax"},
 		{"rcpt syntax", []string{"EHLO c", "MAIL FROM:<>", "RCPT TO:<b>"}, []string{"250 2.1.0 Ok", "501 5.5.4 Syntax: RCPT TO:<address>"}, "RCPT:bad_syntax"},
