@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,13 @@ import (
 // the CLI, the API and the web panel. The queue holds every domain's
 // mail and its senders' and recipients' addresses, so only super-admins
 // see or touch it.
+//
+// A message is named by its queue id, the id of its 250 reply, Received
+// field and mail log lines (store.NewQueueID); a row number (the tools'
+// ids before migration 0019) names the message of that row. A message
+// may have several queue rows, its copies (a forwarded copy with its own
+// sender): they share the id, are listed each on its own, and are shown,
+// held, released, flushed and deleted together.
 
 // QueueParams filter the queue list.
 type QueueParams struct {
@@ -22,9 +28,11 @@ type QueueParams struct {
 	Limit  int    // 0 = all
 }
 
-// QueueEntry is a queued message with its recipients' states (mailq).
+// QueueEntry is a queued message, or one copy of it, with its recipients'
+// states (mailq). Copies share ID and differ in Row.
 type QueueEntry struct {
-	ID         int64            `json:"id"`
+	ID         string           `json:"id"`
+	Row        int64            `json:"row"`
 	Size       int64            `json:"size"`
 	Arrival    time.Time        `json:"arrival"`
 	Sender     string           `json:"sender"`
@@ -46,7 +54,7 @@ type QueueRecipient struct {
 }
 
 func queueEntry(e store.QueueEntry) QueueEntry {
-	v := QueueEntry{ID: e.ID, Size: e.Size, Arrival: e.Arrival, Sender: e.Sender, Origin: e.Origin,
+	v := QueueEntry{ID: e.ID, Row: e.Row, Size: e.Size, Arrival: e.Arrival, Sender: e.Sender, Origin: e.Origin,
 		AuthUser: e.AuthUser, Hold: e.Hold, Expires: e.Expires, Recipients: make([]QueueRecipient, len(e.Recipients))}
 	for i, r := range e.Recipients {
 		v.Recipients[i] = QueueRecipient{Address: r.Address, State: r.State, Attempts: r.Attempts,
@@ -55,17 +63,19 @@ func queueEntry(e store.QueueEntry) QueueEntry {
 	return v
 }
 
-// QueueMessageView is one queued message; Body only when asked for.
+// QueueMessageView is one queued message: its first copy with its header
+// (and, asked for, its whole text), then its other copies, if any.
 type QueueMessageView struct {
 	QueueEntry
-	Header string `json:"header"`
-	Body   string `json:"body,omitempty"`
+	Header string       `json:"header"`
+	Body   string       `json:"body,omitempty"`
+	Copies []QueueEntry `json:"copies,omitempty"`
 }
 
 // QueueFlushInput selects what a flush makes due now: one message, one
 // recipient domain, or (neither) everything.
 type QueueFlushInput struct {
-	ID     int64  `json:"id,omitempty"`
+	ID     string `json:"id,omitempty"`
 	Domain string `json:"domain,omitempty"`
 }
 
@@ -93,9 +103,9 @@ func (s *Service) auditQueue(ctx context.Context, a Actor, action, object string
 	}
 }
 
-func queueNotFound(err error, id int64) error {
+func queueNotFound(err error, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return newErr(NotFound, "no queued message %d", id)
+		return newErr(NotFound, "no queued message %q", id)
 	}
 	return err
 }
@@ -127,15 +137,18 @@ func (s *Service) Queue(ctx context.Context, a Actor, p QueueParams) (List[Queue
 
 // QueueMessage shows a queued message: its recipients with their state,
 // its header, and with body its whole text (postcat).
-func (s *Service) QueueMessage(ctx context.Context, a Actor, id int64, body bool) (QueueMessageView, error) {
+func (s *Service) QueueMessage(ctx context.Context, a Actor, id string, body bool) (QueueMessageView, error) {
 	if err := queueAllowed(a); err != nil {
 		return QueueMessageView{}, err
 	}
-	e, raw, err := s.st.QueueMessage(ctx, id)
+	copies, raw, err := s.st.QueueMessage(ctx, id)
 	if err != nil {
 		return QueueMessageView{}, queueNotFound(err, id)
 	}
-	v := QueueMessageView{QueueEntry: queueEntry(e)}
+	v := QueueMessageView{QueueEntry: queueEntry(copies[0])}
+	for _, c := range copies[1:] {
+		v.Copies = append(v.Copies, queueEntry(c))
+	}
 	text := string(raw)
 	if i := strings.Index(text, "\r\n\r\n"); i >= 0 {
 		v.Header = text[:i+2]
@@ -153,10 +166,12 @@ func (s *Service) FlushQueue(ctx context.Context, a Actor, in QueueFlushInput) (
 	if err := queueAllowed(a); err != nil {
 		return QueueCount{}, err
 	}
-	if in.ID > 0 {
-		if _, _, err := s.st.QueueMessage(ctx, in.ID); err != nil {
+	if in.ID != "" {
+		copies, _, err := s.st.QueueMessage(ctx, in.ID)
+		if err != nil {
 			return QueueCount{}, queueNotFound(err, in.ID)
 		}
+		in.ID = copies[0].ID
 	}
 	n, err := s.st.QueueFlush(ctx, in.ID, strings.ToLower(in.Domain))
 	if err == nil {
@@ -166,10 +181,15 @@ func (s *Service) FlushQueue(ctx context.Context, a Actor, in QueueFlushInput) (
 }
 
 // HoldQueue puts a message on hold (hold true) or releases it.
-func (s *Service) HoldQueue(ctx context.Context, a Actor, id int64, hold bool) error {
+func (s *Service) HoldQueue(ctx context.Context, a Actor, id string, hold bool) error {
 	if err := queueAllowed(a); err != nil {
 		return err
 	}
+	copies, _, err := s.st.QueueMessage(ctx, id)
+	if err != nil {
+		return queueNotFound(err, id)
+	}
+	id = copies[0].ID // the message's queue id, also when named by a row
 	if err := s.st.QueueHold(ctx, id, hold); err != nil {
 		return queueNotFound(err, id)
 	}
@@ -183,18 +203,23 @@ func (s *Service) HoldQueue(ctx context.Context, a Actor, id int64, hold bool) e
 
 // DeleteQueued removes a message from the queue without notice
 // (postsuper -d).
-func (s *Service) DeleteQueued(ctx context.Context, a Actor, id int64) error {
+func (s *Service) DeleteQueued(ctx context.Context, a Actor, id string) error {
 	if err := queueAllowed(a); err != nil {
 		return err
 	}
-	before, _, err := s.st.QueueMessage(ctx, id)
+	copies, _, err := s.st.QueueMessage(ctx, id)
 	if err != nil {
 		return queueNotFound(err, id)
 	}
+	id = copies[0].ID // the message's queue id, also when named by a row
 	if err := s.st.QueueDelete(ctx, id); err != nil {
 		return queueNotFound(err, id)
 	}
-	s.auditQueue(ctx, a, "delete", queueObject(id), queueEntry(before), nil)
+	before := make([]QueueEntry, len(copies))
+	for i, c := range copies {
+		before[i] = queueEntry(c)
+	}
+	s.auditQueue(ctx, a, "delete", queueObject(id), before, nil)
 	return nil
 }
 
@@ -215,9 +240,9 @@ func (s *Service) DeleteAllQueued(ctx context.Context, a Actor, deferredOnly boo
 	return QueueCount{Count: n}, err
 }
 
-func queueObject(id int64) string {
-	if id == 0 {
+func queueObject(id string) string {
+	if id == "" {
 		return "all"
 	}
-	return strconv.FormatInt(id, 10)
+	return id
 }

@@ -8,18 +8,20 @@ import (
 	"mailhost/admin"
 )
 
-// queueFlushBody selects what POST /queue/flush makes due: {"id": N},
+// queueFlushBody selects what POST /queue/flush makes due: {"id": ID},
 // {"domain": "example.com"} or {} for everything.
 type queueFlushBody struct {
-	ID     *int64  `json:"id"`
+	ID     *string `json:"id"`
 	Domain *string `json:"domain"`
 }
 
-// queueID reads the {id} parameter; a malformed one is no message.
-func queueID(r *request) (int64, error) {
-	id, err := strconv.ParseInt(r.param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &admin.Error{Kind: admin.NotFound, Detail: "no such queued message"}
+// queueID reads the {id} parameter: a message's queue id (the id of its
+// 250 reply and mail log lines) or, as before migration 0019, one of its
+// row numbers.
+func queueID(r *request) (string, error) {
+	id := r.param("id")
+	if id == "" {
+		return "", &admin.Error{Kind: admin.NotFound, Detail: "no such queued message"}
 	}
 	return id, nil
 }
@@ -59,7 +61,7 @@ func (a *API) queueRoutes() []route {
 				}
 				return s.QueueMessage(ctx, ac, id, body)
 			}},
-		{Method: "POST", Path: "/queue/flush", Summary: "retry now: one message ({\"id\": N}), one recipient domain ({\"domain\": D}) or everything ({}) (super-admin; postqueue -f)",
+		{Method: "POST", Path: "/queue/flush", Summary: "retry now: one message ({\"id\": ID}), one recipient domain ({\"domain\": D}) or everything ({}) (super-admin; postqueue -f)",
 			Status: ok, Errors: []int{400, 403, 404, 413, 422},
 			Body: queueFlushBody{}, Response: admin.QueueCount{}, h: func(ctx context.Context, ac admin.Actor, r *request) (any, error) {
 				var in queueFlushBody

@@ -39,7 +39,7 @@ sinkpid=$!
 export MAILHOST_DATA_DIR=$work/data MAILHOST_HOSTNAME=mail.bench.test MAILHOST_LOG_LEVEL=warn
 export MAILHOST_SMTP_RELAYHOST="[127.0.0.1]:$SINK_PORT" MAILHOST_QUEUE_WORKERS=$WORKERS
 export MAILHOST_PASSWORD_SCHEME=ARGON2ID MAILHOST_PASSWORD_ARGON2_TIME=1 MAILHOST_PASSWORD_ARGON2_MEMORY_KIB=64
-for l in SMTP SUBMISSIONS IMAP IMAPS POP3 POP3S HTTP; do export MAILHOST_LISTEN_$l=off; done
+for l in SMTP SUBMISSIONS IMAP IMAPS POP3 POP3S HTTP MANAGESIEVE; do export MAILHOST_LISTEN_$l=off; done
 export MAILHOST_LISTEN_SUBMISSION=127.0.0.1:$PORT
 unset DATABASE_URL
 "$BIN" domain add bench.test >/dev/null
@@ -62,15 +62,28 @@ echo "mailhost $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), $(n
 # CPU seconds (user + system) mailhost has used: less disturbed by other
 # load on the machine than the rates are.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$pid/stat"; }
+# user CPU alone: the kernel's share (file system, sockets) follows the
+# machine's state more than mailhost's work.
+ucpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $14 / hz }' "/proc/$pid/stat"; }
+pgcpu() { # CPU seconds of the embedded PostgreSQL: the postmaster with its ended children, and the live ones
+	local pm t p
+	pm=$(pgrep -f "postgres -D $work/data" | head -1)
+	t=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$pm/stat")
+	for p in $(pgrep -P "$pm" || true); do
+		t=$(awk -v t="$t" -v hz="$(getconf CLK_TCK)" '{print t + ($14 + $15) / hz}' "/proc/$p/stat" 2>/dev/null || echo "$t")
+	done
+	echo "$t"
+}
 start
-c0=$(cpu)
+c0=$(cpu) u0=$(ucpu) p0=$(pgcpu)
 t0=$(date +%s.%N)
 bin/subbench -addr 127.0.0.1:$PORT -pass bench-password-1 -user bench@bench.test -to sink@remote.test \
 	-n "$N" -c "$C" -per "$PER" -size "$SIZE"
 wait_empty
 t1=$(date +%s.%N)
 awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "end to end (submitted and delivered to smtp-sink): %.2fs, %.0f msgs/s\n", b-a, n/(b-a) }'
-awk -v n="$N" -v a="$c0" -v b="$(cpu)" 'BEGIN { printf "mailhost CPU (user + system) per message, submitted and delivered: %.2f ms\n", (b-a)*1000/n }'
+awk -v n="$N" -v a="$c0" -v b="$(cpu)" -v ua="$u0" -v ub="$(ucpu)" -v pa="$p0" -v pb="$(pgcpu)" 'BEGIN {
+	printf "CPU per message, submitted and delivered: mailhost %.2f ms (user %.2f ms), PostgreSQL %.2f ms\n", (b-a)*1000/n, (ub-ua)*1000/n, (pb-pa)*1000/n }'
 
 psql_ <<SQL
 WITH q AS (

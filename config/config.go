@@ -41,6 +41,7 @@ type Config struct {
 	Inbound    Inbound    `toml:"inbound"`
 	DKIM       DKIM       `toml:"dkim"`
 	MTASTS     MTASTS     `toml:"mta_sts"`
+	TLSReport  TLSReport  `toml:"tls_report"`
 	Runtime    Runtime    `toml:"runtime"`
 	Limits     Limits     `toml:"limits"`
 	ACME       ACME       `toml:"acme"`
@@ -260,13 +261,15 @@ func Default() Config {
 		MailLog: MailLog{KeepDays: 30},
 		ACME: ACME{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
 			RenewBeforeDays: 30, CheckMinutes: 60},
-		Queue:   defaultQueue(),
-		SRS:     defaultSRS(),
-		Filter:  defaultFilter(),
-		Inbound: defaultInbound(),
-		DKIM:    defaultDKIM(),
-		MTASTS:  defaultMTASTS(),
-		Sieve:   defaultSieve(),
+		Queue:     defaultQueue(),
+		SRS:       defaultSRS(),
+		Filter:    defaultFilter(),
+		Inbound:   defaultInbound(),
+		DNS:       defaultDNS(),
+		DKIM:      defaultDKIM(),
+		MTASTS:    defaultMTASTS(),
+		TLSReport: defaultTLSReport(),
+		Sieve:     defaultSieve(),
 		// Thunderbird's and Roundcube's Sieve clients open one connection
 		// at a time.
 		ManageSieve:   ManageSieve{MaxConnsPerClient: 20},

@@ -11,12 +11,10 @@ type Inbound struct {
 	TempError   string `toml:"temperror" help:"a temporary DNS failure in a check a policy acts on: accept (mark temperror and go on) or defer (451 4.4.3)"`
 	// MaxDKIMSignatures bounds the signatures verified per message.
 	MaxDKIMSignatures int `toml:"max_dkim_signatures" help:"DKIM signatures verified per message; later ones are reported as not checked"`
-	// DNSCacheSeconds keeps the checks' answers in memory.
-	DNSCacheSeconds int `toml:"dns_cache_seconds" help:"seconds the SPF, DKIM key and DMARC answers are kept in memory, whatever their TTL (0: none)"`
 }
 
 func defaultInbound() Inbound {
-	return Inbound{Checks: true, TempError: "accept", MaxDKIMSignatures: 5, DNSCacheSeconds: 30}
+	return Inbound{Checks: true, TempError: "accept", MaxDKIMSignatures: 5}
 }
 
 func (c *Config) validateInbound(bad reporter) {
@@ -24,9 +22,6 @@ func (c *Config) validateInbound(bad reporter) {
 	oneOf(bad, "inbound.temperror", in.TempError, "accept", "defer")
 	if in.MaxDKIMSignatures < 1 || in.MaxDKIMSignatures > 50 {
 		bad("inbound.max_dkim_signatures", "must be from 1 to 50, got %d", in.MaxDKIMSignatures)
-	}
-	if in.DNSCacheSeconds < 0 || in.DNSCacheSeconds > 3600 {
-		bad("inbound.dns_cache_seconds", "must be from 0 to 3600, got %d", in.DNSCacheSeconds)
 	}
 	if in.AuthServID != "" && (len(in.AuthServID) > 253 || !hostnameRE.MatchString(in.AuthServID)) {
 		bad("inbound.authserv_id", "must be a host name such as mx.example.com, got %q", in.AuthServID)

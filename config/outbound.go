@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/x509"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -24,17 +23,6 @@ type Queue struct {
 	Workers                int      `toml:"workers" help:"messages a node delivers at once"`
 	DestinationConcurrency int      `toml:"destination_concurrency" help:"connections a node opens at once to one destination (default_destination_concurrency_limit)"`
 	LeaseSeconds           int      `toml:"lease_seconds" help:"seconds a node holds claimed recipients; a node that dies lets others retry them after this"`
-}
-
-// DNS configures the resolver of every DNS lookup (MX, A/AAAA, block lists).
-type DNS struct {
-	Resolver string `toml:"resolver" help:"DNS servers (ip or ip:port, separated by commas), asked in turn until one answers; empty uses the nameservers of /etc/resolv.conf"`
-}
-
-// Servers returns the nameservers of dns.resolver, in order; none means
-// those of /etc/resolv.conf.
-func (d DNS) Servers() []string {
-	return strings.FieldsFunc(d.Resolver, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
 func defaultQueue() Queue {
@@ -92,13 +80,7 @@ func (c *Config) validateOutbound(bad reporter) {
 	if _, err := c.SMTP.TLSDomains(); err != nil {
 		bad("smtp.outbound_tls_domains", "%v", err)
 	}
-	for _, r := range c.DNS.Servers() {
-		if _, err := netip.ParseAddrPort(r); err != nil {
-			if _, err := netip.ParseAddr(r); err != nil {
-				bad("dns.resolver", "must list IP addresses with an optional port, such as 127.0.0.1:53, [::1]:53, got %q", r)
-			}
-		}
-	}
+	c.validateDNS(bad)
 }
 
 // TLSPolicies are the outbound TLS policies (smtp.outbound_tls), weakest

@@ -78,6 +78,7 @@ func (c *Config) Validate() error {
 	c.validateSRS(bad)
 	c.validateFilter(bad)
 	c.validateDKIM(bad)
+	c.validateTLSReport(bad)
 	c.validateSieve(bad)
 	if m := c.Web.SessionIdleMinutes; m < 1 || m > 7*24*60 {
 		bad("web.session_idle_minutes", "must be from 1 to 10080 (a week), got %d", m)

@@ -10,6 +10,10 @@
 // the list is tried Attempts times. Each query has its own timeout; the
 // caller's context bounds the whole lookup. A truncated UDP answer is asked
 // again over TCP (RFC 7766 5).
+//
+// With Config.Cache, answers are kept in memory for their TTL (see
+// cache): every user of the node's one resolver (the sender checks, the
+// outbound MX, address, TLSA and MTA-STS lookups, block lists) shares it.
 package dnsres
 
 import (
@@ -91,14 +95,18 @@ type Config struct {
 	// Attempts is how many times the list of nameservers is tried
 	// (default: resolv.conf's attempts, else 2).
 	Attempts int
+	// Cache keeps answers in memory by their TTL; its zero value keeps
+	// none.
+	Cache CacheConfig
 }
 
-// Resolver asks the configured nameservers. It holds no cache and no
-// mutable state: one is shared by every goroutine.
+// Resolver asks the configured nameservers, through its cache when it has
+// one. One is shared by every goroutine.
 type Resolver struct {
 	servers  []string // host:port
 	timeout  time.Duration
 	attempts int
+	cache    *cache // nil: none
 }
 
 // New makes a resolver; it fails on a nameserver address that is not an
@@ -138,6 +146,9 @@ func New(cfg Config) (*Resolver, error) {
 	if r.attempts <= 0 {
 		r.attempts = 2
 	}
+	if cfg.Cache.Entries > 0 {
+		r.cache = newCache(cfg.Cache)
+	}
 	return r, nil
 }
 
@@ -157,8 +168,20 @@ func (r *Resolver) Servers() []string { return append([]string(nil), r.servers..
 
 // query asks for name's records of qtype and returns a successful answer
 // (which may hold none of them: the caller tells NODATA). NXDOMAIN is
-// ErrNotFound; when no nameserver answered, ErrTemporary.
+// ErrNotFound; when no nameserver answered, ErrTemporary. The answer is
+// the cache's when it holds one: the caller must not change it.
 func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	if r.cache == nil {
+		return r.fetch(ctx, name, qtype)
+	}
+	return r.cache.query(ctx, name, qtype, func(ctx context.Context) (*dns.Msg, error) {
+		return r.fetch(ctx, name, qtype)
+	})
+}
+
+// fetch is query without the cache: it asks the nameservers. A NXDOMAIN
+// comes with the answer (its SOA says how long the denial may be kept).
+func (r *Resolver) fetch(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	fail := func(kind, cause error) error {
 		return &Error{Name: name, Type: typeName(qtype), Kind: kind, Cause: cause}
 	}
@@ -191,7 +214,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.M
 			case dns.RcodeSuccess:
 				return resp, nil
 			case dns.RcodeNameError:
-				return nil, &Error{Name: name, Type: typeName(qtype), Kind: ErrNotFound, Authenticated: resp.AuthenticatedData}
+				return resp, &Error{Name: name, Type: typeName(qtype), Kind: ErrNotFound, Authenticated: resp.AuthenticatedData}
 			}
 			// SERVFAIL, REFUSED, NOTIMP, ...: another server may do better.
 			last = fmt.Errorf("%s: %s", srv, rcodeName(resp.Rcode))

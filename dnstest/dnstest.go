@@ -167,8 +167,16 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 // answer fills m from the records: the records of the type asked, or a
 // CNAME of the name followed by the target's records; NXDOMAIN when the
-// name has no records of any type.
+// name has no records of any type. A NODATA or NXDOMAIN answer carries
+// the SOA record of the closest enclosing name that has one, as an
+// authoritative server's does (RFC 2308 3): resolvers cache the denial
+// by it.
 func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
+	defer func() {
+		if len(m.Answer) == 0 || m.Rcode == dns.RcodeNameError {
+			m.Ns = s.soa(name)
+		}
+	}()
 	m.AuthenticatedData = s.authenticated
 	for hops := 0; hops < 8; hops++ {
 		if rrs := s.records[key(name, qtype)]; len(rrs) > 0 {
@@ -188,4 +196,20 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
 		}
 	}
 	m.Rcode = dns.RcodeNameError
+}
+
+// soa returns the SOA record of name or of its closest parent that has
+// one; none when no zone is given one.
+func (s *Server) soa(name string) []dns.RR {
+	for n := name; n != ""; {
+		if rrs := s.records[key(n, dns.TypeSOA)]; len(rrs) > 0 {
+			return rrs[:1]
+		}
+		_, rest, ok := strings.Cut(n, ".")
+		if !ok || rest == "" {
+			break
+		}
+		n = rest
+	}
+	return nil
 }

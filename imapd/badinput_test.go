@@ -20,6 +20,8 @@ type raw struct {
 	t  testing.TB
 	c  net.Conn
 	br *bufio.Reader
+	// wait is how long expect waits for a line (0: 10 s).
+	wait time.Duration
 }
 
 func dialRaw(t testing.TB, addr string) *raw {
@@ -45,7 +47,11 @@ func (r *raw) send(s string) {
 // expect reads lines until one starts with prefix and returns it.
 func (r *raw) expect(prefix string) string {
 	r.t.Helper()
-	r.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	wait := r.wait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
+	r.c.SetReadDeadline(time.Now().Add(wait))
 	var seen []string
 	for {
 		line, err := r.br.ReadString('\n')

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLargeMessageIsStreamed fetches a 24 MB message whole, by part and
@@ -33,6 +34,7 @@ func TestLargeMessageIsStreamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := dialRaw(t, e.nodes[0].addr)
+	r.wait = 2 * time.Minute // 24 MB under the race detector on a busy machine
 	r.send("a LOGIN bob@example.test secret\r\n")
 	r.expect("a OK")
 	r.send("b SELECT INBOX\r\n")

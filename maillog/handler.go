@@ -67,6 +67,7 @@ const (
 	queued
 	held
 	discarded
+	notified
 	loginFailed
 	loginBlocked
 )
@@ -90,6 +91,8 @@ func kindOf(msg string) (kind, bool) {
 		return held, true
 	case "discarded":
 		return discarded, true
+	case "sender notified":
+		return notified, true
 	case "login failed", "auth failed":
 		return loginFailed, true
 	case "login blocked after too many failures":

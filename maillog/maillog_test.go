@@ -28,11 +28,13 @@ func TestRecordsTheServersLogLines(t *testing.T) {
 	var shown strings.Builder
 	log := slog.New(maillog.NewHandler(slog.NewTextHandler(&shown, &slog.HandlerOptions{Level: slog.LevelWarn}), rec))
 	conn := log.With("conn", 7, "client", "192.0.2.7")
-	conn.Info("accepted", "queue_id", "1B5D81FF03200001", "from", "bob@example.org",
+	conn.Info("accepted", "queue_id", "0662A9B1C4D2E1A3F07C", "from", "bob@example.org",
 		"rcpts", []string{"ann@example.com", "cy@example.net"}, "message_id", "<m1@example.org>", "size", 120)
-	conn.Info("delivered", "queue_id", "1B5D81FF03200001", "to", "ann@example.com", "folder", "INBOX", "uid", 1)
-	conn.Info("queued", "queue_id", "1B5D81FF03200001", "queue_row", int64(42), "origin", "smtp", "to", "cy@example.net")
-	log.Info("delivered", "queue_id", int64(42), "from", "bob@example.org", "to", "cy@example.net", "relay", "mx.example.net[192.0.2.9]:25", "status", "2.0.0")
+	conn.Info("delivered", "queue_id", "0662A9B1C4D2E1A3F07C", "to", "ann@example.com", "folder", "INBOX", "uid", 1)
+	conn.Info("queued", "queue_id", "0662A9B1C4D2E1A3F07C", "queue_row", int64(42), "origin", "smtp", "to", "cy@example.net")
+	log.Info("delivered", "queue_id", "0662A9B1C4D2E1A3F07C", "queue_row", int64(42), "from", "bob@example.org", "to", "cy@example.net", "relay", "mx.example.net[192.0.2.9]:25", "status", "2.0.0")
+	log.Info("sender notified", "queue_id", "0662A9B1C4D2E1A3F07C", "queue_row", int64(42), "notice_id", "0662A9B1C4E00000B0B0",
+		"to", "bob@example.org", "kind", "success")
 	conn.Info("reject", "stage", "RCPT", "reason", "unknown_recipient", "code", 550, "from", "x@spam.test")
 	log.Info("login failed", "user", "ann@example.com", "why", "password")
 	log.Warn("something else")
@@ -41,21 +43,27 @@ func TestRecordsTheServersLogLines(t *testing.T) {
 	if got := shown.String(); !strings.Contains(got, "something else") || strings.Contains(got, "accepted") {
 		t.Errorf("the next handler got:\n%s", got)
 	}
-	rows, err := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "1B5D81FF03200001", Limit: 10})
+	rows, err := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "0662A9B1C4D2E1A3F07C", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var events []string
 	for _, r := range rows {
-		events = append(events, r.Event+" "+r.Recipient+" "+r.QueueRow+" "+r.Client)
+		events = append(events, strings.TrimSpace(r.Event+" "+r.Recipient+" "+r.QueueRow+" "+r.Client+" "+r.Detail))
 	}
-	want := []string{"queued cy@example.net 42 192.0.2.7", "delivered ann@example.com  192.0.2.7",
-		"accepted ann@example.com,cy@example.net  192.0.2.7"}
-	if len(events) != 3 || events[0] != want[0] || events[1] != want[1] || events[2] != want[2] {
-		t.Errorf("rows by queue id: %q, want %q", events, want)
+	// The message's every line carries its queue id, the queue's delivery
+	// and the notice's link as well as the session's.
+	want := []string{"notified bob@example.org 42  success notice 0662A9B1C4E00000B0B0",
+		"sent cy@example.net 42  relay mx.example.net[192.0.2.9]:25 2.0.0", "queued cy@example.net 42 192.0.2.7",
+		"delivered ann@example.com  192.0.2.7 folder INBOX", "accepted ann@example.com,cy@example.net  192.0.2.7"}
+	if strings.Join(events, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows by queue id:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
 	}
-	// The outbound queue's line is found by the queue row, and by message id the accepted one.
-	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "42", Limit: 10}); len(rows) != 2 || rows[0].Event != "sent" {
+	// In lower case too; by the queue row; by message id the accepted line.
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "0662a9b1c4d2e1a3f07c", Limit: 10}); len(rows) != 5 {
+		t.Errorf("by queue id in lower case: %d rows, want 5", len(rows))
+	}
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "42", Limit: 10}); len(rows) != 3 || rows[1].Event != "sent" {
 		t.Errorf("by queue row: %+v", rows)
 	}
 	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "m1@example.org", Limit: 10}); len(rows) != 1 || rows[0].Event != "accepted" {

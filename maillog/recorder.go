@@ -95,7 +95,7 @@ func describe(k kind, at time.Time, a map[string]slog.Value) item {
 	ev := &store.MailEvent{At: at, Sender: str(a, "from"), Recipient: str(a, "to"), Client: str(a, "client"),
 		MessageID: str(a, "message_id"), Detail: str(a, "reason")}
 	if v, ok := a["queue_id"]; ok && v.Kind() == slog.KindInt64 {
-		ev.QueueRow = v.String() // the outbound queue logs its row
+		ev.QueueRow = v.String() // a line written before migration 0019: the queue's row
 	} else {
 		ev.QueueID = str(a, "queue_id")
 	}
@@ -134,6 +134,11 @@ func describe(k kind, at time.Time, a map[string]slog.Value) item {
 		ev.Event = "held"
 	case discarded:
 		ev.Event, ev.Recipient = "discarded", str(a, "rcpts")
+	case notified:
+		// The link from a message to the notice about it (a bounce, a
+		// delay warning, a report of success, a vacation reply), which
+		// has its own queue id.
+		ev.Event, ev.Detail = "notified", strings.TrimSpace(str(a, "kind")+" notice "+str(a, "notice_id"))
 	case loginFailed:
 		return item{counts: []store.StatDelta{count("logins_failed", "")}}
 	case loginBlocked:

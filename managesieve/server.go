@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"mailhost/connlimit"
+	"mailhost/connserve"
 	"mailhost/sasl"
 	"mailhost/store"
 )
@@ -65,9 +66,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
-	conns     map[net.Conn]struct{}
-	closing   bool
-	wg        sync.WaitGroup
+	conns     connserve.Conns
 	nextID    atomic.Uint64
 }
 
@@ -82,7 +81,7 @@ func New(cfg Config, a sasl.Authenticator, s Scripts) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{cfg: cfg, auth: a, scripts: s, log: cfg.Log, conns: map[net.Conn]struct{}{},
+	return &Server{cfg: cfg, auth: a, scripts: s, log: cfg.Log,
 		limiter: connlimit.New(cfg.MaxConnsPerClient, nil)}
 }
 
@@ -123,56 +122,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.mu.Lock()
-	s.closing = true
-	for _, ln := range lns {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now()) // wakes sessions waiting for a command
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.conns.Shutdown(lns, 0)
 	return err
 }
 
 func (s *Server) accept(ctx context.Context, ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("managesieve: accept: %w", err)
-		}
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
-			s.serveConn(ctx, c)
-		}()
+	if err := s.conns.Accept(ctx, ln, func(c net.Conn) { s.serveConn(ctx, c) }); err != nil {
+		return fmt.Errorf("managesieve: %w", err)
 	}
+	return nil
 }
 
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) shuttingDown() bool { return s.conns.Closing() }

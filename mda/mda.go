@@ -76,6 +76,10 @@ type Recipient struct {
 type Message struct {
 	Header []byte
 	Body   []byte
+	// QueueID is the message's queue id (store.NewQueueID): Sieve
+	// redirects, copies of the message, keep it; replies and notices get
+	// their own, and the log line that reports them names both.
+	QueueID string
 }
 
 // Outcome is what happened for one recipient.
@@ -210,9 +214,15 @@ func (a *Agent) Deliver(ctx context.Context, msg Message, rcpts []Recipient, que
 		return res, ErrOverQuota
 	}
 	a.QuotaWarnings.check(cctx, res.Outcomes)
+	if plan != nil {
+		for _, n := range plan.rejects {
+			a.Filter.log().Info("sender notified", "queue_id", msg.QueueID, "notice_id", n.noticeID, "mailbox", n.mailbox,
+				"kind", "sieve reject")
+		}
+	}
 	if plan != nil && len(plan.vacations) > 0 {
 		raw := make([]byte, 0, len(msg.Header)+len(msg.Body))
-		a.Filter.vacations(cctx, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))
+		a.Filter.vacations(cctx, msg.QueueID, plan, res.Outcomes, append(append(raw, msg.Header...), msg.Body...))
 	}
 	return res, nil
 }

@@ -115,6 +115,12 @@ func (f folders) MailboxExists(name string) bool {
 // the vacation replies to consider.
 type sievePlan struct {
 	vacations []pendingVacation
+	rejects   []rejectLink // logged once committed
+}
+
+// rejectLink names the notice a Sieve reject queued: a message of its own.
+type rejectLink struct {
+	mailbox, noticeID string
 }
 
 type pendingVacation struct {
@@ -158,6 +164,14 @@ func (f *Filter) apply(ctx context.Context, a *Agent, msg Message, rcpts []Recip
 			continue
 		}
 		out = append(out, copies...)
+		for i := range q {
+			if q[i].Origin == "forward" {
+				q[i].QueueID = msg.QueueID // a redirect is a copy of the message
+			} else {
+				q[i].QueueID = store.NewQueueID() // a reject's notice is a message of its own
+				plan.rejects = append(plan.rejects, rejectLink{mailbox: t.Address, noticeID: q[i].QueueID})
+			}
+		}
 		queue = append(queue, q...)
 		plan.vacations = append(plan.vacations, vac...)
 	}

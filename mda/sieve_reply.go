@@ -82,7 +82,7 @@ func randomToken(n int) string {
 // vacations answers the senders of the delivered copies whose scripts
 // asked for a vacation reply (RFC 5230, RFC 3834), after the commit. A
 // reply is a courtesy: failures are logged, never the delivery's.
-func (f *Filter) vacations(ctx context.Context, plan *sievePlan, outs []Outcome, raw []byte) {
+func (f *Filter) vacations(ctx context.Context, qid string, plan *sievePlan, outs []Outcome, raw []byte) {
 	if plan == nil || len(plan.vacations) == 0 {
 		return
 	}
@@ -110,14 +110,15 @@ func (f *Filter) vacations(ctx context.Context, plan *sievePlan, outs []Outcome,
 		reply := vacationMessage(f.Hostname, t.Address, v, &h)
 		sender := strings.ToLower(v.from)
 		domain := sender[strings.LastIndexByte(sender, '@')+1:]
-		q := store.QueuedMessage{Origin: "vacation", Body: reply,
+		q := store.QueuedMessage{QueueID: store.NewQueueID(), Origin: "vacation", Body: reply,
 			Recipients: []store.QueuedRecipient{{Address: v.from, Domain: domain}}}
 		sent, err := f.Store.SieveVacationReply(ctx, t.MailboxID, v.action.Vacation.Handle, sender, v.action.Vacation.Period, q)
 		switch {
 		case err != nil:
 			f.log().Error("sieve: vacation reply", "mailbox", t.Address, "err", err)
 		case sent:
-			f.log().Info("vacation reply queued", "mailbox", t.Address, "to", v.from)
+			f.log().Info("sender notified", "queue_id", qid, "notice_id", q.QueueID, "mailbox", t.Address, "to", v.from,
+				"kind", "vacation")
 		}
 	}
 }

@@ -67,9 +67,15 @@ func (e *sieveEnv) script(name, src string) {
 
 func (e *sieveEnv) deliver(from, body string) mda.Result {
 	e.t.Helper()
+	return e.deliverID(from, body, "")
+}
+
+// deliverID is deliver of the message with queue id qid.
+func (e *sieveEnv) deliverID(from, body, qid string) mda.Result {
+	e.t.Helper()
 	r := mda.Recipient{Target: e.alice, From: from, To: "alice+list@example.test",
 		Header: []byte("Return-Path: <" + from + ">\r\nDelivered-To: alice@example.test\r\n")}
-	res, err := e.agent.Deliver(context.Background(), mda.Message{Body: []byte(body)}, []mda.Recipient{r}, nil, nil)
+	res, err := e.agent.Deliver(context.Background(), mda.Message{Body: []byte(body), QueueID: qid}, []mda.Recipient{r}, nil, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -260,5 +266,29 @@ func TestSieveSettingsAndDomainScripts(t *testing.T) {
 	// before script stopped before it.
 	if got := e.queued(); len(got) != 1 || got[0] != "vacation  -> bob@far.example" {
 		t.Fatalf("queued: %q", got)
+	}
+}
+
+// A redirect is a copy of the message: it keeps the message's queue id.
+// A reject's notice is a message of its own with a fresh id.
+func TestSieveQueueIDs(t *testing.T) {
+	e := newSieveEnv(t)
+	e.script("main", `require ["reject"]; if header :is "subject" "no" { reject "not wanted"; stop; }
+		redirect "out1@far.example";`)
+	redirected, rejected := store.NewQueueID(), store.NewQueueID()
+	e.deliverID("c@far.example", "Subject: fwd\r\n\r\nx\r\n", redirected)
+	e.deliverID("b@far.example", "Subject: no\r\n\r\nx\r\n", rejected)
+	ids := map[string]string{}
+	rows, err := e.st.Pool().Query(context.Background(), `SELECT origin, queue_id FROM queue`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var origin, qid string
+		rows.Scan(&origin, &qid)
+		ids[origin] = qid
+	}
+	if rows.Err() != nil || len(ids) != 2 || ids["forward"] != redirected || ids["bounce"] == rejected || len(ids["bounce"]) != store.QueueIDLen {
+		t.Fatalf("queue ids by origin %v: the redirect's must be %s, the notice's its own", ids, redirected)
 	}
 }

@@ -33,9 +33,9 @@ func tlsConfig(t *testing.T) *tls.Config {
 }
 
 var (
-	maskQID  = regexp.MustCompile(`id [0-9A-F]{16}`)
+	maskQID  = regexp.MustCompile(`id [0-9A-F]{20}`)
 	maskDate = regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`)
-	maskMID  = regexp.MustCompile(`<\d{14}\.[0-9A-F]{16}@`)
+	maskMID  = regexp.MustCompile(`<\d{14}\.[0-9A-F]{20}@`)
 	maskPort = regexp.MustCompile(`\[127\.0\.0\.1\]:\d+`)
 )
 

@@ -179,13 +179,14 @@ func (s *session) successDSNs(header, body []byte, qid string, outs []mda.Outcom
 	return []store.QueuedMessage{noticeTo(s.from, msg)}
 }
 
-// noticeTo is a DSN queued from the null sender to sender.
+// noticeTo is a DSN queued from the null sender to sender: a message of
+// its own, with its own queue id.
 func noticeTo(sender string, msg []byte) store.QueuedMessage {
 	_, domain := address.Split(sender)
 	if n, err := address.Normalize(sender); err == nil {
 		_, domain = address.Split(n) // the A-label form
 	}
-	return store.QueuedMessage{Sender: "", Origin: "bounce", Body: msg,
+	return store.QueuedMessage{QueueID: store.NewQueueID(), Sender: "", Origin: "bounce", Body: msg,
 		Recipients: []store.QueuedRecipient{{Address: sender, Domain: strings.ToLower(domain)}}}
 }
 
@@ -204,12 +205,11 @@ func (s *session) queueSuccessDSNs(header, body []byte, qid string, outs []mda.O
 	if len(msgs) == 0 {
 		return
 	}
-	ids, err := s.srv.store.Enqueue(s.ctx, msgs...)
-	if err != nil {
+	if _, err := s.srv.store.Enqueue(s.ctx, msgs...); err != nil {
 		s.log.Error("report of success not queued", "queue_id", qid, "to", s.from, "err", err)
 		return
 	}
-	s.log.Info("sender notified", "queue_id", qid, "queue_row", ids[0], "to", s.from, "kind", "success")
+	s.log.Info("sender notified", "queue_id", qid, "notice_id", msgs[0].QueueID, "to", s.from, "kind", "success")
 	if s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}

@@ -12,7 +12,7 @@ import (
 // ENVID and ORCPT, and a bounce with RET=HDRS, ENVID and a utf-8 ORCPT.
 func TestGoldenDSNReports(t *testing.T) {
 	o := &Outbound{cfg: OutboundConfig{Hostname: "mx.test", MaxLifetime: 120 * time.Hour}}
-	j := store.QueueJob{ID: 4712, Sender: "bob@remote.example", EnvID: "QQ314159", Ret: "HDRS", Arrival: fixed,
+	j := store.QueueJob{ID: 4712, QueueID: "0662A9B1C4D2E1A3F07C", Sender: "bob@remote.example", EnvID: "QQ314159", Ret: "HDRS", Arrival: fixed,
 		Body: []byte("Received: by mx.test\r\nFrom: bob@remote.example\r\nSubject: report\r\n\r\nsecret body\r\n")}
 	delivered := attempt{rcpt: store.QueueJobRecipient{Address: "alice@example.test",
 		OrigRecipient: "Alice@Example.test", OrigRecipientType: "rfc822"}, ok: true, status: "2.0.0", action: "delivered"}

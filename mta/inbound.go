@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"mailhost/address"
 	"mailhost/mailheader"
@@ -12,8 +14,9 @@ import (
 	"mailhost/store"
 )
 
-// Inbound is the sender authentication of the MX listener: SPF at MAIL,
-// iprev once per connection, DKIM and DMARC at the end of DATA, one
+// Inbound is the sender authentication of the MX listener: SPF started at
+// MAIL (it runs while the client sends RCPT and DATA), iprev once per
+// connection, DKIM and DMARC at the end of DATA, one
 // Authentication-Results field on every message, and what the recipient
 // domain's inbound policy (store.InboundPolicy) makes of the results. It
 // never applies to a client in mynetworks or to a logged-in one
@@ -34,6 +37,107 @@ type Inbound struct {
 	// 7489 6.6.3 leaves it to the receiver). Off, the message goes on as
 	// if that check had not been made, marked temperror.
 	DeferTempError bool
+	// PolicyTTL is how long a domain's inbound policy read from the
+	// database (or the fact that a name is no domain of ours) is trusted,
+	// so that the messages of a burst do not each ask; a change made in
+	// the panel applies within it. 0 reads the policies for every message.
+	PolicyTTL time.Duration
+
+	polMu sync.Mutex
+	pols  map[string]cachedPolicy
+}
+
+// DefaultPolicyTTL is the PolicyTTL of serve: as long as the MX trusts its
+// knowledge of the access rule kinds (server.go).
+const DefaultPolicyTTL = 2 * time.Second
+
+// policyCacheMax bounds the names whose policy is kept (MAIL FROM and
+// From: domains are the client's choice); a full cache starts afresh.
+const policyCacheMax = 10000
+
+type cachedPolicy struct {
+	p    store.HostedPolicy
+	ours bool // a domain of this server (else p is empty)
+	at   time.Time
+}
+
+// policies is HostedPolicies.InboundPolicies through the cache: one query
+// for the names not known for PolicyTTL, none when every name is.
+func (in *Inbound) policies(ctx context.Context, st HostedPolicies, names []string) (map[string]store.HostedPolicy, error) {
+	if in.PolicyTTL <= 0 {
+		return st.InboundPolicies(ctx, names)
+	}
+	now := time.Now()
+	out := map[string]store.HostedPolicy{}
+	var missing []string
+	in.polMu.Lock()
+	for _, n := range names {
+		e, ok := in.pols[n]
+		switch {
+		case ok && now.Sub(e.at) < in.PolicyTTL:
+			if e.ours {
+				out[n] = e.p
+			}
+		case !slices.Contains(missing, n):
+			missing = append(missing, n)
+		}
+	}
+	in.polMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := st.InboundPolicies(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	in.polMu.Lock()
+	defer in.polMu.Unlock()
+	if in.pols == nil || len(in.pols)+len(missing) > policyCacheMax {
+		in.pols = map[string]cachedPolicy{}
+	}
+	for _, n := range missing {
+		p, ok := got[n]
+		in.pols[n] = cachedPolicy{p: p, ours: ok, at: now}
+		if ok {
+			out[n] = p
+		}
+	}
+	return out, nil
+}
+
+// spfCheck is the SPF check of one transaction, started at MAIL FROM: it
+// needs only the client's address, the HELO name and the sender, so its
+// lookups overlap the client's RCPT and DATA.
+type spfCheck struct {
+	done chan struct{}
+	res  senderauth.SPF
+}
+
+// startSPF starts the SPF check under the connection's context (a
+// command's ends with its reply).
+func (s *session) startSPF(fromN string) *spfCheck {
+	c := &spfCheck{done: make(chan struct{})}
+	ctx, checker := s.cc.ctx.Context(), s.srv.cfg.Inbound.Checker
+	ip, helo := s.cc.ip, s.conn.Hostname()
+	go func() {
+		defer close(c.done)
+		c.res = checker.SPF(ctx, ip, helo, fromN)
+	}()
+	return c
+}
+
+// result waits for the check while ctx lasts (temperror when it ends
+// first). A nil check (the checks did not apply) is no result.
+func (c *spfCheck) result(ctx context.Context) senderauth.SPF {
+	if c == nil {
+		return senderauth.SPF{}
+	}
+	select {
+	case <-c.done:
+		return c.res
+	case <-ctx.Done():
+		return senderauth.SPF{Result: senderauth.TempError, Err: ctx.Err()}
+	}
 }
 
 // HostedPolicies is what the checks need from the database: the inbound
@@ -51,47 +155,49 @@ func (s *session) checksApply() bool {
 }
 
 // inboundMail runs the MAIL-time checks: the client's reverse DNS (once
-// per connection) and SPF of the reverse-path (RFC 7208 2.4: MAIL FROM, or
-// the HELO name for the null sender).
-func (s *session) inboundMail(ctx context.Context, fromN string, permit bool) (senderauth.SPF, error) {
+// per connection), and starts SPF of the reverse-path (RFC 7208 2.4: MAIL
+// FROM, or the HELO name for the null sender).
+func (s *session) inboundMail(ctx context.Context, fromN string, permit bool) (*spfCheck, error) {
 	in := s.srv.cfg.Inbound
 	s.cc.iprevOnce.Do(func() { s.cc.iprev = in.Checker.IPRev(ctx, s.cc.ip) })
 	if in.RejectNoPTR && !permit {
 		switch s.cc.iprev.Result {
 		case senderauth.Fail:
-			return senderauth.SPF{}, s.reject("MAIL", "no_ptr", smtpErr(550, smtp.EnhancedCode{5, 7, 25},
+			return nil, s.reject("MAIL", "no_ptr", smtpErr(550, smtp.EnhancedCode{5, 7, 25},
 				"Client host rejected: cannot find your reverse hostname, [%s]", s.cc.ip))
 		case senderauth.TempError:
-			return senderauth.SPF{}, s.reject("MAIL", "no_ptr", smtpErr(450, smtp.EnhancedCode{4, 7, 25},
+			return nil, s.reject("MAIL", "no_ptr", smtpErr(450, smtp.EnhancedCode{4, 7, 25},
 				"Client host rejected: cannot find your reverse hostname, [%s]", s.cc.ip))
 		}
 	}
-	return in.Checker.SPF(ctx, s.cc.ip, s.conn.Hostname(), fromN), nil
+	return s.startSPF(fromN), nil
 }
 
 // spfRcpt applies the recipient domain's SPF policy at RCPT: an SPF fail
 // is refused there for a domain that says reject (550 5.7.23, RFC 7208
-// 8.4, RFC 7372 3.2), a temperror deferred when so configured.
+// 8.4, RFC 7372 3.2), a temperror deferred when so configured. Only then
+// does RCPT wait for the SPF check; otherwise DATA does.
 func (s *session) spfRcpt(ctx context.Context, to, addr string) error {
-	if !s.checksApply() || s.permit || s.spf.Result != senderauth.Fail &&
-		!(s.spf.Result == senderauth.TempError && s.srv.cfg.Inbound.DeferTempError) {
+	if !s.checksApply() || s.permit {
 		return nil
 	}
 	_, dom := address.Split(addr)
-	pols, err := s.srv.store.InboundPolicies(ctx, []string{dom})
+	pols, err := s.srv.cfg.Inbound.policies(ctx, s.srv.store, []string{dom})
 	if err != nil {
 		return s.temp("RCPT", err, "to", addr)
 	}
-	p, ok := pols[dom]
-	if !ok || p.SPFFail != "reject" {
+	if p, ok := pols[dom]; !ok || p.SPFFail != "reject" {
 		return nil
 	}
-	if s.spf.Result == senderauth.TempError {
+	switch spf := s.spf.result(ctx); {
+	case spf.Result == senderauth.TempError && s.srv.cfg.Inbound.DeferTempError:
 		return s.reject("RCPT", "spf_temperror", errSenderTemp, "to", addr)
+	case spf.Result == senderauth.Fail:
+		return s.reject("RCPT", "spf_fail", smtpErr(550, smtp.EnhancedCode{5, 7, 23},
+			"<%s>: Recipient address rejected: SPF check failed: %s is not allowed to send mail for %s",
+			to, s.cc.ip, spf.Domain), "to", addr)
 	}
-	return s.reject("RCPT", "spf_fail", smtpErr(550, smtp.EnhancedCode{5, 7, 23},
-		"<%s>: Recipient address rejected: SPF check failed: %s is not allowed to send mail for %s",
-		to, s.cc.ip, s.spf.Domain), "to", addr)
+	return nil
 }
 
 // authenticated is the outcome of the end-of-DATA checks.
@@ -100,22 +206,22 @@ type authenticated struct {
 	body   []byte // the message without forged Authentication-Results
 }
 
-// inboundData runs DKIM and DMARC on the message as received, builds the
-// Authentication-Results field, removes forged ones, and applies the
-// policies: a spoofed domain of ours is refused, DMARC p=reject refused
-// (when every recipient's domain enforces it), p=quarantine filed into
-// Junk. It marks the recipients to file into Junk (rcpt.junk).
+// inboundData runs DKIM and DMARC on the message as received (the DKIM
+// keys and the DMARC records looked up at once, SPF's result awaited),
+// builds the Authentication-Results field, removes forged ones, and
+// applies the policies: a spoofed domain of ours is refused, DMARC
+// p=reject refused (when every recipient's domain enforces it),
+// p=quarantine filed into Junk. It marks the recipients to file into Junk
+// (rcpt.junk).
 func (s *session) inboundData(ctx context.Context, body []byte, h *mailheader.Header) (authenticated, error) {
 	in := s.srv.cfg.Inbound
-	sigs := in.Checker.DKIM(ctx, body)
 	from := authorDomains(h)
-	dm := in.Checker.DMARC(ctx, from, s.spf, sigs)
-	spfRes := s.spf
+	sigs, spfRes, dm := in.Checker.Authenticate(ctx, body, from, func() senderauth.SPF { return s.spf.result(ctx) })
 	iprev := s.cc.iprev
 	out := authenticated{header: senderauth.Header(in.AuthServID, senderauth.Results{
 		IPRev: &iprev, SPF: &spfRes, DKIM: sigs, DMARC: &dm})}
 	out.body = s.stripForged(body)
-	if s.permit || dm.Result == senderauth.Pass && s.spf.Result == senderauth.Pass {
+	if s.permit || dm.Result == senderauth.Pass && spfRes.Result == senderauth.Pass {
 		return out, nil
 	}
 	_, mailDomain := address.Split(s.fromN)
@@ -123,11 +229,11 @@ func (s *session) inboundData(ctx context.Context, body []byte, h *mailheader.He
 	if mailDomain != "" {
 		names = append(names, mailDomain)
 	}
-	pols, err := s.srv.store.InboundPolicies(ctx, names)
+	pols, err := in.policies(ctx, s.srv.store, names)
 	if err != nil {
 		return out, s.temp("DATA", err)
 	}
-	if e := s.spoofCheck(pols, append(from, mailDomain), sigs); e != nil {
+	if e := s.spoofCheck(pols, append(from, mailDomain), spfRes, sigs); e != nil {
 		return out, e
 	}
 	return out, s.dmarcPolicy(pols, dm)
@@ -150,16 +256,16 @@ func (s *session) stripForged(body []byte) []byte {
 // DKIM signature nor SPF pass is aligned with it (relaxed, as DMARC).
 // Undecided for a temporary DNS failure: deferred when so configured,
 // else filed into Junk rather than trusted.
-func (s *session) spoofCheck(pols map[string]store.HostedPolicy, domains []string, sigs []senderauth.DKIM) error {
+func (s *session) spoofCheck(pols map[string]store.HostedPolicy, domains []string, spfRes senderauth.SPF, sigs []senderauth.DKIM) error {
 	for _, d := range domains {
 		p, ok := pols[d]
 		if !ok || p.Kind != "local" || !p.RejectSpoofed {
 			continue
 		}
-		if senderauth.Authenticates(d, s.spf, sigs) {
+		if senderauth.Authenticates(d, spfRes, sigs) {
 			continue
 		}
-		if senderauth.TempFailed(s.spf, sigs) {
+		if senderauth.TempFailed(spfRes, sigs) {
 			if s.srv.cfg.Inbound.DeferTempError {
 				return s.reject("DATA", "spoofed_temperror", errSenderTemp, "domain", d)
 			}

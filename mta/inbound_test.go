@@ -273,6 +273,25 @@ func TestInboundSPFPolicy(t *testing.T) {
 	}
 }
 
+// TestInboundPolicyCached: with a PolicyTTL a domain's inbound policy is
+// read once and trusted for that long; a change applies after it.
+func TestInboundPolicyCached(t *testing.T) {
+	e := newInboundEnv(t, func(in *mta.Inbound) { in.PolicyTTL = time.Hour })
+	c := e.dialHelo("127.0.0.3", "unknown.example")
+	for i := range 2 {
+		if i == 1 {
+			e.exec(`INSERT INTO inbound_policies (domain_id, spf_fail) SELECT id, 'reject' FROM domains WHERE name = 'example.test'`)
+		}
+		c.Reset()
+		if err := send(c, "bob@remote.example", []string{"alice@example.test"}, message("bob@remote.example")); err != nil {
+			t.Fatalf("message %d: the policy read first (spf_fail=mark) applies for PolicyTTL: %v", i+1, err)
+		}
+	}
+	if n := len(e.files("alice@example.test", "INBOX")); n != 2 {
+		t.Fatalf("INBOX has %d files, want 2", n)
+	}
+}
+
 // TestInboundRequirePTR: with RejectNoPTR a client without
 // forward-confirmed reverse DNS is refused at MAIL (550 5.7.25), and 450
 // 4.7.25 while its PTR lookup fails.

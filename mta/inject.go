@@ -37,9 +37,12 @@ type Injection struct {
 
 // InjectResult says what happened.
 type InjectResult struct {
-	ID        string  // the id in the Received header and the log
+	ID        string  // the queue id: of the Received header, the log and the queue rows
 	Delivered int     // local mailboxes that got a copy
 	Queued    []int64 // queue rows of the remote recipients, then of a bounce
+	// Bounce is the queue id of the bounce for copies refused for quota
+	// ("" without one): a message of its own.
+	Bounce string
 	// Outcomes of the local copies: a copy refused for quota while others
 	// were delivered is bounced to the sender; one whose folder vanished
 	// went to INBOX; one with Err waits to be adopted (mda.Outcome).
@@ -58,8 +61,7 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	var ids idGen
-	res := InjectResult{ID: ids.next()}
+	res := InjectResult{ID: store.NewQueueID()}
 	body := toCRLF(in.Message)
 	if e := checkBody(body); e != nil {
 		return res, fmt.Errorf("message refused: %s", e.Message)
@@ -67,7 +69,7 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 	h := mailheader.Parse(body)
 	var locals []mda.Recipient
 	seenBox, seenRemote := map[int64]bool{}, map[string]bool{}
-	q := store.QueuedMessage{Sender: in.Sender, Origin: "sendmail", AuthUser: in.User}
+	q := store.QueuedMessage{QueueID: res.ID, Sender: in.Sender, Origin: "sendmail", AuthUser: in.User}
 	for _, r := range in.Recipients {
 		addr, err := address.Normalize(r)
 		if err != nil {
@@ -133,10 +135,13 @@ func Inject(ctx context.Context, st InjectStore, agent *mda.Agent, in Injection)
 		return res, err
 	}
 	full := append(append([]byte{}, header...), body...)
-	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body}, locals, queue,
+	r, err := agent.Deliver(ctx, mda.Message{Header: header, Body: body, QueueID: res.ID}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
 			b := quotaBounce(DSN{ReportingMTA: in.Hostname, Sender: in.Sender, QueueID: res.ID, Original: full}, refused)
 			signQueued(ctx, in.DKIM, slog.Default(), b)
+			if len(b) > 0 {
+				res.Bounce = b[0].QueueID
+			}
 			return b
 		})
 	if err != nil {

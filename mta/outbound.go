@@ -42,6 +42,9 @@ type OutboundConfig struct {
 	// TLSDomains overrides TLSPolicy per recipient domain; a connection
 	// for several domains uses the strictest of theirs.
 	TLSDomains map[string]string
+	// TLSReports takes every TLS result for RFC 8460 aggregate reports
+	// (outtlsrpt.go); nil: only the metrics count them.
+	TLSReports TLSReporter
 	// RootCAs verify certificates under the policy verify, which a relay
 	// host with AUTH always gets; nil: the system's roots.
 	RootCAs         *x509.CertPool
@@ -565,7 +568,7 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 	for {
 		c, err := dialOut(ctx, addr, o.cfg.ConnectTimeout, o.cfg.CommandTimeout, o.cfg.DataTimeout)
 		if err != nil {
-			o.log.Info("queue: connect failed", "queue_id", j.ID, "host", host, "addr", addr, "err", err)
+			o.log.Info("queue: connect failed", "queue_id", j.QueueID, "queue_row", j.ID, "host", host, "addr", addr, "err", err)
 			res := all(err)
 			for i := range res {
 				// A 5xx greeting moves on to the next MX and counts as
@@ -577,7 +580,7 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 		res, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, check, plain)
 		if retryPlain && !plain {
 			plain = true
-			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.ID, "host", host)
+			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.QueueID, "queue_row", j.ID, "host", host)
 			continue
 		}
 		for i := range res {

@@ -11,7 +11,7 @@ import (
 // DNS failure (no Remote-MTA), one after expiry, and a delay warning.
 func TestGoldenOutboundNotices(t *testing.T) {
 	o := &Outbound{cfg: OutboundConfig{Hostname: "mx.test", MaxLifetime: 120 * time.Hour}}
-	j := store.QueueJob{ID: 4711, Sender: "alice@example.test", Arrival: fixed,
+	j := store.QueueJob{ID: 4711, QueueID: "0662A9B1C4D2E1A3F07C", Sender: "alice@example.test", Arrival: fixed,
 		Body: []byte("Received: by mx.test\r\nFrom: alice@example.test\r\nSubject: out\r\n\r\nbody\r\n")}
 	refused := attempt{rcpt: store.QueueJobRecipient{Address: "gone@remote.example", OrigRecipient: "gone@remote.example"},
 		permanent: true, status: "5.1.1", diag: "smtp; 550 5.1.1 no such user", remote: "dns; mx.remote.example"}

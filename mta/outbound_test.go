@@ -334,7 +334,7 @@ func TestOutboundDeadWorkersLeaseExpires(t *testing.T) {
 		t.Fatalf("sink got %d messages", n)
 	}
 	// The dead worker's late result (and its bounce) is refused.
-	_, err = e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{QueueID: id,
+	_, err = e.st.FinishQueue(context.Background(), "dead-node", store.QueueFinish{Row: id,
 		Results: []store.QueueResult{{ID: jobs[0].Recipients[0].ID, State: "bounced"}},
 		Notices: []store.QueuedMessage{{Origin: "bounce", Body: []byte("x"),
 			Recipients: []store.QueuedRecipient{{Address: "alice@example.test", Domain: "example.test"}}}}})

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,8 +72,10 @@ func TestOutboundDANE(t *testing.T) {
 			s := newSink(t, tc.conf)
 			rcpt := "x@" + domain
 			id := e.enqueue("alice@example.test", rcpt)
+			rep := &reportedResults{}
 			o := e.startOutbound(z, s.port, "node-a", func(c *mta.OutboundConfig) {
 				c.TLSPolicy, c.RootCAs, c.MTASTSPort = "dane", ca.pool, ph.port
+				c.TLSReports = rep
 			})
 			r := e.attempted(map[string]int64{rcpt: id})[rcpt]
 			msgs := s.messages()
@@ -86,6 +89,33 @@ func TestOutboundDANE(t *testing.T) {
 			if n := reportCount(t, o, domain, tc.counter[0], tc.counter[1]); n != 1 {
 				t.Errorf("mailhost_tls_report_total{domain=%q,policy=%q,result=%q} = %v, want 1", domain, tc.counter[0], tc.counter[1], n)
 			}
+			// The aggregate reports get the same result, with the MX host
+			// (and its address once connected).
+			found := false
+			for _, r := range rep.all() {
+				found = found || r[0] == domain && r[1] == tc.counter[0] && r[2] == mx && (r[3] == "" || r[3] == "127.0.0.1") && r[4] == tc.counter[1]
+			}
+			if !found {
+				t.Errorf("reported for aggregate reports: %q, want [%s %s %s (127.0.0.1) %s]", rep.all(), domain, tc.counter[0], mx, tc.counter[1])
+			}
 		})
 	}
+}
+
+// reportedResults is an mta.TLSReporter that keeps what it is given.
+type reportedResults struct {
+	mu   sync.Mutex
+	list [][5]string
+}
+
+func (r *reportedResults) Add(domain, policy, mx, ip, result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, [5]string{domain, policy, mx, ip, result})
+}
+
+func (r *reportedResults) all() [][5]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][5]string(nil), r.list...)
 }

@@ -3,7 +3,6 @@ package mta
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +28,7 @@ func (o *Outbound) retryAfter(n int) time.Duration {
 func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next []store.QueueJob) {
 	now := time.Now()
 	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
-	f := store.QueueFinish{QueueID: j.ID, LeaseUntil: j.LeaseUntil}
+	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil}
 	if more {
 		f.Next = o.nextClaim(1)
 	}
@@ -72,15 +71,16 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 	}
 	// Never a notice to the null sender: that is how bounce loops are
 	// impossible (RFC 5321 6.1, RFC 3464 2).
+	var kinds []string // of f.Notices, for their log lines
 	if j.Sender != "" && len(failed) > 0 {
-		f.Notices = append(f.Notices, o.notice(j, failed, false, now))
+		f.Notices, kinds = append(f.Notices, o.notice(j, failed, false, now)), append(kinds, "failure")
 	}
 	if j.Sender != "" && len(delayed) > 0 {
-		f.Notices = append(f.Notices, o.notice(j, delayed, true, now))
+		f.Notices, kinds = append(f.Notices, o.notice(j, delayed, true, now)), append(kinds, "delay")
 		f.Warned = true
 	}
 	if j.Sender != "" && len(succeeded) > 0 {
-		f.Notices = append(f.Notices, o.successNotice(j, succeeded, now)) // dsnparams.go
+		f.Notices, kinds = append(f.Notices, o.successNotice(j, succeeded, now)), append(kinds, "success") // dsnparams.go
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
@@ -89,16 +89,16 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 		// Too slow: the lease ran out and another node took over; its
 		// attempt decides (a delivery made here too is the at-least-once
 		// duplicate).
-		o.log.Warn("queue: lease lost before the results were recorded", "queue_id", j.ID)
+		o.log.Warn("queue: lease lost before the results were recorded", "queue_id", j.QueueID, "queue_row", j.ID)
 		return nil
 	} else if err != nil {
 		// The leases run out and the attempt is made again: at least once.
-		o.log.Error("queue: recording results failed; will retry after the lease", "queue_id", j.ID, "err", err)
+		o.log.Error("queue: recording results failed; will retry after the lease", "queue_id", j.QueueID, "queue_row", j.ID, "err", err)
 		return nil
 	}
 	for i, a := range results {
 		r := f.Results[i]
-		attrs := []any{"queue_id", j.ID, "from", j.Sender, "to", a.rcpt.Address, "relay", strings.TrimPrefix(a.remote, "dns; "),
+		attrs := []any{"queue_id", j.QueueID, "queue_row", j.ID, "from", j.Sender, "to", a.rcpt.Address, "relay", strings.TrimPrefix(a.remote, "dns; "),
 			"attempts", a.rcpt.Attempts + 1, "delay", now.Sub(j.Arrival).Round(time.Millisecond), "status", a.status}
 		switch r.State {
 		case store.RcptDelivered:
@@ -114,9 +114,11 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 			o.log.Info("bounced", append(attrs, "reason", r.LastError)...)
 		}
 	}
+	for i, n := range f.Notices {
+		o.log.Info("sender notified", "queue_id", j.QueueID, "queue_row", j.ID, "notice_id", n.QueueID, "to", j.Sender,
+			"kind", kinds[i])
+	}
 	if len(f.Notices) > 0 {
-		o.log.Info("sender notified", "queue_id", j.ID, "to", j.Sender, "failed", len(failed), "delayed", len(delayed),
-			"succeeded", len(succeeded))
 		o.Wake()
 	}
 	return next
@@ -149,13 +151,11 @@ func (o *Outbound) notice(j store.QueueJob, rcpts []DSNRecipient, delayed bool, 
 
 func (o *Outbound) noticeDSN(j store.QueueJob, rcpts []DSNRecipient, delayed bool, now time.Time) DSN {
 	return DSN{
-		ReportingMTA: o.cfg.Hostname, Sender: j.Sender, EnvID: j.EnvID, QueueID: idString(j.ID), Arrival: j.Arrival,
+		ReportingMTA: o.cfg.Hostname, Sender: j.Sender, EnvID: j.EnvID, QueueID: j.QueueID, Arrival: j.Arrival,
 		Recipients: rcpts, Original: j.Body, HeadersOnly: j.Ret == "HDRS" || delayed, Now: now,
 		Delayed: delayed, Lifetime: o.cfg.MaxLifetime,
 	}
 }
-
-func idString(id int64) string { return strconv.FormatInt(id, 10) }
 
 // Metrics returns the workers' collectors, for registration.
 func (o *Outbound) Metrics() *OutboundMetrics { return o.metrics }

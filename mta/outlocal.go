@@ -58,10 +58,10 @@ func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.Queue
 	if len(res.Remote) > 0 {
 		from, err := o.cfg.SRS.ForwardSender(ctx, j.Sender)
 		if err != nil {
-			o.log.Error("queue: forward sender", "queue_id", j.ID, "to", r.Address, "err", err)
+			o.log.Error("queue: forward sender", "queue_id", j.QueueID, "queue_row", j.ID, "to", r.Address, "err", err)
 			return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; local delivery failed"}, true
 		}
-		m := store.QueuedMessage{Sender: from, Origin: "forward", EnvID: j.EnvID, Ret: j.Ret, Body: j.Body}
+		m := store.QueuedMessage{QueueID: j.QueueID, Sender: from, Origin: "forward", EnvID: j.EnvID, Ret: j.Ret, Body: j.Body}
 		for _, t := range res.Remote {
 			m.Recipients = append(m.Recipients, store.QueuedRecipient{Address: t.Address, Domain: t.Domain, NextHop: t.NextHop,
 				OrigRecipient: pass.orcpt, OrigRecipientType: pass.orcptType, Notify: pass.notify})
@@ -71,33 +71,38 @@ func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.Queue
 	// Copies refused for quota while others were delivered are bounced
 	// (a retry would deliver the others twice); refused alone, the
 	// recipient is deferred below.
+	var bounced []store.QueuedMessage
 	onOverQuota := func(refused []mda.Outcome) []store.QueuedMessage {
 		if j.Sender == "" {
 			return nil // never bounce a bounce
 		}
-		return []store.QueuedMessage{o.notice(j, quotaDSNRecipients(refused), false, time.Now())}
+		bounced = []store.QueuedMessage{o.notice(j, quotaDSNRecipients(refused), false, time.Now())}
+		return bounced
 	}
-	dres, err := o.local.agent.Deliver(ctx, mda.Message{Body: j.Body}, locals, queue, onOverQuota)
+	dres, err := o.local.agent.Deliver(ctx, mda.Message{Body: j.Body, QueueID: j.QueueID}, locals, queue, onOverQuota)
 	switch {
 	case errors.Is(err, mda.ErrOverQuota):
 		// Postfix's virtual delivery defers a full mailbox; it bounces at
 		// expiry.
 		return attempt{rcpt: r, status: "4.2.2", diag: "x-mailhost; Mailbox full", remote: "dns; " + o.cfg.Hostname}, true
 	case err != nil:
-		o.log.Error("queue: local delivery failed", "queue_id", j.ID, "to", r.Address, "err", err)
+		o.log.Error("queue: local delivery failed", "queue_id", j.QueueID, "queue_row", j.ID, "to", r.Address, "err", err)
 		return attempt{rcpt: r, status: "4.3.0", diag: "x-mailhost; local delivery failed"}, true
 	}
 	// Committed: the recipient is done whatever the outcomes say, or a
 	// retry would deliver every committed copy again.
+	for _, b := range bounced {
+		o.log.Info("sender notified", "queue_id", j.QueueID, "queue_row", j.ID, "notice_id", b.QueueID, "to", j.Sender, "kind", "failure")
+	}
 	for _, oc := range dres.Outcomes {
 		t := oc.Recipient.Target
 		switch {
 		case oc.OverQuota:
-			o.log.Info("bounced", "queue_id", j.ID, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
+			o.log.Info("bounced", "queue_id", j.QueueID, "queue_row", j.ID, "to", t.Address, "status", "5.2.2", "reason", "mailbox full")
 		case oc.Err != nil:
-			o.log.Warn("queue: local copy kept for adoption", "queue_id", j.ID, "to", t.Address, "err", oc.Err)
+			o.log.Warn("queue: local copy kept for adoption", "queue_id", j.QueueID, "queue_row", j.ID, "to", t.Address, "err", oc.Err)
 		case oc.WantedFolder != "":
-			o.log.Warn("queue: folder gone, delivered to INBOX", "queue_id", j.ID, "to", t.Address,
+			o.log.Warn("queue: folder gone, delivered to INBOX", "queue_id", j.QueueID, "queue_row", j.ID, "to", t.Address,
 				"wanted_folder", oc.WantedFolder)
 		}
 	}

@@ -92,7 +92,7 @@ func (o *Outbound) stsPolicy(ctx context.Context, domain string) *mtasts.Policy 
 		} else if pkixResult(err) != rptValidationFailure {
 			result = rptSTSWebPKIInvalid
 		}
-		o.tlsReport(domain, rptPolicySTS, result)
+		o.tlsReport(tlsResult{domain: domain, policy: rptPolicySTS, result: result})
 		o.log.Warn("mta-sts: policy fetch failed", "domain", domain, "id", rec.ID, "cached", valid, "err", err)
 		if valid {
 			if err := o.st.DeferSTSFetch(ctx, domain, stsRetry); err != nil {

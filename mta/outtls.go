@@ -169,12 +169,12 @@ func (o *Outbound) hostCheck(ctx context.Context, rt route, policy string, sts *
 		d := o.dane(ctx, h, addrAuth)
 		switch {
 		case d.err != nil:
-			o.tlsReport(c.domain, rptPolicyTLSA, rptDNSSECInvalid)
+			o.tlsReport(tlsResult{c.domain, rptPolicyTLSA, h, "", rptDNSSECInvalid})
 			return c, &tlsFailure{label: "DANE", result: rptDNSSECInvalid, err: d.err}
 		case len(d.usable) > 0: // RFC 8461 2: DANE, not MTA-STS
 			return tlsCheck{starttls: true, require: true, tlsa: d.usable, domain: c.domain, rpt: rptPolicyTLSA, label: "DANE"}, nil
 		case d.present: // RFC 7672 2.2: unauthenticated TLS, but TLS
-			o.tlsReport(c.domain, rptPolicyTLSA, rptTLSAInvalid)
+			o.tlsReport(tlsResult{c.domain, rptPolicyTLSA, h, "", rptTLSAInvalid})
 			c.require, c.label = true, "DANE (no usable TLSA record)"
 		}
 	}
@@ -183,7 +183,7 @@ func (o *Outbound) hostCheck(ctx context.Context, rt route, policy string, sts *
 	}
 	c, mismatch := stsCheck(sts, h, c)
 	if mismatch != nil {
-		o.tlsReport(c.domain, c.rpt, mismatch.result)
+		o.tlsReport(tlsResult{c.domain, c.rpt, h, "", mismatch.result})
 		if sts.Mode == mtasts.Enforce {
 			return c, mismatch
 		}
@@ -200,7 +200,7 @@ func (o *Outbound) startTLS(ctx context.Context, c *outConn, host string, check 
 		return nil
 	}
 	if !c.has("STARTTLS") {
-		o.tlsReport(check.domain, check.rpt, rptStartTLSNotSupported)
+		o.tlsReport(tlsResult{check.domain, check.rpt, host, remoteIP(c), rptStartTLSNotSupported})
 		if check.require {
 			return errTLSRequired
 		}
@@ -211,20 +211,20 @@ func (o *Outbound) startTLS(ctx context.Context, c *outConn, host string, check 
 	var re *replyError
 	switch {
 	case errors.As(err, &re):
-		o.tlsReport(check.domain, check.rpt, rptStartTLSNotSupported)
+		o.tlsReport(tlsResult{check.domain, check.rpt, host, remoteIP(c), rptStartTLSNotSupported})
 		return err
 	case err != nil:
 		result := rptValidationFailure
 		if failed != nil {
 			result = failed.result
 		}
-		o.tlsReport(check.domain, check.rpt, result)
+		o.tlsReport(tlsResult{check.domain, check.rpt, host, remoteIP(c), result})
 		return fmt.Errorf("%w: %w", errTLSFailed, err)
 	case failed != nil: // a check that only reports (MTA-STS testing)
-		o.tlsReport(check.domain, check.rpt, failed.result)
+		o.tlsReport(tlsResult{check.domain, check.rpt, host, remoteIP(c), failed.result})
 		o.log.Info("queue: TLS check failed, delivering anyway", "host", host, "policy", failed.label, "result", failed.result, "err", failed.err)
 	default:
-		o.tlsReport(check.domain, check.rpt, rptSuccessful)
+		o.tlsReport(tlsResult{check.domain, check.rpt, host, remoteIP(c), rptSuccessful})
 	}
 	return nil
 }

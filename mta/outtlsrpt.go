@@ -3,6 +3,7 @@ package mta
 import (
 	"crypto/x509"
 	"errors"
+	"net/netip"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -11,8 +12,9 @@ import (
 // domain's MX hosts, and every failed MTA-STS policy fetch, is counted
 // by domain, policy type (4.3.1: "sts", "tlsa", "no-policy-found") and
 // result: "successful" or one of the failure result types of 4.3.2.
-// Sending aggregate reports to the domain's "_smtp._tls" address is not
-// done; the counters are what such a report would sum.
+// With OutboundConfig.TLSReports set, each result also goes there with
+// the MX host and its address, for the daily aggregate reports (package
+// tlsrpt).
 const (
 	rptSuccessful            = "successful"
 	rptStartTLSNotSupported  = "starttls-not-supported"
@@ -41,12 +43,36 @@ func newTLSReportCounter() *prometheus.CounterVec {
 		[]string{"domain", "policy", "result"})
 }
 
-// tlsReport counts one result for domain under policy.
-func (o *Outbound) tlsReport(domain, policy, result string) {
-	if domain == "" || policy == "" {
+// TLSReporter takes the TLS results for RFC 8460 aggregate reports:
+// one session (or policy fetch) to domain's MX host mx at address ip
+// (either may be empty) under policy with result.
+type TLSReporter interface {
+	Add(domain, policy, mx, ip, result string)
+}
+
+// tlsResult is one result to count: where (the destination domain, the
+// MX host and address when known), under which policy, and what.
+type tlsResult struct {
+	domain, policy, mx, ip, result string
+}
+
+// tlsReport counts one result.
+func (o *Outbound) tlsReport(r tlsResult) {
+	if r.domain == "" || r.policy == "" {
 		return
 	}
-	o.metrics.TLSReport.WithLabelValues(domain, policy, result).Inc()
+	o.metrics.TLSReport.WithLabelValues(r.domain, r.policy, r.result).Inc()
+	if o.cfg.TLSReports != nil {
+		o.cfg.TLSReports.Add(r.domain, r.policy, r.mx, r.ip, r.result)
+	}
+}
+
+// remoteIP is the address c is connected to, for a report.
+func remoteIP(c *outConn) string {
+	if ap, err := netip.ParseAddrPort(c.conn.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return ""
 }
 
 // pkixResult is the RFC 8460 result type of a failed Web PKI check.

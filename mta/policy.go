@@ -205,7 +205,7 @@ func (s *session) queueHeld(header, body []byte, qid string) error {
 	if s.acct != nil {
 		origin = "submission"
 	}
-	m := store.QueuedMessage{Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(), Helo: s.conn.Hostname(),
+	m := store.QueuedMessage{QueueID: qid, Sender: s.from, Origin: origin, ClientAddr: s.cc.ip.String(), Helo: s.conn.Hostname(),
 		AuthUser: s.authUser(), EnvID: s.opts.EnvelopeID, Ret: string(s.opts.Return), Body: full, Hold: true}
 	fwd := m
 	fwd.Origin = "forward"

@@ -105,7 +105,6 @@ type Server struct {
 	metrics *Metrics
 	ln      *listener
 	smtp    *smtp.Server
-	ids     idGen
 	closing atomic.Bool
 	// ctx is Serve's: connections' contexts derive from it. Set before
 	// the first Accept, read only afterwards.
@@ -362,16 +361,6 @@ func (s *Server) inMynetworks(ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// idGen makes queue ids: hex of the time and a counter, unique per process
-// and sortable like Postfix's long queue ids.
-type idGen struct {
-	n atomic.Uint64
-}
-
-func (g *idGen) next() string {
-	return fmt.Sprintf("%011X%05X", time.Now().UnixMicro()&0xFFFFFFFFFFF, g.n.Add(1)&0xFFFFF)
 }
 
 type backend struct{ s *Server }

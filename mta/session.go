@@ -16,7 +16,6 @@ import (
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
-	"mailhost/senderauth"
 	smtp "mailhost/smtpd"
 	"mailhost/srs"
 	"mailhost/store"
@@ -47,10 +46,10 @@ type session struct {
 	fromN   string // normalised, for rules
 	opts    smtp.MailOptions
 	rules   store.SessionRules
-	permit  bool           // an access rule said OK or DISCARD: later access checks are skipped
-	discard string         // why the message is discarded, if it is
-	hold    string         // why the message goes on hold, if it does
-	spf     senderauth.SPF // of the reverse-path, when the inbound checks apply
+	permit  bool      // an access rule said OK or DISCARD: later access checks are skipped
+	discard string    // why the message is discarded, if it is
+	hold    string    // why the message goes on hold, if it does
+	spf     *spfCheck // of the reverse-path, when the inbound checks apply (inbound.go)
 	rcpts   []rcpt
 }
 
@@ -197,7 +196,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			}
 		}
 	}
-	var spfRes senderauth.SPF
+	var spfRes *spfCheck
 	if s.checksApply() {
 		if spfRes, err = s.inboundMail(ctx, fromN, ac.permit); err != nil {
 			return err
@@ -339,7 +338,7 @@ func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
-	s.spf = senderauth.SPF{}
+	s.spf = nil
 	s.rcpts = nil
 }
 
@@ -401,7 +400,7 @@ func (s *session) Data(r io.Reader) error {
 			return err
 		}
 	}
-	qid := s.srv.ids.next()
+	qid := store.NewQueueID()
 	if s.discard != "" {
 		s.log.Info("discarded", "queue_id", qid, "from", s.from, "rcpts", s.rcptList(), "size", len(body),
 			"rule", s.discard)
@@ -432,12 +431,16 @@ func (s *session) Data(r io.Reader) error {
 		return s.temp("DATA", err, "queue_id", qid)
 	}
 	locals, queue := s.plan(body, header, fwdFrom)
+	for i := range queue {
+		queue[i].QueueID = qid // copies of the message keep its id
+	}
 	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, queue)
-	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body}, locals, queue,
+	var bounced []store.QueuedMessage
+	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body, QueueID: qid}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
-			b := s.bounces(refused, header, body, qid)
-			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, b)
-			return b
+			bounced = s.bounces(refused, header, body, qid)
+			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, bounced)
+			return bounced
 		})
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
@@ -454,6 +457,9 @@ func (s *session) Data(r io.Reader) error {
 		"message_id", strings.TrimSpace(h.Get("Message-Id")), "size", size, "tls", tlsInfo != "",
 		"took", time.Since(start).Round(time.Microsecond))
 	s.logOutcomes(qid, res.Outcomes)
+	for _, b := range bounced {
+		s.log.Info("sender notified", "queue_id", qid, "notice_id", b.QueueID, "to", s.from, "kind", "failure")
+	}
 	s.queueSuccessDSNs(header, body, qid, res.Outcomes)
 	for i, q := range queue {
 		if i < len(res.QueueIDs) {
@@ -464,7 +470,7 @@ func (s *session) Data(r io.Reader) error {
 	if len(res.QueueIDs) > 0 && s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}
-	s.vacations(res.Outcomes, &h)
+	s.vacations(qid, res.Outcomes, &h)
 	// A 250 carrying the queue id, as Postfix answers, for the sender's logs.
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "Ok: queued as %s", qid)
 }

@@ -17,7 +17,7 @@ import (
 // vacations sends the vacation replies (RFC 3834) of the mailboxes that
 // got the message, after it is safely delivered. Failures are logged: a
 // reply is a courtesy, never a reason to refuse mail.
-func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
+func (s *session) vacations(qid string, outs []mda.Outcome, h *mailheader.Header) {
 	var todo []store.LocalTarget
 	for _, o := range outs {
 		if !o.OverQuota && o.Recipient.Target.Vacation {
@@ -50,7 +50,7 @@ func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
 		}
 		reply := vacationReply(s.srv.cfg.Hostname, t.Address, s.from, v, h, time.Now())
 		_, domain := address.Split(sender)
-		q := store.QueuedMessage{Sender: "", Origin: "vacation", Body: reply,
+		q := store.QueuedMessage{QueueID: store.NewQueueID(), Sender: "", Origin: "vacation", Body: reply,
 			Recipients: []store.QueuedRecipient{{Address: s.from, Domain: domain}}}
 		qs := []store.QueuedMessage{q}
 		signQueued(ctx, s.srv.cfg.DKIM, s.log, qs)
@@ -61,7 +61,7 @@ func (s *session) vacations(outs []mda.Outcome, h *mailheader.Header) {
 		case err != nil:
 			s.log.Error("vacation reply", "mailbox", t.Address, "err", err)
 		case sent:
-			s.log.Info("vacation reply queued", "mailbox", t.Address, "to", s.from)
+			s.log.Info("sender notified", "queue_id", qid, "notice_id", q.QueueID, "mailbox", t.Address, "to", s.from, "kind", "vacation")
 		}
 	}
 }

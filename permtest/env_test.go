@@ -245,6 +245,16 @@ func (e *env) relocatedOfA() string {
 	return addr
 }
 
+// domainSieveOfA writes a Sieve script of a.example and returns its name.
+func (e *env) domainSieveOfA() string {
+	e.t.Helper()
+	name := e.unique("s")
+	_, err := e.svc.PutDomainSieveScript(context.Background(), admin.CLI(), "a.example", name,
+		admin.SieveScriptInput{Content: new("keep;")})
+	e.cli("domain sieve script "+name, err)
+	return name
+}
+
 // uniqueNet is a client network no other case uses.
 func (e *env) uniqueNet() string {
 	e.n++

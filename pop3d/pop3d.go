@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailhost/connlimit"
+	"mailhost/connserve"
 	"mailhost/maildir"
 	"mailhost/sasl"
 	"mailhost/store"
@@ -101,10 +102,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []listener
-	conns     map[net.Conn]struct{}
+	conns     connserve.Conns
 	limiter   *connlimit.Limiter // shared by both listeners
-	closing   bool
-	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 }
 
@@ -129,7 +128,7 @@ func New(cfg Config, a sasl.Authenticator, ms Mailstore, f Files, l Locker) (*Se
 		return nil, err
 	}
 	return &Server{cfg: cfg, auth: a, store: ms, files: f, locks: l, log: cfg.Log, m: m,
-		sizes: newSizeCache(100_000), scanned: newScanCache(100_000), conns: map[net.Conn]struct{}{},
+		sizes: newSizeCache(100_000), scanned: newScanCache(100_000),
 		limiter: connlimit.New(cfg.MaxConnsPerClient, nil)}, nil
 }
 
@@ -185,71 +184,24 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.mu.Lock()
-	s.closing = true
-	for _, l := range lns {
-		l.ln.Close()
+	closed := make([]net.Listener, len(lns))
+	for i, l := range lns {
+		closed[i] = l.ln
 	}
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now()) // wakes sessions waiting for a command
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(shutdownGrace):
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-	}
+	s.conns.Shutdown(closed, shutdownGrace)
 	return err
 }
 
 func (s *Server) accept(ctx context.Context, l listener) error {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("pop3d: accept: %w", err)
-		}
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
-			s.serveConn(ctx, c, l.implicitTLS)
-		}()
+	serve := func(c net.Conn) { s.serveConn(ctx, c, l.implicitTLS) }
+	if err := s.conns.Accept(ctx, l.ln, serve); err != nil {
+		return fmt.Errorf("pop3d: %w", err)
 	}
+	return nil
 }
 
 // shuttingDown reports whether Serve is ending.
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) shuttingDown() bool { return s.conns.Closing() }
 
 // metrics of the POP3 server.
 type metrics struct {

@@ -6,15 +6,13 @@
 // client (iprev, RFC 8601 3); and the one Authentication-Results header
 // field (RFC 8601) that reports them, with the removal of forged ones.
 //
-// Every lookup goes through dnsres, the node's one resolver. The package
+// Every lookup goes through dnsres, the node's one resolver, and its cache. The package
 // decides results, not policy: what a result makes the server do (reject,
 // file into Junk) is the MTA's, by the recipient domain's settings.
 package senderauth
 
 import (
 	"math/rand/v2"
-	"sync"
-	"time"
 
 	"mailhost/dnsres"
 )
@@ -41,24 +39,11 @@ type Checker struct {
 	// Sample answers whether a message falls within a DMARC pct
 	// percentage (RFC 7489 6.6.4); nil draws at random.
 	Sample func(pct int) bool
-	// CacheFor keeps the answers of the SPF, DKIM key and DMARC lookups
-	// (not temporary failures) this long, whatever their TTL; 0 keeps
-	// none. Set before the first check; a Checker is not copied after.
-	CacheFor time.Duration
-
-	cacheOnce sync.Once
-	cache     *dnsCache
 }
 
-// lib is the resolver the checks ask: dnsres, behind the cache.
-func (c *Checker) lib() cachedResolver {
-	c.cacheOnce.Do(func() {
-		if c.CacheFor > 0 {
-			c.cache = &dnsCache{ttl: c.CacheFor, m: map[cacheKey]cacheEntry{}}
-		}
-	})
-	return cachedResolver{libResolver{c.DNS}, c.cache}
-}
+// lib is the resolver the checks' libraries ask: dnsres (whose cache, when
+// it has one, keeps answers by their TTL).
+func (c *Checker) lib() libResolver { return libResolver{c.DNS} }
 
 func (c *Checker) sample(pct int) bool {
 	if c.Sample != nil {

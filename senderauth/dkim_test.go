@@ -136,3 +136,33 @@ func TestDKIMMaxSignatures(t *testing.T) {
 		t.Fatalf("got %+v, want pass then neutral (not checked)", got)
 	}
 }
+
+// Authenticate verifies the signatures and evaluates DMARC with the SPF
+// result it waits for, as DKIM then DMARC would.
+func TestAuthenticate(t *testing.T) {
+	ed := newKey(t, "ed25519", "ed", "example.test")
+	c, _ := checker(t, ed.record, `_dmarc.example.test. TXT "v=DMARC1; p=reject"`)
+	spfCalls := 0
+	spf := func() senderauth.SPF {
+		spfCalls++
+		return senderauth.SPF{Result: senderauth.Pass, Domain: "bounces.other.test"}
+	}
+	for _, tc := range []struct {
+		name, msg, dkim, dmarc string
+	}{
+		{"aligned signature", sign(t, testMessage, ed, "example.test", "ed"), "pass", "pass"},
+		{"unsigned, SPF unaligned", testMessage, "", "fail"},
+	} {
+		sigs, spfRes, dm := c.Authenticate(context.Background(), []byte(tc.msg), []string{"example.test"}, spf)
+		got := ""
+		if len(sigs) > 0 {
+			got = sigs[0].Result
+		}
+		if got != tc.dkim || dm.Result != tc.dmarc || spfRes.Domain != "bounces.other.test" {
+			t.Errorf("%s: DKIM %q, DMARC %s (%v), SPF %+v; want %q, %s", tc.name, got, dm.Result, dm.Err, spfRes, tc.dkim, tc.dmarc)
+		}
+	}
+	if spfCalls != 2 {
+		t.Errorf("spf waited for %d times, want 2", spfCalls)
+	}
+}

@@ -36,12 +36,49 @@ type DMARC struct {
 // policy's adkim/aspf say (3.1: relaxed compares organisational domains,
 // strict the names).
 func (c *Checker) DMARC(ctx context.Context, from []string, spfRes SPF, sigs []DKIM) DMARC {
-	if len(from) == 0 {
+	return c.evaluate(c.policies(ctx, from), spfRes, sigs)
+}
+
+// Authenticate runs the end-of-data checks of msg: it verifies the DKIM
+// signatures while it looks up the DMARC policies of the author domains
+// from (independent lookups, so the message waits for the slower, not
+// for both), then waits for spf (started earlier, at MAIL FROM) and
+// evaluates DMARC.
+func (c *Checker) Authenticate(ctx context.Context, msg []byte, from []string, spf func() SPF) ([]DKIM, SPF, DMARC) {
+	pols := make(chan []policyLookup, 1)
+	go func() { pols <- c.policies(ctx, from) }()
+	sigs := c.DKIM(ctx, msg)
+	spfRes := spf()
+	return sigs, spfRes, c.evaluate(<-pols, spfRes, sigs)
+}
+
+// policyLookup is the DMARC record discovered for one author domain.
+type policyLookup struct {
+	domain string
+	rec    *dmarc.Record
+	atOrg  bool
+	err    error
+}
+
+// policies discovers the DMARC record of each author domain.
+func (c *Checker) policies(ctx context.Context, from []string) []policyLookup {
+	out := make([]policyLookup, len(from))
+	for i, d := range from {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		rec, atOrg, err := c.policy(ctx, d)
+		out[i] = policyLookup{domain: d, rec: rec, atOrg: atOrg, err: err}
+	}
+	return out
+}
+
+// evaluate is DMARC's verdict from the discovered records.
+func (c *Checker) evaluate(pols []policyLookup, spfRes SPF, sigs []DKIM) DMARC {
+	if len(pols) == 0 {
 		return DMARC{Result: PermError, Policy: "none", Err: errors.New("dmarc: no author domain (From)")}
 	}
 	var worst DMARC
-	for i, d := range from {
-		r := c.dmarcOne(ctx, strings.ToLower(strings.TrimSuffix(d, ".")), spfRes, sigs)
+	for i, p := range pols {
+		r := c.dmarcOne(p, spfRes, sigs)
 		if i == 0 || rank(r) > rank(worst) {
 			worst = r
 		}
@@ -64,9 +101,9 @@ func rank(d DMARC) int {
 	return 0
 }
 
-func (c *Checker) dmarcOne(ctx context.Context, domain string, spfRes SPF, sigs []DKIM) DMARC {
-	out := DMARC{Domain: domain, Policy: "none"}
-	rec, atOrg, err := c.policy(ctx, domain)
+func (c *Checker) dmarcOne(p policyLookup, spfRes SPF, sigs []DKIM) DMARC {
+	out := DMARC{Domain: p.domain, Policy: "none"}
+	rec, err := p.rec, p.err
 	switch {
 	case errors.Is(err, dmarc.ErrNoPolicy):
 		out.Result = None
@@ -79,10 +116,10 @@ func (c *Checker) dmarcOne(ctx context.Context, domain string, spfRes SPF, sigs 
 		return out
 	}
 	out.Published = string(rec.Policy)
-	if atOrg && rec.SubdomainPolicy != "" {
+	if p.atOrg && rec.SubdomainPolicy != "" {
 		out.Published = string(rec.SubdomainPolicy)
 	}
-	if aligned(domain, spfRes, sigs, rec) {
+	if aligned(p.domain, spfRes, sigs, rec) {
 		out.Result = Pass
 		return out
 	}

@@ -68,3 +68,9 @@ func netError(err error, name string) error {
 	}
 	return &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true}
 }
+
+// lookupTXT is the TXT lookup the DKIM library takes (it has no context
+// parameter): under ctx, errors as *net.DNSError.
+func (l libResolver) lookupTXT(ctx context.Context) func(string) ([]string, error) {
+	return func(name string) ([]string, error) { return l.LookupTXT(ctx, name) }
+}

@@ -6,6 +6,10 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"mailhost/dnsres"
+	"mailhost/dnstest"
+	"mailhost/senderauth"
 )
 
 // spfZone is the test zone of the SPF cases. The client is 192.0.2.10.
@@ -148,12 +152,17 @@ func TestSPFRFC7208(t *testing.T) {
 	}
 }
 
-// TestCache: with CacheFor a second check of the same sender asks DNS
-// nothing; a temporary failure is asked again.
-func TestCache(t *testing.T) {
-	c, srv := checker(t, spfZone()...)
-	c.CacheFor = time.Minute
-	srv.FailName("tempfail.test")
+// The checks ask through dnsres's cache: a second check of the same
+// sender asks DNS nothing; a temporary failure is asked again.
+func TestChecksUseTheResolverCache(t *testing.T) {
+	srv := dnstest.Start(t, append(spfZone(), "test. 3600 IN SOA ns.test. h.test. 1 7200 3600 1209600 300")...)
+	res, err := dnsres.New(dnsres.Config{Servers: []string{srv.Addr}, Timeout: 2 * time.Second, Attempts: 1,
+		Cache: dnsres.CacheConfig{Entries: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &senderauth.Checker{DNS: res}
+	srv.FailName("tempfail.test.")
 	client := netip.MustParseAddr("192.0.2.10")
 	ctx := context.Background()
 	for _, sender := range []string{"a@mx.test", "a@tempfail.test"} {

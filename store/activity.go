@@ -125,7 +125,7 @@ type MailLogFilter struct {
 func (s *Store) SearchMailLog(ctx context.Context, f MailLogFilter) ([]MailEvent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT at, event, queue_id, queue_row, message_id, sender, recipient, domains, detail, client FROM mail_log
-		WHERE ($1 = '' OR queue_id = $1 OR queue_row = $1 OR message_id = $1 OR message_id = '<' || $1 || '>'
+		WHERE ($1 = '' OR queue_id = upper($1) OR queue_id = $1 OR queue_row = $1 OR message_id = $1 OR message_id = '<' || $1 || '>'
 				OR starts_with(lower(sender), lower($1)) OR starts_with(lower(recipient), lower($1)))
 			AND ($2 = '' OR event = $2)
 			AND ($3::text[] IS NULL OR domains && $3)

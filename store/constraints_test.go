@@ -74,7 +74,10 @@ func TestConstraintsRejectBadRows(t *testing.T) {
 		{"relocated to a line break", `INSERT INTO relocated (address, new_address) VALUES ('old@example.com', E'x\r\n250 ok')`},
 		{"vacation ending before it starts", `INSERT INTO vacations (mailbox_id, subject, body, active_from, active_until)
 			SELECT id, 'away', 'b', now(), now() - interval '1 day' FROM mailboxes`},
-		{"queue size not matching body", `INSERT INTO queue (origin, size, body, expires_at) VALUES ('smtp', 10, 'abc', now() + interval '5 days')`},
+		{"queue size not matching body", `INSERT INTO queue (queue_id, origin, size, body, expires_at)
+			VALUES ('0662A9B1C4D2E1A3F07C', 'smtp', 10, 'abc', now() + interval '5 days')`},
+		{"queue id not of the format", `INSERT INTO queue (queue_id, origin, size, body, expires_at)
+			VALUES ('0662a9b1c4d2e1a3f07c', 'smtp', 3, 'abc', now() + interval '5 days')`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := exec(tc.sql)

@@ -16,24 +16,7 @@ import (
 // the mailbox's largest value.
 func TestMigration0007KeepsState(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, testdb.New(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	all, err := store.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, s, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
-	var m7 string
-	for _, m := range all {
-		if m.Version == 7 {
-			m7 = m.SQL
-			break
-		}
-		mustExec(t, s, m.SQL)
-	}
+	s, m7 := beforeMigration(t, 7)
 	mustExec(t, s, `INSERT INTO domains (name) VALUES ('example.test');
 		INSERT INTO mailboxes (domain_id, local_part, address, password, maildir)
 			SELECT id, 'a', 'a@example.test', 'x', 'example.test/a/' FROM domains;
@@ -60,4 +43,29 @@ func TestMigration0007KeepsState(t *testing.T) {
 		RETURNING uidvalidity`).Scan(&uv); err != nil || uv != 4000000001 {
 		t.Errorf("new folder's UIDVALIDITY %d (%v), want 4000000001", uv, err)
 	}
+}
+
+// beforeMigration opens a new database with the migrations before version
+// applied and returns it with that migration's SQL, for a test to write
+// the rows of the past and then run it.
+func beforeMigration(t *testing.T, version int) (*store.Store, string) {
+	t.Helper()
+	s, err := store.Open(context.Background(), testdb.New(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	all, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, s, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
+	for _, m := range all {
+		if m.Version == version {
+			return s, m.SQL
+		}
+		mustExec(t, s, m.SQL)
+	}
+	t.Fatalf("no migration %d", version)
+	return nil, ""
 }

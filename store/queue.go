@@ -18,6 +18,9 @@ const QueueChannel = "mailhost_queue"
 
 // QueuedMessage is one message for the outbound queue with its recipients.
 type QueuedMessage struct {
+	// QueueID is the message's id (NewQueueID), made when it was received;
+	// copies of one message share it. "" gets a fresh one.
+	QueueID    string
 	Sender     string // "" is the null sender <>
 	Origin     string // smtp, submission, sendmail, forward, relay, bounce, vacation
 	ClientAddr string
@@ -44,8 +47,8 @@ type QueuedRecipient struct {
 
 const enqueueSQL = `
 WITH q AS (
-	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at, hold)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, length($8::bytea), $8, now() + make_interval(secs => $9), $15)
+	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at, hold, queue_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, length($8::bytea), $8, now() + make_interval(secs => $9), $15, $17)
 	RETURNING id
 ), r AS (
 	INSERT INTO queue_recipients (queue_id, recipient, orig_recipient, orig_recipient_type, dsn_notify, domain, next_hop)
@@ -57,8 +60,12 @@ WITH q AS (
 )
 SELECT id, (SELECT count(*) FROM r), pg_notify('` + QueueChannel + `', id::text) FROM q`
 
-// queueEnqueue adds the enqueue statement of m to b.
+// queueEnqueue adds the enqueue statement of m to b; id receives the row
+// number.
 func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
+	if m.QueueID == "" {
+		m.QueueID = NewQueueID()
+	}
 	n := len(m.Recipients)
 	rcpt, orcpt, notify, domain, hop := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	otype := make([]string, n)
@@ -70,7 +77,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 		}
 	}
 	b.Queue(enqueueSQL, m.Sender, m.Origin, m.ClientAddr, m.Helo, m.AuthUser, m.EnvID, m.Ret, m.Body,
-		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold, otype).QueryRow(func(row pgx.Row) error {
+		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold, otype, m.QueueID).QueryRow(func(row pgx.Row) error {
 		var count int64
 		var notified string
 		return row.Scan(id, &count, &notified)
@@ -78,7 +85,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 }
 
 // Enqueue writes messages and their recipients to the queue in one
-// transaction and returns their queue ids. When it returns nil every
+// transaction and returns their row numbers. When it returns nil every
 // message is durably queued.
 func (s *Store) Enqueue(ctx context.Context, msgs ...QueuedMessage) ([]int64, error) {
 	ids := make([]int64, len(msgs))

@@ -85,7 +85,7 @@ func TestFinishQueueClaimsNext(t *testing.T) {
 		t.Fatalf("claim: %+v, %v", jobs, err)
 	}
 	first := jobs[0]
-	done := store.QueueFinish{QueueID: first.ID, Next: one,
+	done := store.QueueFinish{Row: first.ID, Next: one,
 		Results: []store.QueueResult{{ID: first.Recipients[0].ID, State: store.RcptDelivered}}}
 
 	if next, err := s.FinishQueue(ctx, "node-b", done); !errors.Is(err, store.ErrLeaseLost) || next != nil {
@@ -141,7 +141,7 @@ func TestFinishQueueChecksTheLease(t *testing.T) {
 		t.Fatalf("leases: first until %v, second until %v", first[0].LeaseUntil, second[0].LeaseUntil)
 	}
 	result := func(j store.QueueJob) store.QueueFinish {
-		return store.QueueFinish{QueueID: j.ID, LeaseUntil: j.LeaseUntil,
+		return store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil,
 			Results: []store.QueueResult{{ID: j.Recipients[0].ID, State: store.RcptDelivered}}}
 	}
 	if _, err := s.FinishQueue(ctx, "node-a", result(first[0])); !errors.Is(err, store.ErrLeaseLost) {

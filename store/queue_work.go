@@ -13,7 +13,8 @@ import (
 // QueueJob is a message claimed by a queue worker with the recipients it
 // holds the lease of.
 type QueueJob struct {
-	ID         int64
+	ID         int64  // the queue row
+	QueueID    string // the message's queue id, of every log line about it
 	Sender     string
 	Origin     string
 	EnvID      string
@@ -82,7 +83,7 @@ WITH first AS (
 	FROM due WHERE r.id = due.id
 	RETURNING r.id, r.queue_id, r.recipient, r.orig_recipient, r.orig_recipient_type, r.dsn_notify, r.domain, r.next_hop, r.attempts, r.lease_until
 )
-SELECT q.id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
+SELECT q.id, q.queue_id, q.sender, q.origin, q.dsn_envid, q.dsn_ret, q.body, q.arrival_at, q.warned_at IS NOT NULL,
 	array_agg(c.id ORDER BY c.id), array_agg(c.recipient ORDER BY c.id), array_agg(c.orig_recipient ORDER BY c.id),
 	array_agg(c.dsn_notify ORDER BY c.id), array_agg(c.domain ORDER BY c.id), array_agg(c.next_hop ORDER BY c.id),
 	array_agg(c.attempts ORDER BY c.id), max(c.lease_until), array_agg(c.orig_recipient_type ORDER BY c.id)
@@ -115,7 +116,7 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 		var ids []int64
 		var addrs, origs, notifies, domains, hops, otypes []string
 		var attempts []int32
-		err := row.Scan(&j.ID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
+		err := row.Scan(&j.ID, &j.QueueID, &j.Sender, &j.Origin, &j.EnvID, &j.Ret, &j.Body, &j.Arrival, &j.Warned,
 			&ids, &addrs, &origs, &notifies, &domains, &hops, &attempts, &j.LeaseUntil, &otypes)
 		for i := range ids {
 			j.Recipients = append(j.Recipients, QueueJobRecipient{ID: ids[i], Address: addrs[i], OrigRecipient: origs[i],
@@ -159,7 +160,7 @@ type QueueResult struct {
 
 // QueueFinish is what a worker writes after an attempt on one message.
 type QueueFinish struct {
-	QueueID int64
+	Row int64 // the job's queue row (QueueJob.ID)
 	// LeaseUntil is the job's (QueueJob.LeaseUntil): the results are
 	// written only while that lease is held. Zero checks the owner only.
 	LeaseUntil time.Time
@@ -214,14 +215,14 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 		}
 		b := &pgx.Batch{}
 		if f.Warned {
-			b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.QueueID)
+			b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)
 		}
 		nids := make([]int64, len(f.Notices))
 		for i, m := range f.Notices {
 			queueEnqueue(b, m, &nids[i])
 		}
 		b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
-			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.QueueID)
+			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.Row)
 		if f.Next.Messages > 0 {
 			b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
 				var err error
@@ -235,7 +236,7 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 		return nil, ErrLeaseLost
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: finish queue %d: %w", f.QueueID, err)
+		return nil, fmt.Errorf("store: finish queue %d: %w", f.Row, err)
 	}
 	return jobs, nil
 }

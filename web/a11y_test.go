@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,7 +25,7 @@ func TestPagesAccessible(t *testing.T) {
 	super.post("/domains/example.com/aliases/new", "address", "info", "destinations", "alice@example.com", "active", "on")
 	super.post("/alias-domains/new", "alias_domain", "example.net", "target_domain", "example.com", "active", "on")
 	super.post("/tokens/new", "name", "t", "admin", "root")
-	qid := strconv.FormatInt(e.enqueue("alice@example.com", "bob@remote.example"), 10)
+	_, qid := e.enqueue("alice@example.com", "bob@remote.example")
 	for _, p := range []string{"/", "/domains", "/domains/new", "/domains/example.com", "/domains/example.com/edit", "/domains/example.com/dns",
 		"/domains/example.com/delete", "/domains/example.com/mailboxes", "/domains/example.com/mailboxes/new",
 		"/mailboxes/alice@example.com", "/mailboxes/alice@example.com/delete", "/mailboxes/alice@example.com/forwarding",

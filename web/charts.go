@@ -72,5 +72,5 @@ func (h *Handler) mailLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "maillog.html", &view{Title: "Mail log", Nav: "maillog", D: mailLogPage{Q: q, Event: ev, Rows: rows,
-		Events: []string{"accepted", "delivered", "sent", "deferred", "bounced", "rejected", "queued", "held", "discarded"}}})
+		Events: []string{"accepted", "delivered", "sent", "deferred", "bounced", "rejected", "queued", "held", "discarded", "notified"}}})
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -26,16 +27,17 @@ func (h *Handler) queueFail(w http.ResponseWriter, r *http.Request, err error) {
 	h.fail(w, r, err)
 }
 
-// queueID reads the {id} parameter; a malformed one is no message.
-func queueID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(param(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &admin.Error{Kind: admin.NotFound, Detail: "no such queued message"}
+// queueID reads the {id} parameter: a message's queue id or, as before
+// migration 0019, one of its row numbers.
+func queueID(r *http.Request) (string, error) {
+	id := param(r, "id")
+	if id == "" {
+		return "", &admin.Error{Kind: admin.NotFound, Detail: "no such queued message"}
 	}
 	return id, nil
 }
 
-func queuePath(id int64) string { return "/queue/" + strconv.FormatInt(id, 10) }
+func queuePath(id string) string { return "/queue/" + url.PathEscape(id) }
 
 type queuePage struct {
 	Items   []admin.QueueEntry
@@ -97,7 +99,7 @@ func (h *Handler) queueShow(w http.ResponseWriter, r *http.Request) {
 	}
 	// The message's bytes need not be UTF-8; the page must be.
 	m.Header, m.Body = strings.ToValidUTF8(m.Header, "\uFFFD"), strings.ToValidUTF8(m.Body, "\uFFFD")
-	h.render(w, r, http.StatusOK, "queue_message.html", &view{Title: "Queued message " + strconv.FormatInt(m.ID, 10), Nav: "queue",
+	h.render(w, r, http.StatusOK, "queue_message.html", &view{Title: "Queued message " + m.ID, Nav: "queue",
 		D: queueMessagePage{M: m, Path: queuePath(m.ID), WithBody: body}})
 }
 
@@ -154,18 +156,24 @@ func (h *Handler) queueSetHold(w http.ResponseWriter, r *http.Request, hold bool
 // queueConfirm says what deleting m does, as the service's DeleteQueued
 // does it: the rows go, no DSN is queued.
 func queueConfirm(m admin.QueueMessageView) confirmData {
-	id := strconv.FormatInt(m.ID, 10)
+	id := m.ID
 	sender := "<" + m.Sender + ">"
 	if m.Sender == "" {
 		sender = "the null sender <> (a bounce or notice)"
 	}
 	var waiting []string
-	for _, rc := range m.Recipients {
-		if rc.State == "queued" || rc.State == "deferred" {
-			waiting = append(waiting, rc.Address)
+	for _, c := range append([]admin.QueueEntry{m.QueueEntry}, m.Copies...) {
+		for _, rc := range c.Recipients {
+			if rc.State == "queued" || rc.State == "deferred" {
+				waiting = append(waiting, rc.Address)
+			}
 		}
 	}
 	says := []string{"Message " + id + " from " + sender + " will be removed from the queue with its copy of the mail."}
+	if len(m.Copies) > 0 {
+		says[0] = "Message " + id + " from " + sender + " will be removed from the queue with its " +
+			strconv.Itoa(len(m.Copies)+1) + " copies of the mail (a forwarded copy has a sender of its own)."
+	}
 	if len(waiting) > 0 {
 		says = append(says, "It will never be delivered to the recipients still waiting: "+joinComma(waiting)+".")
 	}
@@ -186,7 +194,7 @@ func (h *Handler) queueDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 		h.queueFail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "confirm.html", &view{Title: "Delete queued message " + strconv.FormatInt(id, 10), Nav: "queue",
+	h.render(w, r, http.StatusOK, "confirm.html", &view{Title: "Delete queued message " + m.ID, Nav: "queue",
 		Form: newForm(nil), D: queueConfirm(m)})
 }
 

@@ -10,10 +10,10 @@ import (
 )
 
 // enqueue puts a message from sender to rcpts into the queue and returns
-// its id.
-func (e *env) enqueue(sender string, rcpts ...string) int64 {
+// its row and queue id.
+func (e *env) enqueue(sender string, rcpts ...string) (int64, string) {
 	e.t.Helper()
-	m := store.QueuedMessage{Sender: sender, Origin: "submission", AuthUser: sender,
+	m := store.QueuedMessage{QueueID: store.NewQueueID(), Sender: sender, Origin: "submission", AuthUser: sender,
 		Body: []byte("From: <" + sender + ">\r\nTo: someone\r\nSubject: Quarterly report\r\n\r\nThe secret body text.\r\n")}
 	for _, r := range rcpts {
 		_, dom, _ := strings.Cut(r, "@")
@@ -23,7 +23,7 @@ func (e *env) enqueue(sender string, rcpts ...string) int64 {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return ids[0]
+	return ids[0], m.QueueID
 }
 
 // exec runs SQL for a test's setup.
@@ -42,15 +42,14 @@ func TestQueuePages(t *testing.T) {
 
 	c.get("/queue").must(t, 200).has(t, "<h1>Mail queue</h1>", "The mail queue is empty.", `href="/queue" aria-current="page">Queue</a>`)
 
-	a := e.enqueue("alice@example.com", "bob@remote.example", "carol@other.example")
-	b := e.enqueue("", "dave@remote.example")
+	a, as := e.enqueue("alice@example.com", "bob@remote.example", "carol@other.example")
+	b, bs := e.enqueue("", "dave@remote.example")
 	// bob was tried and deferred with an error, carol got her copy.
 	e.exec(`UPDATE queue_recipients SET state = 'deferred', attempts = 2, last_attempt_at = now(),
 		next_attempt_at = now() + interval '1 hour', last_error = '451 4.7.1 <bob@remote.example>: greylisted'
 		WHERE recipient = 'bob@remote.example'`)
 	e.exec(`UPDATE queue_recipients SET state = 'delivered', attempts = 1 WHERE recipient = 'carol@other.example'`)
 	e.exec(`UPDATE queue_recipients SET next_attempt_at = now() + interval '1 hour' WHERE recipient = 'dave@remote.example'`)
-	as, bs := strconv.FormatInt(a, 10), strconv.FormatInt(b, 10)
 
 	// The list: like mailq, with every recipient's state and last error.
 	c.get("/queue").must(t, 200).has(t, `<a href="/queue/`+as+`">`+as+`</a>`, "alice@example.com", "MAILER-DAEMON",
@@ -70,6 +69,10 @@ func TestQueuePages(t *testing.T) {
 		"Subject: Quarterly report", "greylisted", "<td data-label=\"Attempts\">2</td>", `href="/queue/`+as+`?body=1"`).
 		lacks(t, "The secret body text.")
 	c.get("/queue/"+as+"?body=1").must(t, 200).has(t, "The secret body text.", "Subject: Quarterly report")
+	// The row number of before migration 0019 still names the message.
+	c.get("/queue/"+strconv.FormatInt(a, 10)).must(t, 200).has(t, "<h1>Queued message "+as+"</h1>")
+	// The message's mail log lines are a link away.
+	c.get("/queue/"+as).has(t, `href="/maillog?q=`+as+`"`)
 	c.get("/queue/999999").must(t, 404)
 	c.get("/queue/nonsense").must(t, 404)
 
@@ -134,9 +137,8 @@ func TestQueueCrossOrigin(t *testing.T) {
 	e.admin("root", true)
 	c := e.client()
 	c.login("root", pw, "/")
-	id := e.enqueue("alice@example.com", "bob@remote.example")
+	id, ids := e.enqueue("alice@example.com", "bob@remote.example")
 	e.exec(`UPDATE queue_recipients SET next_attempt_at = now() + interval '1 hour'`)
-	ids := strconv.FormatInt(id, 10)
 	c.hdr.Set("Origin", "http://evil.example")
 	c.hdr.Set("Sec-Fetch-Site", "cross-site")
 	for _, p := range []string{"/queue/flush", "/queue/" + ids + "/flush", "/queue/" + ids + "/hold", "/queue/" + ids + "/release", "/queue/" + ids + "/delete"} {
@@ -155,9 +157,8 @@ func TestQueueHiddenFromOthers(t *testing.T) {
 	e.domain("example.com")
 	e.admin("dom", false, "example.com")
 	e.mailbox("alice@example.com")
-	id := e.enqueue("alice@example.com", "bob@remote.example")
+	id, ids := e.enqueue("alice@example.com", "bob@remote.example")
 	e.exec(`UPDATE queue_recipients SET next_attempt_at = now() + interval '1 hour'`)
-	ids := strconv.FormatInt(id, 10)
 	dom, owner := e.client(), e.client()
 	dom.login("dom", pw, "/")
 	owner.login("alice@example.com", pw, "/me")
@@ -181,5 +182,31 @@ func TestQueueHiddenFromOthers(t *testing.T) {
 	res := anon.get("/queue")
 	if res.code != 303 {
 		t.Fatalf("anonymous /queue: %d", res.code)
+	}
+}
+
+// The copies of one message (rows sharing its queue id) are one message
+// on the panel: its page shows the others, and hold takes them all.
+func TestQueueCopiesShownTogether(t *testing.T) {
+	e := newEnv(t)
+	e.admin("root", true)
+	c := e.client()
+	c.login("root", pw, "/")
+	_, qid := e.enqueue("alice@example.com", "bob@remote.example")
+	if _, err := e.st.Enqueue(context.Background(), store.QueuedMessage{QueueID: qid, Sender: "srs0=x@example.com",
+		Origin: "forward", Body: []byte("Subject: x\r\n\r\nx\r\n"),
+		Recipients: []store.QueuedRecipient{{Address: "cy@other.example", Domain: "other.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(c.get("/queue").must(t, 200).body, `<a href="/queue/`+qid+`">`); n != 2 {
+		t.Errorf("the list links %d rows to the message, want its 2 copies", n)
+	}
+	c.get("/queue/"+qid).must(t, 200).has(t, "<h2 id=\"copies\">Other copies</h2>", "&lt;srs0=x@example.com&gt;",
+		"cy@other.example", "bob@remote.example")
+	c.get("/queue/"+qid+"/delete").must(t, 200).has(t, "with its 2 copies of the mail",
+		"never be delivered to the recipients still waiting: bob@remote.example, cy@other.example.")
+	c.post("/queue/"+qid+"/hold").redirects(t, "/queue/"+qid+"?done=held")
+	if n := e.count(`SELECT count(*) FROM queue WHERE queue_id = $1 AND hold`, qid); n != 2 {
+		t.Fatalf("%d of the 2 copies on hold", n)
 	}
 }

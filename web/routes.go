@@ -66,6 +66,13 @@ func (h *Handler) routes() http.Handler {
 			r.Post("/domains/{domain}/delete", h.domainDelete)
 			r.Get("/domains/{domain}/content-filter", h.contentFilterShow) // content_filter.go
 			r.Post("/domains/{domain}/content-filter", h.contentFilterUpdate)
+			r.Get("/domains/{domain}/sieve", h.domainSieveList) // domain_sieve.go
+			r.Get("/domains/{domain}/sieve/new", h.domainSieveNew)
+			r.Post("/domains/{domain}/sieve/new", h.domainSieveSave)
+			r.Get("/domains/{domain}/sieve/{name}", h.domainSieveEdit)
+			r.Post("/domains/{domain}/sieve/{name}", h.domainSieveSave)
+			r.Get("/domains/{domain}/sieve/{name}/delete", h.domainSieveDeleteConfirm)
+			r.Post("/domains/{domain}/sieve/{name}/delete", h.domainSieveDelete)
 
 			r.Get("/domains/{domain}/mailboxes", h.mailboxList)
 			r.Get("/domains/{domain}/mailboxes/new", h.mailboxNew)

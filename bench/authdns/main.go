@@ -1,7 +1,9 @@
 // Command authdns is the loopback DNS server of bench/smtp-in.sh's
 // AUTH=1 mode: it answers from the zone-file lines of a file (one record
 // a line, "#" comments), over UDP and TCP on one address, NXDOMAIN for
-// names it does not hold and NODATA for other types of names it does.
+// names it does not hold and NODATA for other types of names it does,
+// both with the SOA of the closest enclosing zone the file gives one
+// (RFC 2308 3), by which a resolver caches the denial.
 // It is what the MX asks for SPF, DKIM, DMARC and reverse DNS while
 // the benchmark runs, so the figures include those lookups and nothing
 // of the Internet. (Tests use package dnstest, which needs a testing.TB.)
@@ -74,11 +76,30 @@ func answer(recs map[string]map[uint16][]dns.RR, req *dns.Msg) *dns.Msg {
 		return m
 	}
 	q := req.Question[0]
-	byType, ok := recs[strings.ToLower(q.Name)]
+	name := strings.ToLower(q.Name)
+	byType, ok := recs[name]
 	if !ok {
 		m.Rcode = dns.RcodeNameError
-		return m
+	} else {
+		m.Answer = byType[q.Qtype]
 	}
-	m.Answer = byType[q.Qtype]
+	if len(m.Answer) == 0 {
+		m.Ns = soa(recs, name) // RFC 2308 3: a denial carries the zone's SOA
+	}
 	return m
+}
+
+// soa is the SOA record of name or of its closest parent holding one.
+func soa(recs map[string]map[uint16][]dns.RR, name string) []dns.RR {
+	for n := name; n != ""; {
+		if rrs := recs[n][dns.TypeSOA]; len(rrs) > 0 {
+			return rrs[:1]
+		}
+		_, rest, ok := strings.Cut(n, ".")
+		if !ok {
+			break
+		}
+		n = rest
+	}
+	return nil
 }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"mailhost/store"
+	"mailhost/testdb"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the CLI golden files in testdata/cli")
@@ -72,7 +77,7 @@ func TestCLIOutputsGolden(t *testing.T) {
 	step("", "domain", "del", "example.com")
 	// Times and token prefixes change from run to run.
 	out := regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(Z| UTC)`).ReplaceAllString(got.String(), "TIME")
-	out = regexp.MustCompile(`mh_\w+…`).ReplaceAllString(out, "mh_PREFIX…")
+	out = regexp.MustCompile(`mh_[\w-]+…`).ReplaceAllString(out, "mh_PREFIX…") // base64url: "-" too
 	golden(t, "outputs.golden", out)
 }
 
@@ -95,4 +100,47 @@ func TestCLIQuietOnSuccess(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Errorf("domain list: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// The queue tools show a message by the queue id of its 250 reply and
+// log lines, list its copies (rows sharing the id) each under it, and
+// take the id, or a row number of the message, to show and hold it.
+func TestCLIQueueGolden(t *testing.T) {
+	url := testdb.New(t)
+	env := baseEnv("DATABASE_URL="+url, "MAILHOST_DATA_DIR="+dataDir(t))
+	run1(t, env, "", "migrate")
+	st, err := store.Open(context.Background(), url, store.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	msg := func(qid, sender, origin, rcpt string) store.QueuedMessage {
+		return store.QueuedMessage{QueueID: qid, Sender: sender, Origin: origin,
+			Body:       []byte("Subject: report\r\nFrom: <ann@example.com>\r\n\r\nthe body\r\n"),
+			Recipients: []store.QueuedRecipient{{Address: rcpt, Domain: "remote.example"}}}
+	}
+	const qid, other = "0662A9B1C4D2E1A3F07C", "0662A9B1C4D2F00000B0"
+	rows, err := st.Enqueue(context.Background(), msg(qid, "ann@example.com", "smtp", "bob@remote.example"),
+		msg(qid, "SRS0=x1=AB=example.com=ann@example.com", "forward", "cy@remote.example"),
+		msg(other, "", "bounce", "dee@remote.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	step := func(args ...string) {
+		t.Helper()
+		got.WriteString("$ mailhost " + strings.Join(args, " ") + "\n" + run1(t, env, "", args...))
+	}
+	step("queue", "list")
+	step("queue", "show", qid)
+	step("queue", "hold", strings.ToLower(qid))
+	step("queue", "list", "--state", "hold")
+	step("queue", "show", strconv.FormatInt(rows[2], 10))
+	step("queue", "delete", qid)
+	step("queue", "list")
+	out := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+`).ReplaceAllString(got.String(), "TIME")
+	out = regexp.MustCompile(`\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d`).ReplaceAllString(out, "ARRIVAL            ")
+	out = regexp.MustCompile(`row: \d+`).ReplaceAllString(out, "row: N")
+	out = regexp.MustCompile(`\(row \d+\)`).ReplaceAllString(out, "(row N)")
+	golden(t, "queue.golden", out)
 }

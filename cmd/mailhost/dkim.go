@@ -21,8 +21,9 @@ func newSigner(cfg *config.Config, st *store.Store, log *slog.Logger) mta.Signer
 	return dkimsign.New(st, 0, log)
 }
 
-// resolver is the node's resolver for the admin service's DNS checks (a
-// resolver of its own: it holds no state), nil when dns.resolver names no
+// resolver is the node's resolver for the admin service's DNS checks, a
+// resolver of its own without a cache: a check, and the rotation waiting
+// for a new key's record, must see what DNS says now. Nil when dns.resolver names no
 // usable server (Validate refuses that).
 func resolver(cfg *config.Config) admin.Resolver {
 	r, err := dnsres.New(dnsres.Config{Servers: cfg.DNS.Servers()})

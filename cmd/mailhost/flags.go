@@ -124,8 +124,20 @@ func (g *globals) commandLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // newLogger makes the process logger from the log.* keys.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return newLoggerAt(cfg, w, logLevel(cfg))
+}
+
+// logLevel is the level log.level names (validated by config: info when
+// it does not parse).
+func logLevel(cfg *config.Config) slog.Level {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	return level
+}
+
+// newLoggerAt makes a logger in log.format whose level is level, which
+// serve keeps as a *slog.LevelVar so that SIGHUP can change it.
+func newLoggerAt(cfg *config.Config, w io.Writer, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

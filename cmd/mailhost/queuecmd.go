@@ -29,7 +29,7 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	var id int64
+	var id string
 	needID := verb == "show" || verb == "hold" || verb == "release" || verb == "delete" && !*all
 	switch {
 	case needID && len(pos) != 1, !needID && verb != "flush" && len(pos) > 0, verb == "flush" && len(pos) > 1,
@@ -38,7 +38,7 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 		return fmt.Errorf("%w: %s", errUsage, queueUsage)
 	}
 	if len(pos) == 1 {
-		if id, err = strconv.ParseInt(pos[0], 10, 64); err != nil || id <= 0 {
+		if id = pos[0]; id == "" {
 			return fmt.Errorf("%w: %q is not a queue id (mailhost queue list shows them)", errUsage, pos[0])
 		}
 	}
@@ -70,22 +70,10 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 			_, err := io.WriteString(sio.out, strings.ReplaceAll(v.Body, "\r\n", "\n"))
 			return err
 		}
-		fmt.Fprintf(sio.out, "id: %d\nsize: %d\narrival: %s\nexpires: %s\nsender: <%s>\norigin: %s\nhold: %s\n",
-			v.ID, v.Size, v.Arrival.Format("2006-01-02 15:04:05 MST"), v.Expires.Format("2006-01-02 15:04:05 MST"),
-			v.Sender, v.Origin, yesNo(v.Hold))
-		if v.AuthUser != "" {
-			fmt.Fprintf(sio.out, "auth user: %s\n", v.AuthUser)
-		}
-		fmt.Fprintln(sio.out, "recipients:")
-		for _, r := range v.Recipients {
-			fmt.Fprintf(sio.out, "  %s  %s  attempts %d", r.Address, r.State, r.Attempts)
-			if r.State == "queued" || r.State == "deferred" {
-				fmt.Fprintf(sio.out, "  next %s", r.NextAttempt.Format("2006-01-02 15:04:05 MST"))
-			}
-			if r.LastError != "" {
-				fmt.Fprintf(sio.out, "  (%s)", r.LastError)
-			}
-			fmt.Fprintln(sio.out)
+		printQueued(sio.out, v.QueueEntry)
+		for _, c := range v.Copies {
+			fmt.Fprintf(sio.out, "copy (row %d):\n", c.Row)
+			printQueued(sio.out, c)
 		}
 		fmt.Fprintf(sio.out, "header:\n%s", strings.ReplaceAll(v.Header, "\r\n", "\n"))
 		return nil
@@ -112,18 +100,39 @@ func cmdQueue(ctx context.Context, args []string, sio stdio) error {
 	return nil
 }
 
+// printQueued prints one queue row of a message for queue show.
+func printQueued(w io.Writer, e admin.QueueEntry) {
+	fmt.Fprintf(w, "id: %s\nrow: %d\nsize: %d\narrival: %s\nexpires: %s\nsender: <%s>\norigin: %s\nhold: %s\n",
+		e.ID, e.Row, e.Size, e.Arrival.Format("2006-01-02 15:04:05 MST"), e.Expires.Format("2006-01-02 15:04:05 MST"),
+		e.Sender, e.Origin, yesNo(e.Hold))
+	if e.AuthUser != "" {
+		fmt.Fprintf(w, "auth user: %s\n", e.AuthUser)
+	}
+	fmt.Fprintln(w, "recipients:")
+	for _, r := range e.Recipients {
+		fmt.Fprintf(w, "  %s  %s  attempts %d", r.Address, r.State, r.Attempts)
+		if r.State == "queued" || r.State == "deferred" {
+			fmt.Fprintf(w, "  next %s", r.NextAttempt.Format("2006-01-02 15:04:05 MST"))
+		}
+		if r.LastError != "" {
+			fmt.Fprintf(w, "  (%s)", r.LastError)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // printMailq prints the queue as Postfix's mailq does: id (with "!" when
 // on hold), size, arrival, sender, then each waiting recipient under its
-// last error.
+// last error. The copies of a message are listed each under its id.
 func printMailq(w io.Writer, items []admin.QueueEntry) {
 	if len(items) == 0 {
 		fmt.Fprintln(w, "Mail queue is empty")
 		return
 	}
-	fmt.Fprintf(w, "%-12s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------")
+	fmt.Fprintf(w, "%-21s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------")
 	var total int64
 	for _, e := range items {
-		id := strconv.FormatInt(e.ID, 10)
+		id := e.ID
 		if e.Hold {
 			id += "!"
 		}
@@ -131,18 +140,22 @@ func printMailq(w io.Writer, items []admin.QueueEntry) {
 		if sender == "" {
 			sender = "MAILER-DAEMON"
 		}
-		fmt.Fprintf(w, "%-12s %8d %-20s %s\n", id, e.Size, e.Arrival.Local().Format("Mon Jan _2 15:04:05"), sender)
+		fmt.Fprintf(w, "%-21s %8d %-20s %s\n", id, e.Size, e.Arrival.Local().Format("Mon Jan _2 15:04:05"), sender)
 		for _, r := range e.Recipients {
 			if r.State != "queued" && r.State != "deferred" {
 				continue
 			}
 			if r.LastError != "" {
-				fmt.Fprintf(w, "%43s(%s)\n", "", r.LastError)
+				fmt.Fprintf(w, "%52s(%s)\n", "", r.LastError)
 			}
-			fmt.Fprintf(w, "%43s%s\n", "", r.Address)
+			fmt.Fprintf(w, "%52s%s\n", "", r.Address)
 		}
 		fmt.Fprintln(w)
 		total += e.Size
 	}
-	fmt.Fprintf(w, "-- %d Kbytes in %d Request%s.\n", (total+1023)/1024, len(items), map[bool]string{true: "s"}[len(items) != 1])
+	msgs := map[string]bool{} // a request is a message, whatever its copies
+	for _, e := range items {
+		msgs[e.ID] = true
+	}
+	fmt.Fprintf(w, "-- %d Kbytes in %d Request%s.\n", (total+1023)/1024, len(msgs), map[bool]string{true: "s"}[len(msgs) != 1])
 }

@@ -16,15 +16,22 @@ import (
 
 // reloader is the part of serve that follows changes while it runs: the
 // TLS certificate files, checked every minute and at SIGHUP, and the
-// configuration file, read again at SIGHUP to tell the operator which
-// changed keys wait for a restart.
+// configuration file, read again at SIGHUP: log.level takes effect at
+// once, and the operator is told which other changed keys wait for a
+// restart.
 type reloader struct {
-	g    *globals
-	cfg  *config.Config // as serve started with it
-	cert *tlscert.Reloader
-	acme *acmecert.Manager // nil without acme.enabled
-	log  *slog.Logger
+	g     *globals
+	cfg   *config.Config // as serve started with it
+	cert  *tlscert.Reloader
+	acme  *acmecert.Manager // nil without acme.enabled
+	level *slog.LevelVar    // the process logger's level
+	log   *slog.Logger
 }
+
+// appliesAtRuntime says whether SIGHUP applies key without a restart (the
+// certificate files are followed by their modification times, whatever
+// their names).
+func appliesAtRuntime(key string) bool { return key == "log.level" }
 
 // certCheckInterval is how often the certificate files' modification
 // times are compared.
@@ -46,10 +53,9 @@ func (r reloader) Serve(ctx context.Context) error {
 	}
 }
 
-// reload handles one SIGHUP. The certificate is the one thing that
-// changes at run time today; every other changed key is named as
-// waiting for a restart, and a file that does not validate is reported
-// and changes nothing.
+// reload handles one SIGHUP. The certificate and log.level change at
+// run time; every other changed key is named as waiting for a restart,
+// and a file that does not validate is reported and changes nothing.
 func (r reloader) reload() {
 	r.log.Info("SIGHUP: reloading")
 	r.cert.ReloadNow(r.log)
@@ -61,7 +67,18 @@ func (r reloader) reload() {
 		r.log.Warn("SIGHUP: the configuration does not validate; nothing changed", "err", oneLine(err))
 		return
 	}
-	if changed := config.Changed(r.cfg, next); len(changed) > 0 {
-		r.log.Warn("SIGHUP: changed keys take effect at the next restart", "keys", strings.Join(changed, ","))
+	if l := logLevel(next); l != r.level.Level() {
+		r.level.Set(l)
+		// Warn, so that the line is seen whichever way the level went.
+		r.log.Warn("SIGHUP: log level changed", "level", l.String())
+	}
+	var restart []string
+	for _, k := range config.Changed(r.cfg, next) {
+		if !appliesAtRuntime(k) {
+			restart = append(restart, k)
+		}
+	}
+	if len(restart) > 0 {
+		r.log.Warn("SIGHUP: changed keys take effect at the next restart", "keys", strings.Join(restart, ","))
 	}
 }

@@ -157,6 +157,9 @@ func cmdSendmail(ctx context.Context, args []string, sio stdio) error {
 			log.Warn("folder gone, delivered to INBOX", "queue_id", res.ID, "to", to, "wanted_folder", o.WantedFolder)
 		}
 	}
+	if res.Bounce != "" {
+		log.Info("sender notified", "queue_id", res.ID, "notice_id", res.Bounce, "to", sender, "kind", "failure")
+	}
 	return nil
 }
 

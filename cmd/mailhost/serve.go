@@ -41,7 +41,9 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, sio.err)
+	level := new(slog.LevelVar) // SIGHUP changes it (reload.go)
+	level.Set(logLevel(cfg))
+	log := newLoggerAt(cfg, sio.err, level)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.Runtime.GCPercent)
 	}
@@ -90,7 +92,7 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	servers := []server{recorder, reloader{g: g, cfg: cfg, cert: cert, acme: acme, log: log}} // reload.go: SIGHUP, renewed certificates
+	servers := []server{recorder, reloader{g: g, cfg: cfg, cert: cert, acme: acme, level: level, log: log}} // reload.go: SIGHUP, renewed certificates
 	if acme != nil {
 		servers = append(servers, acme)
 	}

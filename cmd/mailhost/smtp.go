@@ -40,9 +40,12 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		}
 		nets = append(nets, p)
 	}
-	// The one resolver of the node: block lists here, MX and addresses in
-	// the queue workers (newOutbound takes it from the server's Config).
-	res, err := dnsres.New(dnsres.Config{Servers: cfg.DNS.Servers()})
+	// The one resolver of the node, and its cache: block lists and the
+	// sender checks here, MX, addresses, TLSA and MTA-STS records in the
+	// queue workers (newOutbound takes it from the server's Config).
+	minTTL, maxTTL, negTTL := cfg.DNS.CacheTTLs()
+	res, err := dnsres.New(dnsres.Config{Servers: cfg.DNS.Servers(), Cache: dnsres.CacheConfig{
+		Entries: cfg.DNS.CacheEntries, MinTTL: minTTL, MaxTTL: maxTTL, NegativeTTL: negTTL}})
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +95,10 @@ func inboundChecks(cfg *config.Config, res *dnsres.Resolver) *mta.Inbound {
 		id = cfg.Hostname
 	}
 	return &mta.Inbound{
-		Checker: &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures,
-			CacheFor: time.Duration(in.DNSCacheSeconds) * time.Second},
+		Checker:        &senderauth.Checker{DNS: res, MaxSignatures: in.MaxDKIMSignatures},
 		AuthServID:     id,
 		RejectNoPTR:    in.RejectNoPTR,
 		DeferTempError: in.TempError == "defer",
+		PolicyTTL:      mta.DefaultPolicyTTL,
 	}
 }

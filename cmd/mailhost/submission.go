@@ -17,6 +17,7 @@ import (
 	"mailhost/connlimit"
 	"mailhost/mta"
 	"mailhost/store"
+	"mailhost/tlsrpt"
 )
 
 // newSubmissionServers binds the submission listeners (587 STARTTLS, 465
@@ -81,12 +82,12 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 	if err != nil {
 		return nil, err
 	}
-	ob, err := newOutbound(cfg, st, mx, log, reg)
+	reports, out := tlsReporting(cfg, st, mx, log) // tlsreport.go
+	ob, err := newOutbound(cfg, st, mx, reports, log, reg)
 	if err != nil {
 		return nil, err
 	}
 	mx.OnQueued(ob.Wake)
-	var out []server
 	if config.Enabled(cfg.Listen.SMTP) {
 		out = append(out, mx)
 	} else {
@@ -102,7 +103,8 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 
 // newOutbound makes this node's queue workers from the queue.*, smtp.*
 // and dns.* keys.
-func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.Logger, reg prometheus.Registerer) (*mta.Outbound, error) {
+func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, reports *tlsrpt.Recorder, log *slog.Logger,
+	reg prometheus.Registerer) (*mta.Outbound, error) {
 	retry, lifetime, warning := cfg.Queue.Durations()
 	tlsDomains, _ := cfg.SMTP.TLSDomains() // validated
 	host, _ := os.Hostname()
@@ -113,7 +115,7 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 			return nil, fmt.Errorf("smtp.relayhost_ca_file: %w", err)
 		}
 	}
-	o, err := mta.NewOutbound(mta.OutboundConfig{
+	oc := mta.OutboundConfig{
 		Hostname:  cfg.Hostname,
 		NodeID:    fmt.Sprintf("%s:%d:%s", host, os.Getpid(), rand.Text()[:8]),
 		Relayhost: cfg.SMTP.Relayhost, RelayUser: cfg.SMTP.RelayhostUsername, RelayPassword: cfg.SMTP.RelayhostPassword,
@@ -123,7 +125,11 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog.
 		DNS:   mx.Config().DNS,
 		SRS:   mx.Config().SRS,
 		DKIM:  mx.Config().DKIM,
-	}, st, log.With("server", "queue"), nil)
+	}
+	if reports != nil { // a nil *Recorder in the interface would not be nil
+		oc.TLSReports = reports
+	}
+	o, err := mta.NewOutbound(oc, st, log.With("server", "queue"), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,14 @@ func grepLines(s, sub string) string {
 func startRelaySink(t *testing.T) (*countingSink, string) {
 	t.Helper()
 	sink := &countingSink{seen: map[string]int{}}
-	srv := smtp.NewServer(sink)
+	return sink, startRelay(t, sink)
+}
+
+// startRelay serves b over SMTP on loopback, the relay host of a serve
+// under test ("[127.0.0.1]:port").
+func startRelay(t *testing.T, b smtp.Backend) string {
+	t.Helper()
+	srv := smtp.NewServer(b)
 	srv.Domain = "sink.test"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,5 +125,5 @@ func startRelaySink(t *testing.T) (*countingSink, string) {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return sink, "[127.0.0.1]:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	return "[127.0.0.1]:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
