@@ -3,17 +3,16 @@ package mta
 import (
 	"errors"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/auth"
 	"mailhost/sasl"
+	smtp "mailhost/smtpd"
 )
 
 // AUTH on submission (RFC 4954): the mechanisms and the exchange are the
-// sasl package's; this file gives them SMTP's replies. go-smtp reads the
-// exchange's lines and answers two cases itself: a response that is not
-// base64 gets 454 4.7.0 (RFC 4954 asks for 501 5.5.2) and a "*" gets 501
-// 5.0.0 (cancelled).
+// sasl package's; this file gives them SMTP's replies. smtpd reads the
+// exchange's lines (sasl.Run) and answers what the lines get wrong
+// itself: "*" (501 5.7.0 Authentication aborted), a response that is not
+// base64 (501 5.5.2), a line over the limit.
 
 var (
 	errAuthThrottle = smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed logins, try again later")
@@ -22,11 +21,14 @@ var (
 	// RFC 4954 4: a response the mechanism cannot read is a syntax error.
 	errAuthMalformed = smtpErr(501, smtp.EnhancedCode{5, 5, 2}, "Malformed authentication response")
 	// RFC 4954 6.
-	errAuthTooLong = smtpErr(500, smtp.EnhancedCode{5, 5, 6}, "Authentication Exchange line is too long")
+	errAuthTooLong = smtp.ErrAuthTooLong // Postfix's words, also for a line smtpd finds too long
 	errAuthzid     = smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication failed: logging in as another user is not supported")
 )
 
-var _ smtp.AuthSession = subSession{}
+var (
+	_ smtp.AuthSession  = subSession{}
+	_ smtp.HelloSession = (*session)(nil)
+)
 
 func (s subSession) loginAllowed() bool {
 	_, isTLS := s.conn.TLSConnectionState()
@@ -92,6 +94,6 @@ func (s subSession) login(username, password string) error {
 	}
 	s.acct = &acct
 	s.log = s.log.With("user", acct.Address)
-	s.log.Info("authenticated", "user", acct.Address)
+	s.log.Info("authenticated") // the user is in s.log now: once per line
 	return nil
 }

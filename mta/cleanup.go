@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/mailheader"
+	smtp "mailhost/smtpd"
 )
 
 // deliveredTo reports a Delivered-To field whose value is addr, bare or

@@ -207,7 +207,7 @@ func TestChunking(t *testing.T) {
 			break
 		}
 	}
-	if strings.Count(out, "250 2.0.0") < 3 {
+	if !strings.Contains(out, "250 2.0.0 Ok: "+fmt.Sprint(len(chunk1))+" bytes\r\n") || !strings.Contains(out, "250 2.0.0 Ok: queued as ") {
 		t.Errorf("replies:\n%s", out)
 	}
 	files := e.files("alice@example.test", "INBOX")

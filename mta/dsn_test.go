@@ -160,10 +160,10 @@ s.quit()
 		t.Fatalf("python: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	want := []string{"501 5.5.4 Unknown RET value", "501 5.5.4 ENVID parameter value too long (101 characters, at most 100)",
-		"501 5.5.4 Malformed ENVID parameter value", "250",
-		"501 5.5.4 Malformed NOTIFY parameter value", "501 5.5.4 Malformed NOTIFY parameter value",
-		"501 5.5.4 Malformed ORCPT parameter value", "501 5.5.4 Malformed ORCPT parameter value",
+	want := []string{"501 5.5.4 Bad RET parameter syntax", "501 5.5.4 ENVID parameter value too long (101 characters, at most 100)",
+		"501 5.5.4 Bad ENVID parameter syntax", "250",
+		"501 5.5.4 Error: Bad NOTIFY parameter syntax", "501 5.5.4 Error: Bad NOTIFY parameter syntax",
+		"501 5.5.4 Error: Bad ORCPT parameter syntax", "501 5.5.4 Error: Bad ORCPT parameter syntax",
 		"501 5.5.4 ORCPT parameter value too long (520 characters, at most 500)", "250"}
 	if len(lines) != len(want) {
 		t.Fatalf("python said:\n%s", out)

@@ -5,16 +5,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/mda"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 
-// DSN parameters (RFC 3461): go-smtp parses RET, ENVID, NOTIFY and ORCPT
-// (Server.EnableDSN) and answers their syntax errors with 501 5.5.4
-// naming the parameter; the length limits are checked here. A
+// DSN parameters (RFC 3461): smtpd parses RET, ENVID, NOTIFY and ORCPT
+// and answers their syntax errors with 501 5.5.4 naming the parameter,
+// as Postfix words them; the length limits are checked here. A
 // recipient's parameters travel with its queued copies, are passed on to
 // a next hop that offers DSN (outbound.go) and decide which notices the
 // sender gets (outfinish.go, and the reports of success below).

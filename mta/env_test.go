@@ -50,6 +50,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// all is every log line so far.
+func (s *syncBuffer) all() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // lines returns the log records whose msg is msg.
 func (s *syncBuffer) lines(msg string) []map[string]any {
 	s.mu.Lock()

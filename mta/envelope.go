@@ -5,20 +5,17 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 
-// Checks of the envelope that go-smtp's parser lets through: the HELO
-// name's characters, MAIL inside a transaction, routing in local parts,
-// the bare postmaster.
+// Checks of the envelope that smtpd's parser lets through: the HELO
+// name's characters, routing in local parts, the bare postmaster.
 
 var (
 	errBadHelo = smtpErr(501, smtp.EnhancedCode{5, 5, 2},
 		"Invalid HELO/EHLO argument: control characters or invalid UTF-8")
-	errNestedMail = smtpErr(503, smtp.EnhancedCode{5, 5, 1}, "Error: nested MAIL command")
 )
 
 // validHelo reports whether a HELO/EHLO argument may be echoed and
@@ -37,20 +34,17 @@ func validHelo(name string) bool {
 	return true
 }
 
-// heloRepeated runs when a session is reset: after RSET and DATA, and by
-// a HELO/EHLO repeated in the same session, which go-smtp answers itself
-// with the new name in its greeting line. A name that must not be echoed
-// gets the 501 here and the connection closes before that greeting goes
-// out (the first HELO of a session is refused in NewSession instead).
-func (s *session) heloRepeated() {
-	if validHelo(s.conn.Hostname()) {
-		return
+// Hello checks a HELO/EHLO repeated in the session (smtpd resets the
+// transaction first). A name that must not be echoed or logged gets the
+// 501 and the connection ends after it (the first HELO of a session is
+// refused in NewSession instead, and the client may try again).
+func (s *session) Hello(name string) error {
+	if validHelo(name) {
+		return nil
 	}
 	s.srv.metrics.Rejected.WithLabelValues("bad_helo").Inc()
-	s.log.Info("reject", "stage", "HELO", "reason", "bad_helo", "code", errBadHelo.Code, "helo", s.conn.Hostname())
-	nc := s.conn.Conn()
-	_, _ = nc.Write([]byte("501 5.5.2 " + errBadHelo.Message + ", closing connection\r\n"))
-	_ = nc.Close()
+	s.log.Info("reject", "stage", "HELO", "reason", "bad_helo", "code", errBadHelo.Code, "helo", name)
+	return errBadHelo
 }
 
 // routed reports a local part with sender-specified routing: "%" (the

@@ -5,10 +5,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/contentfilter"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 

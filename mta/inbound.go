@@ -7,11 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/mailheader"
 	"mailhost/senderauth"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 

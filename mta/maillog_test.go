@@ -63,7 +63,7 @@ func TestIdleTimeoutAnd8bit(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	b, _ := io.ReadAll(conn) // the server closes after the timeout
 	out := string(b)
-	if !strings.Contains(out, "250 2.0.0 Ok: queued as") || !strings.HasSuffix(out, "421 4.4.2 Idle timeout, bye bye\r\n") {
+	if !strings.Contains(out, "250 2.0.0 Ok: queued as") || !strings.HasSuffix(out, "421 4.4.2 mx.test Error: timeout exceeded\r\n") {
 		t.Errorf("replies:\n%s", out)
 	}
 	if files := e.files("alice@example.test", "INBOX"); len(files) != 1 || !strings.Contains(e.read(files[0]), "na\xefve") {

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 

@@ -1,4 +1,4 @@
-// Package mta is the SMTP server (the MX on port 25) on emersion/go-smtp:
+// Package mta is the SMTP server (the MX on port 25) on mailhost/smtpd:
 // session checks with Postfix's restrictions (mynetworks, never an open
 // relay, unknown recipients refused at RCPT, size, access rules, DNS block
 // lists), the cleanup of accepted messages (Received, Message-ID, Date,
@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/connlimit"
@@ -27,6 +25,7 @@ import (
 	"mailhost/dnsres"
 	"mailhost/mda"
 	"mailhost/senderauth"
+	smtp "mailhost/smtpd" // the protocol layer, named as go-smtp was
 	"mailhost/store"
 )
 
@@ -168,21 +167,11 @@ func NewWithListener(l net.Listener, cfg Config, st Store, agent *mda.Agent, log
 	}
 	s := &Server{cfg: cfg, store: st, agent: agent, log: log, metrics: m, ctx: context.Background()}
 	s.ln = &listener{Listener: cfg.Limiter.Listen(l, s.refusal()), srv: s, conns: map[*clientConn]struct{}{}}
-	srv := smtp.NewServer(backend{s})
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.MaxLineLength = cfg.MaxLineLength
-	srv.ReadTimeout = cfg.Timeout
-	srv.WriteTimeout = cfg.Timeout
-	srv.EnableSMTPUTF8 = true
-	srv.EnableDSN = true // RFC 3461: RET, ENVID, NOTIFY, ORCPT (dsnparams.go)
-	srv.TLSConfig = cfg.TLS
-	srv.ErrorLog = slogPrinter{log}
 	// On submission the session's AuthMechanisms decides who may log in
-	// (TLS, or loopback when allowed).
-	srv.AllowInsecureAuth = cfg.Submission.Enabled
-	s.smtp = srv
+	// (TLS, or loopback when allowed); the MX session offers no AUTH.
+	s.smtp = &smtp.Server{Hostname: cfg.Hostname, Backend: backend{s}, TLSConfig: cfg.TLS,
+		MaxMessageBytes: cfg.MaxMessageBytes, MaxRecipients: cfg.MaxRecipients, MaxLineLength: cfg.MaxLineLength,
+		ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout, Log: log}
 	return s
 }
 
@@ -350,7 +339,7 @@ func (c *clientConn) Close() error {
 // a client hanging up.
 func (c *clientConn) NetConn() net.Conn { return c.Conn }
 
-// client finds the clientConn under a go-smtp connection, through TLS.
+// client finds the clientConn under an smtpd connection, through TLS.
 func client(c *smtp.Conn) *clientConn {
 	nc := c.Conn()
 	for {
@@ -374,15 +363,6 @@ func (s *Server) inMynetworks(ip netip.Addr) bool {
 	return false
 }
 
-// slogPrinter adapts go-smtp's logger to slog.
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Printf(format string, v ...any) {
-	p.log.Debug("smtp: " + fmt.Sprintf(format, v...))
-}
-
-func (p slogPrinter) Println(v ...any) { p.log.Debug("smtp: " + fmt.Sprint(v...)) }
-
 type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -395,7 +375,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		s.metrics.Rejected.WithLabelValues("bad_helo").Inc()
 		s.log.Info("reject", "conn", cc.id, "client", cc.ip.String(), "stage", "HELO", "reason", "bad_helo",
 			"code", errBadHelo.Code, "helo", c.Hostname())
-		return nil, errBadHelo // go-smtp forgets the name: the client may try again
+		return nil, errBadHelo // smtpd forgets the name: the client may try again
 	}
 	sess := &session{srv: s, conn: c, cc: cc, ctx: cc.ctx.Context(),
 		log: s.log.With("conn", cc.id, "client", cc.ip.String())}
@@ -403,4 +383,58 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return subSession{sess}, nil
 	}
 	return sess, nil
+}
+
+// Refused logs and counts a refusal the protocol layer made itself
+// (syntax, sequence, SIZE, too many recipients, long lines, timeouts),
+// as session.reject does the session's, and counts it against the error
+// limit.
+func (b backend) Refused(c *smtp.Conn, r smtp.Refusal) *smtp.SMTPError {
+	cc := client(c)
+	if cc == nil {
+		return r.Reply
+	}
+	s := b.s
+	stage := r.Command
+	if stage == "" {
+		stage = "CONNECT"
+	}
+	attrs := []any{"conn", cc.id, "client", cc.ip.String(), "stage", stage, "reason", r.Reason}
+	if r.Reply != nil {
+		attrs = append(attrs, "code", r.Reply.Code, "reply", r.Reply.Message)
+	}
+	if h := c.Hostname(); h != "" {
+		attrs = append(attrs, "helo", h)
+	}
+	if r.Command == "MAIL" {
+		attrs = append(attrs, "from", r.Sender)
+	}
+	if r.Err != nil {
+		attrs = append(attrs, "err", r.Err)
+	}
+	if r.Reply == nil || r.Reason == "timeout" {
+		s.log.Info("connection ended", attrs...) // nothing refused: not a reject line
+		return r.Reply
+	}
+	s.metrics.Rejected.WithLabelValues(r.Reason).Inc()
+	s.log.Info("reject", attrs...)
+	if r.Reason == "too_many_recipients" {
+		// Not an error: the client sends the others in a new
+		// transaction (RFC 5321 4.5.3.1.10; Postfix counts it only past
+		// smtpd_recipient_overshoot_limit).
+		return r.Reply
+	}
+	return s.countError(cc, r.Reply)
+}
+
+// countError counts a refusal against the connection's error limit;
+// past it the reply becomes a 421 and the connection closes after it
+// (Postfix smtpd_hard_error_limit).
+func (s *Server) countError(cc *clientConn, e *smtp.SMTPError) *smtp.SMTPError {
+	if n := cc.errors.Add(1); int(n) < s.cfg.MaxErrors {
+		return e
+	}
+	cc.closeAfterReply.Store(true)
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: fmt.Sprintf("%s Error: too many errors (last: %d %s)", s.cfg.Hostname, e.Code, e.Message)}
 }

@@ -11,13 +11,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/auth"
 	"mailhost/connctx"
 	"mailhost/mailheader"
 	"mailhost/mda"
+	smtp "mailhost/smtpd"
 	"mailhost/srs"
 	"mailhost/store"
 )
@@ -32,7 +31,7 @@ type session struct {
 	conn *smtp.Conn
 	cc   *clientConn
 	// ctx is the running command's context while a command runs (begin),
-	// else the connection's. go-smtp runs a session's commands one at a
+	// else the connection's. smtpd runs a session's commands one at a
 	// time.
 	ctx  context.Context
 	log  *slog.Logger
@@ -100,12 +99,7 @@ func (s *session) reject(stage, reason string, e *smtp.SMTPError, attrs ...any) 
 	args := []any{"stage", stage, "reason", reason, "code", e.Code, "reply", e.Message,
 		"helo", s.conn.Hostname(), "from", from}
 	s.log.Info("reject", append(args, attrs...)...)
-	if n := s.cc.errors.Add(1); int(n) >= s.srv.cfg.MaxErrors {
-		s.cc.closeAfterReply.Store(true)
-		return smtpErr(421, smtp.EnhancedCode{4, 7, 0}, "%s Error: too many errors (last: %d %s)",
-			s.srv.cfg.Hostname, e.Code, e.Message)
-	}
-	return e
+	return s.srv.countError(s.cc, e)
 }
 
 // temp logs an internal error, never shown to the client, and answers 451;
@@ -139,11 +133,6 @@ func isASCII(s string) bool {
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	if s.hasFrom {
-		// RFC 5321 4.1.4: MAIL inside a transaction is a bad sequence;
-		// the transaction in progress stays as it is.
-		return s.reject("MAIL", "nested_mail", errNestedMail)
-	}
 	s.resetTransaction()
 	s.mailArg = from
 	if s.srv.closing.Load() {
@@ -342,11 +331,8 @@ func (s *session) quotaCheck(res store.Resolution) *smtp.SMTPError {
 }
 
 // Reset ends the transaction: RSET, the end of DATA, and a HELO/EHLO
-// repeated in the session, whose new name is checked here.
-func (s *session) Reset() {
-	s.resetTransaction()
-	s.heloRepeated() // envelope.go
-}
+// repeated in the session, whose new name Hello checks (envelope.go).
+func (s *session) Reset() { s.resetTransaction() }
 
 func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
@@ -369,12 +355,10 @@ func (s *session) Data(r io.Reader) error {
 	_, err := buf.ReadFrom(r)
 	switch {
 	case errors.Is(err, smtp.ErrDataTooLarge):
-		return s.reject("DATA", "size", smtpErr(552, smtp.EnhancedCode{5, 3, 4},
-			"Message size exceeds fixed limit of %d bytes", s.srv.cfg.MaxMessageBytes), "rcpts", len(s.rcpts))
+		return s.reject("DATA", "size", smtp.ErrSizeExceeded, "rcpts", len(s.rcpts), "limit", s.srv.cfg.MaxMessageBytes)
 	case errors.Is(err, smtp.ErrTooLongLine):
 		s.cc.closeAfterReply.Store(true)
-		return s.reject("DATA", "line_too_long", smtpErr(500, smtp.EnhancedCode{5, 5, 2},
-			"Line too long (limit %d bytes), closing connection", s.srv.cfg.MaxLineLength))
+		return s.reject("DATA", "line_too_long", smtp.ErrLineTooLong, "limit", s.srv.cfg.MaxLineLength)
 	case err != nil:
 		s.srv.metrics.Rejected.WithLabelValues("lost_connection").Inc()
 		s.log.Info("lost connection during DATA, nothing delivered", "from", s.from, "rcpts", len(s.rcpts),

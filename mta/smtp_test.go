@@ -301,7 +301,7 @@ func TestBareLFAndCutOff(t *testing.T) {
 	raw("EHLO c\r\nMAIL FROM:<b@r.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: x\r\n\r\nhalf a mess")
 	// A line longer than the limit ends the session.
 	out = raw("EHLO c\r\nMAIL FROM:<" + strings.Repeat("a", 20000) + "@r.example>\r\n")
-	if !strings.Contains(out, "500 5.4.0") {
+	if !strings.Contains(out, "500 5.5.0 Error: line too long\r\n") {
 		t.Errorf("long line: %s", out)
 	}
 	if n := len(e.files("alice@example.test", "INBOX")); n != 0 {

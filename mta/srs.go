@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
+	smtp "mailhost/smtpd"
 	"mailhost/srs"
 	"mailhost/store"
 )

@@ -7,12 +7,11 @@ import (
 	"net"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"mailhost/address"
 	"mailhost/mailheader"
 	"mailhost/mda"
 	"mailhost/sasl"
+	smtp "mailhost/smtpd"
 	"mailhost/store"
 )
 
@@ -39,7 +38,7 @@ type Submission struct {
 var errAuthRequired = smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 
 // subSession is a session of a submission listener: the MX session plus
-// go-smtp's AUTH extension (auth.go).
+// AUTH (auth.go).
 type subSession struct{ *session }
 
 // submissionMail checks MAIL FROM on a submission listener: AUTH first

@@ -8,9 +8,9 @@
 //
 // Each protocol carries an exchange in its own way (SMTP AUTH, RFC 4954;
 // IMAP AUTHENTICATE, RFC 9051 6.2.2; POP3 AUTH, RFC 5034) and answers the
-// errors of this package with its own replies. go-smtp and go-imap read
-// the exchange's lines themselves and call the Server that NewServer
-// returns; a protocol that reads its own lines (POP3) runs it with Run.
+// errors of this package with its own replies. A protocol that reads the
+// exchange's lines itself (SMTP's smtpd, IMAP, POP3) runs the Server that
+// NewServer returns with Run.
 package sasl
 
 import (
@@ -36,8 +36,8 @@ type Authenticator interface {
 
 var _ Authenticator = (*auth.Authenticator)(nil)
 
-// Server is the server side of one exchange, the type go-smtp's
-// AuthSession and go-imap's SessionSASL return: Next takes the client's
+// Server is the server side of one exchange, the type smtpd's
+// AuthSession returns: Next takes the client's
 // decoded response (nil when the client gave no initial response, empty
 // when it gave an empty one) and returns the next challenge, or done.
 type Server = gosasl.Server
@@ -57,8 +57,7 @@ var (
 	// ErrAuthzid: the client asked to act as another user (an
 	// authorization identity that is not its own); see authorize.
 	ErrAuthzid = errors.New("sasl: logging in as another user is not supported")
-	// ErrCancelled: the client answered a challenge with "*" (Run only;
-	// go-smtp and go-imap answer it themselves).
+	// ErrCancelled: the client answered a challenge with "*" (Run only).
 	ErrCancelled = errors.New("sasl: exchange cancelled by the client")
 	// ErrBase64: a response line that is not base64 (Run only).
 	ErrBase64 = errors.New("sasl: response is not base64")
