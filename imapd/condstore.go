@@ -341,7 +341,9 @@ func (s *session) claimRecent(sel *selected, sy *store.IMAPSync) error {
 			from, to = sy.RecentUID+1, sy.Folder.UIDNext-1
 		}
 	case sy != nil:
-		from, to, err = b.IMAPClaimRecentSeen(s.ctx, sel.folder.ID, sy.RecentUID, sy.Folder.UIDNext)
+		from, to, err = s.srv.recentClaims.claim(sel.folder.ID, sy.Folder.UIDNext-1, func() (uint32, uint32, error) {
+			return b.IMAPClaimRecentSeen(s.ctx, sel.folder.ID, sy.RecentUID, sy.Folder.UIDNext)
+		})
 	case sel.readOnly:
 		from, to, err = b.IMAPPeekRecent(s.ctx, sel.folder.ID)
 	default: // (a claim looks first too: one read when there is nothing to claim)

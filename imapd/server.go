@@ -126,6 +126,8 @@ type Server struct {
 	caches *msgCaches
 	// adoptChecks: the node's looks for files to adopt, by folder (adopt.go).
 	adoptChecks adoptChecks
+	// recentClaims: the node's \Recent claims, by folder (recentclaims.go).
+	recentClaims recentClaims
 }
 
 // New returns a server; bind it with Listen, run it with Serve.

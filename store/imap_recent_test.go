@@ -55,8 +55,20 @@ func TestRecentClaimedOnce(t *testing.T) {
 		}
 		return nil
 	})
-	claim := func() error {
-		from, to, err := b.s.IMAPClaimRecent(ctx, f)
+	// One session claims as SELECT does (a look, then the claim), the
+	// other as a poll does, from the snapshot of its sync.
+	claims2 := []func() (uint32, uint32, error){
+		func() (uint32, uint32, error) { return b.s.IMAPClaimRecent(ctx, f) },
+		func() (uint32, uint32, error) {
+			sy, err := b.s.IMAPSyncSince(ctx, f, 0)
+			if err != nil {
+				return 0, 0, err
+			}
+			return b.s.IMAPClaimRecentSeen(ctx, f, sy.RecentUID, sy.Folder.UIDNext)
+		},
+	}
+	claim := func(how int) error {
+		from, to, err := claims2[how]()
 		if err != nil || from == 0 {
 			return err
 		}
@@ -67,14 +79,14 @@ func TestRecentClaimedOnce(t *testing.T) {
 		}
 		return nil
 	}
-	for range 2 { // two sessions polling
+	for how := range claims2 { // two sessions polling
 		g.Go(func() error {
 			for {
 				select {
 				case <-done:
-					return claim()
+					return claim(how)
 				default:
-					if err := claim(); err != nil {
+					if err := claim(how); err != nil {
 						return err
 					}
 				}
