@@ -159,44 +159,51 @@ func (s *Store) IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, e
 // exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
 // does not exist.
 //
-// One statement (one snapshot in READ COMMITTED, one round trip, no
-// BEGIN and COMMIT to pay for): the folder's columns on every changed
-// message's row, or alone on one row with NULLs when nothing changed.
-// Every session with the folder selected runs it after each change, so it
-// is the index's most frequent query under load.
+// One statement (one snapshot): the folder's columns on
+// every changed message's row, or alone on one row with NULLs when
+// nothing changed. Every session with the folder selected runs it after
+// each change, so it is the index's most frequent query under load; left
+// to itself PostgreSQL plans it anew at each execution (its generic
+// plan's estimates are costlier than a custom plan's), and the planning
+// cost more than the execution. The batch around it (one round trip)
+// makes it use its generic plan, planned once per connection.
 func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+imapFolderCols+`, vanished_floor, recent_uid,
+	var out IMAPSync
+	var floor, recent int64
+	found := false
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid,
 			coalesce((SELECT array_agg(uid ORDER BY uid) FROM expunged_messages
 				WHERE folder_id = $1 AND modseq > $2), '{}'), m.*
 		FROM folders LEFT JOIN LATERAL (SELECT `+imapMessageCols+` FROM messages
 			WHERE folder_id = folders.id AND modseq > $2) m ON true
-		WHERE folders.id = $1 ORDER BY m.uid`, folderID, since)
-	if err != nil {
-		return IMAPSync{}, translate(err, "sync folder")
-	}
-	defer rows.Close()
-	var out IMAPSync
-	var floor, recent int64
-	found := false
-	for rows.Next() {
-		var uid, modseq, size *int64
-		var key, subdir, filename, emailID *string
-		var flags, keywords []string
-		var idate, saved *time.Time
-		f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished,
-			&uid, &modseq, &key, &subdir, &filename, &flags, &keywords, &size, &idate, &saved, &emailID)
-		if err != nil {
-			return IMAPSync{}, translate(err, "sync folder")
+		WHERE folders.id = $1 ORDER BY m.uid`, folderID, since).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var uid, modseq, size *int64
+			var key, subdir, filename, emailID *string
+			var flags, keywords []string
+			var idate, saved *time.Time
+			f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished,
+				&uid, &modseq, &key, &subdir, &filename, &flags, &keywords, &size, &idate, &saved, &emailID)
+			if err != nil {
+				return err
+			}
+			out.Folder, found = f, true
+			if uid == nil {
+				continue
+			}
+			out.Changed = append(out.Changed, IMAPMessage{UID: uint32(*uid), ModSeq: *modseq, Key: *key, Subdir: *subdir,
+				Filename: *filename, Flags: flags, Keywords: keywords, Size: *size, InternalDate: *idate,
+				SaveDate: *saved, EmailID: *emailID})
 		}
-		out.Folder, found = f, true
-		if uid == nil {
-			continue
-		}
-		out.Changed = append(out.Changed, IMAPMessage{UID: uint32(*uid), ModSeq: *modseq, Key: *key, Subdir: *subdir,
-			Filename: *filename, Flags: flags, Keywords: keywords, Size: *size, InternalDate: *idate,
-			SaveDate: *saved, EmailID: *emailID})
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	b.Queue(`COMMIT`)
+	// (A batch that fails leaves its connection in a failed transaction,
+	// which the pool closes instead of reusing.)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return IMAPSync{}, translate(err, "sync folder")
 	}
 	if !found {
