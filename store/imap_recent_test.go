@@ -29,6 +29,9 @@ func TestRecentClaimedOnce(t *testing.T) {
 	if err != nil || st.Recent != 3 {
 		t.Fatalf("STATUS RECENT %d, %v", st.Recent, err)
 	}
+	if n, err := b.s.IMAPMessageCount(ctx, f); err != nil || n != 3 {
+		t.Fatalf("IMAPMessageCount %d, %v", n, err)
+	}
 	if from, to, err := b.s.IMAPClaimRecent(ctx, f); err != nil || from != 1 || to != 3 {
 		t.Fatalf("first claim: %d:%d, %v", from, to, err)
 	}
