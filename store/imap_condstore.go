@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/hex"
+	"math"
 	"strings"
 	"time"
 
@@ -174,12 +175,16 @@ func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPS
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN READ ONLY`)
 	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	// "modseq > $2 AND modseq <= $3" with $3 the largest bigint is
+	// "modseq > $2" written as a range, which a generic plan estimates at
+	// 0.5% of the folder's rows rather than a third: an index scan even
+	// when one large folder has all the rows, instead of a full scan.
 	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid,
 			coalesce((SELECT array_agg(uid ORDER BY uid) FROM expunged_messages
-				WHERE folder_id = $1 AND modseq > $2), '{}'), m.*
+				WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3), '{}'), m.*
 		FROM folders LEFT JOIN LATERAL (SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = folders.id AND modseq > $2) m ON true
-		WHERE folders.id = $1 ORDER BY m.uid`, folderID, since).Query(func(rows pgx.Rows) error {
+			WHERE folder_id = folders.id AND modseq > $2 AND modseq <= $3) m ON true
+		WHERE folders.id = $1 ORDER BY m.uid`, folderID, since, int64(math.MaxInt64)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var uid, modseq, size *int64
 			var key, subdir, filename, emailID *string
