@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -160,50 +159,41 @@ func (s *Store) IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, e
 // exactly the folder at its HIGHESTMODSEQ. ErrNotFound when the folder
 // does not exist.
 //
-// One statement (one snapshot): the folder's columns on
-// every changed message's row, or alone on one row with NULLs when
-// nothing changed. Every session with the folder selected runs it after
-// each change, so it is the index's most frequent query under load; left
-// to itself PostgreSQL plans it anew at each execution (its generic
-// plan's estimates are costlier than a custom plan's), and the planning
-// cost more than the execution. The batch around it (one round trip)
-// makes it use its generic plan, planned once per connection.
+// One round trip: the transaction's statements in one batch. Every
+// session with the folder selected runs it after each change, so it is
+// the index's most frequent read under load; left to itself PostgreSQL
+// plans its statements anew at each execution (their generic plans'
+// estimates look costlier than custom ones), and the planning cost more
+// than the execution: the transaction runs them with their generic plans,
+// planned once per connection.
 func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPSync, error) {
 	var out IMAPSync
 	var floor, recent int64
 	found := false
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN READ ONLY`)
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
 	// "modseq > $2 AND modseq <= $3" with $3 the largest bigint is
 	// "modseq > $2" written as a range, which a generic plan estimates at
 	// 0.5% of the folder's rows rather than a third: an index scan even
 	// when one large folder has all the rows, instead of a full scan.
-	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid,
-			coalesce((SELECT array_agg(uid ORDER BY uid) FROM expunged_messages
-				WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3), '{}'), m.*
-		FROM folders LEFT JOIN LATERAL (SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = folders.id AND modseq > $2 AND modseq <= $3) m ON true
-		WHERE folders.id = $1 ORDER BY m.uid`, folderID, since, int64(math.MaxInt64)).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid, coalesce((SELECT array_agg(uid ORDER BY uid)
+		FROM expunged_messages WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3), '{}') FROM folders WHERE id = $1`,
+		folderID, since, int64(math.MaxInt64)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var uid, modseq, size *int64
-			var key, subdir, filename, emailID *string
-			var flags, keywords []string
-			var idate, saved *time.Time
-			f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished,
-				&uid, &modseq, &key, &subdir, &filename, &flags, &keywords, &size, &idate, &saved, &emailID)
+			f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished)
 			if err != nil {
 				return err
 			}
 			out.Folder, found = f, true
-			if uid == nil {
-				continue
-			}
-			out.Changed = append(out.Changed, IMAPMessage{UID: uint32(*uid), ModSeq: *modseq, Key: *key, Subdir: *subdir,
-				Filename: *filename, Flags: flags, Keywords: keywords, Size: *size, InternalDate: *idate,
-				SaveDate: *saved, EmailID: *emailID})
 		}
 		return rows.Err()
+	})
+	b.Queue(`SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3 ORDER BY uid`,
+		folderID, since, int64(math.MaxInt64)).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Changed, err = collectIMAPMessages(rows, nil, 0, "sync changed")
+		return err
 	})
 	b.Queue(`COMMIT`)
 	// (A batch that fails leaves its connection in a failed transaction,
