@@ -108,11 +108,11 @@ func (s *session) adopt(sel *selected, selecting bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.srv.opts.Backend.IMAPStatus(s.ctx, sel.folder.ID)
+	rows, err := s.srv.opts.Backend.IMAPMessageCount(s.ctx, sel.folder.ID)
 	if err != nil {
 		return err
 	}
-	if n > int(st.Messages) {
+	if n > rows {
 		if _, err := s.srv.opts.Files.Adopt(s.ctx, s.acct.MailboxID, sel.folder.ID, sel.dir); err != nil {
 			return err
 		}

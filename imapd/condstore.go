@@ -26,6 +26,7 @@ type SyncBackend interface {
 	IMAPSyncSince(ctx context.Context, folderID, since int64) (store.IMAPSync, error)
 	IMAPHighestModSeq(ctx context.Context, folderID int64) (int64, error)
 	IMAPClaimRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
+	IMAPClaimRecentSeen(ctx context.Context, folderID int64, recentUID, uidNext uint32) (uint32, uint32, error)
 	IMAPPeekRecent(ctx context.Context, folderID int64) (uint32, uint32, error)
 	IMAPSubscriptions(ctx context.Context, mailboxID int64) ([]string, error)
 }
@@ -324,18 +325,30 @@ func (s *session) writeFlagUpdate(m *store.IMAPMessage) {
 // claimRecent takes the \Recent messages of the selected folder for an
 // IMAP4rev1 session (RFC 3501 2.3.2): claimed by a read-write session, only
 // peeked at by EXAMINE. The range is remembered: a message of it that the
-// view does not hold yet is recent here when a poll brings it.
-func (s *session) claimRecent(sel *selected) error {
+// view does not hold yet is recent here when a poll brings it. A poll
+// passes its snapshot (sy), which has looked already: a claim without
+// another read, and none when every UID is claimed; SELECT passes nil.
+func (s *session) claimRecent(sel *selected, sy *store.IMAPSync) error {
 	if s.rev2 {
 		return nil
 	}
 	b := s.srv.opts.Backend
-	// (A claim looks first too: one read when there is nothing to claim.)
-	claim := b.IMAPClaimRecent
-	if sel.readOnly {
-		claim = b.IMAPPeekRecent
+	var from, to uint32
+	var err error
+	switch {
+	case sy != nil && sel.readOnly:
+		if sy.RecentUID+1 < sy.Folder.UIDNext {
+			from, to = sy.RecentUID+1, sy.Folder.UIDNext-1
+		}
+	case sy != nil:
+		from, to, err = s.srv.recentClaims.claim(sel.folder.ID, sy.Folder.UIDNext-1, func() (uint32, uint32, error) {
+			return b.IMAPClaimRecentSeen(s.ctx, sel.folder.ID, sy.RecentUID, sy.Folder.UIDNext)
+		})
+	case sel.readOnly:
+		from, to, err = b.IMAPPeekRecent(s.ctx, sel.folder.ID)
+	default: // (a claim looks first too: one read when there is nothing to claim)
+		from, to, err = b.IMAPClaimRecent(s.ctx, sel.folder.ID)
 	}
-	from, to, err := claim(s.ctx, sel.folder.ID)
 	if err != nil || from == 0 {
 		return err
 	}

@@ -3,6 +3,7 @@ package imapd_test
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -86,5 +87,73 @@ func TestRecent(t *testing.T) {
 	}
 	if st := first.run("st2", "STATUS Archive (RECENT)")[0]; st != `* STATUS "Archive" (RECENT 0)` {
 		t.Errorf("STATUS after the claim: %q", st)
+	}
+}
+
+var reFetchRecent = regexp.MustCompile(`^\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\)\)$`)
+
+// TestRecentOnceUnderLoad: sessions on two nodes polling while another
+// appends: each appended message is \Recent in exactly one of them (the
+// sessions of a node take turns to claim, and skip what a turn before
+// claimed; across nodes the index decides).
+func TestRecentOnceUnderLoad(t *testing.T) {
+	e := newEnv(t)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	e.startNode(t)
+	const readers, appends = 8, 30
+	rs := make([]*raw, readers)
+	for i := range rs {
+		rs[i] = loginRaw(t, e.nodes[i%2].addr)
+		rs[i].run("s", "SELECT INBOX")
+	}
+	appender := loginRaw(t, e.nodes[0].addr)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					r.runAny("n", "NOOP")
+				}
+			}
+		}()
+	}
+	for range appends {
+		appender.run("a", "APPEND INBOX {"+itoa64(int64(len(testMsg)))+"+}\r\n"+testMsg)
+	}
+	close(done)
+	wg.Wait()
+	recent := map[string]int{}
+	for _, r := range rs {
+		r.run("n1", "NOOP")
+	}
+	for i, r := range rs {
+		r.run("n2", "NOOP") // a claim of the round before may cover UIDs it had not seen
+		lines := having(r.run("f", "FETCH 1:* (UID FLAGS)"), "* ")
+		if len(lines) != appends {
+			t.Fatalf("session %d: %d messages: %q", i, len(lines), lines)
+		}
+		for _, l := range lines {
+			m := reFetchRecent.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("session %d: %q", i, l)
+			}
+			if strings.Contains(m[2], `\Recent`) {
+				recent[m[1]]++
+			}
+		}
+	}
+	if len(recent) != appends {
+		t.Errorf("%d of %d messages \\Recent somewhere: %v", len(recent), appends, recent)
+	}
+	for uid, n := range recent {
+		if n != 1 {
+			t.Errorf("UID %s \\Recent in %d sessions", uid, n)
+		}
 	}
 }

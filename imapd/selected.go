@@ -314,7 +314,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 	}
 	// \Recent: this session's claim (IMAP4rev2 has none, RFC 9051
 	// appendix E).
-	if err := s.claimRecent(sel); err != nil {
+	if err := s.claimRecent(sel, nil); err != nil {
 		return fail(err)
 	}
 	s.writeFlags(sel)
@@ -539,7 +539,7 @@ func (s *session) poll(allowExpunge, noticed bool) error {
 	if len(added) > 0 {
 		s.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
 		if !s.rev2 {
-			if err := s.claimRecent(sel); err != nil {
+			if err := s.claimRecent(sel, &sy); err != nil {
 				s.logger().Warn("imap: claim recent", "folder", sel.folder.Name, "err", err)
 			}
 			sel.recentOnArrival(added)

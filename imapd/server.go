@@ -38,6 +38,7 @@ type Backend interface {
 	RenameIMAPInbox(ctx context.Context, mailboxID int64, newName string) error
 	SetIMAPSubscribed(ctx context.Context, mailboxID int64, name string, on bool) error
 	IMAPStatus(ctx context.Context, folderID int64) (store.IMAPFolderStatus, error)
+	IMAPMessageCount(ctx context.Context, folderID int64) (int, error)
 	IMAPFolderStatus(ctx context.Context, mailboxID int64, name string) (store.IMAPFolder, store.IMAPFolderStatus, error)
 	IMAPMailboxUsage(ctx context.Context, mailboxID int64) (quota, used int64, err error)
 
@@ -141,6 +142,8 @@ type Server struct {
 	caches *msgCaches
 	// adoptChecks: the node's looks for files to adopt, by folder (adopt.go).
 	adoptChecks adoptChecks
+	// recentClaims: the node's \Recent claims, by folder (recentclaims.go).
+	recentClaims recentClaims
 }
 
 // New returns a server; bind it with Listen, run it with Serve.

@@ -173,6 +173,14 @@ func charge(ctx context.Context, q querier, mailboxID, n, b int64, check bool) e
 	return nil
 }
 
+// IMAPMessageCount counts a folder's index rows: what a look for files to
+// adopt compares the files with, without IMAPStatus's flag counts.
+func (s *Store) IMAPMessageCount(ctx context.Context, folderID int64) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE folder_id = $1`, folderID).Scan(&n)
+	return n, translate(err, "message count")
+}
+
 // IMAPStatus counts a folder's messages. Recent counts the messages no
 // session has claimed as recent yet (IMAPClaimRecent).
 func (s *Store) IMAPStatus(ctx context.Context, folderID int64) (IMAPFolderStatus, error) {

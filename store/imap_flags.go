@@ -67,7 +67,7 @@ func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, u
 	flags, keywords []string, rename RenameFunc) ([]FlagChange, []uint32, error) {
 	var out []FlagChange
 	var modified []uint32
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
 		out, modified = nil, nil
 		// The folder row's lock, then the messages' (the lock order), in
 		// one round trip: the sub-select is an init plan, run before the

@@ -254,7 +254,7 @@ func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIM
 func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, error) {
 	var uids []uint32
 	var uv uint32
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
 		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
 			return err
 		}
@@ -324,7 +324,7 @@ type Expunged struct {
 // after it returns, then calls FinishPending.
 func (s *Store) IMAPExpunge(ctx context.Context, mailboxID, folderID int64, uids []uint32) ([]Expunged, error) {
 	var out []Expunged
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
 		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
 			return err
 		}
@@ -406,7 +406,7 @@ func (s *Store) IMAPMove(ctx context.Context, mailboxID, srcFolder, dstFolder in
 	var uids []uint32
 	var uv uint32
 	var gone []Expunged
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
 		uids, gone = make([]uint32, len(msgs)), nil
 		if err := lockRows(ctx, tx, mailboxID, srcFolder, dstFolder); err != nil {
 			return err

@@ -32,18 +32,45 @@ func (s *Store) IMAPClaimRecent(ctx context.Context, folderID int64) (from, to u
 		if err != nil || last >= next-1 {
 			return 0, 0, translate(err, "claim recent")
 		}
-		var upto int64
-		err = s.pool.QueryRow(ctx, `UPDATE folders SET recent_uid = uidnext - 1
-			WHERE id = $1 AND recent_uid = $2 RETURNING recent_uid`, folderID, last).Scan(&upto)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // claimed by another session meanwhile (or the folder is gone)
+		from, to, claimed, err := s.claimRecent(ctx, folderID, last)
+		if err != nil || claimed {
+			return from, to, err
 		}
-		if err != nil {
-			return 0, 0, translate(err, "claim recent")
-		}
-		return uint32(last + 1), uint32(upto), nil
+		// claimed by another session meanwhile (or the folder is gone)
 	}
 	return 0, 0, nil // others keep claiming first: theirs, then
+}
+
+// IMAPClaimRecentSeen is IMAPClaimRecent after a look the caller took
+// already, in the snapshot of an IMAPSync (its RecentUID and UIDNEXT): a
+// poll claims without another read, and not at all when the snapshot
+// shows every UID claimed (by the session that polled first, typically).
+// When another session claims first it gives up, without looking again:
+// that claim, taken after the snapshot, covers every UID the snapshot
+// showed (recent_uid only moves up, to UIDNEXT-1), and a message added
+// later brings a notice, thus a poll and a claim of its own.
+func (s *Store) IMAPClaimRecentSeen(ctx context.Context, folderID int64, recentUID, uidNext uint32) (from, to uint32, err error) {
+	if int64(recentUID) >= int64(uidNext)-1 {
+		return 0, 0, nil
+	}
+	from, to, _, err = s.claimRecent(ctx, folderID, int64(recentUID))
+	return from, to, err
+}
+
+// claimRecent moves a folder's recent_uid from last to UIDNEXT-1 and
+// returns the range taken; claimed is false when recent_uid was no
+// longer last (another session claimed first).
+func (s *Store) claimRecent(ctx context.Context, folderID, last int64) (from, to uint32, claimed bool, err error) {
+	var upto int64
+	err = s.pool.QueryRow(ctx, `UPDATE folders SET recent_uid = uidnext - 1
+		WHERE id = $1 AND recent_uid = $2 RETURNING recent_uid`, folderID, last).Scan(&upto)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, translate(err, "claim recent")
+	}
+	return uint32(last + 1), uint32(upto), true, nil
 }
 
 // maxClaimAttempts bounds IMAPClaimRecent's looks.

@@ -29,6 +29,9 @@ func TestRecentClaimedOnce(t *testing.T) {
 	if err != nil || st.Recent != 3 {
 		t.Fatalf("STATUS RECENT %d, %v", st.Recent, err)
 	}
+	if n, err := b.s.IMAPMessageCount(ctx, f); err != nil || n != 3 {
+		t.Fatalf("IMAPMessageCount %d, %v", n, err)
+	}
 	if from, to, err := b.s.IMAPClaimRecent(ctx, f); err != nil || from != 1 || to != 3 {
 		t.Fatalf("first claim: %d:%d, %v", from, to, err)
 	}
@@ -55,8 +58,20 @@ func TestRecentClaimedOnce(t *testing.T) {
 		}
 		return nil
 	})
-	claim := func() error {
-		from, to, err := b.s.IMAPClaimRecent(ctx, f)
+	// One session claims as SELECT does (a look, then the claim), the
+	// other as a poll does, from the snapshot of its sync.
+	claims2 := []func() (uint32, uint32, error){
+		func() (uint32, uint32, error) { return b.s.IMAPClaimRecent(ctx, f) },
+		func() (uint32, uint32, error) {
+			sy, err := b.s.IMAPSyncSince(ctx, f, 0)
+			if err != nil {
+				return 0, 0, err
+			}
+			return b.s.IMAPClaimRecentSeen(ctx, f, sy.RecentUID, sy.Folder.UIDNext)
+		},
+	}
+	claim := func(how int) error {
+		from, to, err := claims2[how]()
 		if err != nil || from == 0 {
 			return err
 		}
@@ -67,14 +82,14 @@ func TestRecentClaimedOnce(t *testing.T) {
 		}
 		return nil
 	}
-	for range 2 { // two sessions polling
+	for how := range claims2 { // two sessions polling
 		g.Go(func() error {
 			for {
 				select {
 				case <-done:
-					return claim()
+					return claim(how)
 				default:
-					if err := claim(); err != nil {
+					if err := claim(how); err != nil {
 						return err
 					}
 				}

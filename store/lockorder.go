@@ -66,9 +66,28 @@ const maxTxAttempts = 4
 // failure is run again from the start (fn must be safe to repeat: it
 // re-reads what it needs), at most maxTxAttempts times in all.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inTxOpts(ctx, pgx.TxOptions{}, fn)
+}
+
+// genericPlans begins a transaction whose statements run with their
+// generic plans, in the same round trip as the BEGIN (simple protocol).
+// PostgreSQL otherwise plans a prepared statement anew at each execution
+// whenever its generic plan's estimates look costlier than a custom
+// plan's, and for the small, parameterised statements of the IMAP index's
+// writes the planning costs about as much as the execution
+// (pg_stat_statements under imap-stress).
+var genericPlans = pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan`}
+
+// inIMAPTx is inTx for the IMAP index's frequent writes (STORE, APPEND,
+// COPY, MOVE, EXPUNGE): their statements run with their generic plans.
+func (s *Store) inIMAPTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.inTxOpts(ctx, genericPlans, fn)
+}
+
+func (s *Store) inTxOpts(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	var err error
 	for range maxTxAttempts {
-		if err = pgx.BeginFunc(ctx, s.pool, fn); !retryable(err) {
+		if err = pgx.BeginTxFunc(ctx, s.pool, opts, fn); !retryable(err) {
 			return err
 		}
 	}
