@@ -87,8 +87,8 @@ awk -v n="$N" -v a="$c0" -v b="$(cpu)" -v ua="$u0" -v ub="$(ucpu)" -v pa="$p0" -
 
 psql_ <<SQL
 WITH q AS (
-	INSERT INTO queue (sender, origin, size, body, expires_at, hold)
-	SELECT 'bench@bench.test', 'submission', length(b), b, now() + interval '5 days', true
+	INSERT INTO queue (queue_id, sender, origin, size, body, expires_at, hold)
+	SELECT 'B' || lpad(upper(to_hex(i)), 19, '0'), 'bench@bench.test', 'submission', length(b), b, now() + interval '5 days', true
 	FROM generate_series(1, $N) i,
 	     LATERAL (SELECT convert_to('From: bench@bench.test' || chr(13) || chr(10) || 'Subject: drain ' || i
 	              || chr(13) || chr(10) || chr(13) || chr(10) || repeat('x', $SIZE) || chr(13) || chr(10), 'UTF8') AS b) m
