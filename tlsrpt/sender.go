@@ -92,11 +92,21 @@ func (s *Sender) RunOnce(ctx context.Context) {
 		return
 	}
 	for _, k := range keys {
+		// The record is looked up before the claim: a temporary DNS
+		// failure leaves the report unclaimed, for the next pass.
+		rua, outcome, err := s.destinations(ctx, k.Domain)
+		if err != nil {
+			s.Log.Warn("tls report: looking up the TLSRPT record; trying again at the next pass",
+				"domain", k.Domain, "day", k.Day.Format(time.DateOnly), "err", err)
+			continue
+		}
 		claimed, err := s.Store.ClaimTLSReport(ctx, k)
 		if err != nil || !claimed {
 			continue // another node sends it (or the database is away: the next pass)
 		}
-		outcome := s.send(ctx, k)
+		if outcome == "" {
+			outcome = s.send(ctx, k, rua)
+		}
 		if err := s.Store.FinishTLSReport(ctx, k, outcome); err != nil {
 			s.Log.Warn("tls report: recording the outcome", "domain", k.Domain, "err", err)
 		}
@@ -111,17 +121,24 @@ func (s *Sender) RunOnce(ctx context.Context) {
 	}
 }
 
-// send sends k's report to every rua of its domain and says what
-// happened, one clause per destination.
-func (s *Sender) send(ctx context.Context, k store.TLSReportKey) string {
-	txts, err := s.DNS.TXT(ctx, "_smtp._tls."+k.Domain)
-	rua, perr := ParseRecords(txts)
-	switch {
-	case err != nil && !isNotFound(err):
-		return "DNS: " + err.Error()
-	case err != nil || perr != nil:
-		return "no TLSRPT record"
+// destinations reads domain's TLSRPT record (RFC 8460 3). A domain
+// without a usable record gets the outcome "no TLSRPT record" (its report
+// is settled, not sent); a lookup that failed is an error.
+func (s *Sender) destinations(ctx context.Context, domain string) (RUA, string, error) {
+	txts, err := s.DNS.TXT(ctx, "_smtp._tls."+domain)
+	if err != nil && !isNotFound(err) {
+		return RUA{}, "", err
 	}
+	rua, perr := ParseRecords(txts)
+	if err != nil || perr != nil {
+		return RUA{}, "no TLSRPT record", nil
+	}
+	return rua, "", nil
+}
+
+// send sends k's report to every rua and says what happened, one clause
+// per destination.
+func (s *Sender) send(ctx context.Context, k store.TLSReportKey, rua RUA) string {
 	counts, err := s.Store.TLSReportCounts(ctx, k)
 	if err != nil {
 		return "reading counts: " + err.Error()

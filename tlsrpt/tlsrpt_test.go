@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -203,6 +204,35 @@ func TestReportSentOnceByParallelNodes(t *testing.T) {
 	wg.Wait()
 	if len(e.mails) != 1 || len(e.posts) != 1 {
 		t.Errorf("8 nodes sent %d mails and %d posts, want one of each", len(e.mails), len(e.posts))
+	}
+}
+
+// failingDNS answers every lookup with a temporary failure.
+type failingDNS struct{}
+
+func (failingDNS) TXT(context.Context, string) ([]string, error) {
+	return nil, errors.New("read udp 127.0.0.1:53: i/o timeout")
+}
+
+// A temporary DNS failure leaves the day's report unclaimed: nothing is
+// recorded for it, and the next pass sends it.
+func TestDNSFailureRetriedNextPass(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	day := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	rec := &tlsrpt.Recorder{Store: e.st, Now: func() time.Time { return day }}
+	rec.Add("example.net", "no-policy-found", "mx.example.net", "192.0.2.1", "successful")
+	rec.Flush(ctx)
+	failing := e.sender(t, day.Add(24*time.Hour))
+	failing.DNS = failingDNS{}
+	failing.RunOnce(ctx)
+	var n int
+	if err := e.st.Pool().QueryRow(ctx, `SELECT count(*) FROM tls_reports`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after a DNS failure: %d report rows (%v), want none", n, err)
+	}
+	e.sender(t, day.Add(25*time.Hour)).RunOnce(ctx)
+	if len(e.mails) != 1 || len(e.posts) != 1 {
+		t.Errorf("the pass after the failure sent %d mails and %d posts, want one of each", len(e.mails), len(e.posts))
 	}
 }
 
