@@ -100,7 +100,14 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	if err != nil {
 		return err
 	}
-	mail, err := newMailServers(cfg, db.Store, authn, tlsConf, log, reg) // MX, submission, queue workers
+	// One watcher of quotas: deliveries warn through it at once (their
+	// agent, smtp.go), IMAP APPEND and COPY tell it, and it looks over
+	// every mailbox each minute for the other ways usage grows.
+	quota := quotaWarnings(cfg, db.Store, log)
+	if quota != nil {
+		servers = append(servers, quota)
+	}
+	mail, err := newMailServers(cfg, db.Store, authn, tlsConf, quota, log, reg) // MX, submission, queue workers
 	if err != nil {
 		return err
 	}
@@ -113,12 +120,6 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 		return err
 	} else if pop3Srv != nil {
 		servers = append(servers, pop3Srv)
-	}
-	// Deliveries warn of quotas through their agent (smtp.go); IMAP and
-	// every other way usage grows through this one, which runs too.
-	quota := quotaWarnings(cfg, db.Store, log)
-	if quota != nil {
-		servers = append(servers, quota)
 	}
 	if imapSrv, err := newIMAPServer(cfg, db.Store, files, authn, tlsConf, quota, log); err != nil {
 		return err

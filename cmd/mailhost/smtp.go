@@ -18,8 +18,10 @@ import (
 )
 
 // newSMTPServer binds the MX listener (before privileges are dropped) and
-// wires the SMTP server to the delivery agent and the store.
-func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log *slog.Logger, reg prometheus.Registerer) (*mta.Server, error) {
+// wires the SMTP server to the delivery agent and the store; quota (nil:
+// none) warns of quotas its deliveries cross.
+func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, quota *mda.QuotaWarnings,
+	log *slog.Logger, reg prometheus.Registerer) (*mta.Server, error) {
 	names, err := maildir.NewGenerator(cfg.Hostname)
 	if err != nil {
 		return nil, err
@@ -30,7 +32,7 @@ func newSMTPServer(cfg *config.Config, st *store.Store, tlsConf *tls.Config, log
 		Names:         names,
 		Index:         &mda.GroupIndex{Store: st}, // group commit across sessions
 		Filter:        sieveFilter(cfg, st, log),
-		QuotaWarnings: quotaWarnings(cfg, st, log),
+		QuotaWarnings: quota,
 	}
 	var nets []netip.Prefix
 	for _, n := range cfg.SMTP.Mynetworks {

@@ -15,6 +15,7 @@ import (
 	"mailhost/auth"
 	"mailhost/config"
 	"mailhost/connlimit"
+	"mailhost/mda"
 	"mailhost/mta"
 	"mailhost/store"
 	"mailhost/tlsrpt"
@@ -69,7 +70,7 @@ func newSubmissionServers(cfg *config.Config, st *store.Store, mx *mta.Server, a
 // newMailServers binds the MX and submission listeners and makes the
 // queue workers.
 func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticator, tlsConf *tls.Config,
-	log *slog.Logger, reg prometheus.Registerer) ([]server, error) {
+	quota *mda.QuotaWarnings, log *slog.Logger, reg prometheus.Registerer) ([]server, error) {
 	listen := cfg.Listen.SMTP
 	if !config.Enabled(listen) {
 		// The MX is off: its server object still carries the submission
@@ -78,7 +79,7 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 	}
 	c := *cfg
 	c.Listen.SMTP = listen
-	mx, err := newSMTPServer(&c, st, tlsConf, log, reg)
+	mx, err := newSMTPServer(&c, st, tlsConf, quota, log, reg)
 	if err != nil {
 		return nil, err
 	}
