@@ -35,6 +35,8 @@ func TestRecordsTheServersLogLines(t *testing.T) {
 	log.Info("delivered", "queue_id", "0662A9B1C4D2E1A3F07C", "queue_row", int64(42), "from", "bob@example.org", "to", "cy@example.net", "relay", "mx.example.net[192.0.2.9]:25", "status", "2.0.0")
 	log.Info("sender notified", "queue_id", "0662A9B1C4D2E1A3F07C", "queue_row", int64(42), "notice_id", "0662A9B1C4E00000B0B0",
 		"to", "bob@example.org", "kind", "success")
+	log.Info("sender notified", "queue_id", "0662A9B1C4D2E1A3F0AA", "notice_id", "0662A9B1C4E00000B0BB",
+		"mailbox", "ann@example.com", "to", "x@far.example", "kind", "vacation")
 	conn.Info("reject", "stage", "RCPT", "reason", "unknown_recipient", "code", 550, "from", "x@spam.test")
 	log.Info("login failed", "user", "ann@example.com", "why", "password")
 	log.Warn("something else")
@@ -71,6 +73,11 @@ func TestRecordsTheServersLogLines(t *testing.T) {
 	}
 	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Domains: []string{"example.net"}, Limit: 10}); len(rows) != 3 {
 		t.Errorf("a domain admin of example.net sees %d rows, want 3 (accepted, queued, sent)", len(rows))
+	}
+	// A vacation reply's link is the mailbox's: its domain admin sees it.
+	if rows, _ := st.SearchMailLog(context.Background(), store.MailLogFilter{Q: "0662A9B1C4D2E1A3F0AA", Domains: []string{"example.com"}, Limit: 10}); len(rows) != 1 ||
+		rows[0].Sender != "ann@example.com" || rows[0].Recipient != "x@far.example" {
+		t.Errorf("the vacation notice's row as example.com's admin sees it: %+v", rows)
 	}
 	for metric, want := range map[string]int64{"received": 1, "delivered": 1, "sent": 1, "rejected:unknown_recipient": 1, "logins_failed": 1} {
 		pts, err := st.StatSeries(context.Background(), metric, "", time.Now().Add(-time.Hour), false)

@@ -137,8 +137,12 @@ func describe(k kind, at time.Time, a map[string]slog.Value) item {
 	case notified:
 		// The link from a message to the notice about it (a bounce, a
 		// delay warning, a report of success, a vacation reply), which
-		// has its own queue id.
+		// has its own queue id. A mailbox's own notice (a vacation or
+		// Sieve reply) is from it, so its domain's admins see the link.
 		ev.Event, ev.Detail = "notified", strings.TrimSpace(str(a, "kind")+" notice "+str(a, "notice_id"))
+		if m := str(a, "mailbox"); m != "" {
+			ev.Sender = m
+		}
 	case loginFailed:
 		return item{counts: []store.StatDelta{count("logins_failed", "")}}
 	case loginBlocked:
