@@ -13,9 +13,32 @@ import (
 	"time"
 )
 
-// acceptRetry is the wait after a temporary Accept error (such as too
-// many open files) before the next try.
-const acceptRetry = 50 * time.Millisecond
+// AcceptRetry paces an accept loop through temporary errors (too many
+// open files, a connection aborted before it was accepted): the wait
+// before the next try doubles from 5 ms up to a second, as net/http's
+// Server does. The zero value is ready.
+type AcceptRetry struct {
+	delay time.Duration
+}
+
+// Wait says whether err is temporary: EMFILE, ENFILE, ECONNABORTED and the
+// like, whose Temporary is true though their Timeout is false. For one it
+// first sleeps the next delay.
+func (r *AcceptRetry) Wait(err error) bool {
+	var te interface{ Temporary() bool }
+	if !errors.As(err, &te) || !te.Temporary() {
+		return false
+	}
+	r.delay = min(max(2*r.delay, 5*time.Millisecond), time.Second)
+	time.Sleep(r.delay)
+	return true
+}
+
+// Delay is the last wait (for a log line).
+func (r *AcceptRetry) Delay() time.Duration { return r.delay }
+
+// Reset starts the next run of errors from the shortest wait.
+func (r *AcceptRetry) Reset() { r.delay = 0 }
 
 // Conns is the set of a server's open connections. The zero value is
 // ready; a Conns must not be copied after first use.
@@ -31,19 +54,19 @@ type Conns struct {
 // temporary error is retried; another one is returned. A connection that
 // arrives after Shutdown began is closed unserved.
 func (g *Conns) Accept(ctx context.Context, ln net.Listener, serve func(net.Conn)) error {
+	var retry AcceptRetry
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(acceptRetry)
+			if retry.Wait(err) {
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		retry.Reset()
 		if !g.add(c) {
 			c.Close()
 			return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -115,5 +116,44 @@ func TestShutdownGraceClosesBusySessions(t *testing.T) {
 		}
 	default:
 		t.Error("Shutdown returned before the busy session ended")
+	}
+}
+
+// emfileListener fails its first Accepts as a process out of file
+// descriptors does.
+type emfileListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// Running out of file descriptors does not stop the server: Accept waits
+// and tries again, and the next client is served.
+func TestAcceptSurvivesTooManyOpenFiles(t *testing.T) {
+	var g Conns
+	ln := listen(t)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- g.Accept(context.Background(), &emfileListener{Listener: ln, fails: 3}, echoUntilClosing(&g))
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("ping\n"))
+	if got := readLine(t, c); got != "ping\n" {
+		t.Errorf("echo after EMFILE: %q", got)
+	}
+	g.Shutdown([]net.Listener{ln}, 0)
+	if err := <-errc; err != nil {
+		t.Errorf("Accept: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"mailhost/connlimit"
+	"mailhost/connserve"
 	"mailhost/maildir"
 	"mailhost/sasl"
 	"mailhost/store"
@@ -265,22 +266,19 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // accept runs a session for each connection of ln.
 func (s *Server) accept(ln net.Listener, implicitTLS bool) error {
-	var delay time.Duration
+	var retry connserve.AcceptRetry // out of file descriptors: wait, not stop
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = max(5*time.Millisecond, min(2*delay, time.Second))
-				time.Sleep(delay)
+			if retry.Wait(err) {
 				continue
 			}
 			return err
 		}
-		delay = 0
+		retry.Reset()
 		sess := s.newSession(c, implicitTLS)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"mailhost/connserve"
 	"mailhost/sasl"
 )
 
@@ -118,23 +119,20 @@ func (s *Server) Serve(l net.Listener) error {
 	if !s.track(l, nil) {
 		return ErrServerClosed
 	}
-	var delay time.Duration
+	var retry connserve.AcceptRetry
 	for {
 		nc, err := l.Accept()
 		if err != nil {
 			if s.isClosed() {
 				return ErrServerClosed
 			}
-			var te interface{ Temporary() bool }
-			if errors.As(err, &te) && te.Temporary() { // EMFILE and the like, as net/http retries
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Warn("smtpd: accept failed, retrying", "err", err, "in", delay)
-				time.Sleep(delay)
+			if retry.Wait(err) { // EMFILE and the like
+				s.logger().Warn("smtpd: accept failed, retried", "err", err, "after", retry.Delay())
 				continue
 			}
 			return err
 		}
-		delay = 0
+		retry.Reset()
 		go s.ServeConn(nc)
 	}
 }
