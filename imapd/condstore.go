@@ -395,7 +395,7 @@ func (s *session) expungedModSeq(closing bool) {
 		}
 		return
 	}
-	if err := s.poll(true, true); err != nil {
+	if err := s.poll(true, true, true); err != nil {
 		return
 	}
 	s.okCode = "HIGHESTMODSEQ " + strconv.FormatInt(sel.modseq, 10)

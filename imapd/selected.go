@@ -439,7 +439,8 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	prev := s.ctx
 	c := s.cc.Command()
 	s.ctx = c.Context()
-	if err := s.poll(allowExpunge, noticed); err != nil {
+	// NOOP and CHECK read the index as it is, whatever notices came.
+	if err := s.poll(allowExpunge, noticed, noticed && !force); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
 	c.End()
@@ -453,8 +454,10 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 // tombstones, and only when those do not reach back far enough from the
 // folder's whole UID list. Without a notice (noticed false) it first
 // reads the folder's HIGHESTMODSEQ alone, which usually says nothing
-// changed; after one, it reads the changes at once.
-func (s *session) poll(allowExpunge, noticed bool) error {
+// changed; after one, it reads the changes at once, or takes them from a
+// snapshot another session of the node read after the notice when shared
+// (store.FolderSub.SyncSince).
+func (s *session) poll(allowExpunge, noticed, shared bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
 	if err := s.adopt(sel, false); err != nil {
@@ -482,7 +485,16 @@ func (s *session) poll(allowExpunge, noticed bool) error {
 	if allowExpunge {
 		since = min(since, sel.expModseq)
 	}
-	sy, err := b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
+	var sy store.IMAPSync
+	var err error
+	if shared {
+		sy, err = sel.sub.SyncSince(s.ctx, since)
+	}
+	// (A snapshot shared from before the session's SELECT may be older
+	// than what the session has seen: read its own then.)
+	if !shared || err == nil && sy.Folder.HighestModSeq < sel.modseq {
+		sy, err = b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return deleted()
 	}
