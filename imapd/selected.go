@@ -272,20 +272,28 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 	// The folder row first, then the messages: a change between the two
 	// is reported again by the next poll, never lost. QRESYNC reads the
 	// changes since the client's modseq with the folder, in one snapshot.
+	// Otherwise the folder, its \Recent mark and the messages in one
+	// snapshot, from which the session claims its \Recent.
 	var sync store.IMAPSync
+	var msgs []store.IMAPMessageFlags
+	var seen *store.IMAPSync
 	if qr != nil {
 		if sync, err = b.IMAPSyncSince(s.ctx, f.ID, modseqArg(qr.ModSeq)); err != nil {
 			return fail(err)
 		}
 		f = sync.Folder
-	} else if f, err = b.IMAPFolderByID(s.ctx, f.ID); err != nil {
-		return fail(err)
+		if msgs, err = b.IMAPFolderFlags(s.ctx, f.ID); err != nil {
+			return fail(err)
+		}
+	} else {
+		sn, err := b.IMAPSelect(s.ctx, f.ID)
+		if err != nil {
+			return fail(err)
+		}
+		f, msgs = sn.Folder, sn.Messages
+		seen = &store.IMAPSync{Folder: sn.Folder, RecentUID: sn.RecentUID}
 	}
 	sel.folder, sel.modseq, sel.expModseq = f, f.HighestModSeq, f.HighestModSeq
-	msgs, err := b.IMAPFolderFlags(s.ctx, f.ID)
-	if err != nil {
-		return fail(err)
-	}
 	sel.uids = make([]uint32, 0, len(msgs))
 	sel.msgFlags = make([]uint8, 0, len(msgs))
 	var firstUnseen uint32
@@ -314,7 +322,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 	}
 	// \Recent: this session's claim (IMAP4rev2 has none, RFC 9051
 	// appendix E).
-	if err := s.claimRecent(sel, nil); err != nil {
+	if err := s.claimRecent(sel, seen); err != nil {
 		return fail(err)
 	}
 	s.writeFlags(sel)

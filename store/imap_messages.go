@@ -129,18 +129,24 @@ func (s *Store) IMAPFolderFlags(ctx context.Context, folderID int64) ([]IMAPMess
 	if err != nil {
 		return nil, translate(err, "folder flags")
 	}
+	out, err := collectFolderFlags(rows)
+	return out, translate(err, "folder flags")
+}
+
+// collectFolderFlags scans rows of uid, flags, keywords and subdir = 'new'.
+func collectFolderFlags(rows pgx.Rows) ([]IMAPMessageFlags, error) {
 	defer rows.Close()
 	var out []IMAPMessageFlags
 	for rows.Next() {
 		var m IMAPMessageFlags
 		var uid int64
 		if err := rows.Scan(&uid, &m.Flags, &m.Keywords, &m.New); err != nil {
-			return nil, translate(err, "folder flags")
+			return nil, err
 		}
 		m.UID = uint32(uid)
 		out = append(out, m)
 	}
-	return out, translate(rows.Err(), "folder flags")
+	return out, rows.Err()
 }
 
 // IMAPChangedSince returns the messages of a folder whose modseq is above
