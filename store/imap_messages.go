@@ -103,14 +103,24 @@ func (s *Store) IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error) 
 
 // IMAPMessages returns the messages of a folder with those UIDs (all when
 // uids is nil), by ascending UID.
+//
+// FETCH and SEARCH read so, most often after SELECT: the statements run
+// with their generic plans (readGeneric).
 func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]IMAPMessage, error) {
-	if uids == nil {
-		rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
-		return collectIMAPMessages(rows, err, 0, "messages")
+	sql, args := `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, []any{folderID}
+	if uids != nil {
+		sql = `SELECT ` + imapMessageCols + ` FROM messages WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`
+		args = append(args, uidArgs(uids))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	return collectIMAPMessages(rows, err, len(uids), "messages")
+	var out []IMAPMessage
+	err := s.readGeneric(ctx, func(b *pgx.Batch) {
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = collectIMAPMessages(rows, nil, len(uids), "messages")
+			return err
+		})
+	})
+	return out, translate(err, "messages")
 }
 
 // IMAPMessageFlags is what a SELECT needs of a message.
