@@ -269,11 +269,11 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		sel.close()
 		return s.internal("select", err)
 	}
-	// The folder row first, then the messages: a change between the two
-	// is reported again by the next poll, never lost. QRESYNC reads the
-	// changes since the client's modseq with the folder, in one snapshot.
-	// Otherwise the folder, its \Recent mark and the messages in one
-	// snapshot, from which the session claims its \Recent.
+	// QRESYNC reads the changes since the client's modseq with the
+	// folder, in one snapshot, then the messages: a change between the two
+	// is reported again by the next poll, never lost. Otherwise the
+	// folder, its \Recent mark and the messages come in one snapshot, from
+	// which the session claims its \Recent.
 	var sync store.IMAPSync
 	var msgs []store.IMAPMessageFlags
 	var seen *store.IMAPSync

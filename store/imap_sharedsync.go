@@ -23,6 +23,13 @@ import (
 // looking for changes of other nodes whose notices are still on their way)
 // reads for itself: IMAPSyncSince.
 
+// maxSharedLag is how many wake-ups old the previous shared snapshot may
+// be for a new read to reach back to where it ended (a change brings two:
+// the node's own Notify and the notice). An older one may be far behind,
+// and its sessions with it: the read starts from the asking session's
+// modseq instead.
+const maxSharedLag = 4
+
 // sharedSync is a sync read for the sessions of a node.
 type sharedSync struct {
 	gen  uint64 // the folder's wake-up count when the read began
@@ -62,7 +69,7 @@ func (sub *FolderSub) SyncSince(ctx context.Context, since int64) (IMAPSync, err
 	}
 	gen := f.gen
 	from := since
-	if f.sync != nil && f.sync.sync.Folder.HighestModSeq < from {
+	if f.sync != nil && f.sync.sync.Folder.HighestModSeq < from && gen-f.sync.gen <= maxSharedLag {
 		// Read from where the previous snapshot ended: the sessions
 		// that took it stand there or later, so this one serves them all.
 		from = f.sync.sync.Folder.HighestModSeq
