@@ -22,6 +22,9 @@
 #        USERS=4 CLIENTS=4 SECONDS=10 bench/imap-stress.sh
 # Env: USERS=20 CLIENTS=20 SECONDS=60 PREFILL=200 SEED=1 IDLE=100ms
 #      BASELINE=1 PORT=21443 BASE_PORT=20124 SHARED=../shared/bench BIN=bin/mailhost KEEP=
+#      PGSS=1: load pg_stat_statements into mailhost's embedded PostgreSQL
+#      (this run only), count statements from the clock's start and print
+#      the busiest ones with their calls per IMAP command (pgss.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # SECONDS is bash's own clock: read what the caller exported, not the clock.
@@ -64,9 +67,13 @@ server_cpu() { # label: "name=seconds ..." of the server's processes
 	dovecot) echo "dovecot_cpu_s=$(tree_cpu_s "$DOVECOT_MASTER_PID")" ;;
 	esac
 }
+pgsql() { psql -X -q -A -F'|' -h "$work/data/postgres" -U mailhost mailhost "$@"; }
 stress() { # label addr password
 	local a b ca cb
 	bin/imapstress -label "$1" -addr "$2" -pass "$3" -users "$USERS" -prefill "$PREFILL" -seed "$SEED" -prefill-only
+	if [ "$1" = mailhost ] && [ "${PGSS:-}" = 1 ]; then
+		pgsql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null
+	fi
 	echo "load average before $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$work/stress.log" >&2
 	a=$(cpu_jiffies) ca=$(server_cpu "$1")
 	bin/imapstress -label "$1" -addr "$2" -pass "$3" -users "$USERS" -clients "$CLIENTS" \
@@ -77,6 +84,25 @@ stress() { # label addr password
 	echo "$a $b" | awk -v l="$1" '{ printf "RESULT imap_stress_machine server=%s machine_busy_pct=%.0f", l, 100 * ($3 - $1) / ($3 - $1 + $4 - $2) }' | tee -a "$work/stress.log"
 	echo "$ca $cb" | awk '{ for (i = 1; i <= NF / 2; i++) { split($i, x, "="); split($(i + NF / 2), y, "="); printf " %s=%.1f", x[1], y[2] - x[2] } print "" }' | tee -a "$work/stress.log"
 	grep '^RESULT' "$work/stress.log" | grep "server=$1 " >>"$OUT" || true
+	if [ "$1" = mailhost ] && [ "${PGSS:-}" = 1 ]; then pgss_report; fi
+}
+# pgss_report: statements since the clock started, per IMAP command of the run.
+pgss_report() {
+	local n
+	n=$(grep '^RESULT imap_stress ' "$work/stress.log" | grep "server=mailhost " | sed -E 's/.* commands=([0-9]+).*/\1/' | tail -1)
+	pgsql -v n="$n" >"$work/pgss.txt" <<-'SQL'
+		SELECT sum(calls) AS calls, round(sum(calls) / :n, 2) AS per_cmd,
+		       round(sum(total_exec_time)::numeric / :n, 3) AS exec_ms_per_cmd,
+		       round(sum(total_plan_time)::numeric / :n, 3) AS plan_ms_per_cmd
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+		SELECT calls, round(calls::numeric / :n, 3) AS per_cmd, round(total_exec_time::numeric, 0) AS exec_ms,
+		       round(total_exec_time::numeric / nullif(calls, 0), 3) AS ms_call, rows, plans,
+		       regexp_replace(left(query, 160), '\s+', ' ', 'g') AS query
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY calls DESC LIMIT 40;
+	SQL
+	echo "pg_stat_statements ($n commands), $work/pgss.txt:"
+	head -45 "$work/pgss.txt"
 }
 echo "mailhost $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), $(nproc) CPUs;" \
 	"$USERS users x $CLIENTS clients, ${DURATION}s, prefill $PREFILL, seed $SEED"
@@ -87,6 +113,12 @@ export MAILHOST_DATA_DIR=$work/data MAILHOST_LOG_LEVEL=warn \
 	MAILHOST_LISTEN_IMAP=127.0.0.1:$PORT MAILHOST_IMAP_MAX_CONNECTIONS_PER_CLIENT=0
 for l in IMAPS SMTP SUBMISSION SUBMISSIONS POP3 POP3S HTTP; do export MAILHOST_LISTEN_$l=off; done
 unset DATABASE_URL
+if [ "${PGSS:-}" = 1 ]; then # initdb now, then load the extension at serve's start
+	"$BIN" domain list >/dev/null
+	printf '%s\n' "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" \
+		"pg_stat_statements.track_utility = on" "pg_stat_statements.track_planning = on" \
+		"pg_stat_statements.max = 5000" >>"$work/data/postgres/postgresql.conf"
+fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 	echo "imap-stress.sh: port $PORT is busy; set PORT to a free one" >&2
 	exit 1

@@ -327,7 +327,8 @@ func (s *session) writeFlagUpdate(m *store.IMAPMessage) {
 // peeked at by EXAMINE. The range is remembered: a message of it that the
 // view does not hold yet is recent here when a poll brings it. A poll
 // passes its snapshot (sy), which has looked already: a claim without
-// another read, and none when every UID is claimed; SELECT passes nil.
+// another read, and none when every UID is claimed; so does a SELECT
+// (store.IMAPSelect's), a QRESYNC SELECT passes nil.
 func (s *session) claimRecent(sel *selected, sy *store.IMAPSync) error {
 	if s.rev2 {
 		return nil
@@ -395,7 +396,7 @@ func (s *session) expungedModSeq(closing bool) {
 		}
 		return
 	}
-	if err := s.poll(true, true); err != nil {
+	if err := s.poll(true, true, true); err != nil {
 		return
 	}
 	s.okCode = "HIGHESTMODSEQ " + strconv.FormatInt(sel.modseq, 10)

@@ -172,6 +172,11 @@ func (s *session) waitFirst() error {
 	}
 	s.idleUntil = time.Now().Add(wait)
 	s.conn.SetReadDeadline(s.idleUntil)
+	// A wake-up that came before this deadline was set (during IDLE's
+	// poll) had its deadline overwritten: its mark is what is left of it.
+	if s.wake.Swap(false) {
+		return errWoken
+	}
 	for {
 		_, err := s.conn.Read(s.first[:])
 		if err == nil {

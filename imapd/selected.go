@@ -269,23 +269,31 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 		sel.close()
 		return s.internal("select", err)
 	}
-	// The folder row first, then the messages: a change between the two
-	// is reported again by the next poll, never lost. QRESYNC reads the
-	// changes since the client's modseq with the folder, in one snapshot.
+	// QRESYNC reads the changes since the client's modseq with the
+	// folder, in one snapshot, then the messages: a change between the two
+	// is reported again by the next poll, never lost. Otherwise the
+	// folder, its \Recent mark and the messages come in one snapshot, from
+	// which the session claims its \Recent.
 	var sync store.IMAPSync
+	var msgs []store.IMAPMessageFlags
+	var seen *store.IMAPSync
 	if qr != nil {
 		if sync, err = b.IMAPSyncSince(s.ctx, f.ID, modseqArg(qr.ModSeq)); err != nil {
 			return fail(err)
 		}
 		f = sync.Folder
-	} else if f, err = b.IMAPFolderByID(s.ctx, f.ID); err != nil {
-		return fail(err)
+		if msgs, err = b.IMAPFolderFlags(s.ctx, f.ID); err != nil {
+			return fail(err)
+		}
+	} else {
+		sn, err := b.IMAPSelect(s.ctx, f.ID)
+		if err != nil {
+			return fail(err)
+		}
+		f, msgs = sn.Folder, sn.Messages
+		seen = &store.IMAPSync{Folder: sn.Folder, RecentUID: sn.RecentUID}
 	}
 	sel.folder, sel.modseq, sel.expModseq = f, f.HighestModSeq, f.HighestModSeq
-	msgs, err := b.IMAPFolderFlags(s.ctx, f.ID)
-	if err != nil {
-		return fail(err)
-	}
 	sel.uids = make([]uint32, 0, len(msgs))
 	sel.msgFlags = make([]uint8, 0, len(msgs))
 	var firstUnseen uint32
@@ -314,7 +322,7 @@ func (s *session) selectFolder(name string, readOnly bool, qr *imapwire.QResync)
 	}
 	// \Recent: this session's claim (IMAP4rev2 has none, RFC 9051
 	// appendix E).
-	if err := s.claimRecent(sel, nil); err != nil {
+	if err := s.claimRecent(sel, seen); err != nil {
 		return fail(err)
 	}
 	s.writeFlags(sel)
@@ -439,7 +447,8 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	prev := s.ctx
 	c := s.cc.Command()
 	s.ctx = c.Context()
-	if err := s.poll(allowExpunge, noticed); err != nil {
+	// NOOP and CHECK read the index as it is, whatever notices came.
+	if err := s.poll(allowExpunge, noticed, noticed && !force); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
 	c.End()
@@ -453,8 +462,10 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 // tombstones, and only when those do not reach back far enough from the
 // folder's whole UID list. Without a notice (noticed false) it first
 // reads the folder's HIGHESTMODSEQ alone, which usually says nothing
-// changed; after one, it reads the changes at once.
-func (s *session) poll(allowExpunge, noticed bool) error {
+// changed; after one, it reads the changes at once, or takes them from a
+// snapshot another session of the node read after the notice when shared
+// (store.FolderSub.SyncSince).
+func (s *session) poll(allowExpunge, noticed, shared bool) error {
 	sel := s.sel
 	b := s.srv.opts.Backend
 	if err := s.adopt(sel, false); err != nil {
@@ -482,7 +493,16 @@ func (s *session) poll(allowExpunge, noticed bool) error {
 	if allowExpunge {
 		since = min(since, sel.expModseq)
 	}
-	sy, err := b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
+	var sy store.IMAPSync
+	var err error
+	if shared {
+		sy, err = sel.sub.SyncSince(s.ctx, since)
+	}
+	// (A snapshot shared from before the session's SELECT may be older
+	// than what the session has seen: read its own then.)
+	if !shared || err == nil && sy.Folder.HighestModSeq < sel.modseq {
+		sy, err = b.IMAPSyncSince(s.ctx, sel.folder.ID, since)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return deleted()
 	}

@@ -46,6 +46,7 @@ type Backend interface {
 	IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error)
 	IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]store.IMAPMessage, error)
 	IMAPFolderFlags(ctx context.Context, folderID int64) ([]store.IMAPMessageFlags, error)
+	IMAPSelect(ctx context.Context, folderID int64) (store.IMAPSelection, error)
 	IMAPChangedSince(ctx context.Context, folderID, modseq int64) ([]store.IMAPMessage, error)
 	IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []store.NewIMAPMessage) ([]uint32, uint32, error)
 	IMAPStoreFlags(ctx context.Context, folderID int64, uids []uint32, op store.FlagOp, flags, keywords []string,

@@ -321,7 +321,7 @@ func (s *session) idleWrite() {
 	s.takeWriter()
 	c := s.cc.Command()
 	s.ctx = c.Context()
-	if err := s.poll(true, true); err != nil {
+	if err := s.poll(true, true, true); err != nil {
 		s.logger().Warn("imap: poll during IDLE", "err", err)
 	}
 	c.End()

@@ -143,6 +143,10 @@ type IMAPSync struct {
 	// RecentUID is the highest UID some session had claimed as \Recent
 	// (IMAPClaimRecent) in the snapshot.
 	RecentUID uint32
+
+	since           int64   // what it was read since
+	floor           int64   // the folder's vanished floor
+	vanishedModSeqs []int64 // of Vanished, by index
 }
 
 // IMAPHighestModSeq returns a folder's HIGHESTMODSEQ alone: what a poll
@@ -177,11 +181,12 @@ func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPS
 	// "modseq > $2" written as a range, which a generic plan estimates at
 	// 0.5% of the folder's rows rather than a third: an index scan even
 	// when one large folder has all the rows, instead of a full scan.
-	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid, coalesce((SELECT array_agg(uid ORDER BY uid)
-		FROM expunged_messages WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3), '{}') FROM folders WHERE id = $1`,
+	b.Queue(`SELECT `+imapFolderCols+`, vanished_floor, recent_uid, e.uids, e.modseqs FROM folders,
+		LATERAL (SELECT coalesce(array_agg(uid ORDER BY uid), '{}') AS uids, coalesce(array_agg(modseq ORDER BY uid), '{}') AS modseqs
+		FROM expunged_messages WHERE folder_id = $1 AND modseq > $2 AND modseq <= $3) e WHERE id = $1`,
 		folderID, since, int64(math.MaxInt64)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished)
+			f, err := scanIMAPFolder(rows, &floor, &recent, &out.Vanished, &out.vanishedModSeqs)
 			if err != nil {
 				return err
 			}
@@ -206,5 +211,6 @@ func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPS
 	}
 	out.RecentUID = uint32(recent)
 	out.Complete = since >= floor
+	out.since, out.floor = since, floor
 	return out, nil
 }

@@ -62,41 +62,86 @@ func (s *Store) IMAPStoreFlagsUnchangedSince(ctx context.Context, folderID int64
 	return s.storeFlags(ctx, folderID, uids, max(unchangedSince, 0), op, flags, keywords, rename)
 }
 
-// storeFlags is STORE; unchangedSince < 0 means no condition.
+// storeFlags is STORE; unchangedSince < 0 means no condition. An attempt
+// that PostgreSQL aborted for a deadlock is run again, as inTx does.
 func (s *Store) storeFlags(ctx context.Context, folderID int64, uids []uint32, unchangedSince int64, op FlagOp,
 	flags, keywords []string, rename RenameFunc) ([]FlagChange, []uint32, error) {
 	var out []FlagChange
 	var modified []uint32
-	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
-		out, modified = nil, nil
-		// The folder row's lock, then the messages' (the lock order), in
-		// one round trip: the sub-select is an init plan, run before the
-		// scan hands out its first message row.
-		rows, err := tx.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-			WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR NO KEY UPDATE) AND uid = ANY($2)
-			ORDER BY uid FOR UPDATE`, folderID, uidArgs(uids))
-		msgs, err := collectIMAPMessages(rows, err, len(uids), "store flags")
-		if err != nil {
-			return err
+	var err error
+	for range maxTxAttempts {
+		out, modified, err = s.storeFlagsOnce(ctx, folderID, uids, unchangedSince, op, flags, keywords, rename)
+		if !retryable(err) {
+			break
 		}
-		if len(msgs) == 0 {
-			return folderExists(ctx, tx, folderID)
-		}
-		var apply []IMAPMessage
-		for _, m := range msgs {
-			if unchangedSince >= 0 && m.ModSeq > unchangedSince {
-				modified = append(modified, m.UID)
-			} else {
-				apply = append(apply, m)
-			}
-		}
-		out = flagChanges(apply, op, flags, keywords, rename)
-		if len(out) == 0 {
-			return nil
-		}
-		return writeFlagChanges(ctx, tx, folderID, out)
-	})
+	}
 	return out, modified, translate(err, "store flags")
+}
+
+// storeLockSQL reads the messages of a STORE under their locks: the folder
+// row's lock, then the messages' (the lock order), in one statement: the
+// sub-select is an init plan, run before the scan hands out its first
+// message row.
+const storeLockSQL = `SELECT ` + imapMessageCols + ` FROM messages
+	WHERE folder_id = (SELECT id FROM folders WHERE id = $1 FOR NO KEY UPDATE) AND uid = ANY($2)
+	ORDER BY uid FOR UPDATE`
+
+// storeFlagsOnce is one transaction of storeFlags in two round trips, the
+// locks held between them only: BEGIN with the locking read, then, once
+// the files are renamed, the write with COMMIT (as inIMAPTx, with generic
+// plans).
+func (s *Store) storeFlagsOnce(ctx context.Context, folderID int64, uids []uint32, unchangedSince int64, op FlagOp,
+	flags, keywords []string, rename RenameFunc) (out []FlagChange, modified []uint32, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed { // (a connection left in a transaction is closed by the pool)
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
+	var msgs []IMAPMessage
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	b.Queue(storeLockSQL, folderID, uidArgs(uids)).Query(func(rows pgx.Rows) error {
+		var err error
+		msgs, err = collectIMAPMessages(rows, nil, len(uids), "store flags")
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, nil, folderExists(ctx, conn, folderID)
+	}
+	var apply []IMAPMessage
+	for _, m := range msgs {
+		if unchangedSince >= 0 && m.ModSeq > unchangedSince {
+			modified = append(modified, m.UID)
+		} else {
+			apply = append(apply, m)
+		}
+	}
+	out = flagChanges(apply, op, flags, keywords, rename)
+	if len(out) == 0 {
+		return nil, modified, nil
+	}
+	b = &pgx.Batch{}
+	var modseq int64
+	queueFlagChanges(b, folderID, out, &modseq)
+	b.Queue(`COMMIT`)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, err
+	}
+	committed = true
+	for i := range out {
+		out[i].ModSeq = modseq
+	}
+	return out, modified, nil
 }
 
 // folderExists is nil when the folder exists, else ErrNotFound.
@@ -130,19 +175,18 @@ func flagChanges(msgs []IMAPMessage, op FlagOp, flags, keywords []string, rename
 	return out
 }
 
-// writeFlagChanges bumps the folder's highestmodseq once and writes the
-// changes with that modseq (set in out too). The caller holds the folder's
-// and the messages' locks.
-func writeFlagChanges(ctx context.Context, tx pgx.Tx, folderID int64, out []FlagChange) error {
+// queueFlagChanges queues the one statement that bumps the folder's
+// highestmodseq once, writes the changes with that modseq (into modseq)
+// and queues the folder's notice. The caller holds the folder's and the
+// messages' locks.
+func queueFlagChanges(b *pgx.Batch, folderID int64, out []FlagChange, modseq *int64) {
 	ids := make([]int64, len(out))
 	fl, kw, names := make([]string, len(out)), make([]string, len(out)), make([]string, len(out))
 	for i, c := range out {
 		ids[i] = int64(c.UID)
 		fl[i], kw[i], names[i] = strings.Join(c.Flags, " "), strings.Join(c.Keywords, " "), c.NewName
 	}
-	// One statement: the folder's next modseq, the rows, the notice.
-	var modseq int64
-	if err := tx.QueryRow(ctx, `WITH f AS (
+	b.Queue(`WITH f AS (
 			UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq
 		), m AS (
 			UPDATE messages m SET flags = string_to_array(t.fl, ' '), keywords = string_to_array(t.kw, ' '),
@@ -151,13 +195,9 @@ func writeFlagChanges(ctx context.Context, tx pgx.Tx, folderID int64, out []Flag
 			WHERE m.folder_id = $1 AND m.uid = t.uid
 		)
 		SELECT highestmodseq FROM f, pg_notify('`+FolderChannel+`', $6)`,
-		folderID, ids, fl, kw, names, folderNotice(folderID, "flags")).Scan(&modseq); err != nil {
-		return err
-	}
-	for i := range out {
-		out[i].ModSeq = modseq
-	}
-	return nil
+		folderID, ids, fl, kw, names, folderNotice(folderID, "flags")).QueryRow(func(row pgx.Row) error {
+		return row.Scan(modseq)
+	})
 }
 
 // applyFlags returns the sorted, de-duplicated result of op on have.

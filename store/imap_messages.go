@@ -103,14 +103,24 @@ func (s *Store) IMAPUIDs(ctx context.Context, folderID int64) ([]uint32, error) 
 
 // IMAPMessages returns the messages of a folder with those UIDs (all when
 // uids is nil), by ascending UID.
+//
+// FETCH and SEARCH read so, most often after SELECT: the statements run
+// with their generic plans (readGeneric).
 func (s *Store) IMAPMessages(ctx context.Context, folderID int64, uids []uint32) ([]IMAPMessage, error) {
-	if uids == nil {
-		rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, folderID)
-		return collectIMAPMessages(rows, err, 0, "messages")
+	sql, args := `SELECT `+imapMessageCols+` FROM messages WHERE folder_id = $1 ORDER BY uid`, []any{folderID}
+	if uids != nil {
+		sql = `SELECT ` + imapMessageCols + ` FROM messages WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`
+		args = append(args, uidArgs(uids))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+imapMessageCols+` FROM messages
-		WHERE folder_id = $1 AND uid = ANY($2) ORDER BY uid`, folderID, uidArgs(uids))
-	return collectIMAPMessages(rows, err, len(uids), "messages")
+	var out []IMAPMessage
+	err := s.readGeneric(ctx, func(b *pgx.Batch) {
+		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			out, err = collectIMAPMessages(rows, nil, len(uids), "messages")
+			return err
+		})
+	})
+	return out, translate(err, "messages")
 }
 
 // IMAPMessageFlags is what a SELECT needs of a message.
@@ -129,18 +139,24 @@ func (s *Store) IMAPFolderFlags(ctx context.Context, folderID int64) ([]IMAPMess
 	if err != nil {
 		return nil, translate(err, "folder flags")
 	}
+	out, err := collectFolderFlags(rows)
+	return out, translate(err, "folder flags")
+}
+
+// collectFolderFlags scans rows of uid, flags, keywords and subdir = 'new'.
+func collectFolderFlags(rows pgx.Rows) ([]IMAPMessageFlags, error) {
 	defer rows.Close()
 	var out []IMAPMessageFlags
 	for rows.Next() {
 		var m IMAPMessageFlags
 		var uid int64
 		if err := rows.Scan(&uid, &m.Flags, &m.Keywords, &m.New); err != nil {
-			return nil, translate(err, "folder flags")
+			return nil, err
 		}
 		m.UID = uint32(uid)
 		out = append(out, m)
 	}
-	return out, translate(rows.Err(), "folder flags")
+	return out, rows.Err()
 }
 
 // IMAPChangedSince returns the messages of a folder whose modseq is above
@@ -172,11 +188,8 @@ func (s *Store) IMAPKeys(ctx context.Context, folderID int64) (map[string]struct
 	return out, translate(rows.Err(), "folder keys")
 }
 
-// insertMessages takes len(msgs) UIDs of the folder, bumps its
-// highestmodseq and inserts the rows (ON CONFLICT (folder_id, key) DO
-// NOTHING), dropping their 'add' journal rows; it returns the UID of each message, 0 for a key that was
-// already indexed, the folder's uidvalidity and the bytes inserted.
-func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, int64, int64, error) {
+// messageArgs are msgs as the arrays that insertSQL unnests ($3 to $10).
+func messageArgs(msgs []NewIMAPMessage) []any {
 	keys := make([]string, len(msgs))
 	subdirs := make([]string, len(msgs))
 	names := make([]string, len(msgs))
@@ -190,53 +203,50 @@ func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIM
 		flags[i], kws[i] = strings.Join(m.Flags, " "), strings.Join(m.Keywords, " ")
 		sizes[i], dates[i], emailIDs[i] = m.Size, m.InternalDate, emailUUID(m.EmailID)
 	}
+	return []any{keys, subdirs, names, flags, kws, sizes, dates, emailIDs}
+}
+
+// insertSQL is the part of a statement that inserts the rows of messages
+// into a folder after a CTE f took their UIDs ($1 folder, $2 how many, $3
+// to $10 messageArgs): ins (ON CONFLICT (folder_id, key) DO NOTHING: the
+// key is indexed already) and the removal of the keys' 'add' journal rows.
+const insertSQL = `ins AS (
+		INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, flags, keywords, size, internal_date, emailid)
+		SELECT $1, f.first + t.ord - 1, f.highestmodseq, t.key, t.subdir, t.filename,
+			string_to_array(t.flags, ' '), string_to_array(t.kws, ' '), t.size, t.idate,
+			coalesce(nullif(t.emailid, '')::uuid, gen_random_uuid())
+		FROM f, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::text[])
+			WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, emailid, ord)
+		ON CONFLICT (folder_id, key) DO NOTHING
+		RETURNING key, uid, size
+	), intents AS (
+		DELETE FROM pending_files WHERE folder_id = $1 AND op = 'add' AND key = ANY($3) AND EXISTS (SELECT 1 FROM f)
+	)`
+
+// insertMessages takes len(msgs) UIDs of the folder, bumps its
+// highestmodseq and inserts the rows (insertSQL); it returns the UID of
+// each message, 0 for a key that was already indexed, the folder's
+// uidvalidity, and the messages and bytes inserted. The caller holds the
+// folder's lock.
+func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, int64, int64, error) {
 	rows, err := q.Query(ctx, `
 		WITH f AS (
 			UPDATE folders SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
 			WHERE id = $1 RETURNING uidnext - $2 AS first, highestmodseq, uidvalidity
-		), ins AS (
-			INSERT INTO messages (folder_id, uid, modseq, key, subdir, filename, flags, keywords, size, internal_date, emailid)
-			SELECT $1, f.first + t.ord - 1, f.highestmodseq, t.key, t.subdir, t.filename,
-				string_to_array(t.flags, ' '), string_to_array(t.kws, ' '), t.size, t.idate,
-				coalesce(nullif(t.emailid, '')::uuid, gen_random_uuid())
-			FROM f, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::timestamptz[], $10::text[])
-				WITH ORDINALITY AS t(key, subdir, filename, flags, kws, size, idate, emailid, ord)
-			ON CONFLICT (folder_id, key) DO NOTHING
-			RETURNING key, uid, size
-		), intents AS (
-			DELETE FROM pending_files WHERE folder_id = $1 AND op = 'add' AND key = ANY($3)
-		)
+		), `+insertSQL+`
 		SELECT f.uidvalidity, ins.key, ins.uid, ins.size FROM f LEFT JOIN ins ON true`,
-		folderID, len(msgs), keys, subdirs, names, flags, kws, sizes, dates, emailIDs)
+		append([]any{folderID, len(msgs)}, messageArgs(msgs)...)...)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
 	defer rows.Close()
-	uids := make([]uint32, len(msgs))
-	index := make(map[string]int, len(keys))
-	for i, k := range keys {
-		index[k] = i
-	}
-	var uv uint32
-	var n, b int64
+	ins := newInserted(msgs)
 	found := false
 	for rows.Next() {
-		var uidvalidity int64
-		var key *string
-		var uid, size *int64
-		if err := rows.Scan(&uidvalidity, &key, &uid, &size); err != nil {
+		found = true
+		if err := ins.scan(rows); err != nil {
 			return nil, 0, 0, 0, err
 		}
-		found = true
-		uv = uint32(uidvalidity)
-		if key == nil {
-			continue
-		}
-		if i, ok := index[*key]; ok {
-			uids[i] = uint32(*uid)
-		}
-		n++
-		b += *size
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, 0, 0, err
@@ -244,44 +254,123 @@ func insertMessages(ctx context.Context, q querier, folderID int64, msgs []NewIM
 	if !found {
 		return nil, 0, 0, 0, ErrNotFound
 	}
-	return uids, uv, n, b, nil
+	return ins.uids, ins.uidvalidity, ins.n, ins.bytes, nil
 }
+
+// inserted collects what insertSQL returned, row by row.
+type inserted struct {
+	index       map[string]int // of each key in msgs
+	uids        []uint32       // in msgs' order
+	uidvalidity uint32
+	n, bytes    int64
+}
+
+func newInserted(msgs []NewIMAPMessage) *inserted {
+	ins := &inserted{index: make(map[string]int, len(msgs)), uids: make([]uint32, len(msgs))}
+	for i, m := range msgs {
+		ins.index[m.Key] = i
+	}
+	return ins
+}
+
+// scan reads a row ending in f.uidvalidity, ins.key, ins.uid, ins.size
+// (the last three NULL for none inserted), the columns before them into
+// first.
+func (ins *inserted) scan(row pgx.Row, first ...any) error {
+	var uidvalidity *int64
+	var key *string
+	var uid, size *int64
+	if err := row.Scan(append(first, &uidvalidity, &key, &uid, &size)...); err != nil {
+		return err
+	}
+	if uidvalidity != nil {
+		ins.uidvalidity = uint32(*uidvalidity)
+	}
+	if key == nil {
+		return nil
+	}
+	if i, ok := ins.index[*key]; ok {
+		ins.uids[i] = uint32(*uid)
+	}
+	ins.n++
+	ins.bytes += *size
+	return nil
+}
+
+// appendSQL is IMAPAppend's one statement: the mailbox row locked and
+// checked against its quota (mb), then the folder's UIDs taken under its
+// row's lock (f, only when mb holds: the lock order), the rows inserted,
+// only those that went in charged, and the folder's notice queued for
+// commit. $11 mailbox, $12 the bytes of msgs.
+const appendSQL = `
+	WITH mb AS (
+		SELECT id FROM mailboxes WHERE id = $11 AND (quota_bytes = 0 OR used_bytes + $12 <= quota_bytes)
+		FOR NO KEY UPDATE
+	), f AS (
+		UPDATE folders SET uidnext = uidnext + $2, highestmodseq = highestmodseq + 1
+		WHERE id = $1 AND EXISTS (SELECT 1 FROM mb)
+		RETURNING uidnext - $2 AS first, highestmodseq, uidvalidity
+	), ` + insertSQL + `, charged AS (
+		UPDATE mailboxes m SET used_bytes = m.used_bytes + i.b, used_messages = m.used_messages + i.n
+		FROM (SELECT count(*) AS n, coalesce(sum(size), 0) AS b FROM ins) i
+		WHERE m.id = $11 AND i.n > 0
+		RETURNING m.id
+	), notice AS (
+		SELECT pg_notify('` + FolderChannel + `', $1::text || ':new') FROM f
+	)
+	SELECT EXISTS (SELECT 1 FROM mb), EXISTS (SELECT 1 FROM mailboxes WHERE id = $11),
+		(SELECT count(*) FROM charged) + (SELECT count(*) FROM notice),
+		f.uidvalidity, ins.key, ins.uid, ins.size
+	FROM (SELECT 1) one LEFT JOIN f ON true LEFT JOIN ins ON true`
 
 // IMAPAppend indexes message files written into a folder (APPEND, COPY) and
 // charges them to the mailbox's quota in the same transaction:
 // ErrOverQuota when they do not fit, and nothing is indexed. It returns the
 // UIDs given (in msgs' order) and the folder's uidvalidity.
+//
+// One statement (appendSQL) in one round trip, so the mailbox row, which
+// every APPEND, COPY and delivery to the mailbox waits for, is held from
+// the statement to the commit only.
 func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs []NewIMAPMessage) ([]uint32, uint32, error) {
-	var uids []uint32
-	var uv uint32
-	err := s.inIMAPTx(ctx, func(tx pgx.Tx) error {
-		if err := lockRows(ctx, tx, mailboxID, folderID); err != nil {
-			return err
-		}
-		var total int64
-		for _, m := range msgs {
-			total += m.Size
-		}
-		if err := charge(ctx, tx, mailboxID, int64(len(msgs)), total, true); err != nil {
-			return err
-		}
-		var err error
-		var n, b int64
-		uids, uv, n, b, err = insertMessages(ctx, tx, folderID, msgs)
-		if err != nil {
-			return err
-		}
-		if n != int64(len(msgs)) { // keys already indexed: do not charge them twice
-			if err := credit(ctx, tx, mailboxID, int64(len(msgs))-n, total-b); err != nil {
-				return err
-			}
-		}
-		return notifyFolder(ctx, tx, folderID, "new")
-	})
-	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, translate(err, "append")
+	var total int64
+	for _, m := range msgs {
+		total += m.Size
 	}
-	return uids, uv, translate(err, "append")
+	args := append(append([]any{folderID, len(msgs)}, messageArgs(msgs)...), mailboxID, total)
+	var ins *inserted
+	var fits, exists bool
+	var err error
+	for range maxTxAttempts { // inTx's retry
+		ins = newInserted(msgs)
+		fits, exists = false, false
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`) // as inIMAPTx
+		b.Queue(appendSQL, args...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var done int64
+				if err := ins.scan(rows, &fits, &exists, &done); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+		b.Queue(`COMMIT`)
+		if err = s.pool.SendBatch(ctx, b).Close(); !retryable(err) {
+			break
+		}
+	}
+	switch {
+	case err != nil:
+		return nil, 0, translate(err, "append")
+	case !exists:
+		return nil, 0, ErrNotFound
+	case !fits:
+		return nil, 0, ErrOverQuota
+	case ins.uidvalidity == 0: // no folder
+		return nil, 0, ErrNotFound
+	}
+	return ins.uids, ins.uidvalidity, nil
 }
 
 // IMAPAdopt indexes files found in a folder that the index does not know

@@ -26,8 +26,20 @@ type FolderListener struct {
 	// session.
 	PollEvery time.Duration
 
-	mu   sync.Mutex
-	subs map[int64]map[*FolderSub]struct{}
+	mu      sync.Mutex
+	folders map[int64]*listenedFolder // folders with subscribers
+}
+
+// listenedFolder is what the listener keeps of a folder while it has
+// subscribers: them, the count of wake-ups, and the latest sync shared by
+// its sessions (FolderSub.SyncSince). Gone with the last subscriber, and
+// the shared sync with it, so a count starting again from 0 meets no
+// older sync.
+type listenedFolder struct {
+	subs map[*FolderSub]struct{}
+	gen  uint64        // wake-ups so far, under the listener's mu
+	sync *sharedSync   // under the listener's mu
+	turn chan struct{} // capacity one: held by the session reading for all
 }
 
 // FolderSub is one subscription; C receives a value when the folder may
@@ -60,7 +72,7 @@ func (sub *FolderSub) wake() {
 
 // NewFolderListener returns a listener; run it with Run.
 func (s *Store) NewFolderListener(log *slog.Logger) *FolderListener {
-	return &FolderListener{s: s, log: log, subs: map[int64]map[*FolderSub]struct{}{}}
+	return &FolderListener{s: s, log: log, folders: map[int64]*listenedFolder{}}
 }
 
 // Subscribe wakes the returned subscription on every notice for folderID
@@ -68,12 +80,12 @@ func (s *Store) NewFolderListener(log *slog.Logger) *FolderListener {
 func (l *FolderListener) Subscribe(folderID int64) *FolderSub {
 	sub := &FolderSub{C: make(chan struct{}, 1), folderID: folderID, l: l}
 	l.mu.Lock()
-	m := l.subs[folderID]
-	if m == nil {
-		m = map[*FolderSub]struct{}{}
-		l.subs[folderID] = m
+	f := l.folders[folderID]
+	if f == nil {
+		f = &listenedFolder{subs: map[*FolderSub]struct{}{}, turn: make(chan struct{}, 1)}
+		l.folders[folderID] = f
 	}
-	m[sub] = struct{}{}
+	f.subs[sub] = struct{}{}
 	l.mu.Unlock()
 	return sub
 }
@@ -82,10 +94,10 @@ func (l *FolderListener) Subscribe(folderID int64) *FolderSub {
 func (sub *FolderSub) Close() {
 	l := sub.l
 	l.mu.Lock()
-	if m := l.subs[sub.folderID]; m != nil {
-		delete(m, sub)
-		if len(m) == 0 {
-			delete(l.subs, sub.folderID)
+	if f := l.folders[sub.folderID]; f != nil {
+		delete(f.subs, sub)
+		if len(f.subs) == 0 {
+			delete(l.folders, sub.folderID)
 		}
 	}
 	l.mu.Unlock()
@@ -103,20 +115,27 @@ func wake(c chan struct{}) {
 // need not wait for the round trip through PostgreSQL.
 func (l *FolderListener) Notify(folderID int64) {
 	l.mu.Lock()
-	for sub := range l.subs[folderID] {
-		sub.wake()
+	if f := l.folders[folderID]; f != nil {
+		f.wake()
 	}
 	l.mu.Unlock()
 }
 
 func (l *FolderListener) wakeAll() {
 	l.mu.Lock()
-	for _, m := range l.subs {
-		for sub := range m {
-			sub.wake()
-		}
+	for _, f := range l.folders {
+		f.wake()
 	}
 	l.mu.Unlock()
+}
+
+// wake counts a wake-up of the folder, then wakes its subscribers: one
+// that takes a wake-up finds the count at least as high as it was then.
+func (f *listenedFolder) wake() {
+	f.gen++
+	for sub := range f.subs {
+		sub.wake()
+	}
 }
 
 // Run listens until ctx ends, reconnecting with a growing delay (up to
