@@ -136,6 +136,7 @@ type msgFile struct {
 	name string
 	f    *os.File
 	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
+	env  *imapwire.Envelope
 	// caches hold what was parsed before, under ck (nil: none).
 	caches *msgCaches
 	ck     hdrKey
@@ -188,7 +189,10 @@ func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
 			return false
 		}
 	}
-	if (it.Envelope || len(it.Sections) > 0) && !mf.cachedHeader() {
+	if len(it.Sections) > 0 && !mf.cachedHeader() {
+		return false
+	}
+	if it.Envelope && !mf.cachedEnvelope() && !mf.cachedHeader() {
 		return false
 	}
 	if it.Body || it.BodyStructure {
@@ -201,19 +205,53 @@ func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
 
 // header returns the message's parsed top-level header.
 func (mf *msgFile) header() (textproto.Header, error) {
+	h, _, err := mf.headerCacheable()
+	return h, err
+}
+
+// headerCacheable is header, and whether the header is whole (cached, or
+// read without error): what is built from it may be cached too.
+func (mf *msgFile) headerCacheable() (h textproto.Header, whole bool, err error) {
 	if mf.cachedHeader() {
-		return *mf.hdr, nil
+		return *mf.hdr, true, nil
 	}
 	r, err := mf.reader()
 	if err != nil {
-		return textproto.Header{}, err
+		return textproto.Header{}, false, err
 	}
 	mh := mailheader.Read(r)
 	mf.hdr = &mh.Header
 	if mh.Err == nil && mf.caches != nil {
 		mf.caches.hdrs.put(mf.ck, mf.hdr, mh.Size)
 	}
-	return mh.Header, nil
+	return mh.Header, mh.Err == nil, nil
+}
+
+// cachedEnvelope reports whether the envelope cache has the message's
+// envelope (and takes it).
+func (mf *msgFile) cachedEnvelope() bool {
+	if mf.env == nil && mf.caches != nil {
+		mf.env, _ = mf.caches.envs.get(mf.ck)
+	}
+	return mf.env != nil
+}
+
+// envelope returns the message's ENVELOPE, built once from its header.
+// A file that cannot be read has the envelope of an empty header, with
+// the error.
+func (mf *msgFile) envelope() (*imapwire.Envelope, error) {
+	if mf.cachedEnvelope() {
+		return mf.env, nil
+	}
+	h, whole, err := mf.headerCacheable()
+	if err != nil {
+		return envelopeOf(textproto.Header{}), err
+	}
+	mf.env = envelopeOf(h)
+	if whole && mf.caches != nil {
+		mf.caches.envs.put(mf.ck, mf.env, envCost(mf.env))
+	}
+	return mf.env, nil
 }
 
 func (mf *msgFile) reader() (io.Reader, error) {
@@ -319,11 +357,8 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	}
 	var ferr error
 	if it.Envelope {
-		h, err := mf.header()
-		if err != nil {
-			h = textproto.Header{}
-		}
-		item("ENVELOPE ").Envelope(envelopeOf(h))
+		env, err := mf.envelope()
+		item("ENVELOPE ").Envelope(env)
 		ferr = errors.Join(ferr, err)
 	}
 	if it.Body || it.BodyStructure {
