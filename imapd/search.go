@@ -357,6 +357,12 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	if needle == "" {
 		return true
 	}
+	if mt.text == nil {
+		mt.text = &textScan{}
+	}
+	if mt.rawExcludes(needle) {
+		return false
+	}
 	if withHeader {
 		h := mt.hdr()
 		for f := h.Fields(); f.Next(); {
@@ -372,9 +378,6 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	r, err := mt.mf.reader()
 	if err != nil {
 		return false
-	}
-	if mt.text == nil {
-		mt.text = &textScan{}
 	}
 	e, err := gomessage.Read(r)
 	if e == nil {
