@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"mailhost/imapwire"
@@ -18,7 +19,10 @@ const benchMessage = "From: Sender 7 <sender7@remote.test>\r\nTo: u1@bench.test\
 	"Subject: message 57 quick brown fox jumps\r\nDate: Mon, 2 Jan 2026 15:04:05 +0000\r\n" +
 	"Message-ID: <57.c0ffee@remote.test>\r\nIn-Reply-To: <56.0@remote.test>\r\n" +
 	"References: <56.0@remote.test>\r\nMIME-Version: 1.0\r\n" +
-	"Content-Type: text/plain; charset=utf-8\r\n\r\nthe quick brown fox jumps over the lazy dog\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+
+// benchBody is a text of about 4 KB, as most of bench/imapstress's.
+var benchBody = strings.Repeat("The quick brown fox jumps over the lazy dog: meeting agenda, report.\r\n", 60)
 
 // benchMsgFiles returns a function that opens the one message of a
 // temporary folder as FETCH does, sharing caches.
@@ -30,7 +34,7 @@ func benchMsgFiles(b *testing.B) func() *msgFile {
 		}
 	}
 	name := "1700000000.M1P1.bench,S=400:2,S"
-	if err := os.WriteFile(filepath.Join(dir, "cur", name), []byte(benchMessage), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "cur", name), []byte(benchMessage+benchBody), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	caches := newMsgCaches()

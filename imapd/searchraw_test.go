@@ -67,3 +67,34 @@ func TestSearchTextRawPrefilter(t *testing.T) {
 		})
 	}
 }
+
+// asciiLowerInPlace lower-cases ASCII letters as bytes.ToLower does and
+// leaves every other byte as it is, at every length and alignment.
+func TestASCIILowerInPlace(t *testing.T) {
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c))
+	}
+	all = append(all, "The Quick BROWN fox @[`{ Zz Aa"...)
+	for start := 0; start < 9; start++ {
+		for end := start; end <= len(all); end += 7 {
+			in := all[start:end]
+			got := append([]byte(nil), in...)
+			wide := asciiLowerInPlace(got)
+			wantWide := false
+			for i, c := range in {
+				want := c
+				if 'A' <= c && c <= 'Z' {
+					want = c + 32
+				}
+				wantWide = wantWide || c >= 0x80
+				if got[i] != want {
+					t.Fatalf("[%d:%d] byte %#x -> %#x, want %#x", start, end, c, got[i], want)
+				}
+			}
+			if wide != wantWide {
+				t.Fatalf("[%d:%d] wide %v, want %v", start, end, wide, wantWide)
+			}
+		}
+	}
+}
