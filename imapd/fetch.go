@@ -46,12 +46,13 @@ func flagsOnly(it *imapwire.FetchItems) bool {
 func (s *session) fetchCachedFlags(uids []uint32, it *imapwire.FetchItems) {
 	sel := s.sel
 	e := &s.enc
+	var buf [len(flagBits)]string
 	for _, uid := range uids {
 		i, ok := slices.BinarySearch(sel.uids, uid)
 		if !ok {
 			continue
 		}
-		flags, keywords := sel.cachedFlags(i)
+		flags, keywords := sel.appendCachedFlags(buf[:0], i)
 		if it.Flags {
 			s.announce(keywords)
 		}

@@ -43,16 +43,6 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		return err
 	}
 	keys := s.staticize(a.Keys)
-	var msgs []store.IMAPMessage
-	if flagKeysOnly(keys) {
-		// The session's flags, brought up to date first when a notice
-		// says something changed (no EXPUNGE during SEARCH: RFC 9051
-		// 7.5.1), answer it without reading the folder.
-		s.pollIfChanged(false, false)
-		msgs = sel.cachedMessages()
-	} else if msgs, err = s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil); err != nil {
-		return s.internal("search", err)
-	}
 	var found []uint32 // UIDs
 	var highest int64  // of the messages found, for a MODSEQ search (RFC 7162 3.1.5)
 	withModSeq := usesModSeq(a.Keys)
@@ -60,18 +50,18 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		s.condstore = true
 	}
 	var nums []uint32 // what the client asked for: UIDs or sequence numbers
+	// One matcher and one message file, reused for every message.
 	text := &textScan{}
-	for i := range msgs {
-		m := &msgs[i]
-		seq := sel.seqOf(m.UID)
-		if seq == 0 {
-			continue // arrived after the client's view; not reported yet
-		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m), text: text}
+	var mf msgFile
+	mt := &matcher{}
+	try := func(m *store.IMAPMessage, seq uint32) {
+		mf = msgFile{dir: sel.dir, name: m.Filename, caches: s.srv.caches,
+			ck: hdrKey{folder: sel.folder.ID, uid: m.UID, key: m.Key}}
+		*mt = matcher{s: s, m: m, seq: seq, mf: &mf, text: text}
 		ok := mt.matchAll(keys)
-		mt.mf.close()
+		mf.close()
 		if !ok {
-			continue
+			return
 		}
 		found = append(found, m.UID)
 		highest = max(highest, m.ModSeq)
@@ -79,6 +69,31 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 			nums = append(nums, m.UID)
 		} else {
 			nums = append(nums, seq)
+		}
+	}
+	if flagKeysOnly(keys) {
+		// The session's flags, brought up to date first when a notice
+		// says something changed (no EXPUNGE during SEARCH: RFC 9051
+		// 7.5.1), answer it without reading the folder.
+		s.pollIfChanged(false, false)
+		var m store.IMAPMessage
+		var flags [len(flagBits)]string
+		for i, uid := range sel.uids {
+			m.UID = uid
+			m.Flags, m.Keywords = sel.appendCachedFlags(flags[:0], i)
+			try(&m, uint32(i+1))
+		}
+	} else {
+		msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
+		if err != nil {
+			return s.internal("search", err)
+		}
+		for i := range msgs {
+			// A message that arrived after the client's view is not
+			// reported yet.
+			if seq := sel.seqOf(msgs[i].UID); seq != 0 {
+				try(&msgs[i], seq)
+			}
 		}
 	}
 	if imapwire.Has(a.Return, "SAVE") {

@@ -97,27 +97,17 @@ func (sel *selected) setFlags(uid uint32, flags, keywords []string) {
 	sel.setKeywords(uid, keywords)
 }
 
-// cachedFlags returns the flags of the message at index i as the cache
-// has them.
-func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
+// appendCachedFlags returns the flags of the message at index i as the
+// cache has them, the system flags appended to dst (a caller's buffer:
+// FETCH FLAGS and SEARCH of flags run through every message).
+func (sel *selected) appendCachedFlags(dst []string, i int) (flags, keywords []string) {
 	b := sel.msgFlags[i]
 	for k, f := range flagBits {
 		if b&(1<<k) != 0 {
-			flags = append(flags, f)
+			dst = append(dst, f)
 		}
 	}
-	return flags, sel.msgKw[sel.uids[i]]
-}
-
-// cachedMessages returns the messages of the view with their UIDs and
-// flags as the cache has them, nothing else.
-func (sel *selected) cachedMessages() []store.IMAPMessage {
-	out := make([]store.IMAPMessage, len(sel.uids))
-	for i, uid := range sel.uids {
-		out[i].UID = uid
-		out[i].Flags, out[i].Keywords = sel.cachedFlags(i)
-	}
-	return out
+	return dst, sel.msgKw[sel.uids[i]]
 }
 
 // flagsPresumablySet reports whether the cache says a STORE of op with
