@@ -91,3 +91,18 @@ func BenchmarkSearchText(b *testing.B) {
 		mt.mf.close()
 	}
 }
+
+// BenchmarkSearchFrom is SEARCH FROM on one message whose sender does
+// not match, the common case, with the header cached.
+func BenchmarkSearchFrom(b *testing.B) {
+	open := benchMsgFiles(b)
+	text := &textScan{}
+	b.ReportAllocs()
+	for b.Loop() {
+		mt := &matcher{mf: open(), text: text}
+		if mt.addressContains("FROM", "sender9@") {
+			b.Fatal("found")
+		}
+		mt.mf.close()
+	}
+}

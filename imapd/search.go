@@ -188,16 +188,26 @@ type matcher struct {
 	m      *store.IMAPMessage
 	seq    uint32
 	mf     *msgFile
-	header *textproto.Header
-	text   *textScan // shared by the matchers of one command; nil: one of its own
+	header textproto.Header
+	// hasHeader: header is read (empty when the file is gone)
+	hasHeader bool
+	text      *textScan // shared by the matchers of one command; nil: one of its own
 }
 
 func (mt *matcher) hdr() textproto.Header {
-	if mt.header == nil {
-		h, _ := mt.mf.header() // none when the file is gone
-		mt.header = &h
+	if !mt.hasHeader {
+		mt.header, _ = mt.mf.header() // none when the file is gone
+		mt.hasHeader = true
 	}
-	return *mt.header
+	return mt.header
+}
+
+// scan returns the matcher's text buffers.
+func (mt *matcher) scan() *textScan {
+	if mt.text == nil {
+		mt.text = &textScan{}
+	}
+	return mt.text
 }
 
 func (mt *matcher) matchAll(keys []imapwire.SearchKey) bool {
@@ -307,21 +317,57 @@ func inSet(set imapwire.NumSet, n uint32) bool {
 
 // addressContains matches an address field: its text, and its addresses
 // written "Name <mailbox@host>" with comments and routes dropped and
-// encoded words decoded.
+// encoded words decoded. A field that occurs once is read from the
+// message's envelope (parsed once, cached), the same parse of the same
+// text; several are parsed one by one.
 func (mt *matcher) addressContains(field, value string) bool {
 	if mt.headerContains(field, value) {
 		return true
 	}
 	h := mt.hdr()
 	needle := strings.ToLower(value)
+	n, first := 0, ""
+	for f := h.FieldsByKey(field); f.Next(); n++ {
+		first = unfold(f.Value())
+	}
+	if n == 1 && strings.TrimSpace(first) == first { // as envelopeOf reads it
+		if env, err := mt.mf.envelope(); err == nil {
+			return mt.addressesContain(envelopeList(env, field), needle)
+		}
+	}
 	for f := h.FieldsByKey(field); f.Next(); {
-		for _, a := range parseAddrs(unfold(f.Value())) {
-			if dec, err := wordDecoder.DecodeHeader(a.Name); err == nil {
-				a.Name = dec
-			}
-			if strings.Contains(strings.ToLower(addressText(a)), needle) {
-				return true
-			}
+		if mt.addressesContain(parseAddrs(unfold(f.Value())), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// envelopeList is the envelope's list of an address field SEARCH matches.
+func envelopeList(env *imapwire.Envelope, field string) []imapwire.Address {
+	switch strings.ToUpper(field) {
+	case "FROM":
+		return env.From
+	case "TO":
+		return env.To
+	case "CC":
+		return env.Cc
+	}
+	return env.Bcc
+}
+
+// addressesContain reports whether the text of an address of l, with its
+// name's encoded words decoded, contains needle (lower case). l is not
+// changed: it may be a cached envelope's.
+func (mt *matcher) addressesContain(l []imapwire.Address, needle string) bool {
+	ts := mt.scan()
+	for _, a := range l {
+		if dec, err := wordDecoder.DecodeHeader(a.Name); err == nil {
+			a.Name = dec // a is a copy
+		}
+		ts.lower = appendAddressText(ts.lower[:0], a)
+		if ts.lowerContains(needle) {
+			return true
 		}
 	}
 	return false
@@ -357,7 +403,9 @@ func (mt *matcher) headerContains(key, value string) bool {
 		if dec, err := wordDecoder.DecodeHeader(v); err == nil {
 			v = dec
 		}
-		if strings.Contains(strings.ToLower(v), value) {
+		ts := mt.scan()
+		ts.lower = append(ts.lower[:0], v...)
+		if ts.lowerContains(value) {
 			return true
 		}
 	}
@@ -372,9 +420,6 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	if needle == "" {
 		return true
 	}
-	if mt.text == nil {
-		mt.text = &textScan{}
-	}
 	if mt.rawExcludes(needle) {
 		return false
 	}
@@ -385,7 +430,9 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 			if dec, err := wordDecoder.DecodeHeader(v); err == nil {
 				v = dec
 			}
-			if strings.Contains(strings.ToLower(f.Key()+": "+v), needle) {
+			ts := mt.scan()
+			ts.lower = append(append(append(ts.lower[:0], f.Key()...), ": "...), v...)
+			if ts.lowerContains(needle) {
 				return true
 			}
 		}
@@ -411,7 +458,7 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 		if strings.HasPrefix(t, "multipart/") {
 			return nil
 		}
-		found = mt.text.streamContains(part.Body, needle)
+		found = mt.scan().streamContains(part.Body, needle)
 		return nil
 	})
 	return found

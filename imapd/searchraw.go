@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
 )
 
 // rawExcludes reports whether the message's file, read as it is, shows
@@ -28,7 +29,7 @@ func (mt *matcher) rawExcludes(needle string) bool {
 	if _, err := mt.mf.reader(); err != nil { // opens the file, at its start
 		return false
 	}
-	return !mt.text.rawMayContain(mt.mf.f, needle)
+	return !mt.scan().rawMayContain(mt.mf.f, needle)
 }
 
 // rawMarkers are what rawMayContain treats as a possible match: the
@@ -136,4 +137,14 @@ func asciiLowerInPlace(b []byte) (wide bool) {
 		}
 	}
 	return or&highs != 0
+}
+
+// lowerContains reports whether the text in ts.lower, lower-cased as
+// strings.ToLower does, contains needle (lower case); ASCII text is
+// lower-cased in place, without allocating.
+func (ts *textScan) lowerContains(needle string) bool {
+	if asciiLowerInPlace(ts.lower) {
+		return strings.Contains(strings.ToLower(string(ts.lower)), needle)
+	}
+	return bytes.Contains(ts.lower, []byte(needle))
 }

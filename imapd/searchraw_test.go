@@ -98,3 +98,44 @@ func TestASCIILowerInPlace(t *testing.T) {
 		}
 	}
 }
+
+// FROM, TO, CC and BCC match the addresses as "Name <mailbox@host>" with
+// quotes and comments gone and names decoded, from the cached envelope
+// when the field occurs once and from every field when it occurs more.
+func TestSearchAddressText(t *testing.T) {
+	msg := "From: \"Doe, John\" (the boss) <john@example.test>\r\n" +
+		"To: =?utf-8?q?J=C3=B6rg?= <jorg@example.test>, team: a@example.test, b@example.test;\r\n" +
+		"Cc: first@example.test\r\nCc: Second Person <second@example.test>\r\n" +
+		"Subject: x\r\n\r\nbody\r\n"
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "cur"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cur", "1.M1P1.x:2,"), []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caches := newMsgCaches()
+	for _, tc := range []struct {
+		field, value string
+		want         bool
+	}{
+		{"FROM", "doe, john <john@", true}, // not in the field's text: quotes
+		{"FROM", "the boss", true},         // the field's text
+		{"FROM", "boss <john", false},      // comments are not in the address
+		{"TO", "jörg <jorg@example.test>", true},
+		{"TO", "b@example.test", true},
+		{"TO", "team <", false},
+		{"CC", "second person <second@", true}, // the second Cc field
+		{"CC", "first@example.test", true},
+		{"BCC", "john", false},
+	} {
+		for pass := 0; pass < 2; pass++ { // the envelope parsed, then cached
+			mt := &matcher{mf: &msgFile{dir: maildir.Folder{Path: dir}, name: "1.M1P1.x:2,", caches: caches,
+				ck: hdrKey{folder: 1, uid: 1, key: "1.M1P1.x"}}}
+			if got := mt.addressContains(tc.field, tc.value); got != tc.want {
+				t.Errorf("pass %d: %s %q = %v, want %v", pass, tc.field, tc.value, got, tc.want)
+			}
+			mt.mf.close()
+		}
+	}
+}
