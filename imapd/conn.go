@@ -307,17 +307,26 @@ func (s *session) command() bool {
 	s.okCode = ""
 	if noDatabase[cmd.Name] {
 		err = h.fn(s, cmd)
+		s.pollAfter(h, cmd, err)
 	} else {
+		// The poll after the command runs in the command's context: one
+		// context and its timers per command, not two.
 		c := s.cc.Command()
 		s.ctx = c.Context()
 		err = h.fn(s, cmd)
+		s.pollAfter(h, cmd, err)
 		c.End()
 		s.ctx = s.cc.Context()
 	}
+	return s.respond(cmd, err)
+}
+
+// pollAfter brings the client up to date after a command (its handler
+// says when: h.poll).
+func (s *session) pollAfter(h handler, cmd *imapwire.Command, err error) {
 	if s.sel != nil && h.poll != pollNever && s.state == stateSelected && !isConnErr(err) {
 		s.pollIfChanged(h.poll == pollAlways, h.poll >= pollAllowExpunge || cmd.UID)
 	}
-	return s.respond(cmd, err)
 }
 
 // readError answers a command the parser refused.

@@ -415,6 +415,7 @@ func lettersOf(flags []string) maildir.Flags {
 
 // pollIfChanged polls when the folder may have changed (a notice came)
 // or force; a poll that owes EXPUNGEs runs again when they are allowed.
+// It runs in the running command's context, else in one of its own.
 func (s *session) pollIfChanged(force, allowExpunge bool) {
 	sel := s.sel
 	noticed := false
@@ -426,14 +427,17 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	if !noticed && !force && !(sel.dirty && allowExpunge) {
 		return
 	}
-	prev := s.ctx
-	c := s.cc.Command()
-	s.ctx = c.Context()
+	if s.ctx == s.cc.Context() { // not within a command: a context of its own
+		c := s.cc.Command()
+		s.ctx = c.Context()
+		defer func() {
+			c.End()
+			s.ctx = s.cc.Context()
+		}()
+	}
 	if err := s.poll(allowExpunge, noticed); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
-	c.End()
-	s.ctx = prev
 }
 
 // poll brings the client up to date with the index: EXPUNGE (or VANISHED)
