@@ -427,7 +427,7 @@ func writeSection(e *imapwire.Encoder, mf *msgFile, sec *imapwire.Section, vsize
 		if err != nil {
 			return err
 		}
-		return writeBytes(lit, headerFields(h, sec), sec.Partial)
+		return writeHeaderFields(lit, h, sec)
 	}
 	r, err := mf.reader()
 	if err != nil {
@@ -567,8 +567,38 @@ func (padding) Read(p []byte) (int, error) {
 // copying the header to delete the others; h is not changed, so a header
 // shared by sessions (hdrCache) can be used.
 func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
-	not := sec.Specifier == "HEADER.FIELDS.NOT"
 	var buf bytes.Buffer
+	eachHeaderField(h, sec, func(raw []byte) { buf.Write(raw) })
+	buf.WriteString("\r\n")
+	return buf.Bytes()
+}
+
+// writeHeaderFields writes headerFields as a section's literal, without
+// a buffer but for a partial fetch: the fields are sized, then written.
+func writeHeaderFields(lit func(int64) io.Writer, h textproto.Header, sec *imapwire.Section) error {
+	if sec.Partial != nil {
+		return writeBytes(lit, headerFields(h, sec), sec.Partial)
+	}
+	n := int64(len("\r\n"))
+	eachHeaderField(h, sec, func(raw []byte) { n += int64(len(raw)) })
+	w := lit(n)
+	var err error
+	eachHeaderField(h, sec, func(raw []byte) {
+		if err == nil {
+			_, err = w.Write(raw)
+		}
+	})
+	if err == nil {
+		_, err = io.WriteString(w, "\r\n")
+	}
+	return err
+}
+
+// eachHeaderField calls fn with the raw bytes of each field of h that the
+// section names (HEADER.FIELDS) or does not (.NOT), in order, stopping
+// as WriteHeader does at a field it cannot write.
+func eachHeaderField(h textproto.Header, sec *imapwire.Section, fn func(raw []byte)) {
+	not := sec.Specifier == "HEADER.FIELDS.NOT"
 	for f := h.Fields(); f.Next(); {
 		k := f.Key()
 		named := slices.ContainsFunc(sec.Fields, func(s string) bool { return strings.EqualFold(s, k) })
@@ -576,13 +606,11 @@ func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
 			continue
 		}
 		raw, err := f.Raw()
-		if err != nil { // as WriteHeader: stop at a field it cannot write
-			return buf.Bytes()
+		if err != nil {
+			return
 		}
-		buf.Write(raw)
+		fn(raw)
 	}
-	buf.WriteString("\r\n")
-	return buf.Bytes()
 }
 
 // partHeader returns a part's HEADER, HEADER.FIELDS (NOT) or MIME

@@ -106,3 +106,21 @@ func BenchmarkSearchFrom(b *testing.B) {
 		mt.mf.close()
 	}
 }
+
+// BenchmarkFetchHeaderFields is the BODY.PEEK[HEADER.FIELDS (...)] item
+// of bench/imapstress's message list, from the cached header.
+func BenchmarkFetchHeaderFields(b *testing.B) {
+	open := benchMsgFiles(b)
+	var enc imapwire.Encoder
+	enc.Reset(bufio.NewWriter(io.Discard))
+	sec := &imapwire.Section{Specifier: "HEADER.FIELDS", Peek: true, Fields: []string{"From", "To", "Cc", "Subject",
+		"Date", "Message-ID", "References", "In-Reply-To", "Content-Type"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		mf := open()
+		if err := writeSection(&enc, mf, sec, 0); err != nil {
+			b.Fatal(err)
+		}
+		mf.close()
+	}
+}
