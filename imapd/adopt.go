@@ -44,14 +44,7 @@ const adoptChecksMax = 4096
 func (a *adoptChecks) begin(folderID int64, selecting bool, now time.Time) (last adoptCheck, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = map[int64]*adoptCheck{}
-	}
-	c := a.m[folderID]
-	if c == nil {
-		c = &adoptCheck{}
-		a.m[folderID] = c
-	}
+	c := a.entryLocked(folderID)
 	if !selecting && (c.busy || now.Sub(c.at) < adoptInterval) {
 		return adoptCheck{}, false
 	}
@@ -99,6 +92,11 @@ func (a *adoptChecks) writing(folderID int64, files int) (done func()) {
 func (a *adoptChecks) add(folderID int64, files int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.entryLocked(folderID).writing += files
+}
+
+// entryLocked returns the folder's record, made if there is none.
+func (a *adoptChecks) entryLocked(folderID int64) *adoptCheck {
 	if a.m == nil {
 		a.m = map[int64]*adoptCheck{}
 	}
@@ -107,7 +105,7 @@ func (a *adoptChecks) add(folderID int64, files int) {
 		c = &adoptCheck{}
 		a.m[folderID] = c
 	}
-	c.writing += files
+	return c
 }
 
 // inFlight returns the files being written to a folder (see writing).
