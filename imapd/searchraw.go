@@ -12,17 +12,19 @@ import (
 // need not parse it: the common answer of a body search, found at the
 // cost of reading the file once.
 //
-// It holds when the needle is printable ASCII without spaces and the file
-// has nothing that decoding could turn into such text: no transfer
-// encoding that changes bytes (base64, quoted-printable), no charset but
-// UTF-8 and US-ASCII, no encoded words (RFC 2047), and none of the two
-// characters whose lower case is ASCII (KELVIN SIGN, LATIN CAPITAL LETTER I
-// WITH DOT ABOVE). The text textContains searches is then made of
-// stretches of the file's bytes, lower-cased, and a needle without white
-// space or line ends lies within one stretch, also in CRLF form.
+// It holds when the needle is printable ASCII without spaces or colons
+// (a header field is searched as "Key: value", which "Key :value" in the
+// file does not hold) and the file has nothing that decoding could turn
+// into such text: no transfer encoding that changes bytes (base64,
+// quoted-printable), no charset but UTF-8 and US-ASCII, no encoded words
+// (RFC 2047), and none of the two characters whose lower case is ASCII
+// (KELVIN SIGN, LATIN CAPITAL LETTER I WITH DOT ABOVE). The text
+// textContains searches is then made of stretches of the file's bytes,
+// lower-cased (folded lines are joined with a space), and a needle without
+// white space or line ends lies within one stretch, also in CRLF form.
 func (mt *matcher) rawExcludes(needle string) bool {
 	for i := 0; i < len(needle); i++ {
-		if c := needle[i]; c <= ' ' || c >= 0x7f {
+		if c := needle[i]; c <= ' ' || c >= 0x7f || c == ':' {
 			return false
 		}
 	}

@@ -32,6 +32,7 @@ func TestSearchTextRawPrefilter(t *testing.T) {
 		{"latin1", "Subject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nZ\xfcrich\r\n", "zürich", true, true, false},
 		{"encoded word", "Subject: =?utf-8?q?Zanzibar?=\r\n" + plain + "x\r\n", "zanzibar", true, false, false},
 		{"kelvin sign", "Subject: x\r\n" + plain + "\u212aelvin\r\n", "kelvin", true, true, false},
+		{"colon in the needle", "Subject : x\r\n" + plain + "Paris\r\n", "subject:", true, false, false},
 		{"needle across a line", "Subject: x\r\n" + plain + "to\r\nZanzibar\r\n", "to zanzibar", false, false, false},
 		{"charset cut", "Subject: x\r\nContent-Type: text/plain; charset=utf-8x\r\n\r\nParis\r\n", "zanzibar", false, false, false},
 		{"attachment skipped", "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" + plain + "Paris\r\n" +
