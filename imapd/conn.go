@@ -30,11 +30,18 @@ const (
 )
 
 // Pools of the buffers a session holds only while it works: an idle
-// session keeps none (see session.serve).
+// session keeps none (see session.serve). The writer holds a typical
+// answer whole (a FETCH of a message, envelopes of a page of the list),
+// so that it leaves in one write when the command ends, not in 4 KiB
+// steps: each write to a socket costs a system call and, on loopback,
+// the receiver's TCP work too.
 var (
 	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writerSize) }}
 )
+
+// writerSize is the size of a working session's response buffer.
+const writerSize = 32 << 10
 
 // maxBadCommands ends a session that sends so many commands in a row
 // that cannot be read: it is not speaking IMAP.
@@ -305,17 +312,26 @@ func (s *session) command() bool {
 	s.okCode = ""
 	if noDatabase[cmd.Name] {
 		err = h.fn(s, cmd)
+		s.pollAfter(h, cmd, err)
 	} else {
+		// The poll after the command runs in the command's context: one
+		// context and its timers per command, not two.
 		c := s.cc.Command()
 		s.ctx = c.Context()
 		err = h.fn(s, cmd)
+		s.pollAfter(h, cmd, err)
 		c.End()
 		s.ctx = s.cc.Context()
 	}
+	return s.respond(cmd, err)
+}
+
+// pollAfter brings the client up to date after a command (its handler
+// says when: h.poll).
+func (s *session) pollAfter(h handler, cmd *imapwire.Command, err error) {
 	if s.sel != nil && h.poll != pollNever && s.state == stateSelected && !isConnErr(err) {
 		s.pollIfChanged(h.poll == pollAlways, h.poll >= pollAllowExpunge || cmd.UID)
 	}
-	return s.respond(cmd, err)
 }
 
 // readError answers a command the parser refused.

@@ -243,14 +243,18 @@ func mailboxOf(toks []addrTok) (imapwire.Address, bool) {
 	return a, true
 }
 
-// addressText is an address as SEARCH matches it: "Name <mailbox@host>".
-func addressText(a imapwire.Address) string {
-	s := a.Mailbox
+// appendAddressText appends an address as SEARCH matches it:
+// "Name <mailbox@host>".
+func appendAddressText(dst []byte, a imapwire.Address) []byte {
+	if a.Name != "" {
+		dst = append(append(dst, a.Name...), " <"...)
+	}
+	dst = append(dst, a.Mailbox...)
 	if a.Host != "" {
-		s += "@" + a.Host
+		dst = append(append(dst, '@'), a.Host...)
 	}
 	if a.Name != "" {
-		return a.Name + " <" + s + ">"
+		dst = append(dst, '>')
 	}
-	return s
+	return dst
 }

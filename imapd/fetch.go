@@ -46,12 +46,13 @@ func flagsOnly(it *imapwire.FetchItems) bool {
 func (s *session) fetchCachedFlags(uids []uint32, it *imapwire.FetchItems) {
 	sel := s.sel
 	e := &s.enc
+	var buf [len(flagBits)]string
 	for _, uid := range uids {
 		i, ok := slices.BinarySearch(sel.uids, uid)
 		if !ok {
 			continue
 		}
-		flags, keywords := sel.cachedFlags(i)
+		flags, keywords := sel.appendCachedFlags(buf[:0], i)
 		if it.Flags {
 			s.announce(keywords)
 		}
@@ -136,6 +137,7 @@ type msgFile struct {
 	name string
 	f    *os.File
 	hdr  *textproto.Header // parsed once per message, for ENVELOPE and header fields
+	env  *imapwire.Envelope
 	// caches hold what was parsed before, under ck (nil: none).
 	caches *msgCaches
 	ck     hdrKey
@@ -188,7 +190,10 @@ func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
 			return false
 		}
 	}
-	if (it.Envelope || len(it.Sections) > 0) && !mf.cachedHeader() {
+	if len(it.Sections) > 0 && !mf.cachedHeader() {
+		return false
+	}
+	if it.Envelope && !mf.cachedEnvelope() && !mf.cachedHeader() {
 		return false
 	}
 	if it.Body || it.BodyStructure {
@@ -201,19 +206,53 @@ func (mf *msgFile) cachedFor(it *imapwire.FetchItems) bool {
 
 // header returns the message's parsed top-level header.
 func (mf *msgFile) header() (textproto.Header, error) {
+	h, _, err := mf.headerCacheable()
+	return h, err
+}
+
+// headerCacheable is header, and whether the header is whole (cached, or
+// read without error): what is built from it may be cached too.
+func (mf *msgFile) headerCacheable() (h textproto.Header, whole bool, err error) {
 	if mf.cachedHeader() {
-		return *mf.hdr, nil
+		return *mf.hdr, true, nil
 	}
 	r, err := mf.reader()
 	if err != nil {
-		return textproto.Header{}, err
+		return textproto.Header{}, false, err
 	}
 	mh := mailheader.Read(r)
 	mf.hdr = &mh.Header
 	if mh.Err == nil && mf.caches != nil {
 		mf.caches.hdrs.put(mf.ck, mf.hdr, mh.Size)
 	}
-	return mh.Header, nil
+	return mh.Header, mh.Err == nil, nil
+}
+
+// cachedEnvelope reports whether the envelope cache has the message's
+// envelope (and takes it).
+func (mf *msgFile) cachedEnvelope() bool {
+	if mf.env == nil && mf.caches != nil {
+		mf.env, _ = mf.caches.envs.get(mf.ck)
+	}
+	return mf.env != nil
+}
+
+// envelope returns the message's ENVELOPE, built once from its header.
+// A file that cannot be read has the envelope of an empty header, with
+// the error.
+func (mf *msgFile) envelope() (*imapwire.Envelope, error) {
+	if mf.cachedEnvelope() {
+		return mf.env, nil
+	}
+	h, whole, err := mf.headerCacheable()
+	if err != nil {
+		return envelopeOf(textproto.Header{}), err
+	}
+	mf.env = envelopeOf(h)
+	if whole && mf.caches != nil {
+		mf.caches.envs.put(mf.ck, mf.env, envCost(mf.env))
+	}
+	return mf.env, nil
 }
 
 func (mf *msgFile) reader() (io.Reader, error) {
@@ -319,11 +358,8 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	}
 	var ferr error
 	if it.Envelope {
-		h, err := mf.header()
-		if err != nil {
-			h = textproto.Header{}
-		}
-		item("ENVELOPE ").Envelope(envelopeOf(h))
+		env, err := mf.envelope()
+		item("ENVELOPE ").Envelope(env)
 		ferr = errors.Join(ferr, err)
 	}
 	if it.Body || it.BodyStructure {
@@ -391,7 +427,7 @@ func writeSection(e *imapwire.Encoder, mf *msgFile, sec *imapwire.Section, vsize
 		if err != nil {
 			return err
 		}
-		return writeBytes(lit, headerFields(h, sec), sec.Partial)
+		return writeHeaderFields(lit, h, sec)
 	}
 	r, err := mf.reader()
 	if err != nil {
@@ -531,8 +567,38 @@ func (padding) Read(p []byte) (int, error) {
 // copying the header to delete the others; h is not changed, so a header
 // shared by sessions (hdrCache) can be used.
 func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
-	not := sec.Specifier == "HEADER.FIELDS.NOT"
 	var buf bytes.Buffer
+	eachHeaderField(h, sec, func(raw []byte) { buf.Write(raw) })
+	buf.WriteString("\r\n")
+	return buf.Bytes()
+}
+
+// writeHeaderFields writes headerFields as a section's literal, without
+// a buffer but for a partial fetch: the fields are sized, then written.
+func writeHeaderFields(lit func(int64) io.Writer, h textproto.Header, sec *imapwire.Section) error {
+	if sec.Partial != nil {
+		return writeBytes(lit, headerFields(h, sec), sec.Partial)
+	}
+	n := int64(len("\r\n"))
+	eachHeaderField(h, sec, func(raw []byte) { n += int64(len(raw)) })
+	w := lit(n)
+	var err error
+	eachHeaderField(h, sec, func(raw []byte) {
+		if err == nil {
+			_, err = w.Write(raw)
+		}
+	})
+	if err == nil {
+		_, err = io.WriteString(w, "\r\n")
+	}
+	return err
+}
+
+// eachHeaderField calls fn with the raw bytes of each field of h that the
+// section names (HEADER.FIELDS) or does not (.NOT), in order, stopping
+// as WriteHeader does at a field it cannot write.
+func eachHeaderField(h textproto.Header, sec *imapwire.Section, fn func(raw []byte)) {
+	not := sec.Specifier == "HEADER.FIELDS.NOT"
 	for f := h.Fields(); f.Next(); {
 		k := f.Key()
 		named := slices.ContainsFunc(sec.Fields, func(s string) bool { return strings.EqualFold(s, k) })
@@ -540,13 +606,11 @@ func headerFields(h textproto.Header, sec *imapwire.Section) []byte {
 			continue
 		}
 		raw, err := f.Raw()
-		if err != nil { // as WriteHeader: stop at a field it cannot write
-			return buf.Bytes()
+		if err != nil {
+			return
 		}
-		buf.Write(raw)
+		fn(raw)
 	}
-	buf.WriteString("\r\n")
-	return buf.Bytes()
 }
 
 // partHeader returns a part's HEADER, HEADER.FIELDS (NOT) or MIME

@@ -13,6 +13,7 @@ import (
 const (
 	hdrCacheBytes    = 16 << 20
 	bsCacheBytes     = 8 << 20
+	envCacheBytes    = 4 << 20
 	fileCacheMaxItem = 64 << 10
 )
 
@@ -29,17 +30,22 @@ type hdrKey struct {
 // msgCaches are a server's caches of parsed message files, shared by its
 // sessions: ENVELOPE, HEADER.FIELDS and header SEARCH keys of a message
 // read before are answered from the parsed header, BODY and BODYSTRUCTURE
-// from the computed structure, without opening and parsing the file again.
+// from the computed structure, without opening and parsing the file again;
+// ENVELOPE from the envelope built once from the header (parsing its
+// address fields again for every FETCH cost more than the rest of it).
 // The values are shared read-only (headerFields writes the fields it
-// picks without changing the header; the encoder only reads structures).
+// picks without changing the header; the encoder only reads structures
+// and envelopes).
 type msgCaches struct {
 	hdrs    *fileCache[*textproto.Header]
 	structs *fileCache[*imapwire.BodyStructure]
+	envs    *fileCache[*imapwire.Envelope]
 }
 
 func newMsgCaches() *msgCaches {
 	return &msgCaches{hdrs: newFileCache[*textproto.Header](hdrCacheBytes),
-		structs: newFileCache[*imapwire.BodyStructure](bsCacheBytes)}
+		structs: newFileCache[*imapwire.BodyStructure](bsCacheBytes),
+		envs:    newFileCache[*imapwire.Envelope](envCacheBytes)}
 }
 
 // fileCache is bounded by two generations: lookups hit either, new
@@ -110,11 +116,22 @@ func structCost(bs *imapwire.BodyStructure) int {
 		n += 16 + len(p)
 	}
 	if bs.Envelope != nil {
-		n += 1024
+		n += envCost(bs.Envelope)
 	}
 	n += structCost(bs.Inner)
 	for _, c := range bs.Children {
 		n += structCost(c)
+	}
+	return n
+}
+
+// envCost estimates the memory an envelope holds.
+func envCost(env *imapwire.Envelope) int {
+	n := 160 + len(env.Date) + len(env.Subject) + len(env.InReplyTo) + len(env.MessageID)
+	for _, l := range [][]imapwire.Address{env.From, env.Sender, env.ReplyTo, env.To, env.Cc, env.Bcc} {
+		for _, a := range l {
+			n += 64 + len(a.Name) + len(a.Route) + len(a.Mailbox) + len(a.Host)
+		}
 	}
 	return n
 }

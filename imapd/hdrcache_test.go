@@ -38,3 +38,20 @@ func TestFileCacheBounded(t *testing.T) {
 		t.Error("an entry over the item limit was kept")
 	}
 }
+
+// An entry is found under its folder, UID and file key only: the same
+// UID with another file (adopted again) is another entry.
+func TestFileCacheKey(t *testing.T) {
+	c := newFileCache[int](1000)
+	c.put(hdrKey{folder: 1, uid: 5, key: "a"}, 1, 10)
+	if _, ok := c.get(hdrKey{folder: 1, uid: 5, key: "b"}); ok {
+		t.Error("another file under the same UID hit the cache")
+	}
+	if _, ok := c.get(hdrKey{folder: 2, uid: 5, key: "a"}); ok {
+		t.Error("another folder's UID hit the cache")
+	}
+	c.put(hdrKey{folder: 1, uid: 5, key: "b"}, 2, 10)
+	if v, ok := c.get(hdrKey{folder: 1, uid: 5, key: "b"}); !ok || v != 2 {
+		t.Errorf("the new file: %v %v", v, ok)
+	}
+}

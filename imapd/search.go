@@ -43,16 +43,6 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		return err
 	}
 	keys := s.staticize(a.Keys)
-	var msgs []store.IMAPMessage
-	if flagKeysOnly(keys) {
-		// The session's flags, brought up to date first when a notice
-		// says something changed (no EXPUNGE during SEARCH: RFC 9051
-		// 7.5.1), answer it without reading the folder.
-		s.pollIfChanged(false, false)
-		msgs = sel.cachedMessages()
-	} else if msgs, err = s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil); err != nil {
-		return s.internal("search", err)
-	}
 	var found []uint32 // UIDs
 	var highest int64  // of the messages found, for a MODSEQ search (RFC 7162 3.1.5)
 	withModSeq := usesModSeq(a.Keys)
@@ -60,18 +50,18 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 		s.condstore = true
 	}
 	var nums []uint32 // what the client asked for: UIDs or sequence numbers
+	// One matcher and one message file, reused for every message.
 	text := &textScan{}
-	for i := range msgs {
-		m := &msgs[i]
-		seq := sel.seqOf(m.UID)
-		if seq == 0 {
-			continue // arrived after the client's view; not reported yet
-		}
-		mt := &matcher{s: s, m: m, seq: seq, mf: s.newMsgFile(m), text: text}
+	var mf msgFile
+	mt := &matcher{}
+	try := func(m *store.IMAPMessage, seq uint32) {
+		mf = msgFile{dir: sel.dir, name: m.Filename, caches: s.srv.caches,
+			ck: hdrKey{folder: sel.folder.ID, uid: m.UID, key: m.Key}}
+		*mt = matcher{s: s, m: m, seq: seq, mf: &mf, text: text}
 		ok := mt.matchAll(keys)
-		mt.mf.close()
+		mf.close()
 		if !ok {
-			continue
+			return
 		}
 		found = append(found, m.UID)
 		highest = max(highest, m.ModSeq)
@@ -79,6 +69,31 @@ func cmdSearch(s *session, cmd *imapwire.Command) error {
 			nums = append(nums, m.UID)
 		} else {
 			nums = append(nums, seq)
+		}
+	}
+	if flagKeysOnly(keys) {
+		// The session's flags, brought up to date first when a notice
+		// says something changed (no EXPUNGE during SEARCH: RFC 9051
+		// 7.5.1), answer it without reading the folder.
+		s.pollIfChanged(false, false)
+		var m store.IMAPMessage
+		var flags [len(flagBits)]string
+		for i, uid := range sel.uids {
+			m.UID = uid
+			m.Flags, m.Keywords = sel.appendCachedFlags(flags[:0], i)
+			try(&m, uint32(i+1))
+		}
+	} else {
+		msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, nil)
+		if err != nil {
+			return s.internal("search", err)
+		}
+		for i := range msgs {
+			// A message that arrived after the client's view is not
+			// reported yet.
+			if seq := sel.seqOf(msgs[i].UID); seq != 0 {
+				try(&msgs[i], seq)
+			}
 		}
 	}
 	if imapwire.Has(a.Return, "SAVE") {
@@ -173,16 +188,26 @@ type matcher struct {
 	m      *store.IMAPMessage
 	seq    uint32
 	mf     *msgFile
-	header *textproto.Header
-	text   *textScan // shared by the matchers of one command; nil: one of its own
+	header textproto.Header
+	// hasHeader: header is read (empty when the file is gone)
+	hasHeader bool
+	text      *textScan // shared by the matchers of one command; nil: one of its own
 }
 
 func (mt *matcher) hdr() textproto.Header {
-	if mt.header == nil {
-		h, _ := mt.mf.header() // none when the file is gone
-		mt.header = &h
+	if !mt.hasHeader {
+		mt.header, _ = mt.mf.header() // none when the file is gone
+		mt.hasHeader = true
 	}
-	return *mt.header
+	return mt.header
+}
+
+// scan returns the matcher's text buffers.
+func (mt *matcher) scan() *textScan {
+	if mt.text == nil {
+		mt.text = &textScan{}
+	}
+	return mt.text
 }
 
 func (mt *matcher) matchAll(keys []imapwire.SearchKey) bool {
@@ -292,21 +317,57 @@ func inSet(set imapwire.NumSet, n uint32) bool {
 
 // addressContains matches an address field: its text, and its addresses
 // written "Name <mailbox@host>" with comments and routes dropped and
-// encoded words decoded.
+// encoded words decoded. A field that occurs once is read from the
+// message's envelope (parsed once, cached), the same parse of the same
+// text; several are parsed one by one.
 func (mt *matcher) addressContains(field, value string) bool {
 	if mt.headerContains(field, value) {
 		return true
 	}
 	h := mt.hdr()
 	needle := strings.ToLower(value)
+	n, first := 0, ""
+	for f := h.FieldsByKey(field); f.Next(); n++ {
+		first = unfold(f.Value())
+	}
+	if n == 1 && strings.TrimSpace(first) == first { // as envelopeOf reads it
+		if env, err := mt.mf.envelope(); err == nil {
+			return mt.addressesContain(envelopeList(env, field), needle)
+		}
+	}
 	for f := h.FieldsByKey(field); f.Next(); {
-		for _, a := range parseAddrs(unfold(f.Value())) {
-			if dec, err := wordDecoder.DecodeHeader(a.Name); err == nil {
-				a.Name = dec
-			}
-			if strings.Contains(strings.ToLower(addressText(a)), needle) {
-				return true
-			}
+		if mt.addressesContain(parseAddrs(unfold(f.Value())), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// envelopeList is the envelope's list of an address field SEARCH matches.
+func envelopeList(env *imapwire.Envelope, field string) []imapwire.Address {
+	switch strings.ToUpper(field) {
+	case "FROM":
+		return env.From
+	case "TO":
+		return env.To
+	case "CC":
+		return env.Cc
+	}
+	return env.Bcc
+}
+
+// addressesContain reports whether the text of an address of l, with its
+// name's encoded words decoded, contains needle (lower case). l is not
+// changed: it may be a cached envelope's.
+func (mt *matcher) addressesContain(l []imapwire.Address, needle string) bool {
+	ts := mt.scan()
+	for _, a := range l {
+		if dec, err := wordDecoder.DecodeHeader(a.Name); err == nil {
+			a.Name = dec // a is a copy
+		}
+		ts.lower = appendAddressText(ts.lower[:0], a)
+		if ts.lowerContains(needle) {
+			return true
 		}
 	}
 	return false
@@ -342,7 +403,9 @@ func (mt *matcher) headerContains(key, value string) bool {
 		if dec, err := wordDecoder.DecodeHeader(v); err == nil {
 			v = dec
 		}
-		if strings.Contains(strings.ToLower(v), value) {
+		ts := mt.scan()
+		ts.lower = append(ts.lower[:0], v...)
+		if ts.lowerContains(value) {
 			return true
 		}
 	}
@@ -357,6 +420,9 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	if needle == "" {
 		return true
 	}
+	if mt.rawExcludes(needle) {
+		return false
+	}
 	if withHeader {
 		h := mt.hdr()
 		for f := h.Fields(); f.Next(); {
@@ -364,7 +430,9 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 			if dec, err := wordDecoder.DecodeHeader(v); err == nil {
 				v = dec
 			}
-			if strings.Contains(strings.ToLower(f.Key()+": "+v), needle) {
+			ts := mt.scan()
+			ts.lower = append(append(append(ts.lower[:0], f.Key()...), ": "...), v...)
+			if ts.lowerContains(needle) {
 				return true
 			}
 		}
@@ -372,9 +440,6 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 	r, err := mt.mf.reader()
 	if err != nil {
 		return false
-	}
-	if mt.text == nil {
-		mt.text = &textScan{}
 	}
 	e, err := gomessage.Read(r)
 	if e == nil {
@@ -393,7 +458,7 @@ func (mt *matcher) textContains(needle string, withHeader bool) bool {
 		if strings.HasPrefix(t, "multipart/") {
 			return nil
 		}
-		found = mt.text.streamContains(part.Body, needle)
+		found = mt.scan().streamContains(part.Body, needle)
 		return nil
 	})
 	return found

@@ -97,27 +97,17 @@ func (sel *selected) setFlags(uid uint32, flags, keywords []string) {
 	sel.setKeywords(uid, keywords)
 }
 
-// cachedFlags returns the flags of the message at index i as the cache
-// has them.
-func (sel *selected) cachedFlags(i int) (flags, keywords []string) {
+// appendCachedFlags returns the flags of the message at index i as the
+// cache has them, the system flags appended to dst (a caller's buffer:
+// FETCH FLAGS and SEARCH of flags run through every message).
+func (sel *selected) appendCachedFlags(dst []string, i int) (flags, keywords []string) {
 	b := sel.msgFlags[i]
 	for k, f := range flagBits {
 		if b&(1<<k) != 0 {
-			flags = append(flags, f)
+			dst = append(dst, f)
 		}
 	}
-	return flags, sel.msgKw[sel.uids[i]]
-}
-
-// cachedMessages returns the messages of the view with their UIDs and
-// flags as the cache has them, nothing else.
-func (sel *selected) cachedMessages() []store.IMAPMessage {
-	out := make([]store.IMAPMessage, len(sel.uids))
-	for i, uid := range sel.uids {
-		out[i].UID = uid
-		out[i].Flags, out[i].Keywords = sel.cachedFlags(i)
-	}
-	return out
+	return dst, sel.msgKw[sel.uids[i]]
 }
 
 // flagsPresumablySet reports whether the cache says a STORE of op with
@@ -433,6 +423,7 @@ func lettersOf(flags []string) maildir.Flags {
 
 // pollIfChanged polls when the folder may have changed (a notice came)
 // or force; a poll that owes EXPUNGEs runs again when they are allowed.
+// It runs in the running command's context, else in one of its own.
 func (s *session) pollIfChanged(force, allowExpunge bool) {
 	sel := s.sel
 	noticed := false
@@ -444,15 +435,18 @@ func (s *session) pollIfChanged(force, allowExpunge bool) {
 	if !noticed && !force && !(sel.dirty && allowExpunge) {
 		return
 	}
-	prev := s.ctx
-	c := s.cc.Command()
-	s.ctx = c.Context()
+	if s.ctx == s.cc.Context() { // not within a command: a context of its own
+		c := s.cc.Command()
+		s.ctx = c.Context()
+		defer func() {
+			c.End()
+			s.ctx = s.cc.Context()
+		}()
+	}
 	// NOOP and CHECK read the index as it is, whatever notices came.
 	if err := s.poll(allowExpunge, noticed, noticed && !force); err != nil {
 		s.logger().Warn("imap: poll", "err", err)
 	}
-	c.End()
-	s.ctx = prev
 }
 
 // poll brings the client up to date with the index: EXPUNGE (or VANISHED)

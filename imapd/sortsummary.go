@@ -77,9 +77,9 @@ func (s *session) sortMatchesIndexed(keys []imapwire.SearchKey) ([]mailsort.Mess
 			if sum, ok := sel.summaries[m.UID]; ok {
 				sum.Seq = seq
 				out = append(out, sum)
-			} else if mt.header != nil {
+			} else if mt.hasHeader {
 				// The criteria read the header already.
-				out = append(out, s.remember(summarize(m, mt.header), seq))
+				out = append(out, s.remember(summarize(m, &mt.header), seq))
 			} else {
 				out = append(out, mailsort.Message{})
 				pending = append(pending, pendingSummary{len(out) - 1, m})

@@ -150,7 +150,9 @@ func (s *session) expunge(only []uint32, quiet bool) (int, error) {
 	if err != nil {
 		return 0, s.internal("expunge", err)
 	}
+	done := s.srv.adoptChecks.writing(sel.folder.ID, len(gone)) // rows gone, files not yet
 	s.removeFiles(sel, gone)
+	done()
 	if len(gone) == 0 {
 		return 0, nil
 	}
@@ -206,6 +208,12 @@ func cmdAppend(s *session, cmd *imapwire.Command) error {
 			dir.Remove(r.Filename)
 		}
 	}
+	writing := 0 // files delivered before their rows (adoptChecks.writing)
+	defer func() {
+		if writing > 0 {
+			s.srv.adoptChecks.add(f.ID, -writing)
+		}
+	}()
 	for first := true; ; first = false {
 		m, nonSync, err := s.dec.NextAppend(first)
 		if err != nil {
@@ -228,6 +236,10 @@ func cmdAppend(s *session, cmd *imapwire.Command) error {
 		if err != nil {
 			cleanup()
 			return err
+		}
+		if ferr == nil {
+			s.srv.adoptChecks.add(f.ID, 1)
+			writing++
 		}
 		row, err := s.deliver(dir, ferr, m, r)
 		if err != nil {
@@ -367,6 +379,7 @@ func cmdCopy(s *session, cmd *imapwire.Command) error {
 	if len(uids) == 0 {
 		return nil
 	}
+	defer s.srv.adoptChecks.writing(dst.ID, len(uids))() // links before their rows
 	msgs, rows, cancel, err := s.linkInto(uids, dst)
 	if err != nil {
 		return err
@@ -441,6 +454,9 @@ func (s *session) move(a imapwire.Copy, uid bool) error {
 	if len(uids) == 0 {
 		return nil
 	}
+	// Links before their rows in dst; files after their rows in the source.
+	defer s.srv.adoptChecks.writing(dst.ID, len(uids))()
+	defer s.srv.adoptChecks.writing(sel.folder.ID, len(uids))()
 	msgs, rows, cancel, err := s.linkInto(uids, dst)
 	if err != nil {
 		return err

@@ -171,8 +171,8 @@ func ParseName(name string) (Info, error) {
 		return bad("unknown info after ':'")
 	}
 	// Fields follow the base name: "<base>,S=<size>,W=<vsize>".
-	fields := strings.Split(info.Key, ",")
-	for _, fld := range fields[1:] {
+	_, fields, _ := strings.Cut(info.Key, ",")
+	for fld := range strings.SplitSeq(fields, ",") { // without a slice: every FETCH parses names
 		switch {
 		case strings.HasPrefix(fld, "S=") && info.Size < 0:
 			info.Size = parseSize(fld[2:])

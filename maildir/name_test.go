@@ -165,3 +165,14 @@ func FuzzParseName(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseName parses the name of a message file as every FETCH of
+// a size or a body does.
+func BenchmarkParseName(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseName("1764761234.M123456P4242Q7.mail.example.test,S=5123,W=5230:2,FS"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
