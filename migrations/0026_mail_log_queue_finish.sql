@@ -10,3 +10,15 @@ DROP INDEX mail_log_queue_row;
 DROP INDEX mail_log_message_id;
 DROP INDEX mail_log_recipient;
 DROP INDEX mail_log_sender;
+
+-- A queue worker's results, its notices, the removal of a finished
+-- message and its next claim go to PostgreSQL in one batch, one implicit
+-- transaction (store.FinishQueue): the results' statement ends with this
+-- check, whose error (SQLSTATE MH001, store.ErrLeaseLost) rolls the whole
+-- batch back when a recipient's lease was no longer the worker's.
+CREATE FUNCTION queue_lease_held(held boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF NOT held THEN
+		RAISE EXCEPTION 'queue lease lost' USING ERRCODE = 'MH001';
+	END IF;
+END $$;
