@@ -11,6 +11,12 @@ DROP INDEX mail_log_message_id;
 DROP INDEX mail_log_recipient;
 DROP INDEX mail_log_sender;
 
+-- queue_recipients_queue (queue_id) repeats the leading column of the
+-- unique index on (queue_id, recipient), which serves every lookup by
+-- message (the claim, the cascade of a removal, the queue tools); it cost
+-- an index insert at each recipient's queuing and each attempt's result.
+DROP INDEX queue_recipients_queue;
+
 -- A queue worker's results, its notices, the removal of a finished
 -- message and its next claim go to PostgreSQL in one batch, one implicit
 -- transaction (store.FinishQueue): the results' statement ends with this
