@@ -236,6 +236,11 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 // lease ($5, $6) the worker still holds, then checks that these were all
 // $7 of them: queue_lease_held (migration 0026) raises leaseLostCode
 // otherwise.
+//
+// "r.id = ANY($1)" repeats the join's condition for the planner: the
+// generic plan PostgreSQL keeps for the prepared statement knows no
+// array's length, and joined to the unnest alone it hashed the unnest
+// and read the whole of queue_recipients at every finish.
 const finishSQL = `
 WITH done AS (
 	UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
@@ -243,7 +248,7 @@ WITH done AS (
 		next_attempt_at = CASE WHEN x.state = 'deferred' THEN x.next ELSE r.next_attempt_at END,
 		last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
 	FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS x(id, state, next, err)
-	WHERE r.id = x.id AND r.lease_owner = $5 AND ($6::timestamptz IS NULL OR r.lease_until = $6)
+	WHERE r.id = x.id AND r.id = ANY($1) AND r.lease_owner = $5 AND ($6::timestamptz IS NULL OR r.lease_until = $6)
 	RETURNING 1
 )
 SELECT queue_lease_held((SELECT count(*) FROM done) = $7)`
