@@ -143,14 +143,20 @@ type resolveStep struct {
 // address, then without extension, then the catch-all "@domain".
 // $1 full local part, $2 domain, $3 local part without extension ("" when
 // none), $4 extension.
+// The domain is looked up by name and by alias name in two branches, each
+// an index lookup: one condition ORing both across a join read the whole
+// domains table for every address.
 const resolveSQL = `
 WITH d AS (
-	SELECT dm.id, dm.name, dm.kind, dm.relay_to,
-	       dm.active AND coalesce(ad.active, true) AS active
-	FROM domains dm
-	LEFT JOIN alias_domains ad ON ad.target_domain_id = dm.id AND ad.alias_domain = $2
-	WHERE dm.name = $2 OR ad.alias_domain = $2
-	ORDER BY dm.name = $2 DESC
+	SELECT id, name, kind, relay_to, active FROM (
+		SELECT dm.id, dm.name, dm.kind, dm.relay_to, dm.active, 0 AS o
+		FROM domains dm WHERE dm.name = $2
+		UNION ALL
+		SELECT dm.id, dm.name, dm.kind, dm.relay_to, dm.active AND ad.active, 1
+		FROM alias_domains ad JOIN domains dm ON dm.id = ad.target_domain_id
+		WHERE ad.alias_domain = $2
+	) found
+	ORDER BY o
 	LIMIT 1
 )
 SELECT d.id, d.name, d.kind, d.relay_to, d.active,
