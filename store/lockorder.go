@@ -78,6 +78,20 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 // (pg_stat_statements under imap-stress).
 var genericPlans = pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan`}
 
+// queueGenericPlans starts b, a batch that runs as one transaction
+// (implicit, or inside an explicit one), with the setting genericPlans
+// gives: its statements run with the generic plans of their prepared
+// statements, made once per connection. Left to choose, PostgreSQL plans
+// each statement for its values at its first five executions on every
+// connection before it settles on the generic plan it keeps (the
+// submission path's all do), and planning the resolution's many joins
+// cost milliseconds, planning included more than half the database's
+// CPU time of bench/submission.sh (pg_stat_statements' plan times, for a
+// pool of 20 new connections): the same plans, from the first message.
+func queueGenericPlans(b *pgx.Batch) {
+	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+}
+
 // inIMAPTx is inTx for the IMAP index's frequent writes (STORE, APPEND,
 // COPY, MOVE, EXPUNGE): their statements run with their generic plans.
 func (s *Store) inIMAPTx(ctx context.Context, fn func(pgx.Tx) error) error {

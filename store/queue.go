@@ -91,6 +91,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 func (s *Store) Enqueue(ctx context.Context, msgs ...QueuedMessage) ([]int64, error) {
 	ids := make([]int64, len(msgs))
 	b := &pgx.Batch{}
+	queueGenericPlans(b)
 	for i, m := range msgs {
 		if len(m.Recipients) == 0 {
 			return nil, fmt.Errorf("store: enqueue: message %d has no recipients", i)

@@ -133,12 +133,15 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 // once: a claimed job that waits spends its lease.
 func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]QueueJob, error) {
 	start := time.Now()
-	rows, err := s.pool.Query(ctx, claimQuery(c), owner, c.Lease.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	jobs, err := collectJobs(rows, start)
-	if err != nil {
+	var jobs []QueueJob
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(claimQuery(c), owner, c.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+		var err error
+		jobs, err = collectJobs(rows, start)
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
 	return jobs, nil
@@ -204,6 +207,7 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	// statement raises leaseLostCode, rolling everything back, unless it
 	// updated every recipient.
 	b := &pgx.Batch{}
+	queueGenericPlans(b)
 	b.Queue(finishSQL, ids, states, next, errs, owner, lease, n)
 	if f.Warned {
 		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)

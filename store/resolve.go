@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailhost/address"
 )
 
@@ -281,15 +283,19 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 	}
 	base, ext := splitExtension(local, r.delims)
 	var st resolveStep
-	err := r.s.pool.QueryRow(r.ctx, resolveSQL, local, domain, base, ext).Scan(
-		&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
-		&st.RelocatedTo,
-		&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
-		&st.Vacation, &st.SieveIDs, &st.SieveVersions, &st.SievePositions, &st.SieveNames,
-		&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
-		&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
-		&st.AliasAddr, &st.AliasDests, &st.AliasActive)
-	if err != nil {
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(resolveSQL, local, domain, base, ext).QueryRow(func(row pgx.Row) error {
+		return row.Scan(
+			&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
+			&st.RelocatedTo,
+			&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
+			&st.Vacation, &st.SieveIDs, &st.SieveVersions, &st.SievePositions, &st.SieveNames,
+			&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
+			&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
+			&st.AliasAddr, &st.AliasDests, &st.AliasActive)
+	})
+	if err := r.s.pool.SendBatch(r.ctx, b).Close(); err != nil {
 		return fmt.Errorf("store: resolve %q: %w", addr, err)
 	}
 	if st.RelocatedTo != nil {
