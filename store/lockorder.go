@@ -79,15 +79,14 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 var genericPlans = pgx.TxOptions{BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan`}
 
 // queueGenericPlans starts b, a batch that runs as one transaction
-// (implicit, or inside an explicit one), with the setting genericPlans
-// gives: its statements run with the generic plans of their prepared
-// statements, made once per connection. Left to choose, PostgreSQL plans
-// each statement for its values at its first five executions on every
-// connection before it settles on the generic plan it keeps (the
-// submission path's all do), and planning the resolution's many joins
-// cost milliseconds, planning included more than half the database's
-// CPU time of bench/submission.sh (pg_stat_statements' plan times, for a
-// pool of 20 new connections): the same plans, from the first message.
+// (implicit, or inside an explicit one), with genericPlans' setting: its
+// statements run with their generic plans, made once per connection.
+// Left to choose, PostgreSQL plans a statement for its values at its
+// first five runs on each connection before it settles on the generic
+// plan; for the submission path, whose statements all settle so, that
+// planning (milliseconds for the resolution's joins) was half the
+// database's CPU time in bench/submission.sh with a new pool
+// (pg_stat_statements' plan times): the same plans, from the first run.
 func queueGenericPlans(b *pgx.Batch) {
 	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
 }

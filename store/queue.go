@@ -46,7 +46,7 @@ type QueuedRecipient struct {
 // hook) and other nodes poll (queue workers, 1 s). A NOTIFY would take
 // PostgreSQL's notification lock from before the commit's WAL flush to
 // its end, one transaction at a time, so concurrent sessions' enqueues
-// could not share a flush (measured: bench/submission.sh).
+// could not share a flush.
 const enqueueSQL = `
 WITH q AS (
 	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at, hold, queue_id)
