@@ -3,6 +3,8 @@ package mta
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"time"
 
 	"mailhost/mda"
@@ -13,14 +15,67 @@ import (
 // or vacation reply to a local sender, mail injected by sendmail) through
 // the delivery agent instead of looping through SMTP.
 type localDelivery struct {
-	rcpts  Recipients
+	st     LocalStore
 	agent  *mda.Agent
 	delims string
+	hosted hostedCache
+}
+
+// LocalStore is what the queue's local deliveries need from the
+// database. *store.Store satisfies it.
+type LocalStore interface {
+	Recipients
+	HostedDomains
 }
 
 // SetLocal makes the workers deliver hosted addresses through agent.
-func (o *Outbound) SetLocal(r Recipients, agent *mda.Agent, delims string) {
-	o.local = &localDelivery{rcpts: r, agent: agent, delims: delims}
+func (o *Outbound) SetLocal(st LocalStore, agent *mda.Agent, delims string) {
+	o.local = &localDelivery{st: st, agent: agent, delims: delims}
+}
+
+// hostedTTL is how long the workers trust what they learnt about a
+// recipient domain being hosted here. Most queued recipients are in
+// domains that are not (submission to the world), and their resolution
+// was a query per recipient for nothing. A domain made local within the
+// TTL may still see a copy go out by SMTP, which brings it back through
+// its MX; one removed is resolved and found remote.
+const hostedTTL = 2 * time.Second
+
+// hostedCache remembers for hostedTTL whether domains are hosted here.
+type hostedCache struct {
+	mu sync.Mutex
+	m  map[string]hostedEntry
+}
+
+type hostedEntry struct {
+	hosted bool
+	at     time.Time
+}
+
+// maxHostedCache bounds the cache: past it, it starts again empty.
+const maxHostedCache = 4096
+
+// isHosted reports whether domain is a local domain or an alias domain
+// of one, from the cache or else from st.
+func (c *hostedCache) isHosted(ctx context.Context, st HostedDomains, domain string) (bool, error) {
+	domain = strings.ToLower(domain)
+	c.mu.Lock()
+	e, ok := c.m[domain]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < hostedTTL {
+		return e.hosted, nil
+	}
+	hosted, err := st.HostedDomain(ctx, domain) // not under the mutex: no worker waits on another's query
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxHostedCache {
+		c.m = map[string]hostedEntry{}
+	}
+	c.m[domain] = hostedEntry{hosted: hosted, at: time.Now()}
+	c.mu.Unlock()
+	return hosted, nil
 }
 
 // tryLocal delivers r here when its address is hosted here; handled is
@@ -31,7 +86,10 @@ func (o *Outbound) tryLocal(ctx context.Context, j store.QueueJob, r store.Queue
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout) // and within the attempt's deadline
 	defer cancel()
-	res, err := o.local.rcpts.Resolve(ctx, r.Address, o.local.delims)
+	if hosted, err := o.local.hosted.isHosted(ctx, o.local.st, r.Domain); err == nil && !hosted {
+		return attempt{}, false // remote, or a relay domain: SMTP
+	} // an error: Resolve tells
+	res, err := o.local.st.Resolve(ctx, r.Address, o.local.delims)
 	var moved *store.RelocatedError
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,22 +38,56 @@ type StatPoint struct {
 }
 
 // RecordActivity writes mail log rows and adds counters to the minute and
-// hour tables, in one batch (one implicit transaction).
+// hour tables, in one batch (one implicit transaction) of three
+// statements whatever the number of rows: the rows go in as arrays, and
+// the counters are summed per metric, domain and minute or hour before
+// the upsert (an INSERT ... ON CONFLICT may not touch a row twice).
 func (s *Store) RecordActivity(ctx context.Context, events []MailEvent, counts []StatDelta) error {
 	b := &pgx.Batch{}
-	for _, e := range events {
-		b.Queue(`INSERT INTO mail_log (at, event, queue_id, queue_row, message_id, sender, recipient, domains, detail, client)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			e.At, e.Event, e.QueueID, e.QueueRow, e.MessageID, e.Sender, e.Recipient, nonNilStrings(e.Domains), e.Detail, e.Client)
+	if len(events) > 0 {
+		queueMailLog(b, events)
 	}
-	for _, c := range counts {
+	if len(counts) > 0 {
+		n := len(counts)
+		at, metric, domain, value := make([]time.Time, n), make([]string, n), make([]string, n), make([]int64, n)
+		for i, c := range counts {
+			at[i], metric[i], domain[i], value[i] = c.At, c.Metric, c.Domain, c.Value
+		}
 		for _, table := range []string{"stats_minute", "stats_hour"} {
-			b.Queue(`INSERT INTO `+table+` (at, metric, domain, value) VALUES (date_trunc($1, $2::timestamptz), $3, $4, $5)
+			b.Queue(`INSERT INTO `+table+` (at, metric, domain, value)
+				SELECT date_trunc($1, x.at), x.metric, x.domain, sum(x.value)
+				FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::bigint[]) AS x(at, metric, domain, value)
+				GROUP BY 1, 2, 3
 				ON CONFLICT (metric, domain, at) DO UPDATE SET value = `+table+`.value + EXCLUDED.value`,
-				unit(table), c.At, c.Metric, c.Domain, c.Value)
+				unit(table), at, metric, domain, value)
 		}
 	}
+	if b.Len() == 0 {
+		return nil
+	}
 	return translate(s.pool.SendBatch(ctx, b).Close(), "record activity")
+}
+
+// queueMailLog adds the insert of events, in their order, to b. A row's
+// domains travel as a JSON array: the rows' lists differ in length, which
+// a two-dimensional SQL array cannot hold.
+func queueMailLog(b *pgx.Batch, events []MailEvent) {
+	n := len(events)
+	at := make([]time.Time, n)
+	event, qid, qrow, msgid, sender, rcpt, doms, detail, client := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range events {
+		d, _ := json.Marshal(nonNilStrings(e.Domains)) // strings always encode
+		at[i], event[i], qid[i], qrow[i], msgid[i], sender[i], rcpt[i], doms[i], detail[i], client[i] =
+			e.At, e.Event, e.QueueID, e.QueueRow, e.MessageID, e.Sender, e.Recipient, string(d), e.Detail, e.Client
+	}
+	b.Queue(`INSERT INTO mail_log (at, event, queue_id, queue_row, message_id, sender, recipient, domains, detail, client)
+		SELECT x.at, x.event, x.qid, x.qrow, x.msgid, x.sender, x.rcpt,
+			ARRAY(SELECT jsonb_array_elements_text(x.doms::jsonb)), x.detail, x.client
+		FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS x(at, event, qid, qrow, msgid, sender, rcpt, doms, detail, client, n)
+		ORDER BY x.n`,
+		at, event, qid, qrow, msgid, sender, rcpt, doms, detail, client)
 }
 
 // SetGauges stores sampled values (queue size, storage used): the last

@@ -47,8 +47,12 @@ LIMIT 1`
 func (s *Store) MailboxCredentials(ctx context.Context, addr string) (Credential, error) {
 	local, domain := address.Split(addr)
 	var c Credential
-	err := s.pool.QueryRow(ctx, credentialsSQL, local, domain).
-		Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active, &c.SecondFactor)
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(credentialsSQL, local, domain).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&c.MailboxID, &c.Address, &c.Maildir, &c.Password, &c.Active, &c.SecondFactor)
+	})
+	err := s.pool.SendBatch(ctx, b).Close()
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Credential{}, fmt.Errorf("store: credentials of %q: %w", addr, ErrNotFound)
 	}

@@ -167,6 +167,7 @@ func (s *Store) CommitDeliveries(ctx context.Context, ds []Delivery) ([]Delivery
 	}
 	sort.SliceStable(stmts, func(i, j int) bool { return stmts[i].e.MailboxID < stmts[j].e.MailboxID })
 	b := &pgx.Batch{}
+	queueGenericPlans(b)
 	for _, st := range stmts {
 		queueIndex(b, st.e, st.r)
 	}

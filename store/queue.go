@@ -12,10 +12,6 @@ import (
 // returned to its sender (Postfix maximal_queue_lifetime).
 const QueueLifetime = 5 * 24 * time.Hour
 
-// QueueChannel is the NOTIFY channel that wakes the outbound workers; the
-// payload is the queue id.
-const QueueChannel = "mailhost_queue"
-
 // QueuedMessage is one message for the outbound queue with its recipients.
 type QueuedMessage struct {
 	// QueueID is the message's id (NewQueueID), made when it was received;
@@ -45,6 +41,12 @@ type QueuedRecipient struct {
 	NextHop           string // "" = MX lookup
 }
 
+// enqueueSQL inserts a message and its recipients. It sends no NOTIFY:
+// the session that queued wakes its own node's workers (mta's Queued
+// hook) and other nodes poll (queue workers, 1 s). A NOTIFY would take
+// PostgreSQL's notification lock from before the commit's WAL flush to
+// its end, one transaction at a time, so concurrent sessions' enqueues
+// could not share a flush.
 const enqueueSQL = `
 WITH q AS (
 	INSERT INTO queue (sender, origin, client_addr, helo, auth_user, dsn_envid, dsn_ret, size, body, expires_at, hold, queue_id)
@@ -58,7 +60,7 @@ WITH q AS (
 	ON CONFLICT (queue_id, recipient) DO NOTHING
 	RETURNING queue_id
 )
-SELECT id, (SELECT count(*) FROM r), pg_notify('` + QueueChannel + `', id::text) FROM q`
+SELECT id, (SELECT count(*) FROM r) FROM q`
 
 // queueEnqueue adds the enqueue statement of m to b; id receives the row
 // number.
@@ -79,8 +81,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 	b.Queue(enqueueSQL, m.Sender, m.Origin, m.ClientAddr, m.Helo, m.AuthUser, m.EnvID, m.Ret, m.Body,
 		QueueLifetime.Seconds(), rcpt, orcpt, notify, domain, hop, m.Hold, otype, m.QueueID).QueryRow(func(row pgx.Row) error {
 		var count int64
-		var notified string
-		return row.Scan(id, &count, &notified)
+		return row.Scan(id, &count)
 	})
 }
 
@@ -90,6 +91,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 func (s *Store) Enqueue(ctx context.Context, msgs ...QueuedMessage) ([]int64, error) {
 	ids := make([]int64, len(msgs))
 	b := &pgx.Batch{}
+	queueGenericPlans(b)
 	for i, m := range msgs {
 		if len(m.Recipients) == 0 {
 			return nil, fmt.Errorf("store: enqueue: message %d has no recipients", i)

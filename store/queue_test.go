@@ -155,3 +155,43 @@ func TestFinishQueueChecksTheLease(t *testing.T) {
 		t.Fatalf("queue holds %d messages (%v); want the delivered one gone", n, err)
 	}
 }
+
+// TestFinishQueuePartlyLostLease: when one of a job's recipients was
+// taken by another node, the finish writes nothing at all: not the other
+// recipient's result, not the notices, not the removal, no next claim.
+func TestFinishQueuePartlyLostLease(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	queueMessages(t, s, 2, 2)
+	one := store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 10}
+	jobs, err := s.ClaimQueue(ctx, "node-a", one)
+	if err != nil || len(jobs) != 1 || claimed(jobs) != 2 {
+		t.Fatalf("claim: %+v, %v", jobs, err)
+	}
+	j := jobs[0]
+	if _, err := s.Pool().Exec(ctx, `UPDATE queue_recipients SET lease_owner = 'node-b' WHERE id = $1`,
+		j.Recipients[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	notice := store.QueuedMessage{Origin: "bounce", Body: []byte("notice"),
+		Recipients: []store.QueuedRecipient{{Address: "a@example.test", Domain: "example.test"}}}
+	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil, Next: one, Notices: []store.QueuedMessage{notice},
+		Results: []store.QueueResult{{ID: j.Recipients[0].ID, State: store.RcptDelivered},
+			{ID: j.Recipients[1].ID, State: store.RcptBounced}}}
+	if next, err := s.FinishQueue(ctx, "node-a", f); !errors.Is(err, store.ErrLeaseLost) || next != nil {
+		t.Fatalf("finish: %+v, %v; want ErrLeaseLost and nothing claimed", next, err)
+	}
+	var states string
+	var msgs, leased int
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(state, ',' ORDER BY id), count(*) FILTER (WHERE lease_owner = 'node-a')
+		FROM queue_recipients WHERE queue_id = $1`, j.ID).Scan(&states, &leased); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&msgs); err != nil {
+		t.Fatal(err)
+	}
+	if states != "queued,queued" || leased != 1 || msgs != 2 {
+		t.Fatalf("after the refused finish: states %s, %d leased by node-a, %d messages; want queued,queued, 1, 2 (no notice)",
+			states, leased, msgs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // QueueJob is a message claimed by a queue worker with the recipients it
@@ -132,12 +133,15 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 // once: a claimed job that waits spends its lease.
 func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]QueueJob, error) {
 	start := time.Now()
-	rows, err := s.pool.Query(ctx, claimQuery(c), owner, c.Lease.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("store: claim queue: %w", err)
-	}
-	jobs, err := collectJobs(rows, start)
-	if err != nil {
+	var jobs []QueueJob
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(claimQuery(c), owner, c.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+		var err error
+		jobs, err = collectJobs(rows, start)
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
 	return jobs, nil
@@ -199,40 +203,31 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 		lease = &f.LeaseUntil
 	}
 	start := time.Now()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
-			last_attempt_at = now(),
-			next_attempt_at = CASE WHEN x.state = 'deferred' THEN x.next ELSE r.next_attempt_at END,
-			last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
-			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS x(id, state, next, err)
-			WHERE r.id = x.id AND r.lease_owner = $5 AND ($6::timestamptz IS NULL OR r.lease_until = $6)`,
-			ids, states, next, errs, owner, lease)
-		if err != nil {
+	// One batch, one implicit transaction, one round trip: the results'
+	// statement raises leaseLostCode, rolling everything back, unless it
+	// updated every recipient.
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(finishSQL, ids, states, next, errs, owner, lease, n)
+	if f.Warned {
+		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)
+	}
+	nids := make([]int64, len(f.Notices))
+	for i, m := range f.Notices {
+		queueEnqueue(b, m, &nids[i])
+	}
+	b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
+		SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.Row)
+	if f.Next.Messages > 0 {
+		b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+			var err error
+			jobs, err = collectJobs(rows, start)
 			return err
-		}
-		if tag.RowsAffected() != int64(n) {
-			return ErrLeaseLost
-		}
-		b := &pgx.Batch{}
-		if f.Warned {
-			b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)
-		}
-		nids := make([]int64, len(f.Notices))
-		for i, m := range f.Notices {
-			queueEnqueue(b, m, &nids[i])
-		}
-		b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
-			SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.Row)
-		if f.Next.Messages > 0 {
-			b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
-				var err error
-				jobs, err = collectJobs(rows, start)
-				return err
-			})
-		}
-		return tx.SendBatch(ctx, b).Close()
-	})
-	if errors.Is(err, ErrLeaseLost) {
+		})
+	}
+	err := s.pool.SendBatch(ctx, b).Close()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == leaseLostCode {
 		return nil, ErrLeaseLost
 	}
 	if err != nil {
@@ -240,6 +235,30 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	}
 	return jobs, nil
 }
+
+// finishSQL records the results of an attempt for the recipients whose
+// lease ($5, $6) the worker still holds, then checks that these were all
+// $7 of them: queue_lease_held (migration 0026) raises leaseLostCode
+// otherwise.
+//
+// "r.id = ANY($1)" repeats the join's condition for the planner: the
+// generic plan PostgreSQL keeps for the prepared statement knows no
+// array's length, and joined to the unnest alone it hashed the unnest
+// and read the whole of queue_recipients at every finish.
+const finishSQL = `
+WITH done AS (
+	UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
+		last_attempt_at = now(),
+		next_attempt_at = CASE WHEN x.state = 'deferred' THEN x.next ELSE r.next_attempt_at END,
+		last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
+	FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS x(id, state, next, err)
+	WHERE r.id = x.id AND r.id = ANY($1) AND r.lease_owner = $5 AND ($6::timestamptz IS NULL OR r.lease_until = $6)
+	RETURNING 1
+)
+SELECT queue_lease_held((SELECT count(*) FROM done) = $7)`
+
+// leaseLostCode is the SQLSTATE of queue_lease_held's error.
+const leaseLostCode = "MH001"
 
 // ReleaseQueue gives back owner's leases of the recipients ids (not
 // attempted, e.g. at shutdown), so another node may take them at once.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailhost/address"
 )
 
@@ -143,14 +145,20 @@ type resolveStep struct {
 // address, then without extension, then the catch-all "@domain".
 // $1 full local part, $2 domain, $3 local part without extension ("" when
 // none), $4 extension.
+// The domain is looked up by name and by alias name in two branches, each
+// an index lookup: one condition ORing both across a join read the whole
+// domains table for every address.
 const resolveSQL = `
 WITH d AS (
-	SELECT dm.id, dm.name, dm.kind, dm.relay_to,
-	       dm.active AND coalesce(ad.active, true) AS active
-	FROM domains dm
-	LEFT JOIN alias_domains ad ON ad.target_domain_id = dm.id AND ad.alias_domain = $2
-	WHERE dm.name = $2 OR ad.alias_domain = $2
-	ORDER BY dm.name = $2 DESC
+	SELECT id, name, kind, relay_to, active FROM (
+		SELECT dm.id, dm.name, dm.kind, dm.relay_to, dm.active, 0 AS o
+		FROM domains dm WHERE dm.name = $2
+		UNION ALL
+		SELECT dm.id, dm.name, dm.kind, dm.relay_to, dm.active AND ad.active, 1
+		FROM alias_domains ad JOIN domains dm ON dm.id = ad.target_domain_id
+		WHERE ad.alias_domain = $2
+	) found
+	ORDER BY o
 	LIMIT 1
 )
 SELECT d.id, d.name, d.kind, d.relay_to, d.active,
@@ -275,15 +283,19 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 	}
 	base, ext := splitExtension(local, r.delims)
 	var st resolveStep
-	err := r.s.pool.QueryRow(r.ctx, resolveSQL, local, domain, base, ext).Scan(
-		&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
-		&st.RelocatedTo,
-		&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
-		&st.Vacation, &st.SieveIDs, &st.SieveVersions, &st.SievePositions, &st.SieveNames,
-		&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
-		&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
-		&st.AliasAddr, &st.AliasDests, &st.AliasActive)
-	if err != nil {
+	b := &pgx.Batch{}
+	queueGenericPlans(b)
+	b.Queue(resolveSQL, local, domain, base, ext).QueryRow(func(row pgx.Row) error {
+		return row.Scan(
+			&st.DomainID, &st.DomainName, &st.DomainKind, &st.RelayTo, &st.DomainActive,
+			&st.RelocatedTo,
+			&st.MailboxID, &st.MailboxAddr, &st.Maildir, &st.MailboxActive, &st.QuotaBytes, &st.UsedBytes,
+			&st.Vacation, &st.SieveIDs, &st.SieveVersions, &st.SievePositions, &st.SieveNames,
+			&st.FwdDests, &st.FwdKeepCopy, &st.FwdActive,
+			&st.InboxID, &st.ExtFolder, &st.ExtFolderID, &st.JunkFolder, &st.JunkFolderID,
+			&st.AliasAddr, &st.AliasDests, &st.AliasActive)
+	})
+	if err := r.s.pool.SendBatch(r.ctx, b).Close(); err != nil {
 		return fmt.Errorf("store: resolve %q: %w", addr, err)
 	}
 	if st.RelocatedTo != nil {
