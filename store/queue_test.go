@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,5 +194,55 @@ func TestFinishQueuePartlyLostLease(t *testing.T) {
 	if states != "queued,queued" || leased != 1 || msgs != 2 {
 		t.Fatalf("after the refused finish: states %s, %d leased by node-a, %d messages; want queued,queued, 1, 2 (no notice)",
 			states, leased, msgs)
+	}
+}
+
+// Two workers finishing the last two recipients of a message at the same
+// moment remove it: neither may leave it behind with nothing to send.
+func TestFinishQueueParallelLastRecipients(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	const n = 30
+	queueMessages(t, s, n, 2)
+	one := store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 1}
+	type pair [2]store.QueueJob
+	var pairs []pair
+	for range n {
+		var p pair
+		for i, owner := range []string{"node-a", "node-b"} {
+			jobs, err := s.ClaimQueue(ctx, owner, one)
+			if err != nil || len(jobs) != 1 || len(jobs[0].Recipients) != 1 {
+				t.Fatalf("claim by %s: %+v, %v", owner, jobs, err)
+			}
+			p[i] = jobs[0]
+		}
+		if p[0].ID != p[1].ID {
+			t.Fatalf("the two claims took messages %d and %d, want one message's two recipients", p[0].ID, p[1].ID)
+		}
+		pairs = append(pairs, p)
+	}
+	var wg sync.WaitGroup
+	for _, p := range pairs {
+		start := make(chan struct{})
+		for i, owner := range []string{"node-a", "node-b"} {
+			j := p[i]
+			wg.Go(func() {
+				<-start
+				f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil,
+					Results: []store.QueueResult{{ID: j.Recipients[0].ID, State: store.RcptDelivered}}}
+				if _, err := s.FinishQueue(ctx, owner, f); err != nil {
+					t.Errorf("finish by %s: %v", owner, err)
+				}
+			})
+		}
+		close(start)
+	}
+	wg.Wait()
+	var left int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d of %d messages left in the queue with every recipient delivered", left, n)
 	}
 }

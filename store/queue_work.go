@@ -208,6 +208,11 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	// updated every recipient.
 	b := &pgx.Batch{}
 	queueGenericPlans(b)
+	// The message's row first: finishes of its recipients by two workers
+	// take turns, so the later one's removal below sees the earlier one's
+	// results (without it each saw the other's recipient still waiting and
+	// neither removed the message). Claims lock recipients only.
+	b.Queue(`SELECT 1 FROM queue WHERE id = $1 FOR NO KEY UPDATE`, f.Row)
 	b.Queue(finishSQL, ids, states, next, errs, owner, lease, n)
 	if f.Warned {
 		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)
