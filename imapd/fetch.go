@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"io/fs"
@@ -88,10 +89,17 @@ func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 			setSeen = setSeen || !b.Peek
 		}
 	}
+	// Without MODSEQ to show, the rows come from the node's row cache and
+	// the flags from the session's, brought up to date first as for FETCH
+	// FLAGS; only the rows the cache lacks are read.
+	fromCache := !s.condstore && items.ChangedSince == 0 && !items.ModSeq
+	if fromCache {
+		s.pollIfChanged(false, false)
+	}
 	for len(uids) > 0 {
 		chunk := uids[:min(fetchChunk, len(uids))]
 		uids = uids[len(chunk):]
-		msgs, err := s.srv.opts.Backend.IMAPMessages(s.ctx, sel.folder.ID, chunk)
+		msgs, err := s.fetchRows(chunk, fromCache)
 		if err != nil {
 			return s.internal("fetch", err)
 		}
@@ -119,7 +127,7 @@ func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 			c, changed := seen[m.UID]
 			if changed {
 				m.Flags, m.Keywords, m.Filename, m.ModSeq = c.Flags, c.Keywords, c.NewName, c.ModSeq
-			} else {
+			} else if !fromCache {
 				sel.setFlags(m.UID, m.Flags, m.Keywords)
 			}
 			if err := s.fetchOne(m, items, changed); err != nil {
@@ -128,6 +136,36 @@ func (s *session) fetchUIDs(uids []uint32, items *imapwire.FetchItems) error {
 		}
 	}
 	return nil
+}
+
+// fetchRows reads the index rows of uids (in UID order), through the
+// node's row cache when fromCache.
+func (s *session) fetchRows(uids []uint32, fromCache bool) ([]store.IMAPMessage, error) {
+	b := s.srv.opts.Backend
+	if !fromCache {
+		msgs, err := b.IMAPMessages(s.ctx, s.sel.folder.ID, uids)
+		if err == nil {
+			s.rememberRows(msgs)
+		}
+		return msgs, err
+	}
+	msgs, missing := s.cachedRows(uids)
+	if len(missing) == 0 {
+		return msgs, nil
+	}
+	read, err := b.IMAPMessages(s.ctx, s.sel.folder.ID, missing)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberRows(read)
+	for i := range read { // the session's flags, as for the cached rows
+		if j := int(s.sel.seqOf(read[i].UID)) - 1; j >= 0 {
+			read[i].Flags, read[i].Keywords = s.sel.appendCachedFlags(nil, j)
+		}
+	}
+	msgs = append(msgs, read...)
+	slices.SortFunc(msgs, func(a, b store.IMAPMessage) int { return cmp.Compare(a.UID, b.UID) })
+	return msgs, nil
 }
 
 // msgFile opens a message file lazily and re-reads it from the start for
@@ -293,12 +331,12 @@ func (s *session) fetchOne(m *store.IMAPMessage, it *imapwire.FetchItems, flagsC
 	if seq == 0 {
 		return nil
 	}
-	mf := s.newMsgFile(m)
-	defer mf.close()
 	// Open the file before writing anything, so a message whose file has
 	// vanished is skipped rather than half written. Items answered from the
 	// caches need no file (a file gone since means the message was
 	// expunged meanwhile, and its data may still be sent: RFC 2180 4.1.2).
+	mf := s.newMsgFile(m)
+	defer mf.close()
 	needsBytes := it.Envelope || it.Body || it.BodyStructure || len(it.Sections) > 0 || len(it.BinarySize) > 0 || it.Preview
 	if needsBytes && mf.cachedFor(it) {
 		needsBytes = false

@@ -37,23 +37,25 @@ type hdrKey struct {
 // picks without changing the header; the encoder only reads structures
 // and envelopes).
 type msgCaches struct {
-	hdrs    *fileCache[*textproto.Header]
-	structs *fileCache[*imapwire.BodyStructure]
-	envs    *fileCache[*imapwire.Envelope]
+	hdrs    *fileCache[hdrKey, *textproto.Header]
+	structs *fileCache[hdrKey, *imapwire.BodyStructure]
+	envs    *fileCache[hdrKey, *imapwire.Envelope]
+	rows    *fileCache[rowKey, rowInfo] // rowcache.go
 }
 
 func newMsgCaches() *msgCaches {
-	return &msgCaches{hdrs: newFileCache[*textproto.Header](hdrCacheBytes),
-		structs: newFileCache[*imapwire.BodyStructure](bsCacheBytes),
-		envs:    newFileCache[*imapwire.Envelope](envCacheBytes)}
+	return &msgCaches{hdrs: newFileCache[hdrKey, *textproto.Header](hdrCacheBytes),
+		structs: newFileCache[hdrKey, *imapwire.BodyStructure](bsCacheBytes),
+		envs:    newFileCache[hdrKey, *imapwire.Envelope](envCacheBytes),
+		rows:    newFileCache[rowKey, rowInfo](rowCacheBytes)}
 }
 
 // fileCache is bounded by two generations: lookups hit either, new
 // entries go to the current one, and when that holds half the budget it
 // becomes the old one and the old one is dropped.
-type fileCache[V any] struct {
+type fileCache[K comparable, V any] struct {
 	mu       sync.Mutex
-	cur, old map[hdrKey]cached[V]
+	cur, old map[K]cached[V]
 	curBytes int
 	budget   int
 }
@@ -63,12 +65,12 @@ type cached[V any] struct {
 	size int
 }
 
-func newFileCache[V any](budget int) *fileCache[V] {
-	return &fileCache[V]{cur: map[hdrKey]cached[V]{}, budget: budget}
+func newFileCache[K comparable, V any](budget int) *fileCache[K, V] {
+	return &fileCache[K, V]{cur: map[K]cached[V]{}, budget: budget}
 }
 
 // get returns the cached value of k.
-func (c *fileCache[V]) get(k hdrKey) (V, bool) {
+func (c *fileCache[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.cur[k]; ok {
@@ -84,7 +86,7 @@ func (c *fileCache[V]) get(k hdrKey) (V, bool) {
 }
 
 // put caches v, the value of k costing size bytes.
-func (c *fileCache[V]) put(k hdrKey, v V, size int) {
+func (c *fileCache[K, V]) put(k K, v V, size int) {
 	if size > fileCacheMaxItem {
 		return
 	}
@@ -95,9 +97,9 @@ func (c *fileCache[V]) put(k hdrKey, v V, size int) {
 	}
 }
 
-func (c *fileCache[V]) addLocked(k hdrKey, e cached[V]) {
+func (c *fileCache[K, V]) addLocked(k K, e cached[V]) {
 	if c.curBytes+e.size > c.budget/2 {
-		c.old, c.cur, c.curBytes = c.cur, map[hdrKey]cached[V]{}, 0
+		c.old, c.cur, c.curBytes = c.cur, map[K]cached[V]{}, 0
 	}
 	c.cur[k] = e
 	c.curBytes += e.size
@@ -134,4 +136,16 @@ func envCost(env *imapwire.Envelope) int {
 		}
 	}
 	return n
+}
+
+// replace caches v as k's value whether or not k had one.
+func (c *fileCache[K, V]) replace(k K, v V, size int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cur[k]; ok {
+		c.curBytes -= e.size
+		delete(c.cur, k)
+	}
+	delete(c.old, k)
+	c.addLocked(k, cached[V]{v: v, size: size})
 }

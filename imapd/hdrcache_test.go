@@ -7,7 +7,7 @@ import "testing"
 // generation survives the next switch; entries over the item limit are
 // not kept.
 func TestFileCacheBounded(t *testing.T) {
-	c := newFileCache[int](1000)
+	c := newFileCache[hdrKey, int](1000)
 	key := func(i int) hdrKey { return hdrKey{folder: 1, uid: uint32(i), key: "k"} }
 	for i := 0; i < 5; i++ {
 		c.put(key(i), i, 100) // generation 1: 0..4 (500 bytes)
@@ -42,7 +42,7 @@ func TestFileCacheBounded(t *testing.T) {
 // An entry is found under its folder, UID and file key only: the same
 // UID with another file (adopted again) is another entry.
 func TestFileCacheKey(t *testing.T) {
-	c := newFileCache[int](1000)
+	c := newFileCache[hdrKey, int](1000)
 	c.put(hdrKey{folder: 1, uid: 5, key: "a"}, 1, 10)
 	if _, ok := c.get(hdrKey{folder: 1, uid: 5, key: "b"}); ok {
 		t.Error("another file under the same UID hit the cache")

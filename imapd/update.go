@@ -91,6 +91,7 @@ func (s *session) storeFlagsIf(sel *selected, uids []uint32, unchangedSince int6
 	for _, c := range changes {
 		sel.setFlags(c.UID, c.Flags, c.Keywords)
 	}
+	s.renamedRows(sel, changes)
 	if len(changes) > 0 {
 		if changes[0].ModSeq == sel.modseq+1 { // nothing else changed meanwhile
 			if sel.expModseq == sel.modseq {
