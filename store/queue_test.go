@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -244,5 +245,33 @@ func TestFinishQueueParallelLastRecipients(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("%d of %d messages left in the queue with every recipient delivered", left, n)
+	}
+}
+
+// TestMigration0027RemovesSettledMessages: a message the finish race left
+// with every recipient settled goes; one with a recipient waiting stays.
+func TestMigration0027RemovesSettledMessages(t *testing.T) {
+	ctx := context.Background()
+	s, m27 := beforeMigration(t, 27)
+	queueMessages(t, s, 2, 2)
+	var settled int64
+	if err := s.Pool().QueryRow(ctx, `SELECT min(id) FROM queue`).Scan(&settled); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, s, `UPDATE queue_recipients SET state = 'delivered' WHERE queue_id = `+strconv.FormatInt(settled, 10))
+	mustExec(t, s, `UPDATE queue_recipients SET state = 'bounced' WHERE id = (SELECT max(id) FROM queue_recipients)`)
+	mustExec(t, s, m27)
+	var ids []int64
+	rows, err := s.Pool().Query(ctx, `SELECT id FROM queue ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if len(ids) != 1 || ids[0] == settled {
+		t.Errorf("messages left after 0027: %v (the settled one was %d); want only the one with a recipient waiting", ids, settled)
 	}
 }
