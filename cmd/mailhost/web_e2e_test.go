@@ -204,7 +204,15 @@ s.quit()`, smtpAddr).CombinedOutput()
 		t.Errorf("the dashboard's last 24 hours:\n%s", s)
 	}
 	shot("09-dashboard")
-	run("mail log", chromedp.Navigate(base+"/maillog"), heading("Mail log"), fill("q", qid), submit(`form[action="/maillog"]`), heading("Mail log"))
+	run("mail log", chromedp.Navigate(base+"/maillog"), heading("Mail log"), fill("q", qid), submit(`form[action="/maillog"]`))
+	// The result page has the same heading as the form's: wait for the
+	// search's address to be loaded, not for the heading (which the page
+	// before the submit has too, and which is gone while it navigates).
+	testsupport.Eventually(t, 30*time.Second, "the mail log search's page", func() bool {
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.search.includes("q=") && document.readyState === "complete"`))
+		return err == nil && done
+	})
+	run("mail log results", heading("Mail log"))
 	if s := text("main"); !strings.Contains(s, "delivered") || !strings.Contains(s, "alice@shop.example") || !strings.Contains(s, qid) {
 		t.Errorf("the mail log for %s:\n%s", qid, s)
 	}
