@@ -49,6 +49,22 @@ func readLine(t *testing.T, c net.Conn) string {
 	return line
 }
 
+// pinged dials ln and checks that the session echoes a line; the
+// connection is closed when the test ends.
+func pinged(t *testing.T, ln net.Listener) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write([]byte("ping\n"))
+	if got := readLine(t, c); got != "ping\n" {
+		t.Fatalf("echo: %q", got)
+	}
+	return c
+}
+
 // Sessions are served in parallel; a shutdown closes the listener, wakes
 // the idle sessions (each says goodbye) and returns once they are gone.
 func TestShutdownWakesIdleSessions(t *testing.T) {
@@ -58,16 +74,7 @@ func TestShutdownWakesIdleSessions(t *testing.T) {
 	go func() { errc <- g.Accept(context.Background(), ln, echoUntilClosing(&g)) }()
 	clients := make([]net.Conn, 3)
 	for i := range clients {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.Write([]byte("ping\n"))
-		if got := readLine(t, c); got != "ping\n" {
-			t.Fatalf("echo: %q", got)
-		}
-		clients[i] = c
+		clients[i] = pinged(t, ln)
 	}
 	g.Shutdown([]net.Listener{ln}, 0)
 	for i, c := range clients {
@@ -143,15 +150,7 @@ func TestAcceptSurvivesTooManyOpenFiles(t *testing.T) {
 	go func() {
 		errc <- g.Accept(context.Background(), &emfileListener{Listener: ln, fails: 3}, echoUntilClosing(&g))
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("ping\n"))
-	if got := readLine(t, c); got != "ping\n" {
-		t.Errorf("echo after EMFILE: %q", got)
-	}
+	pinged(t, ln) // served after the failed accepts
 	g.Shutdown([]net.Listener{ln}, 0)
 	if err := <-errc; err != nil {
 		t.Errorf("Accept: %v", err)

@@ -110,6 +110,14 @@ func (e *env) sender(t *testing.T, now time.Time) *tlsrpt.Sender {
 	}
 }
 
+// recordSession counts one successful session to example.net on day.
+func (e *env) recordSession(t *testing.T, day time.Time) {
+	t.Helper()
+	rec := &tlsrpt.Recorder{Store: e.st, Now: func() time.Time { return day }}
+	rec.Add("example.net", "no-policy-found", "mx.example.net", "192.0.2.1", "successful")
+	rec.Flush(context.Background())
+}
+
 // A day's results, counted by two nodes' recorders, go out the next day
 // as one report to the domain's mailto and https rua: the mail is a
 // multipart/report with RFC 8460's subject and fields, and both carry the
@@ -194,9 +202,7 @@ func TestReportSentOnceByParallelNodes(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	day := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	rec := &tlsrpt.Recorder{Store: e.st, Now: func() time.Time { return day }}
-	rec.Add("example.net", "no-policy-found", "mx.example.net", "192.0.2.1", "successful")
-	rec.Flush(ctx)
+	e.recordSession(t, day)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() { e.sender(t, day.Add(24*time.Hour)).RunOnce(ctx) })
@@ -220,9 +226,7 @@ func TestDNSFailureRetriedNextPass(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	day := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	rec := &tlsrpt.Recorder{Store: e.st, Now: func() time.Time { return day }}
-	rec.Add("example.net", "no-policy-found", "mx.example.net", "192.0.2.1", "successful")
-	rec.Flush(ctx)
+	e.recordSession(t, day)
 	failing := e.sender(t, day.Add(24*time.Hour))
 	failing.DNS = failingDNS{}
 	failing.RunOnce(ctx)
@@ -242,9 +246,7 @@ func TestTodayWaitsAndOldCountsGo(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	for _, d := range []time.Time{now, now.AddDate(0, 0, -20)} {
-		rec := &tlsrpt.Recorder{Store: e.st, Now: func() time.Time { return d }}
-		rec.Add("example.net", "no-policy-found", "mx.example.net", "192.0.2.1", "successful")
-		rec.Flush(ctx)
+		e.recordSession(t, d)
 	}
 	e.sender(t, now).RunOnce(ctx)
 	if len(e.mails) != 0 {
