@@ -3,7 +3,6 @@ package imapd_test
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // FETCH takes a message's row from the node's row cache, whose file name
@@ -11,11 +10,7 @@ import (
 // file found by its key); once the other node expunges the message, a
 // FETCH of it answers OK without its data.
 func TestRowCacheFollowsOtherNodesRenames(t *testing.T) {
-	e := newEnvPolling(t, time.Hour)
-	e.addMailbox(t, "bob@example.test", "secret", 0)
-	other := e.startNode(t)
-	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
-	appendMsg(t, c, "INBOX", testMsg)
+	e, other := twoNodesOneMessage(t)
 	r := loginRaw(t, e.nodes[0].addr)
 	r.run("s", "SELECT INBOX")
 	body := func(tag string) bool {

@@ -12,11 +12,7 @@ import (
 // only after a notice) as by NOOP. Nodes poll without notices only once
 // an hour here, so only the notices bring the changes.
 func TestSharedPollSeesEachNotice(t *testing.T) {
-	e := newEnvPolling(t, time.Hour)
-	e.addMailbox(t, "bob@example.test", "secret", 0)
-	other := e.startNode(t)
-	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
-	appendMsg(t, c, "INBOX", testMsg)
+	e, other := twoNodesOneMessage(t)
 	var local []*raw
 	for range 3 {
 		r := loginRaw(t, e.nodes[0].addr)
@@ -37,6 +33,19 @@ func TestSharedPollSeesEachNotice(t *testing.T) {
 			waitFlag(t, r, flag)
 		}
 	}
+}
+
+// twoNodesOneMessage starts two nodes that poll only after notices, with
+// bob@example.test's INBOX holding testMsg as UID 1; e.nodes[0] is the
+// first, other the second.
+func twoNodesOneMessage(t *testing.T) (e *env, other *node) {
+	t.Helper()
+	e = newEnvPolling(t, time.Hour)
+	e.addMailbox(t, "bob@example.test", "secret", 0)
+	other = e.startNode(t)
+	c := e.dial(t, e.nodes[0], "bob@example.test", "secret", nil)
+	appendMsg(t, c, "INBOX", testMsg)
+	return e, other
 }
 
 // waitFlag runs FETCH until an unsolicited FETCH shows flag: the notice
