@@ -470,13 +470,22 @@ type textScan struct {
 	buf, lower []byte
 }
 
+// buffer returns the read buffer of a scan that keeps up to tail bytes
+// of one read for the next: 32 KiB, or twice tail when that is more (a
+// needle as long as a search string may be, 64 KiB, would otherwise fill
+// the buffer with its kept tail and leave the next read no room: a read
+// of nothing, forever).
+func (ts *textScan) buffer(tail int) []byte {
+	if n := max(32<<10, 2*tail); len(ts.buf) < n {
+		ts.buf = make([]byte, n)
+	}
+	return ts.buf
+}
+
 // streamContains reports whether the lower-cased text of r contains needle
 // (already lower case), reading 32 KiB at a time.
 func (ts *textScan) streamContains(r io.Reader, needle string) bool {
-	if ts.buf == nil {
-		ts.buf = make([]byte, 32<<10)
-	}
-	buf, nb := ts.buf, []byte(needle)
+	buf, nb := ts.buffer(len(needle)+8), []byte(needle)
 	keep := 0
 	for {
 		n, err := r.Read(buf[keep:])

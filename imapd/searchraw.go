@@ -51,11 +51,8 @@ var rawCharsets = [][]byte{[]byte(`charset=utf-8`), []byte(`charset="utf-8"`),
 // rawCharsets; it reads 32 KiB at a time, lower-cases them in place and
 // keeps a tail to find what spans two reads.
 func (ts *textScan) rawMayContain(r io.Reader, needle string) bool {
-	if ts.buf == nil {
-		ts.buf = make([]byte, 32<<10)
-	}
-	buf, nb := ts.buf, []byte(needle)
 	const tailMin = 24 // the longest marker and charset, with room
+	buf, nb := ts.buffer(max(len(needle), tailMin)), []byte(needle)
 	keep := 0
 	wide := false
 	for {

@@ -140,3 +140,25 @@ func TestSearchAddressText(t *testing.T) {
 		}
 	}
 }
+
+// A needle longer than half the read buffer still ends the scan of a
+// larger message (its kept tail once filled the buffer, and the next
+// read of nothing ran forever), found or not.
+func TestScanLongNeedle(t *testing.T) {
+	needle := strings.Repeat("n", 40<<10)
+	for _, tc := range []struct {
+		name, body string
+		want       bool
+	}{
+		{"absent", strings.Repeat("x", 100<<10), false},
+		{"across reads", strings.Repeat("x", 20<<10) + needle + strings.Repeat("x", 50<<10), true},
+	} {
+		var ts textScan
+		if got := ts.streamContains(strings.NewReader(tc.body), needle); got != tc.want {
+			t.Errorf("%s: streamContains %v, want %v", tc.name, got, tc.want)
+		}
+		if got := ts.rawMayContain(strings.NewReader(tc.body), needle); got != tc.want {
+			t.Errorf("%s: rawMayContain %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
