@@ -147,5 +147,7 @@ func (c *fileCache[K, V]) replace(k K, v V, size int) {
 		delete(c.cur, k)
 	}
 	delete(c.old, k)
-	c.addLocked(k, cached[V]{v: v, size: size})
+	if size <= fileCacheMaxItem {
+		c.addLocked(k, cached[V]{v: v, size: size})
+	}
 }

@@ -64,11 +64,13 @@ func (s *session) cachedRows(uids []uint32) (msgs []store.IMAPMessage, missing [
 	return msgs, missing
 }
 
-// rememberRows caches the rows the index gave.
+// rememberRows caches the rows the index gave, replacing what the cache
+// had: their file names are the index's latest, also after another node's
+// flag change.
 func (s *session) rememberRows(msgs []store.IMAPMessage) {
 	for i := range msgs {
 		r := rowInfoOf(&msgs[i])
-		s.srv.caches.rows.put(s.sel.rowKeyOf(msgs[i].UID), r, r.cost())
+		s.srv.caches.rows.replace(s.sel.rowKeyOf(msgs[i].UID), r, r.cost())
 	}
 }
 

@@ -564,6 +564,7 @@ func (s *session) poll(allowExpunge, noticed, shared bool) error {
 		s.writeFlagUpdate(&flagged[i])
 	}
 	s.contextsChanged(sy.Changed)
+	s.rememberRows(sy.Changed) // new rows, and the names flag changes gave
 	sel.modseq = sy.Folder.HighestModSeq
 	sel.folder.UIDNext = sy.Folder.UIDNext
 	return nil
