@@ -108,3 +108,31 @@ func TestSieveVacationSettingCompiledOnce(t *testing.T) {
 		t.Fatalf("%d compiled scripts kept after a change, want 2", n)
 	}
 }
+
+// A mailbox with a vacation reply and no script runs the generated
+// vacation script without a query for its chain: the resolution found
+// none.
+func TestSieveVacationOnlyNoChainQuery(t *testing.T) {
+	e := newSieveEnv(t)
+	cs := &countingStore{Store: e.st}
+	e.agent.Filter.Store = cs
+	ctx := context.Background()
+	if _, err := e.st.Pool().Exec(ctx, `INSERT INTO vacations (mailbox_id, subject, body) VALUES ($1, 'Out', 'Back Monday')`, e.alice.MailboxID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.st.Resolve(ctx, "alice@example.test", "")
+	if err != nil || len(res.Local) != 1 || !res.Local[0].Vacation || res.Local[0].Sieve {
+		t.Fatalf("resolve: %+v %v", res, err)
+	}
+	r := mda.Recipient{Target: res.Local[0], From: "bob@far.example", To: "alice@example.test"}
+	if _, err := e.agent.Deliver(ctx, mda.Message{Header: []byte("Received: by test\r\n"), Body: []byte(listMail)},
+		[]mda.Recipient{r}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := cs.chains.Load(); n != 0 {
+		t.Errorf("%d chain queries for a mailbox the resolution found without scripts, want 0", n)
+	}
+	if n := e.agent.Filter.Compiled(); n != 1 {
+		t.Errorf("%d compiled scripts, want the vacation script", n)
+	}
+}

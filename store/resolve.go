@@ -70,8 +70,9 @@ type LocalTarget struct {
 	// SieveChain is what SieveChain returns, read in the resolution's
 	// query: the delivery agent needs no query of its own to find the
 	// scripts, and their content only on a miss of its compiled-script
-	// cache (by id and version). Nil when Sieve is false, or when the
-	// target was not made by Resolve (the agent then asks SieveChain).
+	// cache (by id and version). Empty, not nil, when Resolve found no
+	// script; nil when the target was not made by Resolve (the agent then
+	// asks SieveChain).
 	SieveChain []SieveRef
 	// Junk is the mailbox's folder with the \Junk special use (RFC
 	// 6154), where InJunk files a copy; "" when it has none.
@@ -350,6 +351,9 @@ func (r *resolver) expand(addr string, depth int, top bool) error {
 				Maildir: *st.Maildir, QuotaBytes: *st.QuotaBytes, UsedBytes: *st.UsedBytes,
 				Folder: "INBOX", Vacation: *st.Vacation, Sieve: len(st.SieveIDs) > 0,
 			}
+			// Not nil when empty: "no scripts", which mda need not read
+			// again (a vacation alone runs a chain too).
+			t.SieveChain = make([]SieveRef, 0, len(st.SieveIDs))
 			for i, id := range st.SieveIDs {
 				t.SieveChain = append(t.SieveChain, SieveRef{ID: id, Version: st.SieveVersions[i],
 					Position: st.SievePositions[i], Name: st.SieveNames[i]})
