@@ -109,21 +109,30 @@ func (in *Inbound) policies(ctx context.Context, st HostedPolicies, names []stri
 // needs only the client's address, the HELO name and the sender, so its
 // lookups overlap the client's RCPT and DATA.
 type spfCheck struct {
-	done chan struct{}
-	res  senderauth.SPF
+	done   chan struct{}
+	res    senderauth.SPF
+	cancel context.CancelFunc
 }
 
-// startSPF starts the SPF check under the connection's context (a
-// command's ends with its reply).
+// startSPF starts the SPF check under a context of the connection's (a
+// command's ends with its reply) that the transaction's end cancels, so
+// a client repeating MAIL and RSET runs one check at a time.
 func (s *session) startSPF(fromN string) *spfCheck {
-	c := &spfCheck{done: make(chan struct{})}
-	ctx, checker := s.cc.ctx.Context(), s.srv.cfg.Inbound.Checker
-	ip, helo := s.cc.ip, s.conn.Hostname()
+	ctx, cancel := context.WithCancel(s.cc.ctx.Context())
+	c := &spfCheck{done: make(chan struct{}), cancel: cancel}
+	checker, ip, helo := s.srv.cfg.Inbound.Checker, s.cc.ip, s.conn.Hostname()
 	go func() {
 		defer close(c.done)
 		c.res = checker.SPF(ctx, ip, helo, fromN)
 	}()
 	return c
+}
+
+// stop cancels the check's lookups if they still run (nil: no check).
+func (c *spfCheck) stop() {
+	if c != nil {
+		c.cancel()
+	}
 }
 
 // result waits for the check while ctx lasts (temperror when it ends

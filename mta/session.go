@@ -338,11 +338,15 @@ func (s *session) resetTransaction() {
 	s.hasFrom, s.from, s.fromN, s.discard, s.hold, s.permit = false, "", "", "", "", false
 	s.opts = smtp.MailOptions{}
 	s.rules = store.SessionRules{}
+	s.spf.stop()
 	s.spf = nil
 	s.rcpts = nil
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.spf.stop()
+	return nil
+}
 
 func (s *session) Data(r io.Reader) error {
 	s.cc.busy.Store(true)
