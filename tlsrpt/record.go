@@ -17,6 +17,15 @@ type RUA struct {
 	HTTPS []string
 }
 
+// isTLSRPT says the record is of version TLSRPTv1: "v=TLSRPTv1", then
+// nothing or a field delimiter (RFC 8460 3: *WSP ";" *WSP), so that
+// "v=TLSRPTv10" is another version.
+func isTLSRPT(t string) bool {
+	rest, ok := strings.CutPrefix(t, "v=TLSRPTv1")
+	rest = strings.TrimLeft(rest, " \t")
+	return ok && (rest == "" || rest[0] == ';')
+}
+
 // ParseRecords reads the "_smtp._tls" TXT records of a domain (RFC 8460
 // 3): exactly one must start with "v=TLSRPTv1"; its rua field lists
 // mailto: and https: URIs separated by commas. Unknown fields and other
@@ -25,7 +34,7 @@ func ParseRecords(txts []string) (RUA, error) {
 	var rec string
 	n := 0
 	for _, t := range txts {
-		if strings.HasPrefix(t, "v=TLSRPTv1") {
+		if isTLSRPT(t) {
 			rec = t
 			n++
 		}

@@ -45,6 +45,8 @@ func TestParseRecords(t *testing.T) {
 			tlsrpt.RUA{HTTPS: []string{"https://r.example.net/"}}, false},
 		{"two records are as none", []string{"v=TLSRPTv1; rua=mailto:a@example.net", "v=TLSRPTv1; rua=mailto:b@example.net"}, tlsrpt.RUA{}, true},
 		{"no rua", []string{"v=TLSRPTv1"}, tlsrpt.RUA{}, true},
+		{"another version is no record", []string{"v=TLSRPTv10; rua=mailto:a@example.net", "v=TLSRPTv1 ; rua=mailto:b@example.net"},
+			tlsrpt.RUA{Mail: []string{"b@example.net"}}, false},
 		{"only unknown schemes", []string{"v=TLSRPTv1; rua=http://r.example.net/"}, tlsrpt.RUA{}, true},
 		{"none", nil, tlsrpt.RUA{}, true},
 	} {
