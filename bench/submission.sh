@@ -14,6 +14,8 @@
 #
 # Usage: bench/submission.sh   (as root or not; ~1 min)
 # (with DKIM signing: dkim.sign, on by default; MAILHOST_DKIM_SIGN=false turns it off)
+# PGSS=1: load pg_stat_statements into this run's embedded PostgreSQL and
+# print the statements of the submission step per message (pgss.txt).
 # Env: N=2000 C=20 PER=20 SIZE=4096 WORKERS=20 BIN=bin/mailhost PORT=22587 SINK_PORT=22525
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,25 @@ unset DATABASE_URL
 "$BIN" domain add bench.test >/dev/null
 echo "bench-password-1" | "$BIN" mailbox add bench@bench.test --password-stdin >/dev/null
 psql_() { psql -qAt -v ON_ERROR_STOP=1 "host=$work/data/postgres dbname=mailhost user=mailhost" "$@"; }
+if [ "${PGSS:-}" = 1 ]; then # the cluster exists now; the library loads at serve's start
+	printf '%s\n' "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" \
+		"pg_stat_statements.track_planning = on" "pg_stat_statements.max = 5000" >>"$work/data/postgres/postgresql.conf"
+fi
+# pgss_report: the statements run since the reset, per message submitted.
+pgss_report() {
+	psql -X -v ON_ERROR_STOP=1 -v n="$N" "host=$work/data/postgres dbname=mailhost user=mailhost" >"$work/pgss.txt" <<-'SQL'
+		SELECT sum(calls) AS calls, round(sum(calls) / :n, 2) AS per_msg,
+		       round(sum(total_exec_time)::numeric / :n, 3) AS exec_ms_per_msg,
+		       round(sum(total_plan_time)::numeric / :n, 3) AS plan_ms_per_msg,
+		       round(sum(wal_bytes)::numeric / :n, 0) AS wal_bytes_per_msg
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+		SELECT calls, round(calls::numeric / :n, 3) AS per_msg, round(total_exec_time::numeric / :n, 3) AS exec_ms_per_msg,
+		       round(wal_bytes::numeric / :n, 0) AS wal_per_msg, regexp_replace(left(query, 140), '\s+', ' ', 'g') AS query
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 25;
+	SQL
+	echo "pg_stat_statements, $work/pgss.txt:"; cat "$work/pgss.txt"
+}
 start() {
 	"$BIN" serve >>"$work/serve.log" 2>&1 &
 	pid=$!
@@ -75,6 +96,7 @@ pgcpu() { # CPU seconds of the embedded PostgreSQL: the postmaster with its ende
 	echo "$t"
 }
 start
+if [ "${PGSS:-}" = 1 ]; then psql_ -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null; fi
 c0=$(cpu) u0=$(ucpu) p0=$(pgcpu)
 t0=$(date +%s.%N)
 bin/subbench -addr 127.0.0.1:$PORT -pass bench-password-1 -user bench@bench.test -to sink@remote.test \
@@ -84,6 +106,7 @@ t1=$(date +%s.%N)
 awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "end to end (submitted and delivered to smtp-sink): %.2fs, %.0f msgs/s\n", b-a, n/(b-a) }'
 awk -v n="$N" -v a="$c0" -v b="$(cpu)" -v ua="$u0" -v ub="$(ucpu)" -v pa="$p0" -v pb="$(pgcpu)" 'BEGIN {
 	printf "CPU per message, submitted and delivered: mailhost %.2f ms (user %.2f ms), PostgreSQL %.2f ms\n", (b-a)*1000/n, (ub-ua)*1000/n, (pb-pa)*1000/n }'
+if [ "${PGSS:-}" = 1 ]; then pgss_report; fi
 
 psql_ <<SQL
 WITH q AS (
