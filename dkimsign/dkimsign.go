@@ -3,13 +3,16 @@
 // (RFC 8463), relaxed/relaxed, with the header fields that matter signed
 // and the ones a forger would add oversigned. It signs with
 // emersion/go-msgauth; the keys come from the database through Keys and
-// are kept for a short while per sender domain.
+// are kept for a short while per sender domain. RSA signatures are made
+// by OpenSSL's libcrypto when the build has cgo (rsa_openssl.go).
 package dkimsign
 
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -222,6 +225,12 @@ func (s *Signer) parse(r store.DKIMSigningKey) (crypto.Signer, error) {
 	sg, ok := key.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("key of type %T", key)
+	}
+	if rk, ok := key.(*rsa.PrivateKey); ok {
+		var err error
+		if sg, err = rsaSigner(r.PrivateKey, rk); err != nil && !errors.Is(err, errNoLibcrypto) {
+			s.log.Warn("dkim: signing with crypto/rsa, not libcrypto", "domain", r.Domain, "selector", r.Selector, "err", err)
+		}
 	}
 	s.parsed[k] = sg
 	return sg, nil

@@ -12,6 +12,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # Debian packages: a file that proves it is installed -> package.
 declare -A want=(
 	[/usr/lib/postgresql]=postgresql
+	# OpenSSL's headers: dkimsign signs RSA with libcrypto (cgo).
+	[/usr/include/openssl/evp.h]=libssl-dev
 	[/usr/bin/swaks]=swaks # SMTP client of the mta and cmd/mailhost tests
 	# swaks's STARTTLS and --tls (it only recommends the package, and
 	# recommendations are not installed below).
