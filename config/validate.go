@@ -66,6 +66,9 @@ func (c *Config) Validate() error {
 	if c.Runtime.GCPercent < 10 || c.Runtime.GCPercent > 1000 {
 		bad("runtime.gc_percent", "must be from 10 to 1000, got %d", c.Runtime.GCPercent)
 	}
+	if c.Runtime.GCMaxHeadroomMiB < 0 || c.Runtime.GCMaxHeadroomMiB > 4096 {
+		bad("runtime.gc_max_headroom_mib", "must be from 0 to 4096, got %d", c.Runtime.GCMaxHeadroomMiB)
+	}
 	if t := c.Limits.CommandTimeout; t < 1 || t > 3600 {
 		bad("limits.command_timeout", "must be from 1 to 3600 seconds, got %d", t)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"mailhost/api"
 	"mailhost/config"
+	"mailhost/gctune"
 	"mailhost/maillog"
 	"mailhost/tlscert"
 )
@@ -45,7 +45,8 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	level.Set(logLevel(cfg))
 	log := newLoggerAt(cfg, sio.err, level)
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cfg.Runtime.GCPercent)
+		go gctune.Run(ctx, gctune.Config{Percent: cfg.Runtime.GCPercent,
+			MaxHeadroom: uint64(cfg.Runtime.GCMaxHeadroomMiB) << 20}, log)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
