@@ -119,6 +119,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad DNS cache cap", "[dns]\ncache_max_ttl = \"forever\"\n", nil, []string{"dns.cache_max_ttl", "Go duration", `"forever"`}},
 		{"DNS cache floor over cap", "", map[string]string{"MAILHOST_DNS_CACHE_MIN_TTL": "2h"}, []string{"dns.cache_min_ttl", "dns.cache_max_ttl"}},
 		{"negative DNS cache size", "[dns]\ncache_entries = -1\n", nil, []string{"dns.cache_entries", "from 0"}},
+		{"DNS cache cap of 0s", "[dns]\ncache_max_ttl = \"0s\"\n", nil, []string{"dns.cache_max_ttl", "at least 1s", "cache_entries = 0"}},
+		{"DNS negative cache cap of 0s", "", map[string]string{"MAILHOST_DNS_CACHE_NEGATIVE_TTL": "0s"}, []string{"dns.cache_negative_ttl", "at least 1s"}},
 		{"unknown key", "[smtp]\nmessage_size = 5\n", nil, []string{"smtp.message_size", "unknown key"}},
 		{"wrong type in file", "[smtp]\nmessage_size_limit = \"big\"\n", nil, []string{"message_size_limit"}},
 		{"delimiter", "[smtp]\nrecipient_delimiter = \"@\"\n", nil, []string{"smtp.recipient_delimiter"}},

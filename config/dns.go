@@ -58,8 +58,16 @@ func (c *Config) validateDNS(bad reporter) {
 		v, err := time.ParseDuration(f.v)
 		if err != nil || v < 0 || v > 24*time.Hour {
 			bad(f.key, "must be a Go duration from 0s to 24h (such as 30s or 1h), got %q", f.v)
+			continue
 		}
 		durs[f.key] = v
+	}
+	// The cache's caps are times an answer may be kept: 0 would keep none,
+	// which dns.cache_entries = 0 says.
+	for _, key := range []string{"dns.cache_max_ttl", "dns.cache_negative_ttl"} {
+		if v, ok := durs[key]; ok && v < time.Second {
+			bad(key, "must be at least 1s (dns.cache_entries = 0 keeps no answers), got %q", v.String())
+		}
 	}
 	if durs["dns.cache_min_ttl"] > durs["dns.cache_max_ttl"] {
 		bad("dns.cache_min_ttl", "must not be over dns.cache_max_ttl (%s), got %q", d.CacheMaxTTL, d.CacheMinTTL)

@@ -133,16 +133,19 @@ func (c *cache) put(key cacheKey, resp *dns.Msg, err error) {
 	c.m[key] = e
 }
 
-// evict makes room for one entry: every expired entry goes, and when
-// none had, an arbitrary one (map order). Called with c.mu held.
+// evict makes room: every expired entry goes, then arbitrary ones (map
+// order) until a tenth of the cache is free, so that the walk over the
+// entries comes once per tenth of Entries answers kept, not once per
+// answer. Called with c.mu held.
 func (c *cache) evict(now time.Time) {
 	for k, e := range c.m {
 		if !now.Before(e.exp) {
 			delete(c.m, k)
 		}
 	}
+	keep := c.cfg.Entries - max(1, c.cfg.Entries/10)
 	for k := range c.m {
-		if len(c.m) < c.cfg.Entries {
+		if len(c.m) <= keep {
 			return
 		}
 		delete(c.m, k)

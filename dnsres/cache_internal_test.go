@@ -3,6 +3,7 @@ package dnsres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,5 +275,23 @@ func TestCacheBounded(t *testing.T) {
 		if len(r.cache.m) > 2 {
 			t.Fatalf("%d entries kept, bound 2", len(r.cache.m))
 		}
+	}
+}
+
+// A full cache frees a tenth of its room at once: the next answers are
+// kept without another walk over the entries.
+func TestCacheEvictsATenth(t *testing.T) {
+	c := newCache(CacheConfig{Entries: 100})
+	resp := new(dns.Msg)
+	resp.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: "x.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: []string{"x"}}}
+	for i := range 100 {
+		c.m[cacheKey{name: fmt.Sprintf("n%d.", i), qtype: dns.TypeTXT}] = cacheEntry{resp: resp, exp: c.now().Add(time.Hour)}
+	}
+	c.put(cacheKey{name: "new.", qtype: dns.TypeTXT}, resp, nil)
+	if n := len(c.m); n != 91 {
+		t.Fatalf("%d entries after an answer was kept in a full cache of 100, want 91 (90 kept and the new one)", n)
+	}
+	if _, ok := c.m[cacheKey{name: "new.", qtype: dns.TypeTXT}]; !ok {
+		t.Fatal("the new answer was not kept")
 	}
 }
