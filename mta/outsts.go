@@ -3,8 +3,6 @@ package mta
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"time"
 
 	"mailhost/mtasts"
@@ -43,24 +41,7 @@ const (
 // newSTSFetcher fetches policies through the one resolver.
 func (o *Outbound) newSTSFetcher() *mtasts.Fetcher {
 	return &mtasts.Fetcher{RootCAs: o.cfg.RootCAs, Port: o.cfg.MTASTSPort, Timeout: stsFetchTimeout,
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			ips, err := hostAddrs(ctx, o.dns, host)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", host, err)
-			}
-			d := net.Dialer{Timeout: o.cfg.ConnectTimeout}
-			for _, ip := range ips {
-				var c net.Conn
-				if c, err = d.DialContext(ctx, network, net.JoinHostPort(ip, port)); err == nil {
-					return c, nil
-				}
-			}
-			return nil, err
-		}}
+		Dial: o.dns.Dialer(o.cfg.ConnectTimeout)}
 }
 
 // stsPolicy returns the MTA-STS policy in force for domain; nil when it

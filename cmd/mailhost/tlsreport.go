@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"mailhost/config"
 	"mailhost/mta"
@@ -29,8 +31,11 @@ func tlsReporting(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog
 		sub.Contact = from
 	}
 	rec := &tlsrpt.Recorder{Store: st, Log: log}
-	snd := &tlsrpt.Sender{Submitter: sub, From: from, Store: st, DNS: mx.Config().DNS, Log: log, Keep: t.KeepDays,
-		Mail: reportMailer(cfg, st, mx, log)}
+	dns := mx.Config().DNS
+	snd := &tlsrpt.Sender{Submitter: sub, From: from, Store: st, DNS: dns, Log: log, Keep: t.KeepDays,
+		Mail: reportMailer(cfg, st, mx, log),
+		// https rua hosts are found by dns.resolver, as MTA-STS policy hosts.
+		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: dns.Dialer(30 * time.Second)}}}
 	return rec, []server{rec, snd}
 }
 
