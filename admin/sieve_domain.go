@@ -55,6 +55,17 @@ func (s *Service) DomainSieveScript(ctx context.Context, a Actor, domain, name s
 // PutDomainSieveScript creates or replaces a domain's script: position
 // before (default), after or global; active by default.
 func (s *Service) PutDomainSieveScript(ctx context.Context, a Actor, domain, name string, in SieveScriptInput) (SieveScriptView, error) {
+	return s.putDomainSieveScript(ctx, a, domain, name, in, false)
+}
+
+// CreateDomainSieveScript is PutDomainSieveScript for a new script (the
+// panel's "New filter"): a script of that name already there is a field
+// error on name, and stays as it was.
+func (s *Service) CreateDomainSieveScript(ctx context.Context, a Actor, domain, name string, in SieveScriptInput) (SieveScriptView, error) {
+	return s.putDomainSieveScript(ctx, a, domain, name, in, true)
+}
+
+func (s *Service) putDomainSieveScript(ctx context.Context, a Actor, domain, name string, in SieveScriptInput, create bool) (SieveScriptView, error) {
 	var f fields
 	checkSieveName(&f, name)
 	s.checkSieveContent(&f, in.Content)
@@ -79,6 +90,11 @@ func (s *Service) PutDomainSieveScript(ctx context.Context, a Actor, domain, nam
 		}
 		var before any
 		if old, err := tx.DomainSieveScript(ctx, d.ID, name); err == nil {
+			if create {
+				var f fields
+				f.add("name", "%s already has a filter named %q; edit it from the list", d.Name, name)
+				return f.err()
+			}
 			before = sieveView(d.Name, old, true)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err

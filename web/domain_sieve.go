@@ -85,11 +85,11 @@ func (h *Handler) domainSieveSave(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r)
 	page := domainSieveForm{Domain: d.Owner, Name: param(r, "name")}
-	name := page.Name
-	if name == "" {
-		name = f.Get("name")
+	put, name := h.svc.PutDomainSieveScript, page.Name
+	if name == "" { // a new script: never one already there
+		put, name = h.svc.CreateDomainSieveScript, f.Get("name")
 	}
-	_, err = h.svc.PutDomainSieveScript(ctx, a, d.Owner, name, admin.SieveScriptInput{
+	_, err = put(ctx, a, d.Owner, name, admin.SieveScriptInput{
 		Content: f.str("content"), Position: f.str("position"), Active: f.checkbox("active")})
 	if !f.fail(err) {
 		if err != nil {

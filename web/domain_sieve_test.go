@@ -43,6 +43,12 @@ func TestDomainSievePage(t *testing.T) {
 		t.Fatal("script not stored as written")
 	}
 	c.get("/domains/a.example/sieve").must(t, 200).has(t, `href="/domains/a.example/sieve/spam">spam</a>`, "before the owner's script")
+	// "New filter" with a name taken: refused next to the name, the stored script unchanged.
+	c.post("/domains/a.example/sieve/new", "name", "spam", "position", "after", "content", "keep;").must(t, 422).
+		fieldError(t, "name", `already has a filter named &#34;spam&#34;`)
+	if n := e.count(`SELECT count(*) FROM sieve_scripts WHERE name = 'spam' AND position = 'before' AND content LIKE '%Junk%' AND version = 1`); n != 1 {
+		t.Fatal("a new filter with a taken name changed the stored one")
+	}
 
 	// Edit: the stored text comes back; moved after the owner's and off.
 	c.get("/domains/a.example/sieve/spam").must(t, 200).has(t, "fileinto &#34;Junk&#34;", `value="before" checked`)
