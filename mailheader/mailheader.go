@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message/textproto"
 )
@@ -61,9 +62,12 @@ func Parse(msg []byte) Header {
 // must follow.
 func Read(r io.Reader) Header {
 	cr := &countingReader{r: io.LimitReader(r, MaxSize+1)}
-	br := bufio.NewReader(cr)
-	th, err := textproto.ReadHeader(br)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(cr)
+	th, err := textproto.ReadHeader(br) // copies what it keeps
 	h := Header{Header: th, Size: cr.n - br.Buffered()}
+	br.Reset(nil)
+	readers.Put(br)
 	switch {
 	case cr.err != nil && !errors.Is(cr.err, io.EOF):
 		h.Err = fmt.Errorf("mailheader: read: %w", cr.err)
@@ -74,6 +78,11 @@ func Read(r io.Reader) Header {
 	}
 	return h
 }
+
+// readers holds the read buffers of Read: a message's header is parsed
+// several times on its way (DKIM, the filter, the session), each a 4 KiB
+// buffer otherwise.
+var readers = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 // countingReader counts the bytes it returns and keeps the last error.
 type countingReader struct {
