@@ -597,9 +597,8 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 		c, err := dialOut(ctx, addr, o.cfg.ConnectTimeout, o.cfg.CommandTimeout, o.cfg.DataTimeout)
 		if err != nil {
 			o.log.Info("queue: connect failed", "queue_id", j.QueueID, "queue_row", j.ID, "host", host, "addr", addr, "err", err)
-			res := make([]attempt, len(rcpts))
-			for i, r := range rcpts {
-				res[i] = failure(r, err, remote)
+			res := withRemote(failAll(rcpts, err))
+			for i := range res {
 				// A 5xx greeting moves on to the next MX and counts as
 				// temporary (Postfix smtp_skip_5xx_greeting = yes).
 				res[i].permanent = false

@@ -143,9 +143,7 @@ func (c *outConn) quiet() bool {
 	if c.text.R.Buffered() > 0 {
 		return false
 	}
-	sc, ok := c.raw.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
+	sc, ok := c.raw.(syscall.Conn)
 	if !ok {
 		return true
 	}

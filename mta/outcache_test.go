@@ -194,20 +194,7 @@ func TestOutboundConnectionCacheParallel(t *testing.T) {
 	}
 	o := e.startOutbound(z, s.port, "node-a", func(c *mta.OutboundConfig) { c.Workers, c.DestConcurrency = 6, 3 })
 	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })
-	seen := map[string]int{}
-	for _, m := range s.messages() {
-		for _, to := range m.to {
-			seen[to]++
-		}
-	}
-	if len(seen) != n {
-		t.Fatalf("%d distinct recipients delivered, want %d", len(seen), n)
-	}
-	for r, c := range seen {
-		if c != 1 {
-			t.Errorf("%s delivered %d times", r, c)
-		}
-	}
+	s.onceEach(t, n)
 	conns, reuses := counterValue(t, o.Metrics().Connections), counterValue(t, o.Metrics().ConnReuses)
 	if conns+reuses != n || int(conns) != s.sessions() || conns > n/2 {
 		t.Errorf("%v new connections (sink saw %d), %v reuses for %d messages", conns, s.sessions(), reuses, n)

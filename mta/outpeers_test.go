@@ -78,6 +78,25 @@ func (s *sink) sessions() int {
 	return len(s.conns)
 }
 
+// onceEach checks that the sink got n distinct recipients, each once.
+func (s *sink) onceEach(t *testing.T, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, m := range s.messages() {
+		for _, to := range m.to {
+			seen[to]++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct recipients delivered, want %d", len(seen), n)
+	}
+	for r, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", r, c)
+		}
+	}
+}
+
 func (s *sink) messages() []sinkMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
