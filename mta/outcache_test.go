@@ -103,8 +103,8 @@ func TestOutboundConnectionReuseCountLimit(t *testing.T) {
 	}
 }
 
-// A cached connection the peer closed (after the message, or with 421 at
-// the next MAIL) is not a failed attempt: the message goes over a new
+// A cached connection the peer closed (after the message, or with 421
+// while idle or at the next MAIL) is not a failed attempt: the message goes over a new
 // connection at once and is delivered once.
 func TestOutboundStaleCachedConnection(t *testing.T) {
 	for _, tc := range []struct {
@@ -114,6 +114,8 @@ func TestOutboundStaleCachedConnection(t *testing.T) {
 	}{
 		{"hang-up after the message", func(p *scripted) { p.closeAfterDot = true }, "EHLO MAIL RCPT DATA"},
 		{"421 at the next MAIL", func(p *scripted) { p.mailsPerConn = 1 }, "EHLO MAIL RCPT DATA MAIL"},
+		// Seen on the idle socket: no MAIL is sent.
+		{"421 while idle", func(p *scripted) { p.afterDot = "\r\n421 4.4.2 idle, closing" }, "EHLO MAIL RCPT DATA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, z, _ := outEnv(t)

@@ -146,9 +146,11 @@ type scripted struct {
 	dropInData bool
 	// mailsPerConn > 0: a MAIL beyond that many on one connection gets
 	// 421 and a hang-up; closeAfterDot hangs up after the reply to the
-	// data; a RCPT naming refuseRcpt gets 550.
+	// data; afterDot follows that reply in the same write; a RCPT naming
+	// refuseRcpt gets 550.
 	mailsPerConn  int
 	closeAfterDot bool
+	afterDot      string
 	refuseRcpt    string
 	mu            sync.Mutex
 	conns         int
@@ -297,7 +299,7 @@ func (p *scripted) serve(c net.Conn, n int) {
 				p.dots++
 				p.mu.Unlock()
 			}
-			if !say("DOT", "250 ok queued") || p.closeAfterDot {
+			if !say("DOT", "250 ok queued"+p.afterDot) || p.closeAfterDot {
 				return
 			}
 		case "QUIT":
