@@ -60,6 +60,7 @@ type outConn struct {
 	timeout time.Duration // per command
 	dataTO  time.Duration // for the reply after the final dot
 	stop    func() bool   // undoes the close on ctx's end
+	w       *bufio.Writer // for message bodies, kept for the next message
 
 	// For the connection cache (outcache.go):
 	key   connKey
@@ -206,7 +207,12 @@ func (c *outConn) data(body []byte) error {
 	// The whole message has DataTimeout to go out; a peer that stops
 	// reading ends it.
 	c.conn.SetDeadline(time.Now().Add(c.dataTO))
-	w := bufio.NewWriterSize(c.conn, 32<<10)
+	if c.w == nil {
+		c.w = bufio.NewWriterSize(c.conn, 32<<10)
+	} else {
+		c.w.Reset(c.conn) // the connection may be TLS since
+	}
+	w := c.w
 	if err := writeDotStuffed(w, body); err != nil {
 		return fmt.Errorf("DATA: %w", err)
 	}
