@@ -16,6 +16,7 @@
 # (with DKIM signing: dkim.sign, on by default; MAILHOST_DKIM_SIGN=false turns it off)
 # PGSS=1: load pg_stat_statements into this run's embedded PostgreSQL and
 # print the statements of the submission step per message (pgss.txt).
+# Last line: the connections and messages smtp-sink saw (queue.connection_cache).
 # Env: N=2000 C=20 PER=20 SIZE=4096 WORKERS=20 BIN=bin/mailhost PORT=22587 SINK_PORT=22525
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,3 +126,8 @@ wait_empty
 t1=$(date +%s.%N)
 awk -v n="$N" -v a="$t0" -v b="$t1" -v w="$WORKERS" 'BEGIN { printf "queue drain to smtp-sink: %d messages in %.2fs, %.0f msgs/s, %d workers\n", n, b-a, n/(b-a), w }'
 stop
+# smtp-sink -c counts sessions as they end (so after the stop, which
+# closes the cached idle connections): sess= is the connections the queue
+# opened for both steps, mesg= the messages.
+sleep 0.2
+echo "smtp-sink: $(tr '\r' '\n' <"$work/sink.log" | grep 'sess=' | tail -1)"

@@ -23,6 +23,13 @@ type Queue struct {
 	Workers                int      `toml:"workers" help:"messages a node delivers at once"`
 	DestinationConcurrency int      `toml:"destination_concurrency" help:"connections a node opens at once to one destination (default_destination_concurrency_limit)"`
 	LeaseSeconds           int      `toml:"lease_seconds" help:"seconds a node holds claimed recipients; a node that dies lets others retry them after this"`
+	// Connection reuse (as Postfix's smtp_connection_cache_on_demand).
+	ConnectionCache                 bool   `toml:"connection_cache" help:"keep a connection open after a message for the next one to the same destination, address and TLS policy (smtp_connection_cache_on_demand)"`
+	ConnectionCacheTimeLimit        string `toml:"connection_cache_time_limit" help:"how long a connection may wait idle for the next message before QUIT (smtp_connection_cache_time_limit)"`
+	ConnectionReuseTimeLimit        string `toml:"connection_reuse_time_limit" help:"a connection this old takes no further message (smtp_connection_reuse_time_limit)"`
+	ConnectionReuseCountLimit       int    `toml:"connection_reuse_count_limit" help:"messages one connection carries at most (smtp_connection_reuse_count_limit)"`
+	ConnectionCacheDestinationLimit int    `toml:"connection_cache_destination_limit" help:"idle connections a node keeps per destination"`
+	ConnectionCacheLimit            int    `toml:"connection_cache_limit" help:"idle connections a node keeps in all"`
 }
 
 func defaultQueue() Queue {
@@ -32,7 +39,17 @@ func defaultQueue() Queue {
 		MaxLifetime:   "120h",
 		DelayWarning:  "0",
 		Workers:       20, DestinationConcurrency: 20, LeaseSeconds: 600,
+		ConnectionCache: true, ConnectionCacheTimeLimit: "2s", ConnectionReuseTimeLimit: "300s",
+		ConnectionReuseCountLimit: 100, ConnectionCacheDestinationLimit: 20, ConnectionCacheLimit: 100,
 	}
+}
+
+// ConnCacheTimes parses the connection cache's idle and reuse time limits
+// (after Validate they parse).
+func (q Queue) ConnCacheTimes() (idle, reuse time.Duration) {
+	idle, _ = time.ParseDuration(q.ConnectionCacheTimeLimit)
+	reuse, _ = time.ParseDuration(q.ConnectionReuseTimeLimit)
+	return idle, reuse
 }
 
 // Durations parses the queue's durations (after Validate they parse).
@@ -70,6 +87,21 @@ func (c *Config) validateOutbound(bad reporter) {
 	}
 	if q.LeaseSeconds < 10 || q.LeaseSeconds > 86400 {
 		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
+	}
+	if d, err := time.ParseDuration(q.ConnectionCacheTimeLimit); err != nil || d <= 0 || d > 5*time.Minute {
+		bad("queue.connection_cache_time_limit", "must be a duration from 1ms to 5m such as 2s, got %q", q.ConnectionCacheTimeLimit)
+	}
+	if d, err := time.ParseDuration(q.ConnectionReuseTimeLimit); err != nil || d <= 0 {
+		bad("queue.connection_reuse_time_limit", "must be a positive duration such as 300s, got %q", q.ConnectionReuseTimeLimit)
+	}
+	if q.ConnectionReuseCountLimit < 1 || q.ConnectionReuseCountLimit > 100000 {
+		bad("queue.connection_reuse_count_limit", "must be from 1 to 100000, got %d", q.ConnectionReuseCountLimit)
+	}
+	if q.ConnectionCacheDestinationLimit < 1 || q.ConnectionCacheDestinationLimit > 1000 {
+		bad("queue.connection_cache_destination_limit", "must be from 1 to 1000, got %d", q.ConnectionCacheDestinationLimit)
+	}
+	if q.ConnectionCacheLimit < 1 || q.ConnectionCacheLimit > 10000 {
+		bad("queue.connection_cache_limit", "must be from 1 to 10000, got %d", q.ConnectionCacheLimit)
 	}
 	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, TLSPolicies...)
 	if f := c.SMTP.RelayhostCAFile; f != "" {

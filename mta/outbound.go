@@ -69,6 +69,9 @@ type OutboundConfig struct {
 	SRS *SRS
 	// DKIM signs bounces and delay notices (dkim.go); nil: none.
 	DKIM Signer
+	// ConnCache limits the reuse of connections (outcache.go); the zero
+	// value reuses them with Postfix's limits.
+	ConnCache ConnCacheConfig
 }
 
 func (c *OutboundConfig) defaults() {
@@ -110,7 +113,11 @@ type OutboundMetrics struct {
 	// TLSReport counts TLS sessions and policy fetches for TLS reporting
 	// (outtlsrpt.go).
 	TLSReport *prometheus.CounterVec
-	queueSize *prometheus.GaugeVec
+	// Connections counts the SMTP connections the queue opened,
+	// ConnReuses the transactions it sent over a cached one instead
+	// (outcache.go).
+	Connections, ConnReuses prometheus.Counter
+	queueSize               *prometheus.GaugeVec
 }
 
 // NewOutboundMetrics makes the collectors.
@@ -126,6 +133,10 @@ func NewOutboundMetrics() *OutboundMetrics {
 			Name: "mailhost_queue_domain_failures_total", Help: "Failed delivery attempts by destination domain and kind."},
 			[]string{"domain", "kind"}),
 		TLSReport: newTLSReportCounter(),
+		Connections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_queue_connections_total", Help: "SMTP connections opened by the outbound queue."}),
+		ConnReuses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailhost_queue_connection_reuses_total", Help: "Transactions the outbound queue sent over a cached connection instead of a new one."}),
 		queueSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mailhost_queue_recipients", Help: "Recipients waiting in the queue (all nodes), by state."},
 			[]string{"state"}),
@@ -134,7 +145,7 @@ func NewOutboundMetrics() *OutboundMetrics {
 
 // Register adds the collectors to reg.
 func (m *OutboundMetrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.Deliveries, m.Deferrals, m.Bounces, m.DomainFailures, m.TLSReport, m.queueSize} {
+	for _, c := range []prometheus.Collector{m.Deliveries, m.Deferrals, m.Bounces, m.DomainFailures, m.TLSReport, m.Connections, m.ConnReuses, m.queueSize} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -161,6 +172,7 @@ type Outbound struct {
 
 	destMu sync.Mutex
 	dest   map[string]chan struct{} // per-destination connection slots
+	conns  *connCache               // idle connections (outcache.go)
 }
 
 // NewOutbound makes the workers; Serve runs them.
@@ -180,7 +192,7 @@ func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *Outboun
 		cfg.NodeID = fmt.Sprintf("%s/%s", cfg.Hostname, randHex(6))
 	}
 	o := &Outbound{cfg: cfg, st: st, log: log, metrics: m, dns: r,
-		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}}
+		wake: make(chan struct{}, 1), dest: map[string]chan struct{}{}, conns: newConnCache(cfg.ConnCache)}
 	o.hard, o.cancelHard = context.WithCancel(context.Background())
 	o.sts = o.newSTSFetcher()
 	return o, nil
@@ -228,6 +240,7 @@ func (o *Outbound) Serve(ctx context.Context) error {
 			<-done
 		}
 		o.cancelHard()
+		o.conns.closeAll()
 	}()
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
@@ -551,25 +564,40 @@ func (o *Outbound) deliverGroup(ctx context.Context, j store.QueueJob, rt route,
 	return lastTemp
 }
 
-// session runs one SMTP transaction with one server address. next says
-// the caller should try another address (the failure came before the
-// transaction started).
+// session runs one SMTP transaction with one server address, over an idle
+// connection made the same way if there is one (outcache.go), else a new
+// one. next says the caller should try another address (the failure came
+// before the transaction started).
 func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host, addr string, rcpts []store.QueueJobRecipient,
 	check tlsCheck) (_ []attempt, next bool) {
 	remote := "dns; " + host
-	all := func(err error) []attempt {
-		out := make([]attempt, len(rcpts))
-		for i, r := range rcpts {
-			out[i] = failure(r, err, remote)
+	withRemote := func(res []attempt) []attempt {
+		for i := range res {
+			if res[i].remote == "" && !res[i].ok {
+				res[i].remote = remote
+			}
 		}
-		return out
+		return res
+	}
+	key := o.connKey(rt, host, addr, check)
+	if c := o.conns.take(key); c != nil {
+		c.attach(ctx)
+		res, keep, stale := o.mailTx(c, j, host, rcpts, true)
+		if !stale {
+			o.metrics.ConnReuses.Inc()
+			o.conns.release(c, keep)
+			return withRemote(res), false
+		}
+		c.close()
+		o.log.Info("queue: cached connection gone, opening a new one", "queue_id", j.QueueID, "queue_row", j.ID, "host", host, "addr", addr)
 	}
 	plain := false // retrying in clear after a failed TLS handshake
 	for {
+		o.makeRoom(rt.host)
 		c, err := dialOut(ctx, addr, o.cfg.ConnectTimeout, o.cfg.CommandTimeout, o.cfg.DataTimeout)
 		if err != nil {
 			o.log.Info("queue: connect failed", "queue_id", j.QueueID, "queue_row", j.ID, "host", host, "addr", addr, "err", err)
-			res := all(err)
+			res := withRemote(failAll(rcpts, err))
 			for i := range res {
 				// A 5xx greeting moves on to the next MX and counts as
 				// temporary (Postfix smtp_skip_5xx_greeting = yes).
@@ -577,18 +605,17 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 			}
 			return res, true
 		}
-		res, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, check, plain)
-		if retryPlain && !plain {
+		o.metrics.Connections.Inc()
+		c.key = key
+		res, keep, retryPlain, next := o.transaction(ctx, c, j, rt, host, rcpts, check, plain)
+		if retryPlain {
+			c.close()
 			plain = true
 			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.QueueID, "queue_row", j.ID, "host", host)
 			continue
 		}
-		for i := range res {
-			if res[i].remote == "" && !res[i].ok {
-				res[i].remote = remote
-			}
-		}
-		return res, next
+		o.conns.release(c, keep)
+		return withRemote(res), next
 	}
 }
 
@@ -608,33 +635,48 @@ func failure(r store.QueueJobRecipient, err error, remote string) attempt {
 	return attempt{rcpt: r, status: status, diag: "x-mailhost; " + err.Error(), remote: remote}
 }
 
-func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
-	check tlsCheck, plain bool) (res []attempt, retryPlain, next bool) {
-	defer c.close()
-	all := func(err error) []attempt {
-		out := make([]attempt, len(rcpts))
-		for i, r := range rcpts {
-			out[i] = failure(r, err, "")
-		}
-		return out
+// failAll is the same failure for each of rcpts.
+func failAll(rcpts []store.QueueJobRecipient, err error) []attempt {
+	out := make([]attempt, len(rcpts))
+	for i, r := range rcpts {
+		out[i] = failure(r, err, "")
 	}
+	return out
+}
+
+// transaction sets up a new connection (EHLO, STARTTLS, AUTH) and sends
+// the message (mailTx). keep says c may carry another message;
+// retryPlain asks for a new connection without TLS (a failed handshake
+// under a policy that allows it, not when plain already).
+func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob, rt route, host string, rcpts []store.QueueJobRecipient,
+	check tlsCheck, plain bool) (res []attempt, keep, retryPlain, next bool) {
 	if err := c.ehloRaw(o.cfg.Hostname); err != nil {
-		return all(err), false, true
+		return failAll(rcpts, err), false, false, true
 	}
 	if err := o.startTLS(ctx, c, host, check, plain); err != nil {
 		var re *replyError
-		if !errors.As(err, &re) && !check.require {
-			return nil, true, false // as Postfix: again, in clear
+		if !errors.As(err, &re) && !check.require && !plain {
+			return nil, false, true, false // as Postfix: again, in clear
 		}
-		return all(err), false, true
+		return failAll(rcpts, err), false, false, true
 	}
 	if rt.auth {
 		// check is verify's here (tlsPolicy): the password goes only
 		// over TLS whose certificate verified for host.
 		if err := c.authPlain(o.cfg.RelayUser, o.cfg.RelayPassword); err != nil {
-			return all(err), false, false
+			return failAll(rcpts, err), false, false, false
 		}
 	}
+	res, keep, _ = o.mailTx(c, j, host, rcpts, false)
+	return res, keep, false, false
+}
+
+// mailTx sends the message to rcpts over c, a connection set up for them.
+// keep says c may carry another message: the transaction ended with the
+// reply to the message's end (but 421), or every recipient was refused
+// and RSET answered 250. stale, only when reused, says MAIL found c gone
+// (broken, timed out, 421): nothing was sent, res is nil.
+func (o *Outbound) mailTx(c *outConn, j store.QueueJob, host string, rcpts []store.QueueJobRecipient, reused bool) (res []attempt, keep, stale bool) {
 	params := ""
 	if c.has("SIZE") {
 		params += fmt.Sprintf(" SIZE=%d", len(j.Body))
@@ -652,8 +694,12 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 	if dsn && j.EnvID != "" {
 		params += " ENVID=" + xtext(j.EnvID)
 	}
+	c.uses++
 	if _, err := c.cmd("MAIL", 250, "MAIL FROM:<%s>%s", j.Sender, params); err != nil {
-		return all(err), false, false
+		if reused && gone(err) {
+			return nil, false, true
+		}
+		return failAll(rcpts, err), false, false
 	}
 	var accepted []store.QueueJobRecipient
 	for _, r := range rcpts {
@@ -667,7 +713,7 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 		if _, err := c.cmd("RCPT", 250, "RCPT TO:<%s>%s", r.Address, p); err != nil {
 			var re *replyError
 			if !errors.As(err, &re) { // connection lost: everything is temporary
-				return all(err), false, false
+				return failAll(rcpts, err), false, false
 			}
 			res = append(res, failure(r, err, ""))
 			continue
@@ -675,14 +721,15 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 		accepted = append(accepted, r)
 	}
 	if len(accepted) == 0 {
-		c.quit()
-		return res, false, false
+		_, err := c.cmd("RSET", 250, "RSET") // the transaction is open: end it (RFC 5321 4.1.1.5)
+		return res, err == nil, false
 	}
 	if err := c.data(j.Body); err != nil {
 		for _, r := range accepted {
 			res = append(res, failure(r, err, ""))
 		}
-		return res, false, false
+		var re *replyError
+		return res, errors.As(err, &re) && re.stage == "end of DATA" && re.code != 421, false
 	}
 	action := "relayed" // RFC 3461 5.2.2: the next hop does not report
 	if dsn {
@@ -691,8 +738,14 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 	for _, r := range accepted {
 		res = append(res, attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + host, action: action})
 	}
-	c.quit()
-	return res, false, false
+	return res, true, false
+}
+
+// gone says err shows a connection that cannot take a command: it broke
+// or timed out, or the server is closing it (421, RFC 5321 3.8).
+func gone(err error) bool {
+	var re *replyError
+	return !errors.As(err, &re) || re.code == 421
 }
 
 func needsUTF8(j store.QueueJob, rcpts []store.QueueJobRecipient) bool {

@@ -89,7 +89,8 @@ func FuzzOutboundReplies(f *testing.F) {
 			client.Close()
 			return
 		}
-		res, retryPlain, _ := o.transaction(context.Background(), c, j, route{host: "peer"}, "peer", j.Recipients, baseCheck("may"), false)
+		defer c.close()
+		res, _, retryPlain, _ := o.transaction(context.Background(), c, j, route{host: "peer"}, "peer", j.Recipients, baseCheck("may"), false)
 		if retryPlain {
 			return
 		}

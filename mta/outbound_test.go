@@ -356,20 +356,7 @@ func TestOutboundTwoWorkersShareTheQueue(t *testing.T) {
 	e.startOutbound(z, s.port, "node-a", func(c *mta.OutboundConfig) { c.Workers = 4 })
 	e.startOutbound(z, s.port, "node-b", func(c *mta.OutboundConfig) { c.Workers = 4 })
 	waitFor(t, "the queue to drain", func() bool { return e.queueLen() == 0 })
-	seen := map[string]int{}
-	for _, m := range s.messages() {
-		for _, to := range m.to {
-			seen[to]++
-		}
-	}
-	if len(seen) != n {
-		t.Fatalf("%d distinct recipients delivered, want %d", len(seen), n)
-	}
-	for r, c := range seen {
-		if c != 1 {
-			t.Errorf("%s delivered %d times", r, c)
-		}
-	}
+	s.onceEach(t, n)
 }
 
 var _ = tls.VersionTLS12

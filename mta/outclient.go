@@ -52,6 +52,7 @@ func (e *replyError) enhanced() string {
 // handshake step of its own, and writes the message body without a
 // deadline (ARCHITECTURE.md, the mta row).
 type outConn struct {
+	raw     net.Conn // the TCP connection under conn
 	conn    net.Conn
 	text    *textproto.Conn
 	ext     map[string]string
@@ -59,6 +60,14 @@ type outConn struct {
 	timeout time.Duration // per command
 	dataTO  time.Duration // for the reply after the final dot
 	stop    func() bool   // undoes the close on ctx's end
+	w       *bufio.Writer // for message bodies, kept for the next message
+
+	// For the connection cache (outcache.go):
+	key   connKey
+	born  time.Time
+	uses  int         // transactions begun (MAIL sent)
+	since time.Time   // idle since
+	timer *time.Timer // closes it when idle too long
 }
 
 func dialOut(ctx context.Context, addr string, connectTO, cmdTO, dataTO time.Duration) (*outConn, error) {
@@ -67,15 +76,28 @@ func dialOut(ctx context.Context, addr string, connectTO, cmdTO, dataTO time.Dur
 	if err != nil {
 		return nil, err
 	}
-	oc := &outConn{conn: c, text: textproto.NewConn(c), timeout: cmdTO, dataTO: dataTO}
-	// The attempt's deadline and shutdown end the connection whatever step
-	// it is in (a TLS layer dies with the connection under it).
-	oc.stop = context.AfterFunc(ctx, func() { c.Close() })
+	oc := &outConn{raw: c, conn: c, text: textproto.NewConn(c), timeout: cmdTO, dataTO: dataTO, born: time.Now()}
+	oc.attach(ctx)
 	if _, _, err := oc.reply("greeting", 220, cmdTO); err != nil {
 		oc.close()
 		return nil, err
 	}
 	return oc, nil
+}
+
+// attach makes ctx's end (the attempt's deadline, shutdown) close the
+// connection whatever step it is in (a TLS layer dies with the connection
+// under it).
+func (c *outConn) attach(ctx context.Context) {
+	c.stop = context.AfterFunc(ctx, func() { c.raw.Close() })
+}
+
+// detach undoes attach, for a connection that outlives its attempt in the
+// cache. false: the attempt's context has ended and closed it.
+func (c *outConn) detach() bool {
+	ok := c.stop()
+	c.stop = func() bool { return false }
+	return ok
 }
 
 func (c *outConn) close() {
@@ -185,7 +207,12 @@ func (c *outConn) data(body []byte) error {
 	// The whole message has DataTimeout to go out; a peer that stops
 	// reading ends it.
 	c.conn.SetDeadline(time.Now().Add(c.dataTO))
-	w := bufio.NewWriterSize(c.conn, 32<<10)
+	if c.w == nil {
+		c.w = bufio.NewWriterSize(c.conn, 32<<10)
+	} else {
+		c.w.Reset(c.conn) // the connection may be TLS since
+	}
+	w := c.w
 	if err := writeDotStuffed(w, body); err != nil {
 		return fmt.Errorf("DATA: %w", err)
 	}

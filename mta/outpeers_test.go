@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +37,7 @@ type sink struct {
 	addr      string
 	port      int
 	rcptReply func(to string) error
+	conns     map[*smtp.Conn]bool // connections seen (a session begins again after STARTTLS)
 }
 
 type sinkMsg struct {
@@ -46,9 +49,12 @@ type sinkMsg struct {
 
 func newSink(t *testing.T, tlsConf *tls.Config) *sink {
 	t.Helper()
-	s := &sink{}
+	s := &sink{conns: map[*smtp.Conn]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
 		return &sinkSession{s: s, tls: isTLS}, nil
 	}))
 	srv.Domain = "sink.test"
@@ -63,6 +69,32 @@ func newSink(t *testing.T, tlsConf *tls.Config) *sink {
 	s.addr = ln.Addr().String()
 	s.port = ln.Addr().(*net.TCPAddr).Port
 	return s
+}
+
+// sessions returns how many connections the sink accepted.
+func (s *sink) sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// onceEach checks that the sink got n distinct recipients, each once.
+func (s *sink) onceEach(t *testing.T, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, m := range s.messages() {
+		for _, to := range m.to {
+			seen[to]++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct recipients delivered, want %d", len(seen), n)
+	}
+	for r, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", r, c)
+		}
+	}
 }
 
 func (s *sink) messages() []sinkMsg {
@@ -112,9 +144,18 @@ type scripted struct {
 	replies    map[string]string // GREETING EHLO MAIL RCPT DATA DOT STARTTLS
 	brokenTLS  bool
 	dropInData bool
-	mu         sync.Mutex
-	conns      int
-	dots       int // complete messages received
+	// mailsPerConn > 0: a MAIL beyond that many on one connection gets
+	// 421 and a hang-up; closeAfterDot hangs up after the reply to the
+	// data; afterDot follows that reply in the same write; a RCPT naming
+	// refuseRcpt gets 550.
+	mailsPerConn  int
+	closeAfterDot bool
+	afterDot      string
+	refuseRcpt    string
+	mu            sync.Mutex
+	conns         int
+	dots          int      // complete messages received
+	events        []string // "open 1", "1 MAIL", "1 QUIT": in order
 }
 
 func newScripted(t *testing.T, replies map[string]string) *scripted {
@@ -134,8 +175,10 @@ func newScripted(t *testing.T, replies map[string]string) *scripted {
 			}
 			p.mu.Lock()
 			p.conns++
+			n := p.conns
+			p.events = append(p.events, fmt.Sprintf("open %d", n))
 			p.mu.Unlock()
-			go p.serve(c)
+			go p.serve(c, n)
 		}
 	}()
 	return p
@@ -147,7 +190,25 @@ func (p *scripted) count() (conns, dots int) {
 	return p.conns, p.dots
 }
 
-func (p *scripted) serve(c net.Conn) {
+// log returns the events so far.
+func (p *scripted) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.events...)
+}
+
+// verbs returns the commands connection n sent, space-separated.
+func (p *scripted) verbs(n int) string {
+	var out []string
+	for _, ev := range p.log() {
+		if c, v, _ := strings.Cut(ev, " "); c == strconv.Itoa(n) {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func (p *scripted) serve(c net.Conn, n int) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	r := bufio.NewReader(c)
@@ -169,12 +230,16 @@ func (p *scripted) serve(c net.Conn) {
 	if !say("GREETING", "220 peer.test ESMTP") {
 		return
 	}
+	mails := 0
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
 		verb := strings.ToUpper(strings.Fields(line + " x")[0])
+		p.mu.Lock()
+		p.events = append(p.events, fmt.Sprintf("%d %s", n, verb))
+		p.mu.Unlock()
 		switch verb {
 		case "EHLO":
 			ext := "250-peer.test\r\n250-8BITMIME\r\n"
@@ -194,10 +259,18 @@ func (p *scripted) serve(c net.Conn) {
 			io.WriteString(c, "this is not TLS\r\n")
 			return
 		case "MAIL":
+			if mails++; p.mailsPerConn > 0 && mails > p.mailsPerConn {
+				io.WriteString(c, "421 4.7.0 enough for one connection\r\n")
+				return
+			}
 			if !say("MAIL", "250 ok") {
 				return
 			}
 		case "RCPT":
+			if p.refuseRcpt != "" && strings.Contains(line, p.refuseRcpt) {
+				io.WriteString(c, "550 5.1.1 no such user\r\n")
+				continue
+			}
 			if !say("RCPT", "250 ok") {
 				return
 			}
@@ -226,7 +299,7 @@ func (p *scripted) serve(c net.Conn) {
 				p.dots++
 				p.mu.Unlock()
 			}
-			if !say("DOT", "250 ok queued") {
+			if !say("DOT", "250 ok queued"+p.afterDot) || p.closeAfterDot {
 				return
 			}
 		case "QUIT":

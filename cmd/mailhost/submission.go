@@ -107,6 +107,7 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, reports *tlsrpt.Recorder, log *slog.Logger,
 	reg prometheus.Registerer) (*mta.Outbound, error) {
 	retry, lifetime, warning := cfg.Queue.Durations()
+	idle, reuse := cfg.Queue.ConnCacheTimes()
 	tlsDomains, _ := cfg.SMTP.TLSDomains() // validated
 	host, _ := os.Hostname()
 	var roots *x509.CertPool // nil: the system's
@@ -126,6 +127,9 @@ func newOutbound(cfg *config.Config, st *store.Store, mx *mta.Server, reports *t
 		DNS:   mx.Config().DNS,
 		SRS:   mx.Config().SRS,
 		DKIM:  mx.Config().DKIM,
+		ConnCache: mta.ConnCacheConfig{Off: !cfg.Queue.ConnectionCache, IdleTime: idle, MaxAge: reuse,
+			MaxUses: cfg.Queue.ConnectionReuseCountLimit, PerDest: cfg.Queue.ConnectionCacheDestinationLimit,
+			Total: cfg.Queue.ConnectionCacheLimit},
 	}
 	if reports != nil { // a nil *Recorder in the interface would not be nil
 		oc.TLSReports = reports
