@@ -19,6 +19,7 @@ import (
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"time"
 )
 
@@ -51,45 +52,48 @@ const minLive = 4 << 20
 // headroom would ask for more).
 const maxPercent = 5000
 
-// percent is the GC percent for allocation rate bytes a second over a
-// live heap of live bytes: the headroom of one Pace of allocation (at
-// most MaxHeadroom) over the live heap, or c.Percent when that is more.
-func (c Config) percent(rate float64, live uint64) int {
-	headroom := min(rate*c.Pace.Seconds(), float64(c.MaxHeadroom))
+// headroom is the garbage one Pace of allocation at rate bytes a second
+// makes, at most MaxHeadroom.
+func (c Config) headroom(rate float64) float64 {
+	return min(rate*c.Pace.Seconds(), float64(c.MaxHeadroom))
+}
+
+// percent is the GC percent that lets headroom bytes of garbage build up
+// over a live heap of live bytes, or c.Percent when that is more.
+func (c Config) percent(headroom float64, live uint64) int {
 	p := math.Ceil(100 * headroom / float64(max(live, minLive)))
 	return max(c.Percent, int(min(p, maxPercent)))
 }
 
 // calmReadings is how many readings in a row must ask for less before
-// the percent is lowered: the highest percent asked for over the last
-// two seconds (at the default Interval) is kept, so that traffic in
-// bursts does not move it at every reading.
+// the headroom is lowered: the largest asked for over the last two
+// seconds (at the default Interval) is kept, so that traffic in bursts
+// does not move the percent at every reading.
 const calmReadings = 8
 
 // pacer decides the percent from reading to reading.
 type pacer struct {
 	c      Config
-	cur    int   // the percent in force
-	recent []int // the percents asked for by the last calmReadings readings
+	cur    int       // the percent in force
+	recent []float64 // the headrooms asked for by the last calmReadings readings
 }
 
 func newPacer(c Config) *pacer {
-	return &pacer{c: c, cur: c.Percent, recent: make([]int, 0, calmReadings)}
+	return &pacer{c: c, cur: c.Percent, recent: make([]float64, 0, calmReadings)}
 }
 
 // next takes a reading and says which percent to set, if any (0: none),
 // and whether the load has ended: the percent returns to the configured
-// one after a raise.
+// one after a raise. The percent is worked out afresh from the live heap
+// of each reading, so a live heap that grows while the headroom is kept
+// lowers it: the garbage allowed stays within MaxHeadroom.
 func (p *pacer) next(rate float64, live uint64) (set int, calm bool) {
 	if len(p.recent) == calmReadings {
 		copy(p.recent, p.recent[1:])
 		p.recent = p.recent[:calmReadings-1]
 	}
-	p.recent = append(p.recent, p.c.percent(rate, live))
-	want := 0
-	for _, w := range p.recent {
-		want = max(want, w)
-	}
+	p.recent = append(p.recent, p.c.headroom(rate))
+	want := p.c.percent(slices.Max(p.recent), live)
 	switch {
 	case want == p.cur:
 		return 0, false
@@ -105,9 +109,12 @@ func (p *pacer) next(rate float64, live uint64) (set int, calm bool) {
 
 // Run sets the GC percent to c.Percent, then paces it every Interval
 // until ctx ends, and sets c.Percent again before it returns. When the
-// load ends, the garbage it left is collected and the free memory given
-// back to the system at once (debug.FreeOSMemory), so that an idle
-// server's memory is what it holds.
+// load ends (two seconds of calm after a raise), the garbage it left is
+// collected and the free memory given back to the system at once
+// (debug.FreeOSMemory: a full collection of a live heap that is small
+// when calm), so that an idle server's memory is what it holds rather
+// than what the last burst left; traffic in bursts closer than that
+// keeps the raise and never pays it.
 func Run(ctx context.Context, c Config, log *slog.Logger) {
 	if c.Pace <= 0 {
 		c.Pace = DefaultPace
@@ -130,8 +137,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
 			metrics.Read(samples)
+			now := time.Now() // the tick's time may be late by a busy scheduler
 			allocs, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
 			rate := float64(allocs-lastAllocs) / now.Sub(lastAt).Seconds()
 			lastAllocs, lastAt = allocs, now

@@ -25,15 +25,15 @@ func TestPercent(t *testing.T) {
 		{"a large live heap keeps the configured percent", 40 << 20, 100 << 20, 50},
 		{"MaxHeadroom over the 4 MB floor", 1 << 30, 0, 1600},
 	} {
-		if got := c.percent(tc.rate, tc.live); got != tc.want {
+		if got := c.percent(c.headroom(tc.rate), tc.live); got != tc.want {
 			t.Errorf("%s: percent(%.0f, %d) = %d, want %d", tc.name, tc.rate, tc.live, got, tc.want)
 		}
 	}
 	huge := Config{Percent: 50, MaxHeadroom: 1 << 40, Pace: time.Second}
-	if got := huge.percent(1<<40, 0); got != maxPercent {
+	if got := huge.percent(huge.headroom(1<<40), 0); got != maxPercent {
 		t.Errorf("percent = %d, want the cap %d", got, maxPercent)
 	}
-	if got := (Config{Percent: 50}).percent(1<<30, 0); got != 50 {
+	if got := (Config{Percent: 50}).percent(Config{Percent: 50}.headroom(1<<30), 0); got != 50 {
 		t.Errorf("without headroom: percent = %d, want 50", got)
 	}
 }
@@ -66,6 +66,20 @@ func TestPacer(t *testing.T) {
 		step(15, 0, false)
 	}
 	step(15, 150, false) // lowered, not calm: still above the configured percent
+}
+
+// TestPacerLiveHeapGrows: while a raise is kept, a live heap that grows
+// lowers the percent, so the garbage allowed stays within MaxHeadroom.
+func TestPacerLiveHeapGrows(t *testing.T) {
+	const mb = 1 << 20
+	p := newPacer(Config{Percent: 50, MaxHeadroom: 64 * mb, Pace: 250 * time.Millisecond})
+	if set, _ := p.next(256*mb, 4*mb); set != 1600 { // 64 MB over 4 MB
+		t.Fatalf("raise: %d, want 1600", set)
+	}
+	set, calm := p.next(0, 40*mb) // the burst's 64 MB kept, over 40 MB now
+	if set != 160 || calm {
+		t.Fatalf("live heap grown to 40 MB: %d, %v; want 160, not calm", set, calm)
+	}
 }
 
 // gcPercent is the GC percent in force.
