@@ -113,3 +113,59 @@ func TestEnqueueHandoffLeaseRunsOut(t *testing.T) {
 		t.Fatalf("message on hold: %d recipients leased (%v), job %+v; want none", leased, err, held.Handoff.Job)
 	}
 }
+
+// TestFinishQueueSettledRemovesWithoutUpdate: a finish that settles a
+// message's last recipients removes the message without writing their
+// results first (a trigger counts the recipients' updates); one that
+// leaves another recipient waiting writes its results and keeps the
+// message.
+func TestFinishQueueSettledRemovesWithoutUpdate(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE test_updates (id bigint)`,
+		`CREATE FUNCTION test_count_update() RETURNS trigger LANGUAGE plpgsql AS
+			$$BEGIN INSERT INTO test_updates VALUES (NEW.id); RETURN NEW; END$$`,
+		`CREATE TRIGGER test_count_update AFTER UPDATE OF state ON queue_recipients
+			FOR EACH ROW EXECUTE FUNCTION test_count_update()`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	updates := func() (n int) {
+		t.Helper()
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM test_updates`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	queueMessages(t, s, 1, 2)
+	one := store.QueueClaim{Lease: time.Minute, Messages: 1, PerMessage: 1}
+	finish := func() {
+		t.Helper()
+		jobs, err := s.ClaimQueue(ctx, "node-a", one)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %+v, %v", jobs, err)
+		}
+		j := jobs[0]
+		if _, err := s.FinishQueue(ctx, "node-a", store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil,
+			Results: []store.QueueResult{{ID: j.Recipients[0].ID, State: store.RcptBounced, LastError: "550 no"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish()
+	var state, lastErr string
+	if err := s.Pool().QueryRow(ctx, `SELECT state, last_error FROM queue_recipients WHERE state <> 'queued'`).
+		Scan(&state, &lastErr); err != nil || state != "bounced" || lastErr != "550 no" || updates() != 1 {
+		t.Fatalf("first recipient: %s %q (%v), %d updates; want bounced with its error, 1 update", state, lastErr, err, updates())
+	}
+	finish()
+	var left int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM queue`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d messages left (%v), want none", left, err)
+	}
+	if n := updates(); n != 1 {
+		t.Errorf("%d recipient updates, want 1: the last recipient's results were written before the removal", n)
+	}
+}
