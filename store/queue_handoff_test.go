@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,26 @@ func TestFinishQueueSettledRemovesWithoutUpdate(t *testing.T) {
 	}
 	if n := updates(); n != 1 {
 		t.Errorf("%d recipient updates, want 1: the last recipient's results were written before the removal", n)
+	}
+}
+
+// TestQueueBodyLZ4: a queued body larger than TOAST's threshold is
+// compressed with LZ4 (migration 0028), cheaper than pglz.
+func TestQueueBodyLZ4(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	m := handoffMessage("", time.Minute)
+	m.Handoff = nil
+	m.Body = []byte("Subject: x\r\n\r\n" + strings.Repeat("a line of a message body\r\n", 400))
+	if _, err := s.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	var method string
+	var body []byte
+	if err := s.Pool().QueryRow(ctx, `SELECT pg_column_compression(body), body FROM queue`).Scan(&method, &body); err != nil {
+		t.Fatal(err)
+	}
+	if method != "lz4" || string(body) != string(m.Body) {
+		t.Fatalf("body compressed with %q (read back intact: %v), want lz4", method, string(body) == string(m.Body))
 	}
 }
