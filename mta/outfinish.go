@@ -28,7 +28,7 @@ func (o *Outbound) retryAfter(n int) time.Duration {
 func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next []store.QueueJob) {
 	now := time.Now()
 	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
-	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil}
+	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil, Whole: j.Whole && len(results) == len(j.Recipients)}
 	if more {
 		f.Next = o.nextClaim(1)
 	}

@@ -15,11 +15,12 @@ import (
 	"mailhost/store"
 )
 
-// countingQueue counts the claims the workers make: ClaimQueue calls and
-// finishes that claim a next job.
+// countingQueue counts the claims the workers make (ClaimQueue calls and
+// finishes that claim a next job) and the finishes of whole messages
+// (QueueFinish.Whole).
 type countingQueue struct {
 	mta.QueueStore
-	claims atomic.Int64
+	claims, whole atomic.Int64
 }
 
 func (q *countingQueue) ClaimQueue(ctx context.Context, owner string, c store.QueueClaim) ([]store.QueueJob, error) {
@@ -30,6 +31,9 @@ func (q *countingQueue) ClaimQueue(ctx context.Context, owner string, c store.Qu
 func (q *countingQueue) FinishQueue(ctx context.Context, owner string, f store.QueueFinish) ([]store.QueueJob, error) {
 	if f.Next.Messages > 0 {
 		q.claims.Add(1)
+	}
+	if f.Whole {
+		q.whole.Add(1)
 	}
 	return q.QueueStore.FinishQueue(ctx, owner, f)
 }
@@ -94,6 +98,9 @@ func TestOutboundHandoff(t *testing.T) {
 	if n := q.claims.Load(); n != 1 {
 		t.Errorf("%d claims, want only the first look at start: the message was handed over", n)
 	}
+	if n := q.whole.Load(); n != 1 {
+		t.Errorf("%d finishes of a whole message, want 1 (the hand-off's)", n)
+	}
 	if l := e.logs.lines("delivered"); len(l) != 1 {
 		t.Errorf("delivered lines: %v", l)
 	}
@@ -133,5 +140,8 @@ func TestOutboundHandoffWaitsForBusyWorker(t *testing.T) {
 	}
 	if n := q.claims.Load(); n != 3 {
 		t.Errorf("%d claims, want the first look, the third message's and the empty one after it", n)
+	}
+	if n := q.whole.Load(); n != 2 {
+		t.Errorf("%d finishes of a whole message, want the two handed over", n)
 	}
 }

@@ -134,7 +134,7 @@ func queueEnqueue(b *pgx.Batch, m QueuedMessage, id *int64) {
 // until: what a claim of it would return.
 func handoffJob(m QueuedMessage, id int64, arrival, until time.Time, ids []int64, addrs []string) QueueJob {
 	j := QueueJob{ID: id, QueueID: m.QueueID, Sender: m.Sender, Origin: m.Origin, EnvID: m.EnvID, Ret: m.Ret,
-		Body: m.Body, Arrival: arrival, LeaseUntil: until}
+		Body: m.Body, Arrival: arrival, LeaseUntil: until, Whole: true}
 	byAddr := make(map[string]QueuedRecipient, len(m.Recipients))
 	for _, r := range m.Recipients {
 		if _, ok := byAddr[r.Address]; !ok {

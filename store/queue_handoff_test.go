@@ -191,3 +191,53 @@ func TestQueueBodyLZ4(t *testing.T) {
 		t.Fatalf("body compressed with %q (read back intact: %v), want lz4", method, string(body) == string(m.Body))
 	}
 }
+
+// TestFinishQueueWholeJobSkipsMessageLock: the finish of a handed-over
+// job that holds all its message's recipients does not lock the message's
+// row (another transaction holds a lock that the lock would wait for); a
+// finish of part of a message does.
+func TestFinishQueueWholeJobSkipsMessageLock(t *testing.T) {
+	s := testdb.Open(t)
+	ctx := context.Background()
+	m := handoffMessage("node-a", time.Minute)
+	if _, err := s.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	j := m.Handoff.Job
+	if !j.Whole {
+		t.Fatalf("handed job %+v is not Whole", j)
+	}
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM queue WHERE id = $1 FOR SHARE`, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil, Whole: true, Results: []store.QueueResult{
+		{ID: j.Recipients[0].ID, State: store.RcptDelivered}, {ID: j.Recipients[1].ID, State: store.RcptDeferred, NextTry: later}}}
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := s.FinishQueue(fctx, "node-a", f); err != nil {
+		t.Fatalf("whole finish under a share lock of the message: %v", err)
+	}
+	var states string
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(state, ',' ORDER BY id) FROM queue_recipients`).Scan(&states); err != nil ||
+		states != "delivered,deferred" {
+		t.Fatalf("states %q (%v)", states, err)
+	}
+
+	// Part of a message: the finish waits for the message's row.
+	part := store.QueueFinish{Row: j.ID, Results: []store.QueueResult{{ID: j.Recipients[1].ID, State: store.RcptDelivered}}}
+	if _, err := s.Pool().Exec(ctx, `UPDATE queue_recipients SET lease_owner = 'node-a', lease_until = now() + interval '1 minute'
+		WHERE id = $1`, j.Recipients[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := s.FinishQueue(pctx, "node-a", part); err == nil {
+		t.Fatal("a finish of part of a message did not wait for the message's row lock")
+	}
+}

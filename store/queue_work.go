@@ -33,6 +33,9 @@ type QueueJob struct {
 	// FinishQueue writes results only while this very lease is held, not
 	// a later one of the same owner.
 	LeaseUntil time.Time
+	// Whole: the job holds every recipient of its message (a hand-off,
+	// QueueHandoff), so no other worker finishes any at the same time.
+	Whole bool
 }
 
 // QueueJobRecipient is one claimed recipient.
@@ -173,6 +176,11 @@ type QueueFinish struct {
 	// same transaction, so a crash cannot lose or double them.
 	Notices []QueuedMessage
 	Warned  bool // a delay warning is among Notices
+	// Whole: Results are of every recipient of a QueueJob.Whole job (none
+	// left untried). Its finish does not lock the message's row: no other
+	// worker holds a recipient of it while this lease holds, and the
+	// lease is checked on the recipients locked.
+	Whole bool
 	// Next is the worker's next work, claimed in the same transaction
 	// once the results are recorded (none when Next.Messages is 0): a
 	// worker that finishes takes more without another round trip.
@@ -212,8 +220,11 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	// The message's row first: finishes of its recipients by two workers
 	// take turns, so the later one's removal below sees the earlier one's
 	// results (without it each saw the other's recipient still waiting and
-	// neither removed the message). Claims lock recipients only.
-	b.Queue(`SELECT 1 FROM queue WHERE id = $1 FOR NO KEY UPDATE`, f.Row)
+	// neither removed the message). Claims lock recipients only. A Whole
+	// finish has nobody to take turns with.
+	if !f.Whole {
+		b.Queue(`SELECT 1 FROM queue WHERE id = $1 FOR NO KEY UPDATE`, f.Row)
+	}
 	if settled(f.Results) {
 		// The message may be done: removed with its recipients, their
 		// results not written first.
