@@ -196,9 +196,8 @@ var ErrLeaseLost = errors.New("store: queue lease lost")
 // FinishQueue records the results of owner's attempt, queues the notices,
 // removes the message once no recipient is left to try (as Postfix
 // removes a queue file; finishSettledSQL), and claims f.Next, in one
-// transaction. It returns
-// the claimed jobs, or ErrLeaseLost (and nothing written or claimed) when
-// owner no longer holds every recipient's lease.
+// transaction. It returns the claimed jobs, or ErrLeaseLost (and nothing
+// written or claimed) when owner no longer holds every recipient's lease.
 func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([]QueueJob, error) {
 	n := len(f.Results)
 	ids, states, errs := make([]int64, n), make([]string, n), make([]string, n)
@@ -290,9 +289,9 @@ func settled(results []QueueResult) bool {
 }
 
 // finishSettledSQL is finishSQL for results that settle their recipients
-// ($1 the recipients, $2 their states, $3 errors, $4 and $5 the lease, $6
-// how many, $7 the message's row): when no other recipient of the message is
-// left to try, it removes the message (its recipients go with it, ON
+// ($1 the recipients, $2 their states, $3 errors, $4 and $5 the lease,
+// $6 how many, $7 the message's row): when no other recipient of the
+// message is left to try, it removes the message (its recipients go with it, ON
 // DELETE CASCADE) instead of writing the results first, as Postfix
 // removes a queue file; else it writes them. The recipients are locked
 // (held) before the lease is checked, so a claim that took one whose
