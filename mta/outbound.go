@@ -252,7 +252,7 @@ func (o *Outbound) Serve(ctx context.Context) error {
 		// Only this loop takes slots, so that every job it claims has
 		// its worker at once.
 		if free := o.pool.take(o.cfg.Workers); free > 0 {
-			jobs := o.pool.takeHanded(free)
+			jobs := o.takeHanded(free)
 			if n := free - len(jobs); n > 0 && (poll || o.pool.backlog()) {
 				jobs = append(jobs, o.claim(ctx, n)...)
 			}
@@ -307,7 +307,7 @@ func (o *Outbound) work(ctx context.Context, j store.QueueJob) {
 		more := ctx.Err() == nil && len(jobs) == 0 && len(o.pool.handed) == 0 && o.pool.backlog()
 		jobs = append(jobs, o.deliverMessage(j, more)...)
 		if len(jobs) == 0 && ctx.Err() == nil {
-			jobs = o.pool.takeHanded(1)
+			jobs = o.takeHanded(1)
 		}
 	}
 }

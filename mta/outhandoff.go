@@ -197,6 +197,24 @@ func (o *Outbound) handOff(hs []*store.QueueHandoff, ok bool) int {
 	return handed
 }
 
+// takeHanded takes up to n handed jobs for workers that start on them
+// now. A job that waited so long that less than a quarter of the lease is
+// left for its attempt (every worker was held up by slow peers) goes back
+// to the queue instead, not attempted, for a claim with a fresh lease.
+func (o *Outbound) takeHanded(n int) []store.QueueJob {
+	jobs := o.pool.takeHanded(n)
+	out := jobs[:0]
+	for _, j := range jobs {
+		if time.Until(j.LeaseStart.Add(o.cfg.Lease/2)) < o.cfg.Lease/4 {
+			o.release(j.Recipients)
+			o.Wake()
+			continue
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // releaseHanded gives back the leases of the jobs handed over and not
 // started, when Serve ends.
 func (o *Outbound) releaseHanded() {
