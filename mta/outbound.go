@@ -163,6 +163,7 @@ type Outbound struct {
 	metrics *OutboundMetrics
 	dns     *dnsres.Resolver
 	wake    chan struct{}
+	pool    workerPool // Serve's workers (outhandoff.go)
 	// hard ends deliveries in progress when a shutdown's grace is over.
 	hard       context.Context
 	cancelHard context.CancelFunc
@@ -199,8 +200,14 @@ func NewOutbound(cfg OutboundConfig, st QueueStore, log *slog.Logger, m *Outboun
 }
 
 // Wake makes an idle worker look for work now (after a flush or a new
-// message on this node).
+// message on this node that no worker was handed).
 func (o *Outbound) Wake() {
+	o.pool.woken.Add(1)
+	o.signal()
+}
+
+// signal makes Serve's loop look for work for its idle workers.
+func (o *Outbound) signal() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
@@ -222,17 +229,20 @@ const claimRecipients = 10
 //
 // Work is claimed only for a worker that starts on it at once: this loop
 // claims one message per idle worker, and a worker that finishes claims
-// its next message in the transaction that records its results. A claimed
-// job never waits while its lease runs, so the attempt, measured from the
-// claim, ends within the lease and no other node takes the recipients
-// meanwhile.
+// its next message in the transaction that records its results. A
+// claimed job never waits while its lease runs, so the attempt, measured
+// from the claim, ends within the lease and no other node takes the
+// recipients meanwhile. A message queued on this node is leased to its
+// workers by its enqueue and handed to them after the commit, at most one
+// waiting per worker (outhandoff.go): the attempt's deadline is timed
+// from before the enqueue, so it too ends within the lease.
 func (o *Outbound) Serve(ctx context.Context) error {
 	o.log.Info("queue workers started", "node", o.cfg.NodeID, "workers", o.cfg.Workers)
-	slots := make(chan struct{}, o.cfg.Workers) // one per busy worker
-	var wg sync.WaitGroup
+	o.pool.start(ctx, o.cfg.Workers)
 	defer func() {
+		o.pool.stop()
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		go func() { o.pool.wg.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(shutdownGrace):
@@ -240,33 +250,31 @@ func (o *Outbound) Serve(ctx context.Context) error {
 			<-done
 		}
 		o.cancelHard()
+		o.releaseHanded()
 		o.conns.closeAll()
 	}()
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
 	lastCount := time.Time{}
+	poll := true // look in the queue, not only at the jobs handed over
 	for {
 		if time.Since(lastCount) > 10*time.Second {
 			o.updateGauge(ctx)
 			lastCount = time.Now()
 		}
-		// Only this loop takes slots, so at least free stay free until
-		// the jobs below take them.
-		if free := cap(slots) - len(slots); free > 0 {
-			jobs := o.claim(ctx, free)
+		// Only this loop takes slots, so that every job it claims has
+		// its worker at once.
+		if free := o.pool.take(o.cfg.Workers); free > 0 {
+			jobs := o.takeHanded(free)
+			if n := free - len(jobs); n > 0 && (poll || o.pool.backlog()) {
+				jobs = append(jobs, o.claim(ctx, n)...)
+			}
+			o.pool.free(free - len(jobs))
 			for _, j := range jobs {
-				if ctx.Err() != nil {
-					o.release(j.Recipients)
-					continue
-				}
-				slots <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer func() { <-slots; wg.Done(); o.Wake() }() // idle now: the loop looks for work at once
-					o.work(ctx, j)
-				}()
+				o.run(j)
 			}
 			if len(jobs) > 0 && ctx.Err() == nil {
+				poll = false
 				continue // more may be due for the workers still idle
 			}
 		}
@@ -274,7 +282,9 @@ func (o *Outbound) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			poll = true
 		case <-o.wake:
+			poll = false
 		}
 	}
 }
@@ -283,9 +293,12 @@ func (o *Outbound) Serve(ctx context.Context) error {
 func (o *Outbound) claim(ctx context.Context, free int) []store.QueueJob {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	woken := o.pool.woken.Load()
 	jobs, err := o.st.ClaimQueue(cctx, o.cfg.NodeID, o.nextClaim(free))
 	if err != nil && ctx.Err() == nil {
 		o.log.Error("queue: claim", "err", err)
+	} else if err == nil {
+		o.pool.claimed(woken, len(jobs))
 	}
 	return jobs
 }
@@ -296,11 +309,19 @@ func (o *Outbound) nextClaim(n int) store.QueueClaim {
 }
 
 // work is one worker: it delivers j, then the job it claimed when it
-// recorded j's results, until there is none (or Serve is ending).
+// recorded j's results, until there is none (or Serve is ending). It
+// takes a job handed over by an enqueue first, and claims only while a
+// claim may find work (workerPool.backlog), so that workers handed their
+// messages as they are queued spend no claim that finds nothing; Serve's
+// poll looks for the rest.
 func (o *Outbound) work(ctx context.Context, j store.QueueJob) {
 	for jobs := []store.QueueJob{j}; len(jobs) > 0; {
 		j, jobs = jobs[0], jobs[1:]
-		jobs = append(jobs, o.deliverMessage(j, ctx.Err() == nil)...)
+		more := ctx.Err() == nil && len(jobs) == 0 && len(o.pool.handed) == 0 && o.pool.backlog()
+		jobs = append(jobs, o.deliverMessage(j, more)...)
+		if len(jobs) == 0 && ctx.Err() == nil {
+			jobs = o.takeHanded(1)
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ func (o *Outbound) retryAfter(n int) time.Duration {
 func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next []store.QueueJob) {
 	now := time.Now()
 	expired := now.After(j.Arrival.Add(o.cfg.MaxLifetime))
-	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil}
+	f := store.QueueFinish{Row: j.ID, LeaseUntil: j.LeaseUntil, Whole: j.Whole && len(results) == len(j.Recipients)}
 	if more {
 		f.Next = o.nextClaim(1)
 	}
@@ -84,7 +84,11 @@ func (o *Outbound) finish(j store.QueueJob, results []attempt, more bool) (next 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
+	woken := o.pool.woken.Load()
 	next, err := o.st.FinishQueue(ctx, o.cfg.NodeID, f)
+	if err == nil && more {
+		o.pool.claimed(woken, len(next))
+	}
 	if errors.Is(err, store.ErrLeaseLost) {
 		// Too slow: the lease ran out and another node took over; its
 		// attempt decides (a delivery made here too is the at-least-once

@@ -74,8 +74,13 @@ type Config struct {
 	// Submission makes this a submission listener (submission.go).
 	Submission Submission
 	// Queued, when set, is called after a message put copies into the
-	// queue (wakes this node's outbound workers).
+	// queue that no worker was handed (wakes this node's outbound
+	// workers).
 	Queued func()
+	// Handoff, when set, is this node's queue workers: a message queued
+	// while one is idle is leased to it by its enqueue and handed to it
+	// after the commit (outhandoff.go).
+	Handoff *Outbound
 	// DNS answers the DNS block list queries; nil: the nameservers of
 	// /etc/resolv.conf.
 	DNS *dnsres.Resolver

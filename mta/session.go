@@ -439,6 +439,10 @@ func (s *session) Data(r io.Reader) error {
 		queue[i].QueueID = qid // copies of the message keep its id
 	}
 	signQueued(s.ctx, s.srv.cfg.DKIM, s.log, queue)
+	var handoffs []*store.QueueHandoff
+	if s.srv.cfg.Handoff != nil {
+		handoffs = s.srv.cfg.Handoff.reserveHandoffs(queue) // outhandoff.go
+	}
 	var bounced []store.QueuedMessage
 	res, err := s.srv.agent.Deliver(s.ctx, mda.Message{Header: header, Body: body, QueueID: qid}, locals, queue,
 		func(refused []mda.Outcome) []store.QueuedMessage {
@@ -446,6 +450,9 @@ func (s *session) Data(r io.Reader) error {
 			signQueued(s.ctx, s.srv.cfg.DKIM, s.log, bounced)
 			return bounced
 		})
+	if err != nil && s.srv.cfg.Handoff != nil {
+		s.srv.cfg.Handoff.handOff(handoffs, false) // nothing committed: the workers stay idle
+	}
 	if errors.Is(err, mda.ErrOverQuota) {
 		return s.reject("DATA", "quota", smtpErr(552, smtp.EnhancedCode{5, 2, 2},
 			"Mailbox full: message exceeds the recipient's quota"), "queue_id", qid, "size", len(body))
@@ -471,7 +478,11 @@ func (s *session) Data(r io.Reader) error {
 				"to", recipientList(q.Recipients))
 		}
 	}
-	if len(res.QueueIDs) > 0 && s.srv.cfg.Queued != nil {
+	handed := 0
+	if s.srv.cfg.Handoff != nil { // after the queued lines: the workers log what follows
+		handed = s.srv.cfg.Handoff.handOff(handoffs, true)
+	}
+	if len(res.QueueIDs) > handed && s.srv.cfg.Queued != nil {
 		s.srv.cfg.Queued()
 	}
 	s.vacations(qid, res.Outcomes, &h)

@@ -198,3 +198,7 @@ func (s *Server) CloseListener() error { return s.ln.Listener.Close() }
 // OnQueued sets the function called after a message queued copies.
 // Call it before Serve and before Sibling.
 func (s *Server) OnQueued(f func()) { s.cfg.Queued = f }
+
+// HandOffTo makes the sessions hand the messages they queue to o's idle
+// workers (Config.Handoff). Call it before Serve and before Sibling.
+func (s *Server) HandOffTo(o *Outbound) { s.cfg.Handoff = o }

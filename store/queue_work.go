@@ -33,6 +33,9 @@ type QueueJob struct {
 	// FinishQueue writes results only while this very lease is held, not
 	// a later one of the same owner.
 	LeaseUntil time.Time
+	// Whole: the job holds every recipient of its message (a hand-off,
+	// QueueHandoff), so no other worker finishes any at the same time.
+	Whole bool
 }
 
 // QueueJobRecipient is one claimed recipient.
@@ -173,6 +176,11 @@ type QueueFinish struct {
 	// same transaction, so a crash cannot lose or double them.
 	Notices []QueuedMessage
 	Warned  bool // a delay warning is among Notices
+	// Whole: Results are of every recipient of a QueueJob.Whole job (none
+	// left untried). Its finish does not lock the message's row: no other
+	// worker holds a recipient of it while this lease holds, and the
+	// lease is checked on the recipients locked.
+	Whole bool
 	// Next is the worker's next work, claimed in the same transaction
 	// once the results are recorded (none when Next.Messages is 0): a
 	// worker that finishes takes more without another round trip.
@@ -187,9 +195,9 @@ var ErrLeaseLost = errors.New("store: queue lease lost")
 
 // FinishQueue records the results of owner's attempt, queues the notices,
 // removes the message once no recipient is left to try (as Postfix
-// removes a queue file), and claims f.Next, in one transaction. It returns
-// the claimed jobs, or ErrLeaseLost (and nothing written or claimed) when
-// owner no longer holds every recipient's lease.
+// removes a queue file; finishSettledSQL), and claims f.Next, in one
+// transaction. It returns the claimed jobs, or ErrLeaseLost (and nothing
+// written or claimed) when owner no longer holds every recipient's lease.
 func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([]QueueJob, error) {
 	n := len(f.Results)
 	ids, states, errs := make([]int64, n), make([]string, n), make([]string, n)
@@ -211,9 +219,19 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	// The message's row first: finishes of its recipients by two workers
 	// take turns, so the later one's removal below sees the earlier one's
 	// results (without it each saw the other's recipient still waiting and
-	// neither removed the message). Claims lock recipients only.
-	b.Queue(`SELECT 1 FROM queue WHERE id = $1 FOR NO KEY UPDATE`, f.Row)
-	b.Queue(finishSQL, ids, states, next, errs, owner, lease, n)
+	// neither removed the message). Claims lock recipients only. A Whole
+	// finish has nobody to take turns with.
+	if !f.Whole {
+		b.Queue(`SELECT 1 FROM queue WHERE id = $1 FOR NO KEY UPDATE`, f.Row)
+	}
+	if settled(f.Results) {
+		// The message may be done: removed with its recipients, their
+		// results not written first.
+		b.Queue(finishSettledSQL, ids, states, errs, owner, lease, n, f.Row)
+	} else {
+		// A recipient stays in the queue, and so does the message.
+		b.Queue(finishSQL, ids, states, next, errs, owner, lease, n)
+	}
 	if f.Warned {
 		b.Queue(`UPDATE queue SET warned_at = now() WHERE id = $1`, f.Row)
 	}
@@ -221,8 +239,6 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 	for i, m := range f.Notices {
 		queueEnqueue(b, m, &nids[i])
 	}
-	b.Queue(`DELETE FROM queue q WHERE id = $1 AND NOT EXISTS (
-		SELECT 1 FROM queue_recipients r WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred'))`, f.Row)
 	if f.Next.Messages > 0 {
 		b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
 			var err error
@@ -261,6 +277,42 @@ WITH done AS (
 	RETURNING 1
 )
 SELECT queue_lease_held((SELECT count(*) FROM done) = $7)`
+
+// settled says whether results leave none of their recipients to try.
+func settled(results []QueueResult) bool {
+	for _, r := range results {
+		if r.State != RcptDelivered && r.State != RcptBounced {
+			return false
+		}
+	}
+	return true
+}
+
+// finishSettledSQL is finishSQL for results that settle their recipients
+// ($1 the recipients, $2 their states, $3 errors, $4 and $5 the lease,
+// $6 how many, $7 the message's row): when no other recipient of the
+// message is left to try, it removes the message (its recipients go with it, ON
+// DELETE CASCADE) instead of writing the results first, as Postfix
+// removes a queue file; else it writes them. The recipients are locked
+// (held) before the lease is checked, so a claim that took one whose
+// lease ran out is seen, as the UPDATE of finishSQL sees it.
+const finishSettledSQL = `
+WITH held AS (
+	SELECT r.id FROM queue_recipients r
+	WHERE r.id = ANY($1) AND r.lease_owner = $4 AND ($5::timestamptz IS NULL OR r.lease_until = $5)
+	FOR NO KEY UPDATE
+), gone AS (
+	DELETE FROM queue q WHERE q.id = $7 AND (SELECT count(*) FROM held) = $6
+		AND NOT EXISTS (SELECT 1 FROM queue_recipients r
+			WHERE r.queue_id = q.id AND r.state IN ('queued', 'deferred') AND r.id <> ALL($1))
+	RETURNING 1
+), done AS (
+	UPDATE queue_recipients r SET state = x.state, attempts = r.attempts + 1,
+		last_attempt_at = now(), last_error = x.err, lease_owner = '', lease_until = NULL, updated_at = now()
+	FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, state, err)
+	WHERE r.id = x.id AND r.id IN (SELECT id FROM held) AND NOT EXISTS (SELECT 1 FROM gone)
+)
+SELECT queue_lease_held((SELECT count(*) FROM held) = $6)`
 
 // leaseLostCode is the SQLSTATE of queue_lease_held's error.
 const leaseLostCode = "MH001"

@@ -89,6 +89,7 @@ func newMailServers(cfg *config.Config, st *store.Store, authn *auth.Authenticat
 		return nil, err
 	}
 	mx.OnQueued(ob.Wake)
+	mx.HandOffTo(ob)
 	if config.Enabled(cfg.Listen.SMTP) {
 		out = append(out, mx)
 	} else {
