@@ -212,7 +212,8 @@ func (s *Signer) lookup(ctx context.Context, domain string) (entry, error) {
 }
 
 // parse returns the parsed private key of r, parsed once (an RSA key
-// takes a while). Called with s.mu held.
+// takes a while, and libcrypto's self-check two signatures, some ms in
+// all, once per key). Called with s.mu held.
 func (s *Signer) parse(r store.DKIMSigningKey) (crypto.Signer, error) {
 	k := string(r.PrivateKey) // a selector may come back with another key (a domain made again)
 	if sg, ok := s.parsed[k]; ok {

@@ -4,14 +4,20 @@ package dkimsign
 
 /*
 #cgo LDFLAGS: -lcrypto
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-// mh_load_key reads a PKCS #8 private key (DER).
+// mh_load_key reads a PKCS #8 private key (DER). A failure's errors are
+// taken off the thread's queue, which a later call would find.
 static EVP_PKEY *mh_load_key(const unsigned char *der, long len) {
 	const unsigned char *p = der;
-	return d2i_AutoPrivateKey(NULL, &p, len);
+	EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, len);
+	if (k == NULL) {
+		ERR_clear_error();
+	}
+	return k;
 }
 
 // mh_sign_sha256 signs a SHA-256 digest with RSASSA-PKCS1-v1_5
@@ -27,6 +33,9 @@ static int mh_sign_sha256(EVP_PKEY *k, const unsigned char *dgst, size_t dlen, u
 		EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 &&
 		EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) > 0;
 	EVP_PKEY_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+	}
 	return ok;
 }
 */
@@ -70,8 +79,8 @@ func (s *opensslRSA) Public() crypto.PublicKey { return s.pub }
 
 // Sign signs a SHA-256 digest (the only hash DKIM signs RSA with here).
 func (s *opensslRSA) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if opts.HashFunc() != crypto.SHA256 || len(digest) != 32 {
-		return nil, fmt.Errorf("dkimsign: libcrypto signs SHA-256 digests only, not %v", opts.HashFunc())
+	if _, pss := opts.(*rsa.PSSOptions); pss || opts.HashFunc() != crypto.SHA256 || len(digest) != 32 {
+		return nil, fmt.Errorf("dkimsign: libcrypto signs SHA-256 digests with PKCS #1 v1.5 only, not %v %T", opts.HashFunc(), opts)
 	}
 	sig := make([]byte, s.pub.Size())
 	n := C.size_t(len(sig))

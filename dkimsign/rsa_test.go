@@ -62,6 +62,10 @@ func TestRSASigner(t *testing.T) {
 	if _, err := sg.Sign(rand.Reader, make([]byte, 20), crypto.SHA1); err == nil {
 		t.Error("a SHA-1 digest was signed")
 	}
+	d := sha256.Sum256([]byte("pss"))
+	if _, err := sg.Sign(rand.Reader, d[:], &rsa.PSSOptions{Hash: crypto.SHA256}); err == nil {
+		t.Error("a PSS signature was asked for and a PKCS #1 v1.5 one made")
+	}
 }
 
 // TestRSASignerSelfCheck: a key libcrypto reads as another than the one

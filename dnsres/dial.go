@@ -3,6 +3,7 @@ package dnsres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 )
@@ -21,7 +22,7 @@ func (r *Resolver) Dialer(timeout time.Duration) func(ctx context.Context, netwo
 		}
 		ips, err := r.IPs(ctx, host)
 		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("%s: %w", host, err)}
 		}
 		d := net.Dialer{Timeout: timeout}
 		errs := make([]error, 0, len(ips))

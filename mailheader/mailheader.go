@@ -81,7 +81,8 @@ func Read(r io.Reader) Header {
 
 // readers holds the read buffers of Read: a message's header is parsed
 // several times on its way (DKIM, the filter, the session), each a 4 KiB
-// buffer otherwise.
+// buffer otherwise. A package-level pool, as imapd's and maildir's: it
+// holds no state between calls, only memory.
 var readers = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
 
 // countingReader counts the bytes it returns and keeps the last error.

@@ -635,7 +635,9 @@ func (o *Outbound) session(ctx context.Context, j store.QueueJob, rt route, host
 			o.log.Warn("queue: TLS handshake failed, retrying without TLS", "queue_id", j.QueueID, "queue_row", j.ID, "host", host)
 			continue
 		}
-		o.conns.release(c, keep)
+		// A connection in clear after a failed handshake is not kept: the
+		// next message tries TLS again, as this one did.
+		o.conns.release(c, keep && !plain)
 		return withRemote(res), next
 	}
 }

@@ -225,7 +225,7 @@ func (cc *connCache) trim(dest string, keep int) {
 		out = append(out, oldest)
 	}
 	cc.mu.Unlock()
-	quitAll(out)
+	go quitAll(out) // out of the cache already: the new connection need not wait for their 221
 }
 
 // closeAll closes the idle connections with QUIT and caches no more

@@ -202,3 +202,18 @@ func TestOutboundConnectionCacheParallel(t *testing.T) {
 		t.Errorf("%v new connections (sink saw %d), %v reuses for %d messages", conns, s.sessions(), reuses, n)
 	}
 }
+
+// A connection that went on in clear after a failed TLS handshake
+// (policy may) is not kept: the next message tries STARTTLS again on a
+// connection of its own, as the first did.
+func TestOutboundPlainFallbackNotReused(t *testing.T) {
+	e, z, _ := outEnv(t)
+	p := newScripted(t, nil)
+	p.brokenTLS = true
+	e.startOutbound(z, 0, "node-a", relayTo(p), func(c *mta.OutboundConfig) { c.TLSPolicy = "may" })
+	e.send("u1@remote.example", "u2@remote.example")
+	// Each message: a connection whose handshake fails, then one in clear.
+	if conns, dots := p.count(); conns != 4 || dots != 2 {
+		t.Fatalf("peer saw %d connections, %d messages; want 4, 2", conns, dots)
+	}
+}

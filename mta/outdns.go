@@ -65,16 +65,9 @@ func withoutSelf(hosts []string, prefs []uint16, self string) ([]string, error) 
 	return hosts, nil
 }
 
-// hostAddrs returns host's IPv4 and IPv6 addresses (IPv4 first); a
-// literal address is returned as is. A host without addresses is
-// errNoDomain.
-func hostAddrs(ctx context.Context, r *dnsres.Resolver, host string) ([]string, error) {
-	ips, _, err := authHostAddrs(ctx, r, host)
-	return ips, err
-}
-
-// authHostAddrs is hostAddrs that also says whether the resolver
-// authenticated the addresses (DANE, outdane.go).
+// authHostAddrs returns host's IPv4 and IPv6 addresses (IPv4 first), a
+// literal address as is, and whether the resolver authenticated them
+// (DANE, outdane.go). A host without addresses is errNoDomain.
 func authHostAddrs(ctx context.Context, r *dnsres.Resolver, host string) ([]string, bool, error) {
 	ips, auth, err := r.AuthenticatedIPs(ctx, host)
 	if errors.Is(err, dnsres.ErrNotFound) || errors.Is(err, dnsres.ErrNoData) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -44,12 +45,13 @@ func cmdServe(ctx context.Context, args []string, sio stdio) error {
 	level := new(slog.LevelVar) // SIGHUP changes it (reload.go)
 	level.Set(logLevel(cfg))
 	log := newLoggerAt(cfg, sio.err, level)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.Runtime.GCPercent) // from the start, before the pacing's goroutine runs
 		go gctune.Run(ctx, gctune.Config{Percent: cfg.Runtime.GCPercent,
 			MaxHeadroom: uint64(cfg.Runtime.GCMaxHeadroomMiB) << 20}, log)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 
 	start := time.Now()
 	if err := prepareDataDir(cfg, log); err != nil {

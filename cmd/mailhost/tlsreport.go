@@ -32,10 +32,11 @@ func tlsReporting(cfg *config.Config, st *store.Store, mx *mta.Server, log *slog
 	}
 	rec := &tlsrpt.Recorder{Store: st, Log: log}
 	dns := mx.Config().DNS
+	// https rua hosts are found by dns.resolver, as MTA-STS policy hosts.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dns.Dialer(30 * time.Second)
 	snd := &tlsrpt.Sender{Submitter: sub, From: from, Store: st, DNS: dns, Log: log, Keep: t.KeepDays,
-		Mail: reportMailer(cfg, st, mx, log),
-		// https rua hosts are found by dns.resolver, as MTA-STS policy hosts.
-		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: dns.Dialer(30 * time.Second)}}}
+		Mail: reportMailer(cfg, st, mx, log), HTTP: &http.Client{Timeout: time.Minute, Transport: tr}}
 	return rec, []server{rec, snd}
 }
 
