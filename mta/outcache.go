@@ -225,7 +225,10 @@ func (cc *connCache) trim(dest string, keep int) {
 		out = append(out, oldest)
 	}
 	cc.mu.Unlock()
-	go quitAll(out) // out of the cache already: the new connection need not wait for their 221
+	// Waited for: the peer sees them closed before the connection that
+	// needed the room (its limit per client), and RFC 5321 4.1.1.10 wants
+	// the client to wait for QUIT's reply.
+	quitAll(out)
 }
 
 // closeAll closes the idle connections with QUIT and caches no more
