@@ -66,10 +66,10 @@ func (c Config) percent(headroom float64, live uint64) int {
 }
 
 // calmReadings is how many readings in a row must ask for less before
-// the headroom is lowered: the largest asked for over the last two
-// seconds (at the default Interval) is kept, so that traffic in bursts
-// does not move the percent at every reading.
-const calmReadings = 8
+// the headroom is lowered: the largest asked for over the last second
+// (at the default Interval) is kept, so that traffic in bursts does not
+// move the percent at every reading.
+const calmReadings = 4
 
 // pacer decides the percent from reading to reading.
 type pacer struct {
@@ -109,7 +109,7 @@ func (p *pacer) next(rate float64, live uint64) (set int, calm bool) {
 
 // Run sets the GC percent to c.Percent, then paces it every Interval
 // until ctx ends, and sets c.Percent again before it returns. When the
-// load ends (two seconds of calm after a raise), the garbage it left is
+// load ends (a second of calm after a raise), the garbage it left is
 // collected and the free memory given back to the system at once
 // (debug.FreeOSMemory: a full collection of a live heap that is small
 // when calm), so that an idle server's memory is what it holds rather
