@@ -226,7 +226,7 @@ func (c *outConn) writer() *bufio.Writer {
 	return c.w
 }
 
-// command is one command of a pipelined group.
+// command is one SMTP command and the reply it wants.
 type command struct {
 	stage string // as in replyError
 	want  int    // the reply code wanted
@@ -240,12 +240,6 @@ type command struct {
 // replies are read whatever they say: the server answers every command.
 func (c *outConn) pipeline(cmds []command) (errs []error) {
 	errs = make([]error, len(cmds))
-	fail := func(from int, err error) []error {
-		for i := from; i < len(errs); i++ {
-			errs[i] = err
-		}
-		return errs
-	}
 	c.conn.SetDeadline(time.Now().Add(c.timeout))
 	w := c.writer()
 	for _, cmd := range cmds {
@@ -253,14 +247,22 @@ func (c *outConn) pipeline(cmds []command) (errs []error) {
 		w.WriteString("\r\n")
 	}
 	if err := w.Flush(); err != nil {
-		return fail(0, fmt.Errorf("%s: %w", cmds[0].stage, err))
+		return failFrom(errs, 0, fmt.Errorf("%s: %w", cmds[0].stage, err))
 	}
 	for i, cmd := range cmds {
 		_, _, err := c.reply(cmd.stage, cmd.want, c.timeout)
 		var re *replyError
 		if err != nil && !errors.As(err, &re) {
-			return fail(i, err)
+			return failFrom(errs, i, err)
 		}
+		errs[i] = err
+	}
+	return errs
+}
+
+// failFrom sets errs from i on to err.
+func failFrom(errs []error, i int, err error) []error {
+	for ; i < len(errs); i++ {
 		errs[i] = err
 	}
 	return errs

@@ -58,10 +58,7 @@ func (c *outConn) commands(cmds []command, pipe bool) (errs []error) {
 		}
 		var re *replyError
 		if i == 0 || !errors.As(errs[i], &re) {
-			for k := i + 1; k < len(errs); k++ {
-				errs[k] = errs[i]
-			}
-			break
+			return failFrom(errs, i, errs[i])
 		}
 	}
 	return errs
