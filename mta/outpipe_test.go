@@ -25,7 +25,8 @@ func verbsOf(chunk string) string {
 	return strings.Join(v, " ")
 }
 
-// outcomes is the logged outcome of each recipient: "delivered 2.0.0",
+// outcomes is the logged outcome of each recipient of alice's messages
+// (not of the notices to her): "delivered 2.0.0",
 // "bounced 5.1.1 550 5.1.1 no such user", ...
 func outcomes(e *env) map[string]string {
 	out := map[string]string{}
@@ -44,7 +45,7 @@ func outcomes(e *env) map[string]string {
 	return out
 }
 
-// With PIPELINING offered, MAIL, the three RCPTs and DATA arrive in one
+// With PIPELINING offered, MAIL, the four RCPTs and DATA arrive in one
 // read (the peer answers none of them before it has read DATA), then
 // the message with its final dot in another. The refused recipients get
 // their own replies' outcomes; the others are delivered.
