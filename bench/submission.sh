@@ -10,7 +10,9 @@
 # 2. drain: N messages inserted into the queue on hold in one SQL
 #    statement, then released at once: reports delivered messages/s until
 #    the queue is empty (queue.workers, default 20; includes up to one
-#    poll interval, 1 s, before the workers notice).
+#    poll interval, 1 s, before the workers notice), the CPU per message
+#    mailhost and PostgreSQL used for it, and mailhost's read and write
+#    system calls per message (exact, unlike CPU on a busy machine).
 #
 # Usage: bench/submission.sh   (as root or not; ~1 min)
 # (with DKIM signing: dkim.sign, on by default; MAILHOST_DKIM_SIGN=false turns it off)
@@ -87,6 +89,9 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/p
 # user CPU alone: the kernel's share (file system, sockets) follows the
 # machine's state more than mailhost's work.
 ucpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $14 / hz }' "/proc/$pid/stat"; }
+# read and write system calls (all kinds: sockets, files) mailhost has
+# made: exact, whatever the load.
+sysc() { awk '/^sysc[rw]:/ { n += $2 } END { print n }' "/proc/$pid/io"; }
 pgcpu() { # CPU seconds of the embedded PostgreSQL: the postmaster with its ended children, and the live ones
 	local pm t p
 	pm=$(pgrep -f "postgres -D $work/data" | head -1)
@@ -120,11 +125,15 @@ WITH q AS (
 )
 INSERT INTO queue_recipients (queue_id, recipient, domain) SELECT id, 'sink' || id || '@remote.test', 'remote.test' FROM q;
 SQL
+c0=$(cpu) u0=$(ucpu) p0=$(pgcpu) s0=$(sysc)
 t0=$(date +%s.%N)
 psql_ -c 'UPDATE queue SET hold = false'
 wait_empty
 t1=$(date +%s.%N)
 awk -v n="$N" -v a="$t0" -v b="$t1" -v w="$WORKERS" 'BEGIN { printf "queue drain to smtp-sink: %d messages in %.2fs, %.0f msgs/s, %d workers\n", n, b-a, n/(b-a), w }'
+awk -v n="$N" -v a="$c0" -v b="$(cpu)" -v ua="$u0" -v ub="$(ucpu)" -v pa="$p0" -v pb="$(pgcpu)" 'BEGIN {
+	printf "CPU per message, drain: mailhost %.2f ms (user %.2f ms), PostgreSQL %.2f ms\n", (b-a)*1000/n, (ub-ua)*1000/n, (pb-pa)*1000/n }'
+awk -v n="$N" -v a="$s0" -v b="$(sysc)" 'BEGIN { printf "read+write system calls per message, drain: mailhost %.1f\n", (b-a)/n }'
 stop
 # smtp-sink -c counts sessions as they end (so after the stop, which
 # closes the cached idle connections): sess= is the connections the queue

@@ -698,42 +698,31 @@ func (o *Outbound) transaction(ctx context.Context, c *outConn, j store.QueueJob
 // keep says c may carry another message: the transaction ended with the
 // reply to the message's end (but 421), or every recipient was refused
 // and RSET answered 250. stale, only when reused, says MAIL found c gone
-// (broken, timed out, 421): nothing was sent, res is nil.
+// (broken, timed out, 421): no message was sent, res is nil. When the
+// peer offers PIPELINING, MAIL, every RCPT and DATA go in one write (RFC
+// 2920; outpipe.go).
 func (o *Outbound) mailTx(c *outConn, j store.QueueJob, host string, rcpts []store.QueueJobRecipient, reused bool) (res []attempt, keep, stale bool) {
-	params := ""
-	if c.has("SIZE") {
-		params += fmt.Sprintf(" SIZE=%d", len(j.Body))
-	}
-	if c.has("8BITMIME") {
-		params += " BODY=8BITMIME"
-	}
-	if needsUTF8(j, rcpts) && c.has("SMTPUTF8") {
-		params += " SMTPUTF8"
-	}
-	dsn := c.has("DSN")
-	if dsn && j.Ret != "" {
-		params += " RET=" + j.Ret
-	}
-	if dsn && j.EnvID != "" {
-		params += " ENVID=" + xtext(j.EnvID)
-	}
+	cmds, dsn := envelope(c, j, rcpts)
 	c.uses++
-	if _, err := c.cmd("MAIL", 250, "MAIL FROM:<%s>%s", j.Sender, params); err != nil {
-		if reused && gone(err) {
+	pipe := c.has("PIPELINING")
+	errs := c.commands(cmds, pipe)
+	mailErr, rcptErrs := errs[0], errs[1:1+len(rcpts)]
+	var dataErr error // DATA's reply, when pipelined
+	if pipe {
+		dataErr = errs[len(errs)-1]
+	}
+	if mailErr != nil {
+		if reused && gone(mailErr) {
 			return nil, false, true
 		}
-		return failAll(rcpts, err), false, false
+		if pipe && dataErr == nil {
+			c.body(nil) // 354 to DATA after a refused MAIL: end it empty
+		}
+		return failAll(rcpts, mailErr), false, false
 	}
 	var accepted []store.QueueJobRecipient
-	for _, r := range rcpts {
-		p := ""
-		if dsn && r.Notify != "" {
-			p += " NOTIFY=" + r.Notify
-		}
-		if dsn && r.OrigRecipient != "" {
-			p += " ORCPT=" + orcptParam(r.OrigRecipientType, r.OrigRecipient) // dsnparams.go
-		}
-		if _, err := c.cmd("RCPT", 250, "RCPT TO:<%s>%s", r.Address, p); err != nil {
+	for i, r := range rcpts {
+		if err := rcptErrs[i]; err != nil {
 			var re *replyError
 			if !errors.As(err, &re) { // connection lost: everything is temporary
 				return failAll(rcpts, err), false, false
@@ -744,15 +733,20 @@ func (o *Outbound) mailTx(c *outConn, j store.QueueJob, host string, rcpts []sto
 		accepted = append(accepted, r)
 	}
 	if len(accepted) == 0 {
-		_, err := c.cmd("RSET", 250, "RSET") // the transaction is open: end it (RFC 5321 4.1.1.5)
-		return res, err == nil, false
+		return res, c.endRefused(pipe, dataErr), false
 	}
-	if err := c.data(j.Body); err != nil {
+	err := dataErr
+	if !pipe {
+		_, err = c.cmd("DATA", 354, "DATA")
+	}
+	if err == nil {
+		err = c.body(j.Body)
+	}
+	if err != nil {
 		for _, r := range accepted {
 			res = append(res, failure(r, err, ""))
 		}
-		var re *replyError
-		return res, errors.As(err, &re) && re.stage == "end of DATA" && re.code != 421, false
+		return res, ended(err), false
 	}
 	action := "relayed" // RFC 3461 5.2.2: the next hop does not report
 	if dsn {
@@ -762,6 +756,13 @@ func (o *Outbound) mailTx(c *outConn, j store.QueueJob, host string, rcpts []sto
 		res = append(res, attempt{rcpt: r, ok: true, status: "2.0.0", remote: "dns; " + host, action: action})
 	}
 	return res, true, false
+}
+
+// ended says err, the failure of a message's sending, is a reply to its
+// end but 421: the transaction is over, the connection can carry another.
+func ended(err error) bool {
+	var re *replyError
+	return errors.As(err, &re) && re.stage == "end of DATA" && re.code != 421
 }
 
 // gone says err shows a connection that cannot take a command: it broke

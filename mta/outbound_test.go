@@ -279,39 +279,41 @@ func TestOutboundFaults(t *testing.T) {
 		{"broken TLS, encrypt", nil, func(p *scripted) { p.brokenTLS = true }, "encrypt", "deferred"},
 		{"no TLS, encrypt", nil, nil, "encrypt", "deferred"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e, z, _ := outEnv(t)
-			p := newScripted(t, tc.replies)
-			if tc.tune != nil {
-				tc.tune(p)
-			}
-			id := e.enqueue("alice@example.test", "x@remote.example")
-			port := 0
-			fmt.Sscan(p.port, &port)
-			e.startOutbound(z, port, "node-a", func(c *mta.OutboundConfig) { c.TLSPolicy = tc.policy })
-			waitFor(t, "an attempt", func() bool {
-				r, ok := e.rcpts(id)["x@remote.example"]
-				return !ok || r.attempts == 1
-			})
-			r, ok := e.rcpts(id)["x@remote.example"]
-			got := r.state
-			if !ok {
-				got = "delivered"
-				if len(e.logs.lines("bounced")) > 0 {
-					got = "bounced"
+		for _, pipe := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pipelining %v", tc.name, pipe), func(t *testing.T) {
+				e, z, _ := outEnv(t)
+				p := newScripted(t, tc.replies).offerPipelining(pipe)
+				if tc.tune != nil {
+					tc.tune(p)
 				}
-			}
-			if got != tc.want {
-				t.Fatalf("got %s (%+v), want %s", got, r, tc.want)
-			}
-			_, dots := p.count()
-			if tc.want == "delivered" && dots != 1 || tc.want != "delivered" && dots != 0 {
-				t.Errorf("peer received %d messages", dots)
-			}
-			if tc.want == "bounced" {
-				waitFor(t, "the bounce", func() bool { return len(e.files("alice@example.test", "INBOX")) == 1 })
-			}
-		})
+				id := e.enqueue("alice@example.test", "x@remote.example")
+				port := 0
+				fmt.Sscan(p.port, &port)
+				e.startOutbound(z, port, "node-a", func(c *mta.OutboundConfig) { c.TLSPolicy = tc.policy })
+				waitFor(t, "an attempt", func() bool {
+					r, ok := e.rcpts(id)["x@remote.example"]
+					return !ok || r.attempts == 1
+				})
+				r, ok := e.rcpts(id)["x@remote.example"]
+				got := r.state
+				if !ok {
+					got = "delivered"
+					if len(e.logs.lines("bounced")) > 0 {
+						got = "bounced"
+					}
+				}
+				if got != tc.want {
+					t.Fatalf("got %s (%+v), want %s", got, r, tc.want)
+				}
+				_, dots := p.count()
+				if tc.want == "delivered" && dots != 1 || tc.want != "delivered" && dots != 0 {
+					t.Errorf("peer received %d messages", dots)
+				}
+				if tc.want == "bounced" {
+					waitFor(t, "the bounce", func() bool { return len(e.files("alice@example.test", "INBOX")) == 1 })
+				}
+			})
+		}
 	}
 }
 

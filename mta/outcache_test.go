@@ -117,27 +117,29 @@ func TestOutboundStaleCachedConnection(t *testing.T) {
 		// Seen on the idle socket: no MAIL is sent.
 		{"421 while idle", func(p *scripted) { p.afterDot = "\r\n421 4.4.2 idle, closing" }, "EHLO MAIL RCPT DATA"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e, z, _ := outEnv(t)
-			p := newScripted(t, nil)
-			tc.tune(p)
-			o := e.startOutbound(z, 0, "node-a", relayTo(p))
-			const n = 3
-			for i := range n {
-				e.send(fmt.Sprintf("u%d@remote.example", i))
-			}
-			if conns, dots := p.count(); conns != n || dots != n {
-				t.Fatalf("peer saw %d connections, %d messages; want %d, %d", conns, dots, n, n)
-			}
-			for i := 1; i < n; i++ {
-				if got := p.verbs(i); got != tc.verbs {
-					t.Errorf("connection %d: %q, want %q", i, got, tc.verbs)
+		for _, pipe := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pipelining %v", tc.name, pipe), func(t *testing.T) {
+				e, z, _ := outEnv(t)
+				p := newScripted(t, nil).offerPipelining(pipe)
+				tc.tune(p)
+				o := e.startOutbound(z, 0, "node-a", relayTo(p))
+				const n = 3
+				for i := range n {
+					e.send(fmt.Sprintf("u%d@remote.example", i))
 				}
-			}
-			if d := counterValue(t, o.Metrics().Deferrals); d != 0 || len(e.logs.lines("deferred")) != 0 {
-				t.Errorf("%v deferrals: a stale connection counted as a failed attempt", d)
-			}
-		})
+				if conns, dots := p.count(); conns != n || dots != n {
+					t.Fatalf("peer saw %d connections, %d messages; want %d, %d", conns, dots, n, n)
+				}
+				for i := 1; i < n; i++ {
+					if got := p.verbs(i); got != tc.verbs {
+						t.Errorf("connection %d: %q, want %q", i, got, tc.verbs)
+					}
+				}
+				if d := counterValue(t, o.Metrics().Deferrals); d != 0 || len(e.logs.lines("deferred")) != 0 {
+					t.Errorf("%v deferrals: a stale connection counted as a failed attempt", d)
+				}
+			})
+		}
 	}
 }
 

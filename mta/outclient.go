@@ -198,21 +198,14 @@ func (c *outConn) authPlain(user, pass string) error {
 	return err
 }
 
-// data sends the message after DATA's 354, dot-stuffed, and waits for the
-// final reply.
-func (c *outConn) data(body []byte) error {
-	if _, err := c.cmd("DATA", 354, "DATA"); err != nil {
-		return err
-	}
+// body sends the message after DATA's 354, dot-stuffed, with the final
+// dot in the same write, and waits for the final reply. An empty body
+// is the lone "." that ends a data phase no message should go in.
+func (c *outConn) body(body []byte) error {
 	// The whole message has DataTimeout to go out; a peer that stops
 	// reading ends it.
 	c.conn.SetDeadline(time.Now().Add(c.dataTO))
-	if c.w == nil {
-		c.w = bufio.NewWriterSize(c.conn, 32<<10)
-	} else {
-		c.w.Reset(c.conn) // the connection may be TLS since
-	}
-	w := c.w
+	w := c.writer()
 	if err := writeDotStuffed(w, body); err != nil {
 		return fmt.Errorf("DATA: %w", err)
 	}
@@ -221,6 +214,58 @@ func (c *outConn) data(body []byte) error {
 	}
 	_, _, err := c.reply("end of DATA", 250, c.dataTO)
 	return err
+}
+
+// writer is c's buffered writer, kept for the next message.
+func (c *outConn) writer() *bufio.Writer {
+	if c.w == nil {
+		c.w = bufio.NewWriterSize(c.conn, 32<<10)
+	} else {
+		c.w.Reset(c.conn) // the connection may be TLS since
+	}
+	return c.w
+}
+
+// command is one SMTP command and the reply it wants.
+type command struct {
+	stage string // as in replyError
+	want  int    // the reply code wanted
+	line  string // without CRLF
+}
+
+// pipeline sends cmds in one write and then reads their replies in
+// order (RFC 2920 3.1), each within the command timeout. errs[i] is the
+// failure of cmds[i]: a *replyError, or the connection's error, which
+// is then every later command's too (no later reply can be read). All
+// replies are read whatever they say: the server answers every command.
+func (c *outConn) pipeline(cmds []command) (errs []error) {
+	errs = make([]error, len(cmds))
+	c.conn.SetDeadline(time.Now().Add(c.timeout))
+	w := c.writer()
+	for _, cmd := range cmds {
+		w.WriteString(cmd.line)
+		w.WriteString("\r\n")
+	}
+	if err := w.Flush(); err != nil {
+		return failFrom(errs, 0, fmt.Errorf("%s: %w", cmds[0].stage, err))
+	}
+	for i, cmd := range cmds {
+		_, _, err := c.reply(cmd.stage, cmd.want, c.timeout)
+		var re *replyError
+		if err != nil && !errors.As(err, &re) {
+			return failFrom(errs, i, err)
+		}
+		errs[i] = err
+	}
+	return errs
+}
+
+// failFrom sets errs from i on to err.
+func failFrom(errs []error, i int, err error) []error {
+	for ; i < len(errs); i++ {
+		errs[i] = err
+	}
+	return errs
 }
 
 // writeDotStuffed writes a CRLF message with leading dots doubled (RFC

@@ -147,15 +147,61 @@ type scripted struct {
 	// mailsPerConn > 0: a MAIL beyond that many on one connection gets
 	// 421 and a hang-up; closeAfterDot hangs up after the reply to the
 	// data; afterDot follows that reply in the same write; a RCPT naming
-	// refuseRcpt gets 550.
+	// refuseRcpt gets 550, one naming deferRcpt 450.
 	mailsPerConn  int
 	closeAfterDot bool
 	afterDot      string
 	refuseRcpt    string
-	mu            sync.Mutex
-	conns         int
-	dots          int      // complete messages received
-	events        []string // "open 1", "1 MAIL", "1 QUIT": in order
+	deferRcpt     string
+	// pipelining offers PIPELINING (RFC 2920) and answers MAIL and RCPT
+	// only once it has read a later command (DATA): a client waiting for
+	// each reply in turn waits in vain. RCPT after a refused MAIL gets
+	// 503, DATA with no recipient accepted 554, unless lax (354).
+	pipelining bool
+	lax        bool
+	mu         sync.Mutex
+	conns      int
+	dots       int      // complete messages received
+	events     []string // "open 1", "1 MAIL", "1 QUIT": in order
+	reads      []string // "1 MAIL FROM:...": what each read of a connection returned
+	bodies     []string // the data of each DATA, dot-stuffed as sent
+}
+
+// readLog records what each read of connection n returns.
+type readLog struct {
+	c net.Conn
+	p *scripted
+	n int
+}
+
+func (l readLog) Read(b []byte) (int, error) {
+	k, err := l.c.Read(b)
+	if k > 0 {
+		l.p.mu.Lock()
+		l.p.reads = append(l.p.reads, fmt.Sprintf("%d %s", l.n, b[:k]))
+		l.p.mu.Unlock()
+	}
+	return k, err
+}
+
+// data returns the data of each DATA so far.
+func (p *scripted) data() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.bodies...)
+}
+
+// readsOf returns what the reads of connection n returned, in order.
+func (p *scripted) readsOf(n int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, r := range p.reads {
+		if c, b, _ := strings.Cut(r, " "); c == strconv.Itoa(n) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func newScripted(t *testing.T, replies map[string]string) *scripted {
@@ -211,7 +257,16 @@ func (p *scripted) verbs(n int) string {
 func (p *scripted) serve(c net.Conn, n int) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	r := bufio.NewReader(c)
+	r := bufio.NewReader(readLog{c, p, n})
+	w := bufio.NewWriter(c)
+	defer w.Flush()
+	p.mu.Lock()
+	pipelining := p.pipelining
+	p.mu.Unlock()
+	took := func(cmd string) bool { // cmd's reply is the default 250
+		rep := p.replies[cmd]
+		return rep == "" || rep[0] == '2'
+	}
 	say := func(cmd, def string) bool {
 		rep, ok := p.replies[cmd]
 		if !ok {
@@ -224,25 +279,33 @@ func (p *scripted) serve(c net.Conn, n int) {
 			io.Copy(io.Discard, r) // never answer, until the client is gone
 			return false
 		}
-		io.WriteString(c, rep+"\r\n")
+		io.WriteString(w, rep+"\r\n")
 		return rep[0] != '4' && rep[0] != '5' || cmd != "GREETING"
 	}
 	if !say("GREETING", "220 peer.test ESMTP") {
 		return
 	}
-	mails := 0
+	mails, rcpts := 0, 0 // rcpts: accepted in this transaction
+	mailOK := false
+	verb := ""
 	for {
+		if !pipelining || r.Buffered() == 0 && verb != "MAIL" && verb != "RCPT" {
+			w.Flush()
+		}
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
-		verb := strings.ToUpper(strings.Fields(line + " x")[0])
+		verb = strings.ToUpper(strings.Fields(line + " x")[0])
 		p.mu.Lock()
 		p.events = append(p.events, fmt.Sprintf("%d %s", n, verb))
 		p.mu.Unlock()
 		switch verb {
 		case "EHLO":
 			ext := "250-peer.test\r\n250-8BITMIME\r\n"
+			if pipelining {
+				ext += "250-PIPELINING\r\n"
+			}
 			if p.brokenTLS {
 				ext += "250-STARTTLS\r\n"
 			}
@@ -253,35 +316,54 @@ func (p *scripted) serve(c net.Conn, n int) {
 				_ = rep
 				continue
 			}
-			io.WriteString(c, ext+"250 SIZE 10240000\r\n")
+			io.WriteString(w, ext+"250 SIZE 10240000\r\n")
 		case "STARTTLS":
-			io.WriteString(c, "220 go ahead\r\n")
-			io.WriteString(c, "this is not TLS\r\n")
+			io.WriteString(w, "220 go ahead\r\n")
+			io.WriteString(w, "this is not TLS\r\n")
 			return
 		case "MAIL":
+			rcpts = 0
 			if mails++; p.mailsPerConn > 0 && mails > p.mailsPerConn {
-				io.WriteString(c, "421 4.7.0 enough for one connection\r\n")
+				io.WriteString(w, "421 4.7.0 enough for one connection\r\n")
 				return
 			}
 			if !say("MAIL", "250 ok") {
 				return
 			}
+			mailOK = took("MAIL")
 		case "RCPT":
+			if !mailOK {
+				io.WriteString(w, "503 5.5.1 need MAIL\r\n")
+				continue
+			}
 			if p.refuseRcpt != "" && strings.Contains(line, p.refuseRcpt) {
-				io.WriteString(c, "550 5.1.1 no such user\r\n")
+				io.WriteString(w, "550 5.1.1 no such user\r\n")
+				continue
+			}
+			if p.deferRcpt != "" && strings.Contains(line, p.deferRcpt) {
+				io.WriteString(w, "450 4.2.1 try later\r\n")
 				continue
 			}
 			if !say("RCPT", "250 ok") {
 				return
 			}
+			if took("RCPT") {
+				rcpts++
+			}
 		case "DATA":
+			if rcpts == 0 && !p.lax {
+				io.WriteString(w, "554 5.5.1 no valid recipients\r\n")
+				continue
+			}
 			if !say("DATA", "354 go") {
 				return
 			}
 			if p.replies["DATA"] != "" && p.replies["DATA"][0] != '3' {
 				continue
 			}
+			body := ""
 			for {
+				w.Flush()
 				l, err := r.ReadString('\n')
 				if err != nil {
 					return
@@ -292,23 +374,29 @@ func (p *scripted) serve(c net.Conn, n int) {
 				if l == ".\r\n" {
 					break
 				}
+				body += l
 			}
 			rep, ok := p.replies["DOT"]
+			p.mu.Lock()
 			if !ok || rep[0] == '2' {
-				p.mu.Lock()
 				p.dots++
-				p.mu.Unlock()
 			}
+			p.bodies = append(p.bodies, body)
+			p.mu.Unlock()
+			rcpts, mailOK = 0, false
 			if !say("DOT", "250 ok queued"+p.afterDot) || p.closeAfterDot {
 				return
 			}
 		case "QUIT":
-			io.WriteString(c, "221 bye\r\n")
+			io.WriteString(w, "221 bye\r\n")
 			return
 		case "RSET", "NOOP":
-			io.WriteString(c, "250 ok\r\n")
+			if verb == "RSET" {
+				rcpts, mailOK = 0, false
+			}
+			io.WriteString(w, "250 ok\r\n")
 		default:
-			io.WriteString(c, "502 unknown\r\n")
+			io.WriteString(w, "502 unknown\r\n")
 		}
 	}
 }
