@@ -137,7 +137,7 @@ type Runtime struct {
 	GCPercent int `toml:"gc_percent" help:"garbage collector target (Go's GOGC) of serve when idle, and the least under load; a $GOGC in the environment wins"`
 	// GCMaxHeadroomMiB bounds the garbage the collector's pacing allows
 	// under load (package gctune); 0 keeps GCPercent always.
-	GCMaxHeadroomMiB int `toml:"gc_max_headroom_mib" help:"MiB of garbage beyond the live heap that serve may let build up under load, to collect less often; 0: always gc_percent"`
+	GCMaxHeadroomMiB int `toml:"gc_max_headroom_mib" help:"MiB of garbage beyond the live heap that serve may let build up under load, to collect less often (costs idle IMAP connections set up meanwhile memory); 0 (default): always gc_percent"`
 }
 
 // Web configures the web panel's sessions.
@@ -258,7 +258,7 @@ func Default() Config {
 		Mailbox:    Mailbox{RetentionDays: 30},
 		// A mail server mostly holds idle connections: half of Go's default
 		// heap headroom keeps each one small for a little more GC work.
-		Runtime: Runtime{GCPercent: 50, GCMaxHeadroomMiB: 64},
+		Runtime: Runtime{GCPercent: 50},
 		Limits:  Limits{CommandTimeout: 120},
 		Web:     Web{SessionIdleMinutes: 30, SessionMaxHours: 12, TrustedProxies: []string{}},
 		MailLog: MailLog{KeepDays: 30},

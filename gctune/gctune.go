@@ -11,6 +11,11 @@
 // comes about every Pace, with at most MaxHeadroom bytes of garbage
 // beyond the live heap; when the rate falls, the configured percent
 // returns. It never goes below the configured percent.
+//
+// It is a trade: Go's collector does not move objects, so long-lived
+// ones made during a raise (IMAP sessions set up in a burst of logins)
+// sit among garbage in spans that stay partly used once the garbage is
+// gone. serve runs it only when runtime.gc_max_headroom_mib asks.
 package gctune
 
 import (
