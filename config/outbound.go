@@ -79,30 +79,18 @@ func (c *Config) validateOutbound(bad reporter) {
 	if d, err := time.ParseDuration(q.DelayWarning); err != nil || d < 0 {
 		bad("queue.delay_warning", "must be a duration such as 4h, or 0 for none, got %q", q.DelayWarning)
 	}
-	if q.Workers < 1 || q.Workers > 1000 {
-		bad("queue.workers", "must be from 1 to 1000, got %d", q.Workers)
-	}
-	if q.DestinationConcurrency < 1 || q.DestinationConcurrency > 1000 {
-		bad("queue.destination_concurrency", "must be from 1 to 1000, got %d", q.DestinationConcurrency)
-	}
-	if q.LeaseSeconds < 10 || q.LeaseSeconds > 86400 {
-		bad("queue.lease_seconds", "must be from 10 to 86400, got %d", q.LeaseSeconds)
-	}
+	between(bad, "queue.workers", q.Workers, 1, 1000)
+	between(bad, "queue.destination_concurrency", q.DestinationConcurrency, 1, 1000)
+	between(bad, "queue.lease_seconds", q.LeaseSeconds, 10, 86400)
 	if d, err := time.ParseDuration(q.ConnectionCacheTimeLimit); err != nil || d <= 0 || d > 5*time.Minute {
 		bad("queue.connection_cache_time_limit", "must be a duration from 1ms to 5m such as 2s, got %q", q.ConnectionCacheTimeLimit)
 	}
 	if d, err := time.ParseDuration(q.ConnectionReuseTimeLimit); err != nil || d <= 0 {
 		bad("queue.connection_reuse_time_limit", "must be a positive duration such as 300s, got %q", q.ConnectionReuseTimeLimit)
 	}
-	if q.ConnectionReuseCountLimit < 1 || q.ConnectionReuseCountLimit > 100000 {
-		bad("queue.connection_reuse_count_limit", "must be from 1 to 100000, got %d", q.ConnectionReuseCountLimit)
-	}
-	if q.ConnectionCacheDestinationLimit < 1 || q.ConnectionCacheDestinationLimit > 1000 {
-		bad("queue.connection_cache_destination_limit", "must be from 1 to 1000, got %d", q.ConnectionCacheDestinationLimit)
-	}
-	if q.ConnectionCacheLimit < 1 || q.ConnectionCacheLimit > 10000 {
-		bad("queue.connection_cache_limit", "must be from 1 to 10000, got %d", q.ConnectionCacheLimit)
-	}
+	between(bad, "queue.connection_reuse_count_limit", q.ConnectionReuseCountLimit, 1, 100000)
+	between(bad, "queue.connection_cache_destination_limit", q.ConnectionCacheDestinationLimit, 1, 1000)
+	between(bad, "queue.connection_cache_limit", q.ConnectionCacheLimit, 1, 10000)
 	oneOf(bad, "smtp.outbound_tls", c.SMTP.OutboundTLS, TLSPolicies...)
 	if f := c.SMTP.RelayhostCAFile; f != "" {
 		if _, err := LoadCAFile(f); err != nil {

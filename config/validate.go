@@ -94,6 +94,13 @@ func (c *Config) Validate() error {
 
 type reporter func(key, format string, a ...any)
 
+// between reports key's value v outside lo to hi.
+func between(bad reporter, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		bad(key, "must be from %d to %d, got %d", lo, hi, v)
+	}
+}
+
 func oneOf(bad reporter, key, v string, allowed ...string) {
 	for _, a := range allowed {
 		if v == a {
