@@ -176,7 +176,7 @@ func (s *Store) IMAPSyncSince(ctx context.Context, folderID, since int64) (IMAPS
 	found := false
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	queueGenericPlans(b)
 	// "modseq > $2 AND modseq <= $3" with $3 the largest bigint is
 	// "modseq > $2" written as a range, which a generic plan estimates at
 	// 0.5% of the folder's rows rather than a third: an index scan even

@@ -106,7 +106,7 @@ func (s *Store) storeFlagsOnce(ctx context.Context, folderID int64, uids []uint3
 	var msgs []IMAPMessage
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	queueGenericPlans(b)
 	b.Queue(storeLockSQL, folderID, uidArgs(uids)).Query(func(rows pgx.Rows) error {
 		var err error
 		msgs, err = collectIMAPMessages(rows, nil, len(uids), "store flags")

@@ -345,7 +345,7 @@ func (s *Store) IMAPAppend(ctx context.Context, mailboxID, folderID int64, msgs 
 		fits, exists = false, false
 		b := &pgx.Batch{}
 		b.Queue(`BEGIN`)
-		b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`) // as inIMAPTx
+		queueGenericPlans(b)
 		b.Queue(appendSQL, args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var done int64

@@ -27,7 +27,7 @@ func (s *Store) IMAPSelect(ctx context.Context, folderID int64) (IMAPSelection, 
 	found := false
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	queueGenericPlans(b)
 	b.Queue(`SELECT `+imapFolderCols+`, recent_uid FROM folders WHERE id = $1`, folderID).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			f, err := scanIMAPFolder(rows, &recent)
@@ -65,7 +65,7 @@ func (s *Store) IMAPSelect(ctx context.Context, folderID int64) (IMAPSelection, 
 func (s *Store) readGeneric(ctx context.Context, queue func(*pgx.Batch)) error {
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN READ ONLY`)
-	b.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	queueGenericPlans(b)
 	queue(b)
 	b.Queue(`COMMIT`)
 	return s.pool.SendBatch(ctx, b).Close()

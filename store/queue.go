@@ -67,7 +67,7 @@ type QueuedRecipient struct {
 // its end, one transaction at a time, so concurrent sessions' enqueues
 // could not share a flush.
 //
-// With a lease owner ($18, ” for none) the recipients are leased to it
+// With a lease owner ($18, empty for none) the recipients are leased to it
 // for $19 seconds, and their rows and the lease come back for the worker
 // (QueueHandoff).
 const enqueueSQL = `

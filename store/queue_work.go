@@ -130,6 +130,16 @@ func collectJobs(rows pgx.Rows, start time.Time) ([]QueueJob, error) {
 	})
 }
 
+// queueClaim adds c's claim for owner to b, its jobs read into *jobs;
+// start is taken before the batch's transaction began.
+func queueClaim(b *pgx.Batch, owner string, c QueueClaim, start time.Time, jobs *[]QueueJob) {
+	b.Queue(claimQuery(c), owner, c.Lease.Seconds()).Query(func(rows pgx.Rows) error {
+		var err error
+		*jobs, err = collectJobs(rows, start)
+		return err
+	})
+}
+
 // ClaimQueue leases the work c asks for to owner (a node id) and returns
 // it as one job per message; it may take fewer messages than asked even
 // when more are due. A caller claims only what its idle workers start at
@@ -139,11 +149,7 @@ func (s *Store) ClaimQueue(ctx context.Context, owner string, c QueueClaim) ([]Q
 	var jobs []QueueJob
 	b := &pgx.Batch{}
 	queueGenericPlans(b)
-	b.Queue(claimQuery(c), owner, c.Lease.Seconds()).Query(func(rows pgx.Rows) error {
-		var err error
-		jobs, err = collectJobs(rows, start)
-		return err
-	})
+	queueClaim(b, owner, c, start, &jobs)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store: claim queue: %w", err)
 	}
@@ -240,11 +246,7 @@ func (s *Store) FinishQueue(ctx context.Context, owner string, f QueueFinish) ([
 		queueEnqueue(b, m, &nids[i])
 	}
 	if f.Next.Messages > 0 {
-		b.Queue(claimQuery(f.Next), owner, f.Next.Lease.Seconds()).Query(func(rows pgx.Rows) error {
-			var err error
-			jobs, err = collectJobs(rows, start)
-			return err
-		})
+		queueClaim(b, owner, f.Next, start, &jobs)
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	var pe *pgconn.PgError
