@@ -437,14 +437,19 @@ func (o *Outbound) routeFor(r store.QueueJobRecipient) (route, error) {
 	return route{host: r.Domain, port: o.cfg.Port, own: true}, nil
 }
 
+// attemptDeadline is when an attempt on j must end: half the lease after
+// the claim (or the hand-off), so no other node takes its recipients
+// while this one still works on them; the other half is for recording
+// the results.
+func (o *Outbound) attemptDeadline(j store.QueueJob) time.Time {
+	return j.LeaseStart.Add(o.cfg.Lease / 2)
+}
+
 // deliverMessage makes one attempt for the claimed recipients of a
 // message: one connection per destination for all its recipients. With
 // more, it claims the worker's next job as it records the results.
 func (o *Outbound) deliverMessage(j store.QueueJob, more bool) (next []store.QueueJob) {
-	// The whole attempt ends within half the lease, counted from the
-	// claim, so no other node takes these recipients while this one
-	// still works on them; the other half is for recording the results.
-	ctx, cancel := context.WithDeadline(o.hard, j.LeaseStart.Add(o.cfg.Lease/2))
+	ctx, cancel := context.WithDeadline(o.hard, o.attemptDeadline(j))
 	defer cancel()
 	type group struct {
 		rt    route

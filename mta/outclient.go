@@ -216,12 +216,13 @@ func (c *outConn) body(body []byte) error {
 	return err
 }
 
-// writer is c's buffered writer, kept for the next message.
+// writer is c's buffered writer, kept for the next message. It is made
+// at the first message, after any STARTTLS (which comes before every
+// transaction of a connection, never between two), so it writes to the
+// connection for good.
 func (c *outConn) writer() *bufio.Writer {
 	if c.w == nil {
 		c.w = bufio.NewWriterSize(c.conn, 32<<10)
-	} else {
-		c.w.Reset(c.conn) // the connection may be TLS since
 	}
 	return c.w
 }

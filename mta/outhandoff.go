@@ -205,7 +205,7 @@ func (o *Outbound) takeHanded(n int) []store.QueueJob {
 	jobs := o.pool.takeHanded(n)
 	out := jobs[:0]
 	for _, j := range jobs {
-		if time.Until(j.LeaseStart.Add(o.cfg.Lease/2)) < o.cfg.Lease/4 {
+		if time.Until(o.attemptDeadline(j)) < o.cfg.Lease/4 {
 			o.release(j.Recipients)
 			o.Wake()
 			continue
